@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "ptinspect",
+  products: [
+    .executable(name: "ptinspect", targets: ["ptinspect"]),
+    .library(name: "PTInspectCore", targets: ["PTInspectCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // The C boundary: libzip through pkg-config. Only Sources/PTInspectCore/Zip imports it.
+    .systemLibrary(
+      name: "CZip",
+      pkgConfig: "libzip",
+      providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
+    // Pure Swift, no dependencies: the non-executing pickle decoder.
+    .target(name: "Pickle"),
+    .target(name: "PTInspectCore", dependencies: ["CZip", "Pickle"]),
+    .executableTarget(
+      name: "ptinspect",
+      dependencies: [
+        "PTInspectCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .target(name: "PTInspectTestSupport", path: "Tests/TestSupport"),
+    .testTarget(name: "PickleTests", dependencies: ["Pickle", "PTInspectTestSupport"]),
+    .testTarget(
+      name: "PTInspectCoreTests", dependencies: ["PTInspectCore", "Pickle", "PTInspectTestSupport"]),
+    .testTarget(
+      name: "ptinspectTests",
+      dependencies: [
+        "ptinspect", "PTInspectCore", "PTInspectTestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+  ]
+)

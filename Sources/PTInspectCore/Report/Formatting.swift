@@ -1,0 +1,112 @@
+// Formatting.swift: numbers, bytes and shapes as people read them, and a small text table.
+
+import Foundation
+
+public enum Format {
+  /// `5852234` as `5,852,234`.
+  public static func count(_ n: Int64) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+      if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+      out.append(ch)
+    }
+    return n < 0 ? "-" + out : out
+  }
+
+  /// Bytes in binary units: `22.3 MiB`, `3.5 KiB`, `24 B`.
+  public static func bytes(_ n: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    var value = Double(n)
+    var unit = 0
+    while abs(value) >= 1024 && unit < units.count - 1 {
+      value /= 1024
+      unit += 1
+    }
+    return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+  }
+
+  /// `[32, 3, 3, 3]`; `[]` for a scalar.
+  public static func shape(_ s: [Int64]) -> String {
+    "[" + s.map(String.init).joined(separator: ", ") + "]"
+  }
+}
+
+/// Column alignment in a `TextTable`.
+public enum Alignment: Sendable { case left, right }
+
+/// A monospace table: columns padded to width, no box drawing, so `awk` and `column` still work.
+public struct TextTable: Sendable {
+  public var headers: [String]
+  public var alignments: [Alignment]
+  public var rows: [[String]] = []
+  /// Rows after which a rule is drawn (e.g. before a total).
+  public var rulesBefore: Set<Int> = []
+
+  public init(headers: [String], alignments: [Alignment]) {
+    self.headers = headers
+    self.alignments = alignments
+  }
+
+  public mutating func add(_ row: [String]) { rows.append(row) }
+
+  public func render(style: TerminalStyle = .plain) -> String {
+    var widths = headers.map(\.count)
+    for row in rows {
+      for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+    }
+    func line(_ cells: [String]) -> String {
+      var parts: [String] = []
+      for (i, cell) in cells.enumerated() where i < widths.count {
+        let pad = String(repeating: " ", count: max(0, widths[i] - cell.count))
+        parts.append(alignments[i] == .right ? pad + cell : cell + pad)
+      }
+      var text = parts.joined(separator: "  ")
+      while text.hasSuffix(" ") { text.removeLast() }
+      return text
+    }
+    var out = [style.bold(line(headers))]
+    for (i, row) in rows.enumerated() {
+      if rulesBefore.contains(i) {
+        out.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1)))
+      }
+      out.append(line(row))
+    }
+    return out.joined(separator: "\n")
+  }
+
+  /// The same table as GitHub-flavoured Markdown.
+  public func markdown() -> String {
+    func esc(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+    var out = ["| " + headers.map(esc).joined(separator: " | ") + " |"]
+    out.append("|" + alignments.map { $0 == .right ? "---:" : "---" }.joined(separator: "|") + "|")
+    for row in rows { out.append("| " + row.map(esc).joined(separator: " | ") + " |") }
+    return out.joined(separator: "\n")
+  }
+}
+
+/// ANSI styling, or none. Colour is for people at a terminal only.
+public struct TerminalStyle: Sendable {
+  public var enabled: Bool
+  public static let plain = TerminalStyle(enabled: false)
+
+  public init(enabled: Bool) { self.enabled = enabled }
+
+  /// Colour when asked (`always`), or when `auto` and stdout is a terminal and NO_COLOR is unset.
+  public static func resolve(_ choice: String, isTerminal: Bool, environment: [String: String]) -> TerminalStyle {
+    switch choice {
+    case "always": return TerminalStyle(enabled: true)
+    case "never": return .plain
+    default:
+      let noColor = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+      return TerminalStyle(enabled: isTerminal && !noColor && environment["TERM"] != "dumb")
+    }
+  }
+
+  func wrap(_ s: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+  public func bold(_ s: String) -> String { wrap(s, "1") }
+  public func dim(_ s: String) -> String { wrap(s, "2") }
+  public func yellow(_ s: String) -> String { wrap(s, "33") }
+  public func red(_ s: String) -> String { wrap(s, "31") }
+  public func green(_ s: String) -> String { wrap(s, "32") }
+}

@@ -1,0 +1,160 @@
+// SummaryRenderer.swift: the summary for people (a table) and for pull requests (Markdown).
+
+/// How the layer table is laid out.
+public struct LayerTableOptions: Sendable {
+  /// Roll the module tree up to this many name components.
+  public var depth: Int?
+  /// Collapse repeated blocks into one group.
+  public var collapse = true
+  /// Show each layer's parameter formula and what was inferred.
+  public var explain = false
+  public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false) {
+    self.depth = depth
+    self.collapse = collapse
+    self.explain = explain
+  }
+}
+
+public enum SummaryRenderer {
+  static func dash(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }
+
+  static func layerTable(_ r: SummaryReport, _ options: LayerTableOptions) -> TextTable {
+    var table = TextTable(
+      headers: ["Layer", "Type", "Description", "Parameters", "Buffers", "Bytes"],
+      alignments: [.left, .left, .left, .right, .right, .right])
+    for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
+      var description = row.description
+      if !row.shared.isEmpty { description += " [tied: " + row.shared.joined(separator: ", ") + "]" }
+      table.add([
+        row.name, row.type, description, dash(row.parameters) + (row.isBlockMember ? " each" : ""),
+        dash(row.buffers), Format.bytes(row.bytes),
+      ])
+    }
+    table.rulesBefore = [table.rows.count]
+    table.add([
+      "Total", "\(r.layers.count) layers", "", Format.count(r.totals.parameters), Format.count(r.totals.buffers),
+      Format.bytes(r.totals.bytes),
+    ])
+    return table
+  }
+
+  /// Lines of the totals block as (label, value, detail).
+  static func totalsLines(_ r: SummaryReport) -> [(String, String, String)] {
+    let t = r.totals
+    var lines: [(String, String, String)] = []
+    var p = ["weights \(Format.count(t.weights))", "biases \(Format.count(t.biases))"]
+    if t.otherParameters > 0 { p.append("other \(Format.count(t.otherParameters))") }
+    lines.append(("Parameters", Format.count(t.parameters), p.joined(separator: ", ")))
+    let byType = t.byLayerType.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+    if byType.count > 1 {
+      lines.append(
+        ("  by layer type", "", byType.prefix(8).map { "\($0.key) \(Format.count($0.value))" }.joined(separator: ", ")))
+    }
+    if let trainable = t.trainable, let frozen = t.frozen {
+      lines.append(("  trainable", Format.count(trainable), "frozen \(Format.count(frozen)) (requires_grad from the file)"))
+    } else if !t.parametersExact && t.tensors > 0 {
+      lines.append(("", "", "(inferred from names and dtypes: a state dict does not mark parameters)"))
+    }
+    var b: [String] = []
+    if t.runningStats > 0 { b.append("running_mean/var \(Format.count(t.runningStats))") }
+    if t.numBatchesTracked > 0 { b.append("num_batches_tracked \(Format.count(t.numBatchesTracked))") }
+    if t.otherBuffers > 0 { b.append("other \(Format.count(t.otherBuffers))") }
+    lines.append(("Buffers", Format.count(t.buffers), b.joined(separator: ", ")))
+    lines.append(("Elements", Format.count(t.elements), t.sharedTensors > 0 ? "\(t.sharedTensors) tied tensor(s) counted once" : ""))
+    let dtypes = t.byDtype.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \(Format.bytes($0.value))" }
+    lines.append(("Bytes", Format.count(t.bytes), Format.bytes(t.bytes) + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", "))))
+    lines.append(("File", Format.count(r.fileBytes), r.anatomy.verdict))
+    return lines
+  }
+
+  static func header(_ r: SummaryReport) -> String {
+    var parts = [r.format, Format.bytes(r.fileBytes), "\(r.tensors.count) tensors"]
+    if r.pickleProtocol > 0 { parts.append("pickle protocol \(r.pickleProtocol)") }
+    if !r.modelPrefix.isEmpty { parts.append("model at '\(r.modelPrefix.dropLast())'") }
+    return "\(r.file): " + parts.joined(separator: ", ")
+  }
+
+  /// The summary as a table for a terminal.
+  public static func table(_ r: SummaryReport, options: LayerTableOptions = LayerTableOptions(), style: TerminalStyle = .plain) -> String {
+    var out = [style.bold(header(r)), ""]
+    if r.layers.isEmpty {
+      out.append("No model tensors.")
+    } else {
+      out.append(layerTable(r, options).render(style: style))
+    }
+    out.append("")
+    let lines = totalsLines(r)
+    let lw = lines.map(\.0.count).max() ?? 0
+    let vw = lines.map(\.1.count).max() ?? 0
+    for (label, value, detail) in lines {
+      let l = label + String(repeating: " ", count: lw - label.count)
+      let v = String(repeating: " ", count: vw - value.count) + value
+      var line = style.bold(l) + "  " + v
+      if !detail.isEmpty { line += "  " + detail }
+      while line.hasSuffix(" ") { line.removeLast() }
+      out.append(line)
+    }
+    if r.anatomy.parts.count > 1 || r.anatomy.parts.contains(where: { !$0.name.isEmpty }) {
+      out.append("")
+      out.append(style.bold("Checkpoint"))
+      var table = TextTable(headers: ["Key", "Role", "Tensors", "Bytes", "Value"], alignments: [.left, .left, .right, .right, .left])
+      for p in r.anatomy.parts {
+        table.add([p.name.isEmpty ? "(root)" : p.name, p.role, p.tensors == 0 ? "-" : Format.count(Int64(p.tensors)),
+          p.tensors == 0 ? "-" : Format.bytes(p.bytes), p.value ?? ""])
+      }
+      out.append(table.render(style: style))
+    }
+    if options.explain {
+      out.append("")
+      out.append(style.bold("How each count follows from the shapes"))
+      if r.layers.contains(where: { $0.inferred.isEmpty == false }) || r.totals.parametersExact == false {
+        out.append(style.dim("Layer types are inferred from tensor names and shapes where the file does not name module classes."))
+      }
+      for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
+        if row.repeatCount > 1 && row.type.hasSuffix("layers each") {
+          out.append("\(row.name): \(row.repeatCount) blocks of \(Format.count(row.parameters / Int64(row.repeatCount))) = \(Format.count(row.parameters))")
+          continue
+        }
+        out.append("\(row.name): \(row.formula)")
+        for note in row.inferred { out.append("    " + style.dim(note)) }
+        for s in row.shared { out.append("    tied: \(s) (counted once, where it first appears)") }
+      }
+    }
+    let notes = r.diagnostics
+    if !notes.isEmpty {
+      out.append("")
+      for d in notes {
+        let tag = d.severity == .warning ? style.yellow("warning:") : d.severity == .error ? style.red("error:") : style.dim("note:")
+        out.append("\(tag) \(d.message)")
+      }
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The summary as Markdown, ready to post in a pull request.
+  public static func markdown(_ r: SummaryReport, options: LayerTableOptions = LayerTableOptions()) -> String {
+    var out = ["### ptinspect: `\(r.file)`", "", header(r).replacingOccurrences(of: "\(r.file): ", with: ""), ""]
+    if !r.layers.isEmpty {
+      out.append(layerTable(r, options).markdown())
+      out.append("")
+    }
+    var totals = TextTable(headers: ["Total", "Count", "Detail"], alignments: [.left, .right, .left])
+    for (label, value, detail) in totalsLines(r) {
+      totals.add([label.trimmingCharacters(in: .whitespaces), value, detail])
+    }
+    out.append(totals.markdown())
+    if r.anatomy.parts.count > 1 {
+      out.append("")
+      var parts = TextTable(headers: ["Key", "Role", "Tensors", "Bytes", "Value"], alignments: [.left, .left, .right, .right, .left])
+      for p in r.anatomy.parts {
+        parts.add([p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role, Format.count(Int64(p.tensors)), Format.bytes(p.bytes), p.value ?? ""])
+      }
+      out.append(parts.markdown())
+    }
+    if !r.diagnostics.isEmpty {
+      out.append("")
+      for d in r.diagnostics { out.append("- **\(d.severity.rawValue)**: \(d.message)") }
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+}

@@ -1,0 +1,308 @@
+// SummaryReport.swift: the summary as data (Codable, schemaVersion 1). Renderers turn it into a
+// table, Markdown or JSON; nothing here prints.
+
+import Foundation
+
+/// The JSON schema version. Fields are added, never renamed or removed.
+public let reportSchemaVersion = 1
+
+/// One tensor as the JSON report and the tensors listing show it.
+public struct TensorEntry: Sendable, Codable, Equatable {
+  public var name: String
+  public var dtype: String
+  public var shape: [Int64]
+  public var stride: [Int64]
+  public var numel: Int64
+  public var bytes: Int64
+  /// The storage key (`0`), or null for tensors without data.
+  public var storage: String?
+  public var storageOffset: Int64
+  public var kind: String
+  /// Whether `kind` is read from the file (true) or inferred from the name and dtype (false).
+  public var kindExact: Bool
+  public var role: String
+  public var section: String
+  public var sharedWith: String?
+  public var layout: String
+  public var contiguous: Bool
+  public var requiresGrad: Bool?
+  public var device: String?
+  public var quantization: Quantization?
+
+  public init(_ t: TensorRecord) {
+    name = t.name
+    dtype = t.dtype.rawValue
+    shape = t.shape
+    stride = t.stride
+    numel = t.numel
+    bytes = t.bytes
+    storage = t.storage?.key
+    storageOffset = t.storageOffset
+    kind = t.kind.rawValue
+    kindExact = t.kindIsExact
+    role = t.role.rawValue
+    section = t.section.rawValue
+    sharedWith = t.sharedWith
+    layout = t.layout
+    contiguous = t.isContiguous
+    requiresGrad = t.requiresGrad
+    device = t.storage?.device
+    quantization = t.quantization
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case name, dtype, shape, stride, numel, bytes, storage, storageOffset, kind, kindExact, role
+    case section, sharedWith, layout, contiguous, requiresGrad, device, quantization
+  }
+
+  // Optional fields are written as null rather than left out: the schema's keys are stable.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(dtype, forKey: .dtype)
+    try c.encode(shape, forKey: .shape)
+    try c.encode(stride, forKey: .stride)
+    try c.encode(numel, forKey: .numel)
+    try c.encode(bytes, forKey: .bytes)
+    try c.encode(storage, forKey: .storage)
+    try c.encode(storageOffset, forKey: .storageOffset)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(kindExact, forKey: .kindExact)
+    try c.encode(role, forKey: .role)
+    try c.encode(section, forKey: .section)
+    try c.encode(sharedWith, forKey: .sharedWith)
+    try c.encode(layout, forKey: .layout)
+    try c.encode(contiguous, forKey: .contiguous)
+    try c.encode(requiresGrad, forKey: .requiresGrad)
+    try c.encode(device, forKey: .device)
+    try c.encode(quantization, forKey: .quantization)
+  }
+}
+
+/// Model totals, with tied tensors counted once.
+public struct Totals: Sendable, Codable, Equatable {
+  public var tensors = 0
+  public var parameters: Int64 = 0
+  public var buffers: Int64 = 0
+  public var weights: Int64 = 0
+  public var biases: Int64 = 0
+  /// Parameters that are neither weights nor biases (class tokens, scales).
+  public var otherParameters: Int64 = 0
+  /// running_mean and running_var elements.
+  public var runningStats: Int64 = 0
+  public var numBatchesTracked: Int64 = 0
+  public var otherBuffers: Int64 = 0
+  public var elements: Int64 = 0
+  public var bytes: Int64 = 0
+  /// Bytes by dtype, as stored.
+  public var byDtype: [String: Int64] = [:]
+  /// Parameters by layer type (`Conv2d`, `BatchNorm2d`).
+  public var byLayerType: [String: Int64] = [:]
+  /// True when the file marks parameters and buffers; false when inferred from names and dtypes.
+  public var parametersExact = true
+  /// Parameters with requires_grad, when the file tells (whole models); else null.
+  public var trainable: Int64?
+  public var frozen: Int64?
+  /// Tensors that alias an earlier one (tied weights), not counted again.
+  public var sharedTensors = 0
+
+  enum CodingKeys: String, CodingKey {
+    case tensors, parameters, buffers, weights, biases, otherParameters, runningStats
+    case numBatchesTracked, otherBuffers, elements, bytes, byDtype, byLayerType
+    case parametersExact, trainable, frozen, sharedTensors
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(tensors, forKey: .tensors)
+    try c.encode(parameters, forKey: .parameters)
+    try c.encode(buffers, forKey: .buffers)
+    try c.encode(weights, forKey: .weights)
+    try c.encode(biases, forKey: .biases)
+    try c.encode(otherParameters, forKey: .otherParameters)
+    try c.encode(runningStats, forKey: .runningStats)
+    try c.encode(numBatchesTracked, forKey: .numBatchesTracked)
+    try c.encode(otherBuffers, forKey: .otherBuffers)
+    try c.encode(elements, forKey: .elements)
+    try c.encode(bytes, forKey: .bytes)
+    try c.encode(byDtype, forKey: .byDtype)
+    try c.encode(byLayerType, forKey: .byLayerType)
+    try c.encode(parametersExact, forKey: .parametersExact)
+    try c.encode(trainable, forKey: .trainable)
+    try c.encode(frozen, forKey: .frozen)
+    try c.encode(sharedTensors, forKey: .sharedTensors)
+  }
+}
+
+/// Where the file's bytes go.
+public struct Anatomy: Sendable, Codable, Equatable {
+  public var parts: [CheckpointPart]
+  public var fileBytes: Int64
+  /// Logical bytes of the model's tensors (tied counted once).
+  public var modelBytes: Int64
+  public var optimizerBytes: Int64
+  public var otherBytes: Int64
+  /// Bytes of all storage records (what the file carries for tensors).
+  public var storageBytes: Int64
+  /// Storage bytes no tensor views (saved views drag their whole storage).
+  public var unviewedStorageBytes: Int64
+  /// file size / model bytes, when the model has bytes.
+  public var fileToModelRatio: Double?
+  /// The optimizer's kind guessed from its state (`Adam/AdamW: exp_avg, exp_avg_sq`).
+  public var optimizer: String?
+  /// One line: why the file is the size it is.
+  public var verdict: String
+}
+
+/// Everything the summary shows.
+public struct SummaryReport: Sendable, Codable {
+  public var schemaVersion = reportSchemaVersion
+  public var file: String
+  public var format: String
+  public var fileBytes: Int64
+  public var archiveRoot: String?
+  public var pickleProtocol: Int
+  public var byteOrder: String?
+  /// Where the model lives in the file (`model_state_dict.`), "" at the root.
+  public var modelPrefix: String
+  /// A prefix every model key carries, dropped from layer names (`module.`), or "".
+  public var strippedPrefix: String
+  public var tensors: [TensorEntry]
+  public var layers: [Layer]
+  public var totals: Totals
+  public var anatomy: Anatomy
+  public var metadata: [MetadataItem]
+  public var diagnostics: [Diagnostic]
+
+  public init(_ c: Checkpoint) {
+    file = c.path
+    format = c.format.rawValue
+    fileBytes = c.fileBytes
+    archiveRoot = c.archiveRoot
+    pickleProtocol = c.pickleProtocol
+    byteOrder = c.byteOrder
+    modelPrefix = c.modelPrefix
+    strippedPrefix = c.strippedPrefix
+    tensors = c.tensors.map(TensorEntry.init)
+    layers = LayerInference.layers(of: c)
+    metadata = c.metadata
+    diagnostics = c.diagnostics
+    totals = Totals()
+    let model = c.modelTensors
+    totals.tensors = model.count
+    var exact = true
+    var trainable: Int64 = 0
+    var frozen: Int64 = 0
+    var grads = true
+    for t in model {
+      if t.sharedWith != nil {
+        totals.sharedTensors += 1
+        continue
+      }
+      let n = t.numel
+      totals.elements &+= n
+      totals.bytes &+= t.bytes
+      totals.byDtype[t.dtype.rawValue, default: 0] &+= t.bytes
+      if !t.kindIsExact { exact = false }
+      switch t.kind {
+      case .parameter:
+        totals.parameters &+= n
+        switch t.role {
+        case .weight: totals.weights &+= n
+        case .bias: totals.biases &+= n
+        default: totals.otherParameters &+= n
+        }
+        if let rg = t.requiresGrad, t.kindIsExact {
+          if rg { trainable &+= n } else { frozen &+= n }
+        } else {
+          grads = false
+        }
+      case .buffer:
+        totals.buffers &+= n
+        switch t.role {
+        case .runningMean, .runningVar: totals.runningStats &+= n
+        case .numBatchesTracked: totals.numBatchesTracked &+= n
+        default: totals.otherBuffers &+= n
+        }
+      }
+    }
+    totals.parametersExact = exact && !model.isEmpty
+    if grads && exact && !model.isEmpty {
+      totals.trainable = trainable
+      totals.frozen = frozen
+    }
+    for l in layers { totals.byLayerType[l.type, default: 0] &+= l.parameters }
+    if !exact && !model.isEmpty {
+      diagnostics.append(
+        Diagnostic(
+          .info,
+          "parameters and buffers inferred from names and dtypes: a state dict does not mark them; trainable vs frozen cannot be known"))
+    }
+    anatomy = Self.anatomy(c, modelBytes: totals.bytes)
+  }
+
+  static func anatomy(_ c: Checkpoint, modelBytes: Int64) -> Anatomy {
+    var optimizerBytes: Int64 = 0
+    var otherBytes: Int64 = 0
+    var optimizerLeaves = Set<String>()
+    for t in c.tensors where t.sharedWith == nil {
+      switch t.section {
+      case .optimizer:
+        optimizerBytes &+= t.bytes
+        if let leaf = t.name.split(separator: ".").last { optimizerLeaves.insert(String(leaf)) }
+      case .other: otherBytes &+= t.bytes
+      case .model: break
+      }
+    }
+    let storageBytes = c.storages.reduce(Int64(0)) { $0 &+ $1.recordBytes }
+    let viewed = c.storages.reduce(Int64(0)) { $0 &+ min($1.usedBytes, $1.recordBytes) }
+    let unviewed = c.format == .safetensors ? 0 : max(0, storageBytes - viewed)
+    var optimizer: String?
+    if optimizerLeaves.contains("exp_avg") && optimizerLeaves.contains("exp_avg_sq") {
+      optimizer = "Adam/AdamW (exp_avg, exp_avg_sq)"
+    } else if optimizerLeaves.contains("momentum_buffer") {
+      optimizer = "SGD with momentum (momentum_buffer)"
+    } else if optimizerLeaves.contains("square_avg") {
+      optimizer = "RMSprop/Adadelta (square_avg)"
+    } else if optimizerLeaves.contains("sum") {
+      optimizer = "Adagrad (sum)"
+    } else if optimizerBytes > 0 {
+      optimizer = "optimizer state"
+    }
+    let ratio = modelBytes > 0 ? Double(c.fileBytes) / Double(modelBytes) : nil
+    var verdict: String
+    if let ratio {
+      verdict = "this file is \(String(format: "%.1f", ratio))x the model"
+      var reasons: [String] = []
+      if optimizerBytes > modelBytes / 20 {
+        reasons.append(
+          "\(optimizer ?? "optimizer state") \(String(format: "%.1f", Double(optimizerBytes) / Double(modelBytes)))x")
+      }
+      if otherBytes > modelBytes / 20 {
+        let emaLike = c.parts.contains { $0.role == "ema" }
+        reasons.append(
+          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(String(format: "%.1f", Double(otherBytes) / Double(modelBytes)))x")
+      }
+      if unviewed > modelBytes / 20 { reasons.append("storage no tensor views \(unviewed) bytes") }
+      if reasons.isEmpty {
+        verdict += ": model tensors and \(Format.count(c.fileBytes - storageBytes)) bytes of pickle and container"
+      } else {
+        verdict += ": " + reasons.joined(separator: ", ")
+      }
+    } else {
+      verdict = "the file holds no model tensors"
+    }
+    return Anatomy(
+      parts: c.parts, fileBytes: c.fileBytes, modelBytes: modelBytes, optimizerBytes: optimizerBytes,
+      otherBytes: otherBytes, storageBytes: storageBytes, unviewedStorageBytes: unviewed,
+      fileToModelRatio: ratio, optimizer: optimizer, verdict: verdict)
+  }
+
+  /// The report as pretty-printed JSON with sorted keys.
+  public func json() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(self) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+}

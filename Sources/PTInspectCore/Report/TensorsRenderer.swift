@@ -1,0 +1,80 @@
+// TensorsRenderer.swift: the `tensors` listing: every tensor with dtype, shape, stride, storage
+// and offset, filtered and sorted.
+
+import Foundation
+
+/// How to order the tensors listing.
+public enum TensorSort: String, Sendable, CaseIterable {
+  /// As stored in the file.
+  case file
+  case name, size, numel, dtype, storage
+}
+
+/// The `tensors` listing as data.
+public struct TensorsReport: Sendable, Codable {
+  public var schemaVersion = reportSchemaVersion
+  public var file: String
+  public var format: String
+  public var filter: String?
+  public var tensors: [TensorEntry]
+
+  public init(_ c: Checkpoint, filter: String?, sort: TensorSort) {
+    file = c.path
+    format = c.format.rawValue
+    self.filter = filter
+    var entries = c.tensors.map(TensorEntry.init)
+    if let filter { entries = entries.filter { Glob.matches(filter, $0.name) } }
+    switch sort {
+    case .file: break
+    case .name: entries.sort { $0.name < $1.name }
+    case .size: entries.sort { ($0.bytes, $1.name) > ($1.bytes, $0.name) }
+    case .numel: entries.sort { ($0.numel, $1.name) > ($1.numel, $0.name) }
+    case .dtype: entries.sort { ($0.dtype, $0.name) < ($1.dtype, $1.name) }
+    case .storage:
+      entries.sort { (($0.storage ?? "").count, $0.storage ?? "", $0.storageOffset) < (($1.storage ?? "").count, $1.storage ?? "", $1.storageOffset) }
+    }
+    tensors = entries
+  }
+
+  public func json() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(self) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  func textTable() -> TextTable {
+    var table = TextTable(
+      headers: ["Name", "Dtype", "Shape", "Stride", "Storage", "Offset", "Numel", "Bytes", "Kind"],
+      alignments: [.left, .left, .left, .left, .left, .right, .right, .right, .left])
+    for t in tensors {
+      var kind = t.kind + (t.kindExact ? "" : "?")
+      if let s = t.sharedWith { kind += " (tied to \(s))" }
+      if t.layout != "strided" { kind += " [\(t.layout)]" }
+      table.add([
+        t.name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
+        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel), Format.count(t.bytes), kind,
+      ])
+    }
+    return table
+  }
+
+  public func table(style: TerminalStyle = .plain) -> String {
+    var out = textTable().render(style: style)
+    out += "\n\(tensors.count) tensor(s)"
+    if tensors.contains(where: { !$0.kindExact }) { out += "; kind? = inferred from the name and dtype" }
+    if tensors.contains(where: { !$0.contiguous }) { out += "; * = not contiguous" }
+    return out + "\n"
+  }
+
+  public func markdown() -> String {
+    "### ptinspect tensors: `\(file)`\n\n" + textTable().markdown() + "\n"
+  }
+}
+
+/// Shell-style globs (`*`, `?`, `[...]`), where `*` also matches dots.
+public enum Glob {
+  public static func matches(_ pattern: String, _ name: String) -> Bool {
+    fnmatch(pattern, name, 0) == 0
+  }
+}

@@ -1,0 +1,136 @@
+// TensorRecord.swift: what ptinspect knows about one tensor, without reading its data.
+
+/// Whether a tensor is a learnable parameter or a buffer.
+public enum TensorKind: String, Sendable, Codable {
+  case parameter, buffer
+}
+
+/// What a tensor is for within its layer.
+public enum TensorRole: String, Sendable, Codable {
+  case weight, bias
+  case runningMean = "running_mean"
+  case runningVar = "running_var"
+  case numBatchesTracked = "num_batches_tracked"
+  /// Any other buffer (position ids, masks, quantization state).
+  case buffer
+  /// Any other parameter (a class token, a scale).
+  case other
+}
+
+/// Which part of a checkpoint a tensor belongs to.
+public enum Section: String, Sendable, Codable {
+  case model, optimizer, other
+}
+
+/// A storage as a persistent id describes it: `('storage', class, key, location, count)`.
+public struct StorageRef: Sendable, Hashable {
+  /// The key naming its record (`data/<key>` in a zip).
+  public var key: String
+  /// The storage class as written (`FloatStorage`, `UntypedStorage`).
+  public var storageClass: String
+  /// The element type of a typed storage; nil for an untyped (byte) storage.
+  public var dtype: DType?
+  /// The device tag (`cpu`, `cuda:0`).
+  public var device: String
+  /// The element count the id declares, in storage units (bytes for untyped storages).
+  public var count: Int64
+  /// The folder of records it lives in: `data`, or `constants` for TorchScript constants.
+  public var folder: String
+
+  /// The storage's size in bytes as declared.
+  public var declaredBytes: Int64 {
+    let (product, overflow) = count.multipliedReportingOverflow(by: Int64(dtype?.itemSize ?? 1))
+    return overflow ? Int64.max : product
+  }
+
+  public init(
+    key: String, storageClass: String, dtype: DType?, device: String, count: Int64,
+    folder: String = "data"
+  ) {
+    self.key = key
+    self.storageClass = storageClass
+    self.dtype = dtype
+    self.device = device
+    self.count = count
+    self.folder = folder
+  }
+}
+
+/// Quantization parameters of a quantized tensor.
+public struct Quantization: Sendable, Equatable, Codable {
+  /// `per_tensor_affine`, `per_channel_affine`, ...
+  public var scheme: String
+  public var scale: Double?
+  public var zeroPoint: Int64?
+  public var axis: Int64?
+}
+
+/// One tensor of a checkpoint: where it lives and what it is, never its values.
+public struct TensorRecord: Sendable {
+  /// The full dotted path from the file's root object.
+  public var name: String
+  public var dtype: DType
+  public var shape: [Int64]
+  public var stride: [Int64]
+  /// The storage it views; nil for tensors saved without data (meta tensors).
+  public var storage: StorageRef?
+  /// Offset into the storage, in elements of `dtype`.
+  public var storageOffset: Int64
+  public var requiresGrad: Bool?
+  public var kind: TensorKind
+  /// True when the file says parameter or buffer (whole models, TorchScript); false when
+  /// ptinspect inferred it from the name and dtype (plain state dicts).
+  public var kindIsExact: Bool
+  public var role: TensorRole
+  public var section: Section
+  /// `strided`, `sparse_coo`, `sparse_csr`, `meta`, ...
+  public var layout: String
+  public var quantization: Quantization?
+  /// The first earlier tensor with the same storage, offset, shape, stride and dtype (tied).
+  public var sharedWith: String?
+  /// The class of the module that owns it, when the file names it (whole models, TorchScript).
+  public var moduleClass: String?
+
+  /// Number of elements: the product of the shape (1 for a scalar).
+  public var numel: Int64 {
+    var n: Int64 = 1
+    for d in shape {
+      let (p, overflow) = n.multipliedReportingOverflow(by: d)
+      if overflow { return Int64.max }
+      n = p
+    }
+    return n
+  }
+
+  /// Logical bytes: elements times element size.
+  public var bytes: Int64 {
+    let (p, overflow) = numel.multipliedReportingOverflow(by: Int64(dtype.itemSize))
+    return overflow ? Int64.max : p
+  }
+
+  /// The number of storage elements this view reaches: offset + sum((size - 1) * stride) + 1,
+  /// or nil when the arithmetic overflows or a stride is negative.
+  public var storageExtent: Int64? {
+    if numel == 0 { return 0 }
+    var last = storageOffset
+    for (size, stride) in zip(shape, stride) {
+      guard size > 0, stride >= 0 else { return nil }
+      let (step, o1) = (size - 1).multipliedReportingOverflow(by: stride)
+      let (sum, o2) = last.addingReportingOverflow(step)
+      if o1 || o2 { return nil }
+      last = sum
+    }
+    let (end, o) = last.addingReportingOverflow(1)
+    return o ? nil : end
+  }
+
+  /// Whether the strides are those of a C-contiguous tensor of this shape.
+  public var isContiguous: Bool {
+    var expected: Int64 = 1
+    for (size, stride) in zip(shape, stride).reversed() where size != 1 {
+      if stride != expected { return false }
+      expected &*= size
+    }
+    return true
+  }
+}

@@ -1,0 +1,328 @@
+// TorchInterpreter.swift: turns a decoded pickle graph into tensor records, by recognising
+// torch's rebuild functions structurally. Nothing is imported, called or evaluated.
+
+import Pickle
+
+/// A checkpoint that cannot be interpreted: the pickle decoded, but its content is not what
+/// torch writes.
+public struct InterpretError: Error, Equatable, Sendable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// A non-tensor value found in the checkpoint, shown as checkpoint metadata.
+public struct MetadataItem: Sendable, Codable, Equatable {
+  /// Dotted path from the root.
+  public var name: String
+  /// Python-like type name: `int`, `float`, `str`, `dict`, `numpy.float64`, ...
+  public var type: String
+  /// A short Python-like rendering, cut at about 120 characters.
+  public var value: String
+}
+
+/// What a module object (whole-model pickle or TorchScript) says about itself.
+public struct ModuleInfo: Sendable, Equatable {
+  /// Module path relative to the model root (`features.0`), "" for the root.
+  public var path: String
+  /// The class's qualified name (`torch.nn.modules.conv.Conv2d`).
+  public var className: String
+  /// Scalar hyper-parameters from the object state (`kernel_size`: `(3, 3)`), in order.
+  public var attributes: [(name: String, value: String)]
+
+  public static func == (a: ModuleInfo, b: ModuleInfo) -> Bool {
+    a.path == b.path && a.className == b.className
+      && a.attributes.map(\.name) == b.attributes.map(\.name)
+      && a.attributes.map(\.value) == b.attributes.map(\.value)
+  }
+}
+
+/// The tensors and other content of one decoded pickle.
+public struct InterpretedPickle: Sendable {
+  public var tensors: [TensorRecord] = []
+  /// For each tensor, the root-dict key it sits under ("" when the root is not a dict).
+  public var tensorParts: [String] = []
+  /// Module objects met while walking, keyed by their dotted path from the root.
+  public var modules: [String: ModuleInfo] = [:]
+  /// Module paths in the order met.
+  public var moduleOrder: [String] = []
+  /// Root-dict keys in order, with their values (empty when the root is not a dict).
+  public var rootEntries: [PickleEntry] = []
+  public var notes: [String] = []
+}
+
+/// Walks a pickle graph and recognises tensors.
+public struct TorchInterpreter {
+  public let graph: PickleGraph
+  /// Records folder for storage keys (`data`, or `constants` for TorchScript constants).
+  public var storageFolder: String
+  /// Most nodes the walk may visit (bounds DAGs whose paths multiply).
+  public var maxVisits = 20_000_000
+
+  public init(graph: PickleGraph, storageFolder: String = "data") {
+    self.graph = graph
+    self.storageFolder = storageFolder
+  }
+
+  // MARK: small accessors
+
+  func string(_ v: PickleValue) -> String? {
+    if case .string(let s) = v { return s }
+    return nil
+  }
+
+  func int(_ v: PickleValue) -> Int64? { v.intValue }
+
+  func bool(_ v: PickleValue) -> Bool? {
+    switch v {
+    case .bool(let b): return b
+    case .int(let i): return i != 0
+    default: return nil
+    }
+  }
+
+  /// A tuple/list of ints, also through `torch.Size((...))`.
+  func ints(_ v: PickleValue) -> [Int64]? {
+    if let items = graph.sequence(v) {
+      var out: [Int64] = []
+      out.reserveCapacity(items.count)
+      for item in items {
+        guard let i = int(item) else { return nil }
+        out.append(i)
+      }
+      return out
+    }
+    if let o = graph.object(v), let g = graph.global(o.callable), g.name == "Size",
+      let args = graph.sequence(o.args), args.count == 1
+    {
+      return ints(args[0])
+    }
+    if case .bigInt = v { return nil }
+    return nil
+  }
+
+  /// The class an object was made from, through a legacy `('module', cls, ...)` persistent id.
+  func className(_ callable: PickleValue) -> String? {
+    if let g = graph.global(callable) { return normalized(g).qualifiedName }
+    if case .persistentID(let pid)? = graph.node(callable), let items = graph.sequence(pid),
+      items.count >= 2, string(items[0]) == "module", let g = graph.global(items[1])
+    {
+      return normalized(g).qualifiedName
+    }
+    return nil
+  }
+
+  /// Python 2 module spellings as Python 3 names them.
+  func normalized(_ g: PickleGlobal) -> PickleGlobal {
+    switch g.module {
+    case "__builtin__": PickleGlobal(module: "builtins", name: g.name)
+    case "copy_reg": PickleGlobal(module: "copyreg", name: g.name)
+    default: g
+    }
+  }
+
+  // MARK: storages
+
+  /// A `('storage', class, key, location, count[, view])` persistent id.
+  func storage(_ v: PickleValue) throws(InterpretError) -> StorageRef {
+    guard case .persistentID(let pid)? = graph.node(v) else {
+      throw InterpretError("expected a storage persistent id, found \(kindName(v))")
+    }
+    guard let items = graph.sequence(pid), items.count >= 5, string(items[0]) == "storage" else {
+      throw InterpretError("malformed storage persistent id")
+    }
+    guard let cls = graph.global(items[1]) else {
+      throw InterpretError("storage persistent id without a storage class")
+    }
+    let key: String
+    if let s = string(items[2]) {
+      key = s
+    } else if let i = int(items[2]) {
+      key = String(i)
+    } else {
+      throw InterpretError("storage persistent id with a non-string key")
+    }
+    guard let count = int(items[4]), count >= 0 else {
+      throw InterpretError("storage '\(key)' has an invalid element count")
+    }
+    let untyped = cls.name == "UntypedStorage" || cls.name == "_UntypedStorage"
+    let dtype = untyped ? nil : DType(storageClass: cls.name)
+    if !untyped && dtype == nil {
+      throw InterpretError("storage '\(key)' has unknown class \(cls.qualifiedName)")
+    }
+    return StorageRef(
+      key: key, storageClass: cls.name, dtype: dtype, device: string(items[3]) ?? "?",
+      count: count, folder: storageFolder)
+  }
+
+  func kindName(_ v: PickleValue) -> String {
+    switch v {
+    case .none: return "None"
+    case .bool: return "a bool"
+    case .int, .bigInt: return "an int"
+    case .float: return "a float"
+    case .string: return "a string"
+    case .bytes: return "bytes"
+    case .node:
+      switch graph.node(v) {
+      case .list?: return "a list"
+      case .tuple?: return "a tuple"
+      case .dict?: return "a dict"
+      case .object(let o)?: return "a \(className(o.callable) ?? "call") object"
+      case .global(let g)?: return "the global \(g.qualifiedName)"
+      default: return "a value"
+      }
+    }
+  }
+
+  // MARK: tensors
+
+  /// The tensor a value rebuilds, if it is a tensor; nil for anything else.
+  public func tensor(_ v: PickleValue) throws(InterpretError) -> TensorFacts? {
+    guard let o = graph.object(v) else { return nil }
+    if o.kind == .newObj || o.kind == .reduce, let cls = className(o.callable),
+      cls.hasPrefix("torch.") && cls.hasSuffix("Tensor") && !cls.contains("_rebuild"),
+      let state = o.state, let parts = graph.sequence(state), parts.count >= 4
+    {
+      // Pre-1.0 tensors: an empty FloatTensor, then BUILD (storage, offset, size, stride).
+      return try dense(
+        storage: parts[0], offset: parts[1], size: parts[2], stride: parts[3], requiresGrad: nil,
+        dtype: nil, name: "legacy tensor")
+    }
+    guard let g = graph.global(o.callable) else { return nil }
+    return try call(normalized(g), args: graph.sequence(o.args) ?? [], depth: 0)
+  }
+
+  func call(_ g: PickleGlobal, args: [PickleValue], depth: Int) throws(InterpretError)
+    -> TensorFacts?
+  {
+    guard depth < 8 else { throw InterpretError("tensor rebuild calls nested too deep") }
+    let fn = g.name
+    func need(_ n: Int) throws(InterpretError) {
+      guard args.count >= n else {
+        throw InterpretError("\(fn) has \(args.count) arguments, expected \(n)")
+      }
+    }
+    switch (g.module, fn) {
+    case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"),
+      ("fastai.torch_core", "_fa_rebuild_tensor"):
+      try need(4)
+      return try dense(
+        storage: args[0], offset: args[1], size: args[2], stride: args[3],
+        requiresGrad: args.count > 4 ? bool(args[4]) : nil, dtype: nil, name: fn)
+    case ("torch._utils", "_rebuild_tensor_v3"):
+      try need(7)
+      guard let dg = graph.global(args[6]), let dtype = DType(torchName: dg.name) else {
+        throw InterpretError("_rebuild_tensor_v3 without a known dtype")
+      }
+      return try dense(
+        storage: args[0], offset: args[1], size: args[2], stride: args[3],
+        requiresGrad: bool(args[4]), dtype: dtype, name: fn)
+    case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
+      try need(2)
+      guard var inner = try tensor(args[0]) else {
+        throw InterpretError("\(fn) does not wrap a tensor")
+      }
+      inner.requiresGrad = bool(args[1])
+      inner.isParameter = true
+      return inner
+    case ("torch.nn.parameter", "Parameter"):
+      guard let first = args.first, var inner = try tensor(first) else { return nil }
+      inner.requiresGrad = args.count > 1 ? bool(args[1]) ?? true : true
+      inner.isParameter = true
+      return inner
+    case ("torch._tensor", "_rebuild_from_type_v2"), ("fastai.torch_core", "_rebuild_from_type"):
+      try need(3)
+      guard let fg = graph.global(args[0]) else { return nil }
+      guard var inner = try call(normalized(fg), args: graph.sequence(args[2]) ?? [], depth: depth + 1)
+      else { return nil }
+      if let t = graph.global(args[1]), t.name == "Parameter" { inner.isParameter = true }
+      return inner
+    case ("torch._utils", "_rebuild_qtensor"):
+      try need(5)
+      var facts = try dense(
+        storage: args[0], offset: args[1], size: args[2], stride: args[3],
+        requiresGrad: args.count > 5 ? bool(args[5]) : nil, dtype: nil, name: fn)
+      facts.quantization = quantization(args[4])
+      return facts
+    case ("torch._utils", "_rebuild_meta_tensor_no_storage"):
+      try need(3)
+      guard let dg = graph.global(args[0]), let dtype = DType(torchName: dg.name),
+        let size = ints(args[1]), let stride = ints(args[2])
+      else { throw InterpretError("malformed _rebuild_meta_tensor_no_storage arguments") }
+      return TensorFacts(
+        dtype: dtype, shape: size, stride: stride, storage: nil, offset: 0,
+        requiresGrad: args.count > 3 ? bool(args[3]) : nil, layout: "meta")
+    case ("torch._utils", "_rebuild_wrapper_subclass"):
+      try need(5)
+      guard let dg = graph.global(args[1]), let dtype = DType(torchName: dg.name),
+        let size = ints(args[2]), let stride = ints(args[3])
+      else { throw InterpretError("malformed _rebuild_wrapper_subclass arguments") }
+      return TensorFacts(
+        dtype: dtype, shape: size, stride: stride, storage: nil, offset: int(args[4]) ?? 0,
+        requiresGrad: args.count > 7 ? bool(args[7]) : nil, layout: "wrapper subclass (no data)")
+    case ("torch._utils", "_rebuild_device_tensor_from_cpu_tensor"):
+      try need(1)
+      return try tensor(args[0])
+    default:
+      return nil
+    }
+  }
+
+  func dense(
+    storage sv: PickleValue, offset ov: PickleValue, size sz: PickleValue, stride st: PickleValue,
+    requiresGrad: Bool?, dtype explicit: DType?, name fn: String
+  ) throws(InterpretError) -> TensorFacts {
+    let ref = try storage(sv)
+    guard let offset = int(ov), offset >= 0 else {
+      throw InterpretError("\(fn) has an invalid storage offset")
+    }
+    guard let size = ints(sz) else { throw InterpretError("\(fn) has an invalid size") }
+    guard let stride = ints(st), stride.count == size.count else {
+      throw InterpretError("\(fn) has an invalid stride for size \(size)")
+    }
+    guard size.allSatisfy({ $0 >= 0 }) else {
+      throw InterpretError("\(fn) has a negative dimension in size \(size)")
+    }
+    guard let dtype = explicit ?? ref.dtype else {
+      throw InterpretError("\(fn) on an untyped storage without a dtype")
+    }
+    return TensorFacts(
+      dtype: dtype, shape: size, stride: stride, storage: ref, offset: offset,
+      requiresGrad: requiresGrad, layout: "strided")
+  }
+
+  func quantization(_ v: PickleValue) -> Quantization? {
+    guard let items = graph.sequence(v), let first = items.first, let g = graph.global(first) else {
+      return nil
+    }
+    var q = Quantization(scheme: g.name)
+    if g.name.hasPrefix("per_tensor") {
+      if items.count > 1, case .float(let s) = items[1] { q.scale = s }
+      if items.count > 2 { q.zeroPoint = int(items[2]) }
+    } else if items.count > 3 {
+      q.axis = int(items[3])
+    }
+    return q
+  }
+}
+
+extension Quantization {
+  init(scheme: String) {
+    self.init(scheme: scheme, scale: nil, zeroPoint: nil, axis: nil)
+  }
+}
+
+/// A recognised tensor, before it is given a name and a place in the checkpoint.
+public struct TensorFacts: Sendable {
+  public var dtype: DType
+  public var shape: [Int64]
+  public var stride: [Int64]
+  public var storage: StorageRef?
+  public var offset: Int64
+  public var requiresGrad: Bool?
+  public var layout: String
+  public var quantization: Quantization? = nil
+  /// True when the file wraps it as an `nn.Parameter`.
+  public var isParameter = false
+}

@@ -1,0 +1,668 @@
+// PickleDecoder.swift: a stack machine that decodes a pickle into a `PickleGraph` without
+// importing, calling or evaluating anything. Iterative: input nesting depth never grows the
+// native stack.
+
+/// Bounds the decoder checks before it allocates.
+public struct PickleLimits: Sendable {
+  /// Longest string, bytes or bytearray value.
+  public var maxValueBytes: UInt64 = 1 << 31
+  /// Most nodes (containers, calls, globals, ids) one pickle may create.
+  public var maxNodes: Int = 64_000_000
+  /// Largest memo key accepted by PUT/BINPUT/LONG_BINPUT.
+  public var maxMemoKey: UInt64 = 1 << 32
+  /// Longest LONG/LONG1/LONG4 integer, in bytes.
+  public var maxBigIntBytes: UInt64 = 1 << 16
+
+  public init() {}
+}
+
+/// Decodes pickles into value graphs. It never executes anything: globals stay names, calls
+/// stay records, persistent ids stay values.
+public struct PickleDecoder: Sendable {
+  public var limits: PickleLimits
+
+  public init(limits: PickleLimits = PickleLimits()) {
+    self.limits = limits
+  }
+
+  /// Decodes the pickle that starts at `offset` in `bytes`, stopping after its STOP.
+  public func decode(_ bytes: [UInt8], at offset: Int = 0) throws(PickleError) -> PickleGraph {
+    do {
+      return try bytes.withUnsafeBytes { buffer in
+        try decode(buffer, at: offset)
+      }
+    } catch let error as PickleError {
+      throw error
+    } catch {
+      preconditionFailure("only PickleError is thrown")
+    }
+  }
+
+  /// Decodes the pickle that starts at `offset` in `buffer`, stopping after its STOP.
+  public func decode(_ buffer: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError)
+    -> PickleGraph
+  {
+    var machine = Machine(reader: ByteReader(buffer, position: offset), limits: limits)
+    return try machine.run()
+  }
+}
+
+/// The decoder's state for one pickle.
+private struct Machine {
+  var reader: ByteReader
+  let limits: PickleLimits
+  var stack: [PickleValue] = []
+  /// Stack heights at each open MARK (pickle's "metastack").
+  var marks: [Int] = []
+  var memo: [PickleValue?] = []
+  var sparseMemo: [Int: PickleValue] = [:]
+  var memoCount = 0
+  /// Node 0 is the empty tuple, shared by every EMPTY_TUPLE (tuples are immutable).
+  var nodes: [PickleNode] = [.tuple([])]
+  var globals: [GlobalReference] = []
+  var proto = 0
+
+  var op: Opcode = .stop
+  var offset = 0
+
+  init(reader: ByteReader, limits: PickleLimits) {
+    self.reader = reader
+    self.limits = limits
+  }
+
+  mutating func run() throws(PickleError) -> PickleGraph {
+    while true {
+      offset = reader.position
+      guard !reader.isAtEnd else { throw .missingStop(offset: offset) }
+      let byte = reader.bytes[offset]
+      guard let opcode = Opcode(rawValue: byte) else {
+        throw .unknownOpcode(byte, offset: offset)
+      }
+      op = opcode
+      reader.position += 1
+      if opcode == .stop {
+        let root = try pop()
+        return PickleGraph(
+          nodes: nodes, root: root, globals: globals, protocolVersion: proto,
+          endOffset: reader.position)
+      }
+      try step(opcode)
+    }
+  }
+
+  // MARK: stack helpers
+
+  var base: Int { marks.last ?? 0 }
+
+  mutating func push(_ value: PickleValue) { stack.append(value) }
+
+  mutating func pop() throws(PickleError) -> PickleValue {
+    guard stack.count > base else { throw .stackUnderflow(opcode: op.name, offset: offset) }
+    return stack.removeLast()
+  }
+
+  func top() throws(PickleError) -> PickleValue {
+    guard stack.count > base, let last = stack.last else {
+      throw .stackUnderflow(opcode: op.name, offset: offset)
+    }
+    return last
+  }
+
+  mutating func popMark() throws(PickleError) -> [PickleValue] {
+    guard let mark = marks.popLast() else { throw .markNotFound(opcode: op.name, offset: offset) }
+    let items = Array(stack[mark...])
+    stack.removeSubrange(mark...)
+    return items
+  }
+
+  mutating func addNode(_ node: PickleNode) throws(PickleError) -> PickleValue {
+    guard nodes.count < limits.maxNodes else {
+      throw .limitExceeded(
+        opcode: op.name, offset: offset, what: "node count", value: UInt64(nodes.count + 1),
+        limit: UInt64(limits.maxNodes))
+    }
+    nodes.append(node)
+    return .node(nodes.count - 1)
+  }
+
+  /// Mutates a node in place; the node is moved out first so its arrays stay uniquely owned.
+  mutating func update(
+    _ value: PickleValue, _ body: (inout PickleNode) throws(PickleError) -> Void
+  ) throws(PickleError) {
+    guard case .node(let index) = value else {
+      throw .wrongType(opcode: op.name, offset: offset, reason: "target is \(describe(value))")
+    }
+    var node = nodes[index]
+    nodes[index] = .extensionCode(0)
+    defer { nodes[index] = node }
+    try body(&node)
+  }
+
+  func describe(_ value: PickleValue) -> String {
+    switch value {
+    case .none: return "None"
+    case .bool: return "a bool"
+    case .int, .bigInt: return "an int"
+    case .float: return "a float"
+    case .string: return "a string"
+    case .bytes: return "bytes"
+    case .node(let i):
+      switch nodes[i] {
+      case .list: return "a list"
+      case .tuple: return "a tuple"
+      case .dict: return "a dict"
+      case .set: return "a set"
+      case .frozenSet: return "a frozenset"
+      case .global(let g): return "the global \(g.qualifiedName)"
+      case .object: return "an object"
+      case .persistentID: return "a persistent id"
+      case .extensionCode: return "an extension"
+      }
+    }
+  }
+
+  // MARK: memo
+
+  mutating func memoPut(_ key: UInt64, _ value: PickleValue) throws(PickleError) {
+    guard key <= limits.maxMemoKey else {
+      throw .limitExceeded(
+        opcode: op.name, offset: offset, what: "memo key", value: key, limit: limits.maxMemoKey)
+    }
+    let k = Int(key)
+    if k < memo.count {
+      if memo[k] == nil { memoCount += 1 }
+      memo[k] = value
+    } else if k < memo.count + 65_536 {
+      memo.append(contentsOf: repeatElement(nil, count: k - memo.count + 1))
+      memo[k] = value
+      memoCount += 1
+    } else {
+      if sparseMemo.updateValue(value, forKey: k) == nil { memoCount += 1 }
+    }
+  }
+
+  func memoGet(_ key: UInt64) throws(PickleError) -> PickleValue {
+    if key < UInt64(memo.count), let value = memo[Int(key)] { return value }
+    if key <= UInt64(Int.max), let value = sparseMemo[Int(key)] { return value }
+    throw .memoKeyNotFound(key: Int(clamping: key), opcode: op.name, offset: offset)
+  }
+
+  // MARK: arguments
+
+  mutating func u(_ width: Int) throws(PickleError) -> UInt64 {
+    try reader.unsigned(width, opcode: op, offset: offset)
+  }
+
+  mutating func sized(_ count: UInt64) throws(PickleError) -> UnsafeRawBufferPointer {
+    guard count <= limits.maxValueBytes else {
+      // A length beyond the input is truncation, whatever the limit says.
+      if count > UInt64(reader.remaining) {
+        throw .truncated(
+          opcode: op.name, offset: offset, needed: Int(clamping: count),
+          remaining: reader.remaining)
+      }
+      throw .limitExceeded(
+        opcode: op.name, offset: offset, what: "length", value: count, limit: limits.maxValueBytes)
+    }
+    return try reader.take(count, opcode: op, offset: offset)
+  }
+
+  mutating func textLine() throws(PickleError) -> String {
+    let raw = try reader.line(opcode: op, offset: offset)
+    return String(decoding: raw, as: UTF8.self)
+  }
+
+  func invalid(_ reason: String) -> PickleError {
+    .invalidArgument(opcode: op.name, offset: offset, reason: reason)
+  }
+
+  mutating func decimalLine() throws(PickleError) -> PickleValue {
+    var text = try textLine()
+    if op == .long, text.hasSuffix("L") { text.removeLast() }
+    if op == .int {
+      if text == "00" { return .bool(false) }
+      if text == "01" { return .bool(true) }
+    }
+    let trimmed = text.trimmingSpaces()
+    if let v = Int64(trimmed) { return .int(v) }
+    guard let bytes = bigIntBytes(decimal: trimmed) else {
+      throw invalid("'\(text.prefix(40))' is not an integer")
+    }
+    guard UInt64(bytes.count) <= limits.maxBigIntBytes else {
+      throw .limitExceeded(
+        opcode: op.name, offset: offset, what: "integer width", value: UInt64(bytes.count),
+        limit: limits.maxBigIntBytes)
+    }
+    return .bigInt(bytes)
+  }
+
+  mutating func memoKeyLine() throws(PickleError) -> UInt64 {
+    let text = try textLine().trimmingSpaces()
+    guard let key = UInt64(text) else {
+      if text.hasPrefix("-") { throw invalid("negative memo key \(text)") }
+      throw invalid("'\(text.prefix(40))' is not a memo key")
+    }
+    return key
+  }
+
+  func longValue(_ raw: UnsafeRawBufferPointer) -> PickleValue {
+    if raw.isEmpty { return .int(0) }
+    if raw.count <= 8 {
+      var value: UInt64 = 0
+      for i in (0..<raw.count).reversed() { value = value << 8 | UInt64(raw[i]) }
+      let shift = UInt64(64 - 8 * raw.count)
+      // Sign-extend from the top bit of the last byte.
+      return .int(Int64(bitPattern: value << shift) >> Int64(shift))
+    }
+    return .bigInt(Array(raw))
+  }
+
+  // MARK: the opcodes
+
+  mutating func step(_ opcode: Opcode) throws(PickleError) {
+    switch opcode {
+    case .mark:
+      marks.append(stack.count)
+    case .stop:
+      break  // handled by run()
+    case .pop:
+      if stack.count > base { stack.removeLast() } else { _ = try popMark() }
+    case .popMark:
+      _ = try popMark()
+    case .dup:
+      push(try top())
+    case .float:
+      let text = try textLine().trimmingSpaces()
+      guard let v = Double(text) else { throw invalid("'\(text.prefix(40))' is not a float") }
+      push(.float(v))
+    case .int, .long:
+      push(try decimalLine())
+    case .binInt:
+      push(.int(Int64(Int32(bitPattern: UInt32(try u(4))))))
+    case .binInt1:
+      push(.int(Int64(try u(1))))
+    case .binInt2:
+      push(.int(Int64(try u(2))))
+    case .long1:
+      let n = try u(1)
+      push(longValue(try sized(n)))
+    case .long4:
+      let n = Int32(bitPattern: UInt32(try u(4)))
+      guard n >= 0 else { throw invalid("negative length \(n)") }
+      guard UInt64(n) <= limits.maxBigIntBytes || UInt64(n) > UInt64(reader.remaining) else {
+        throw .limitExceeded(
+          opcode: op.name, offset: offset, what: "integer width", value: UInt64(n),
+          limit: limits.maxBigIntBytes)
+      }
+      push(longValue(try sized(UInt64(n))))
+    case .none:
+      push(.none)
+    case .newTrue:
+      push(.bool(true))
+    case .newFalse:
+      push(.bool(false))
+    case .persID:
+      let id = try textLine()
+      push(try addNode(.persistentID(.string(id))))
+    case .binPersID:
+      let id = try pop()
+      push(try addNode(.persistentID(id)))
+    case .reduce, .newObj:
+      let args = try pop()
+      let callable = try pop()
+      let kind: ObjectKind = opcode == .reduce ? .reduce : .newObj
+      push(try addNode(.object(PickleObject(kind: kind, callable: callable, args: args, offset: offset))))
+    case .newObjEx:
+      let kwargs = try pop()
+      let args = try pop()
+      let callable = try pop()
+      push(
+        try addNode(
+          .object(
+            PickleObject(
+              kind: .newObjEx, callable: callable, args: args, kwargs: kwargs, offset: offset))))
+    case .string:
+      push(.string(try quotedString()))
+    case .binString:
+      let n = Int32(bitPattern: UInt32(try u(4)))
+      guard n >= 0 else { throw invalid("negative length \(n)") }
+      push(.string(legacyString(try sized(UInt64(n)))))
+    case .shortBinString:
+      push(.string(legacyString(try sized(try u(1)))))
+    case .unicode:
+      push(.string(rawUnicodeEscape(try reader.line(opcode: op, offset: offset))))
+    case .binUnicode:
+      push(.string(String(decoding: try sized(try u(4)), as: UTF8.self)))
+    case .shortBinUnicode:
+      push(.string(String(decoding: try sized(try u(1)), as: UTF8.self)))
+    case .binUnicode8:
+      push(.string(String(decoding: try sized(try u(8)), as: UTF8.self)))
+    case .binBytes:
+      push(.bytes(Array(try sized(try u(4)))))
+    case .shortBinBytes:
+      push(.bytes(Array(try sized(try u(1)))))
+    case .binBytes8, .byteArray8:
+      push(.bytes(Array(try sized(try u(8)))))
+    case .binFloat:
+      // BINFLOAT is big-endian, unlike every integer argument (pickletools `float8`).
+      let raw = try reader.take(8, opcode: op, offset: offset)
+      var bits: UInt64 = 0
+      for b in raw { bits = bits << 8 | UInt64(b) }
+      push(.float(Double(bitPattern: bits)))
+    case .append:
+      let value = try pop()
+      try appendItems([value], to: try top())
+    case .appends:
+      let items = try popMark()
+      try appendItems(items, to: try top())
+    case .addItems:
+      let items = try popMark()
+      try appendItems(items, to: try top())
+    case .setItem:
+      let value = try pop()
+      let key = try pop()
+      try setItems([PickleEntry(key: key, value: value)], on: try top())
+    case .setItems:
+      let items = try popMark()
+      guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
+      var entries: [PickleEntry] = []
+      entries.reserveCapacity(items.count / 2)
+      for i in stride(from: 0, to: items.count, by: 2) {
+        entries.append(PickleEntry(key: items[i], value: items[i + 1]))
+      }
+      try setItems(entries, on: try top())
+    case .build:
+      let state = try pop()
+      try build(try top(), state: state)
+    case .global:
+      let module = try textLine()
+      let name = try textLine()
+      push(try addGlobal(module: module, name: name))
+    case .stackGlobal:
+      let name = try pop()
+      let module = try pop()
+      guard case .string(let n) = name, case .string(let m) = module else {
+        throw .wrongType(opcode: op.name, offset: offset, reason: "module and name must be strings")
+      }
+      push(try addGlobal(module: m, name: n))
+    case .inst:
+      let module = try textLine()
+      let name = try textLine()
+      let args = try popMark()
+      let cls = try addGlobal(module: module, name: name)
+      let tuple = try addNode(.tuple(args))
+      push(try addNode(.object(PickleObject(kind: .inst, callable: cls, args: tuple, offset: offset))))
+    case .obj:
+      var args = try popMark()
+      guard !args.isEmpty else { throw .stackUnderflow(opcode: op.name, offset: offset) }
+      let cls = args.removeFirst()
+      let tuple = try addNode(.tuple(args))
+      push(try addNode(.object(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset))))
+    case .dict:
+      let items = try popMark()
+      guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
+      var entries: [PickleEntry] = []
+      entries.reserveCapacity(items.count / 2)
+      for i in stride(from: 0, to: items.count, by: 2) {
+        entries.append(PickleEntry(key: items[i], value: items[i + 1]))
+      }
+      push(try addNode(.dict(entries, state: nil)))
+    case .list:
+      push(try addNode(.list(try popMark())))
+    case .tuple:
+      let items = try popMark()
+      push(items.isEmpty ? .node(0) : try addNode(.tuple(items)))
+    case .frozenSet:
+      push(try addNode(.frozenSet(try popMark())))
+    case .emptyDict:
+      push(try addNode(.dict([], state: nil)))
+    case .emptyList:
+      push(try addNode(.list([])))
+    case .emptyTuple:
+      push(.node(0))
+    case .emptySet:
+      push(try addNode(.set([])))
+    case .tuple1:
+      let a = try pop()
+      push(try addNode(.tuple([a])))
+    case .tuple2:
+      let b = try pop()
+      let a = try pop()
+      push(try addNode(.tuple([a, b])))
+    case .tuple3:
+      let c = try pop()
+      let b = try pop()
+      let a = try pop()
+      push(try addNode(.tuple([a, b, c])))
+    case .get:
+      push(try memoGet(try memoKeyLine()))
+    case .binGet:
+      push(try memoGet(try u(1)))
+    case .longBinGet:
+      push(try memoGet(try u(4)))
+    case .put:
+      try memoPut(try memoKeyLine(), try top())
+    case .binPut:
+      try memoPut(try u(1), try top())
+    case .longBinPut:
+      try memoPut(try u(4), try top())
+    case .memoize:
+      try memoPut(UInt64(memoCount), try top())
+    case .proto:
+      let p = try u(1)
+      guard p <= 5 else { throw invalid("unsupported protocol \(p)") }
+      proto = Int(p)
+    case .frame:
+      let length = try u(8)
+      // Frames are a buffering hint; a frame longer than the input means the file was cut.
+      guard length <= UInt64(reader.remaining) else {
+        throw .truncated(
+          opcode: op.name, offset: offset, needed: Int(clamping: length),
+          remaining: reader.remaining)
+      }
+    case .ext1:
+      push(try addNode(.extensionCode(Int(try u(1)))))
+    case .ext2:
+      push(try addNode(.extensionCode(Int(try u(2)))))
+    case .ext4:
+      push(try addNode(.extensionCode(Int(Int32(bitPattern: UInt32(try u(4)))))))
+    case .nextBuffer:
+      throw .unsupported(
+        opcode: op.name, offset: offset, reason: "out-of-band buffers cannot occur in a file")
+    case .readonlyBuffer:
+      _ = try top()
+    }
+  }
+
+  mutating func addGlobal(module: String, name: String) throws(PickleError) -> PickleValue {
+    let global = PickleGlobal(module: module, name: name)
+    globals.append(GlobalReference(global: global, opcode: op, offset: offset))
+    return try addNode(.global(global))
+  }
+
+  mutating func appendItems(_ items: [PickleValue], to target: PickleValue) throws(PickleError) {
+    let opName = op.name
+    let off = offset
+    let what = describe(target)
+    let isAdd = op == .addItems
+    try update(target) { (node: inout PickleNode) throws(PickleError) in
+      switch node {
+      case .list(var list) where !isAdd:
+        node = .extensionCode(0)
+        list.append(contentsOf: items)
+        node = .list(list)
+      case .set(var set) where isAdd:
+        node = .extensionCode(0)
+        set.append(contentsOf: items)
+        node = .set(set)
+      case .object(var object):
+        node = .extensionCode(0)
+        object.listItems.append(contentsOf: items)
+        node = .object(object)
+      default:
+        throw .wrongType(opcode: opName, offset: off, reason: "cannot add items to \(what)")
+      }
+    }
+  }
+
+  mutating func setItems(_ entries: [PickleEntry], on target: PickleValue) throws(PickleError) {
+    let opName = op.name
+    let off = offset
+    let what = describe(target)
+    try update(target) { (node: inout PickleNode) throws(PickleError) in
+      switch node {
+      case .dict(var items, let state):
+        node = .extensionCode(0)
+        items.append(contentsOf: entries)
+        node = .dict(items, state: state)
+      case .object(var object):
+        node = .extensionCode(0)
+        object.dictItems.append(contentsOf: entries)
+        node = .object(object)
+      default:
+        throw .wrongType(opcode: opName, offset: off, reason: "cannot set items on \(what)")
+      }
+    }
+  }
+
+  mutating func build(_ target: PickleValue, state: PickleValue) throws(PickleError) {
+    let opName = op.name
+    let off = offset
+    let what = describe(target)
+    try update(target) { (node: inout PickleNode) throws(PickleError) in
+      switch node {
+      case .dict(let items, _):
+        node = .dict(items, state: state)
+      case .object(var object):
+        node = .extensionCode(0)
+        object.state = state
+        node = .object(object)
+      default:
+        throw .wrongType(opcode: opName, offset: off, reason: "cannot set the state of \(what)")
+      }
+    }
+  }
+
+  // MARK: protocol-0 strings
+
+  /// Python 2 `str` bytes: UTF-8 when valid (torch loads with encoding='utf-8'), else latin-1.
+  func legacyString(_ raw: UnsafeRawBufferPointer) -> String {
+    if let s = String(validating: raw, as: UTF8.self) { return s }
+    return String(String.UnicodeScalarView(raw.map { Unicode.Scalar($0) }))
+  }
+
+  /// STRING: a quoted Python literal with backslash escapes.
+  mutating func quotedString() throws(PickleError) -> String {
+    let raw = Array(try reader.line(opcode: op, offset: offset))
+    guard raw.count >= 2, let q = raw.first, q == 0x27 || q == 0x22, raw.last == q else {
+      throw invalid("the STRING argument must be quoted")
+    }
+    var out: [UInt8] = []
+    var i = 1
+    let end = raw.count - 1
+    while i < end {
+      let c = raw[i]
+      guard c == 0x5C, i + 1 < end else {
+        out.append(c)
+        i += 1
+        continue
+      }
+      let e = raw[i + 1]
+      i += 2
+      switch e {
+      case UInt8(ascii: "n"): out.append(0x0A)
+      case UInt8(ascii: "t"): out.append(0x09)
+      case UInt8(ascii: "r"): out.append(0x0D)
+      case UInt8(ascii: "a"): out.append(0x07)
+      case UInt8(ascii: "b"): out.append(0x08)
+      case UInt8(ascii: "f"): out.append(0x0C)
+      case UInt8(ascii: "v"): out.append(0x0B)
+      case UInt8(ascii: "x"):
+        guard i + 2 <= end, let v = UInt8(String(decoding: raw[i..<i + 2], as: UTF8.self), radix: 16)
+        else { throw invalid("bad \\x escape") }
+        out.append(v)
+        i += 2
+      case UInt8(ascii: "0")...UInt8(ascii: "7"):
+        var v = Int(e - 0x30)
+        var n = 1
+        while n < 3, i < end, (0x30...0x37).contains(raw[i]) {
+          v = v * 8 + Int(raw[i] - 0x30)
+          i += 1
+          n += 1
+        }
+        out.append(UInt8(truncatingIfNeeded: v))
+      default: out.append(e)
+      }
+    }
+    return out.withUnsafeBytes { legacyString($0) }
+  }
+
+  /// UNICODE: raw-unicode-escape, where only \uXXXX and \UXXXXXXXX are escapes.
+  func rawUnicodeEscape(_ raw: UnsafeRawBufferPointer) -> String {
+    var scalars = String.UnicodeScalarView()
+    var i = 0
+    while i < raw.count {
+      if raw[i] == 0x5C, i + 1 < raw.count, raw[i + 1] == 0x75 || raw[i + 1] == 0x55 {
+        let width = raw[i + 1] == 0x75 ? 4 : 8
+        if i + 2 + width <= raw.count,
+          let v = UInt32(
+            String(decoding: UnsafeRawBufferPointer(rebasing: raw[i + 2..<i + 2 + width]), as: UTF8.self),
+            radix: 16),
+          let scalar = Unicode.Scalar(v)
+        {
+          scalars.append(scalar)
+          i += 2 + width
+          continue
+        }
+      }
+      scalars.append(Unicode.Scalar(raw[i]))
+      i += 1
+    }
+    return String(scalars)
+  }
+
+  /// Two's-complement little-endian bytes of a decimal integer too wide for Int64.
+  func bigIntBytes(decimal text: String) -> [UInt8]? {
+    var digits = Substring(text)
+    var negative = false
+    if digits.first == "-" || digits.first == "+" {
+      negative = digits.first == "-"
+      digits = digits.dropFirst()
+    }
+    guard !digits.isEmpty, digits.count <= Int(limits.maxBigIntBytes) * 3,
+      digits.allSatisfy({ $0.isASCII && $0.isNumber })
+    else { return nil }
+    var magnitude: [UInt8] = [0]
+    for ch in digits.utf8 {
+      var carry = Int(ch - 0x30)
+      for i in magnitude.indices {
+        let v = Int(magnitude[i]) * 10 + carry
+        magnitude[i] = UInt8(v & 0xFF)
+        carry = v >> 8
+      }
+      while carry > 0 {
+        magnitude.append(UInt8(carry & 0xFF))
+        carry >>= 8
+      }
+    }
+    magnitude.append(0)  // room for the sign bit
+    if negative {
+      var carry = 1
+      for i in magnitude.indices {
+        let v = Int(~magnitude[i]) + carry
+        magnitude[i] = UInt8(v & 0xFF)
+        carry = v >> 8
+      }
+    }
+    return magnitude
+  }
+}
+
+extension String {
+  func trimmingSpaces() -> String {
+    var s = Substring(self)
+    while let f = s.first, f == " " || f == "\r" || f == "\t" { s = s.dropFirst() }
+    while let l = s.last, l == " " || l == "\r" || l == "\t" { s = s.dropLast() }
+    return String(s)
+  }
+}

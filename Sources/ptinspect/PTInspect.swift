@@ -1,0 +1,131 @@
+// PTInspect.swift: the command line. It parses arguments, calls PTInspectCore and prints; it
+// holds no logic of its own.
+
+import ArgumentParser
+import Foundation
+import PTInspectCore
+
+@main
+struct PTInspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ptinspect",
+    abstract: "Look inside PyTorch checkpoints without Python: tensors, layers, parameter counts.",
+    discussion: """
+      Exit codes: 0 success, 1 a finding, 2 an input could not be read, 64 a usage error.
+      """,
+    version: "0.1.0",
+    subcommands: [Summary.self, Tensors.self, Diff.self, Budget.self, Scan.self, Stats.self],
+    defaultSubcommand: Summary.self)
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+  case table, json, markdown
+}
+
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+  case auto, always, never
+}
+
+struct OutputOptions: ParsableArguments {
+  @Option(help: "Output format: table, json or markdown.")
+  var format: OutputFormat = .table
+
+  @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
+  var color: ColorChoice = .auto
+
+  var style: TerminalStyle {
+    TerminalStyle.resolve(
+      color.rawValue, isTerminal: isatty(STDOUT_FILENO) != 0,
+      environment: ProcessInfo.processInfo.environment)
+  }
+}
+
+/// Prints a one-line error for an unreadable input to standard error.
+func report(_ error: Error) {
+  FileHandle.standardError.write(Data("ptinspect: \(error)\n".utf8))
+}
+
+/// Exit code 2: an input could not be read.
+let unreadable = ExitCode(2)
+
+extension PTInspect {
+  struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Show the layer table, parameter and buffer totals, and the checkpoint's anatomy.")
+
+    @Argument(help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...).")
+    var files: [String]
+
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "Roll the module tree up to N levels.")
+    var depth: Int?
+
+    @Flag(help: "Show how each layer's parameter count follows from its shapes.")
+    var explain = false
+
+    @Flag(help: "List every layer instead of collapsing repeated blocks.")
+    var expand = false
+
+    func validate() throws {
+      if files.isEmpty { throw ValidationError("give at least one checkpoint file") }
+      if let depth, depth < 1 { throw ValidationError("'--depth' must be at least 1") }
+    }
+
+    func run() throws {
+      var failed = false
+      let options = LayerTableOptions(depth: depth, collapse: !expand, explain: explain)
+      for (i, file) in files.enumerated() {
+        do {
+          let report = SummaryReport(try Checkpoint.open(file))
+          switch output.format {
+          case .json: print(report.json())
+          case .markdown: print(SummaryRenderer.markdown(report, options: options), terminator: "")
+          case .table:
+            if i > 0 { print() }
+            print(SummaryRenderer.table(report, options: options, style: output.style), terminator: "")
+          }
+        } catch {
+          report(error)
+          failed = true
+        }
+      }
+      if failed { throw unreadable }
+    }
+  }
+
+  struct Tensors: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List every tensor with dtype, shape, stride, storage and offset.")
+
+    @Argument(help: "A checkpoint file.")
+    var file: String
+
+    @Option(help: "Only tensors whose full name matches this glob (e.g. 'layer1.*.weight').")
+    var filter: String?
+
+    @Option(help: "Order: file, name, size, numel, dtype or storage.")
+    var sort: TensorSortArgument = .file
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+      do {
+        let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort.value)
+        switch output.format {
+        case .json: print(report.json())
+        case .markdown: print(report.markdown(), terminator: "")
+        case .table: print(report.table(style: output.style), terminator: "")
+        }
+      } catch {
+        report(error)
+        throw unreadable
+      }
+    }
+  }
+}
+
+enum TensorSortArgument: String, ExpressibleByArgument, CaseIterable {
+  case file, name, size, numel, dtype, storage
+  var value: TensorSort { TensorSort(rawValue: rawValue) ?? .file }
+}
