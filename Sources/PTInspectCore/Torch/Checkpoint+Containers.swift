@@ -12,8 +12,6 @@ extension Checkpoint {
     switch sniff.kind {
     case .tar:
       throw fail("legacy tar checkpoint (torch before 0.1.10): ptinspect does not read it yet")
-    case .json:
-      throw fail("a JSON file: sharded checkpoint indexes are not read yet")
     case .safetensors:
       return try openSafetensors(path, fileBytes: sniff.fileBytes)
     default:
@@ -145,7 +143,7 @@ extension Checkpoint {
     if offset < buffer.count {
       diagnostics.append(Diagnostic(.warning, "\(buffer.count - offset) bytes follow the last storage"))
     }
-    for t in interpreted.tensors {
+    for t in interpreted.tensors.flatMap(\.storageViews) {
       guard let s = t.storage else { continue }
       guard var info = storages[s.key] else {
         throw fail("tensor '\(t.name)' needs storage '\(s.key)', which the stream does not hold")

@@ -92,7 +92,9 @@ extension Checkpoint {
     if cursor < dataBytes {
       diagnostics.append(Diagnostic(.warning, "\(dataBytes - cursor) bytes follow the last tensor"))
     }
-    let sorted = order.map { tensors[$0] }
+    // The header's key order is lost in parsing; list tensors in natural name order
+    // (`layers.2` before `layers.10`), as state dicts usually are.
+    let sorted = tensors.sorted { naturalLess($0.name, $1.name) }
     var c = Checkpoint(
       path: path, format: .safetensors, fileBytes: fileBytes, tensors: sorted, modelPrefix: "",
       strippedPrefix: "", parts: [], metadata: metadata, modules: [:], moduleOrder: [],
@@ -127,6 +129,13 @@ extension Checkpoint {
     var rangesByStorage: [String: [(name: String, start: Int64, end: Int64)]] = [:]
     var storageOrder: [String] = []
     for i in tensors.indices {
+      for component in tensors[i].components {
+        guard let s = component.storage, let extent = component.storageExtent, component.numel > 0 else { continue }
+        let id = s.folder + "/" + s.key
+        if rangesByStorage[id] == nil { storageOrder.append(id) }
+        let item = Int64(component.dtype.itemSize)
+        rangesByStorage[id, default: []].append((component.name, component.storageOffset &* item, extent &* item))
+      }
       guard let s = tensors[i].storage, s.storageClass != "safetensors" else { continue }
       let id = s.folder + "/" + s.key
       let key = ViewKey(
@@ -186,4 +195,17 @@ extension Checkpoint {
         Diagnostic(.warning, "the file carries \(unused) storage bytes no tensor views (saved views drag their whole storage): " + unusedExamples.joined(separator: "; ")))
     }
   }
+}
+
+/// Orders dotted names component by component, numbers by value: `2.weight` < `10.weight`.
+func naturalLess(_ a: String, _ b: String) -> Bool {
+  let x = a.split(separator: ".", omittingEmptySubsequences: false)
+  let y = b.split(separator: ".", omittingEmptySubsequences: false)
+  for (p, q) in zip(x, y) where p != q {
+    if let i = Int(p), let j = Int(q) { return i < j }
+    if Int(p) != nil { return true }
+    if Int(q) != nil { return false }
+    return p < q
+  }
+  return x.count < y.count
 }

@@ -107,7 +107,9 @@ extension Checkpoint {
       return try openZip(path, fileBytes: sniff.fileBytes, options: options)
     case .unsupported(let message), .notCheckpoint(let message):
       throw CheckpointError(file: path, message)
-    case .legacy, .pickle, .tar, .safetensors, .json:
+    case .json, .directory:
+      return try openIndex(path, sniff: sniff, options: options)
+    case .legacy, .pickle, .tar, .safetensors:
       return try openOther(path, sniff: sniff, options: options)
     }
   }
@@ -120,6 +122,10 @@ extension Checkpoint {
     do {
       archive = try ZipArchive(path: path)
     } catch {
+      if case .open(let reason) = error, reason == "not a zip archive" {
+        // It starts like a zip (the sniffer saw a local header) but has no central directory.
+        throw fail("truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)")
+      }
       throw fail(error.description)
     }
     let names = archive.entries.map(\.name)
@@ -200,7 +206,7 @@ extension Checkpoint {
     // Every storage a tensor needs must exist and hold the tensor's extent.
     var storages: [String: StorageInfo] = [:]
     var storageOrder: [String] = []
-    for t in interpreted.tensors {
+    for t in interpreted.tensors.flatMap(\.storageViews) {
       guard let s = t.storage else { continue }
       let record = root + s.folder + "/" + s.key
       guard let entry = archive.entry(named: record) else {

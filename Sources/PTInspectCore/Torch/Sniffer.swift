@@ -4,7 +4,7 @@ import Foundation
 
 struct Sniffer {
   enum Kind: Equatable {
-    case zip, legacy, pickle, tar, safetensors, json
+    case zip, legacy, pickle, tar, safetensors, json, directory
     /// A file ptinspect recognises and does not read (torch.export, ONNX, ...).
     case unsupported(String)
     /// Not a checkpoint at all (LFS pointer, HTML page, empty file).
@@ -21,7 +21,10 @@ struct Sniffer {
       throw CheckpointError(file: path, "no such file")
     }
     if isDirectory.boolValue {
-      throw CheckpointError(file: path, "is a directory, not a checkpoint file")
+      self.kind = .directory
+      self.fileBytes = 0
+      self.head = []
+      return
     }
     guard let handle = FileHandle(forReadingAtPath: path) else {
       throw CheckpointError(file: path, "cannot open the file for reading")

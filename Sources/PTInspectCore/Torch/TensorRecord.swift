@@ -36,6 +36,9 @@ public struct StorageRef: Sendable, Hashable {
   public var count: Int64
   /// The folder of records it lives in: `data`, or `constants` for TorchScript constants.
   public var folder: String
+  /// The file holding it when that is not the checkpoint's own path (a shard of a sharded
+  /// checkpoint); nil otherwise.
+  public var file: String? = nil
 
   /// The storage's size in bytes as declared.
   public var declaredBytes: Int64 {
@@ -90,6 +93,12 @@ public struct TensorRecord: Sendable {
   public var sharedWith: String?
   /// The class of the module that owns it, when the file names it (whole models, TorchScript).
   public var moduleClass: String?
+  /// The dense tensors a sparse tensor is stored as (`indices`, `values`, ...), named
+  /// `<name>.<component>`; empty for ordinary tensors.
+  public var components: [TensorRecord] = []
+
+  /// This tensor and its components: every view that needs storage bytes.
+  public var storageViews: [TensorRecord] { components.isEmpty ? [self] : components }
 
   /// Number of elements: the product of the shape (1 for a scalar).
   public var numel: Int64 {
@@ -102,8 +111,9 @@ public struct TensorRecord: Sendable {
     return n
   }
 
-  /// Logical bytes: elements times element size.
+  /// Logical bytes: elements times element size (for sparse tensors, their components' bytes).
   public var bytes: Int64 {
+    if !components.isEmpty { return components.reduce(0) { $0 &+ $1.bytes } }
     let (p, overflow) = numel.multipliedReportingOverflow(by: Int64(dtype.itemSize))
     return overflow ? Int64.max : p
   }

@@ -249,11 +249,13 @@ extension TorchInterpreter {
     }
     let leaf = name.split(separator: ".").last.map(String.init) ?? name
     if !exact, Self.inferredBuffer(leaf: leaf, dtype: f.dtype) { kind = .buffer }
-    return TensorRecord(
+    var record = TensorRecord(
       name: name, dtype: f.dtype, shape: f.shape, stride: f.stride, storage: f.storage,
       storageOffset: f.offset, requiresGrad: f.requiresGrad, kind: kind, kindIsExact: exact,
       role: Self.role(leaf: leaf, kind: kind), section: .model, layout: f.layout,
       quantization: f.quantization, sharedWith: nil, moduleClass: moduleClass)
+    record.components = f.components.map { self.record($0.1, name: join(name, $0.0), owner: owner) }
+    return record
   }
 
   /// Names torch modules register as buffers, and the non-float dtypes only buffers have.

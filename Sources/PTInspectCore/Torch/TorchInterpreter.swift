@@ -261,6 +261,9 @@ public struct TorchInterpreter {
       return TensorFacts(
         dtype: dtype, shape: size, stride: stride, storage: nil, offset: int(args[4]) ?? 0,
         requiresGrad: args.count > 7 ? bool(args[7]) : nil, layout: "wrapper subclass (no data)")
+    case ("torch._utils", "_rebuild_sparse_tensor"):
+      try need(2)
+      return try sparse(layout: args[0], data: args[1], depth: depth)
     case ("torch._utils", "_rebuild_device_tensor_from_cpu_tensor"):
       try need(1)
       return try tensor(args[0])
@@ -290,6 +293,39 @@ public struct TorchInterpreter {
     return TensorFacts(
       dtype: dtype, shape: size, stride: stride, storage: ref, offset: offset,
       requiresGrad: requiresGrad, layout: "strided")
+  }
+
+  /// `_rebuild_sparse_tensor(layout, data)`: COO data is (indices, values, size[, coalesced]);
+  /// compressed layouts are (compressed_indices, plain_indices, values, size).
+  func sparse(layout lv: PickleValue, data dv: PickleValue, depth: Int) throws(InterpretError) -> TensorFacts {
+    var layout = "sparse"
+    if let o = graph.object(lv), let a = graph.sequence(o.args), let first = a.first, let s = string(first) {
+      layout = s.hasPrefix("torch.") ? String(s.dropFirst(6)) : s
+    } else if let g = graph.global(lv) {
+      layout = g.name
+    }
+    guard let data = graph.sequence(dv) else { throw InterpretError("_rebuild_sparse_tensor without data") }
+    let names: [String]
+    switch layout {
+    case "sparse_coo": names = ["indices", "values"]
+    case "sparse_csc", "sparse_bsc": names = ["ccol_indices", "row_indices", "values"]
+    default: names = ["crow_indices", "col_indices", "values"]
+    }
+    guard data.count > names.count, let size = ints(data[names.count]) else {
+      throw InterpretError("_rebuild_sparse_tensor (\(layout)) with malformed data")
+    }
+    var components: [(String, TensorFacts)] = []
+    for (i, n) in names.enumerated() {
+      guard let facts = try tensor(data[i]) else {
+        throw InterpretError("_rebuild_sparse_tensor (\(layout)): \(n) is not a tensor")
+      }
+      components.append((n, facts))
+    }
+    guard let values = components.last?.1 else { throw InterpretError("sparse tensor without values") }
+    var facts = TensorFacts(
+      dtype: values.dtype, shape: size, stride: [], storage: nil, offset: 0, requiresGrad: nil, layout: layout)
+    facts.components = components
+    return facts
   }
 
   func quantization(_ v: PickleValue) -> Quantization? {
@@ -325,4 +361,6 @@ public struct TensorFacts: Sendable {
   public var quantization: Quantization? = nil
   /// True when the file wraps it as an `nn.Parameter`.
   public var isParameter = false
+  /// A sparse tensor's dense components, by name.
+  public var components: [(String, TensorFacts)] = []
 }

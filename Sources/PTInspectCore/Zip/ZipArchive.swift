@@ -101,8 +101,9 @@ public final class ZipArchive {
     guard entry.size <= limit else {
       throw .entryTooLarge(name: entry.name, size: entry.size, limit: limit)
     }
-    // Deflate cannot expand more than about 1032:1; a bigger claim is a forged size.
-    if entry.method != 0, entry.size > 1 << 20, entry.size / max(entry.compressedSize, 1) > 1032 {
+    // Real pickles compress a few times at most; a large entry that expands over 200x is a bomb
+    // (deflate reaches about 1032:1 on runs of one byte).
+    if entry.method != 0, entry.size > 16 << 20, entry.size / max(entry.compressedSize, 1) > 200 {
       throw .compressionBomb(
         name: entry.name, size: entry.size, compressedSize: entry.compressedSize)
     }
@@ -122,8 +123,9 @@ public final class ZipArchive {
     var buffer = [UInt8](repeating: 0, count: count)
     var filled = 0
     while filled < count {
-      let n = buffer.withUnsafeMutableBytes { raw in
-        zip_fread(file, raw.baseAddress! + filled, zip_uint64_t(count - filled))
+      let n = buffer.withUnsafeMutableBytes { raw -> zip_int64_t in
+        guard let base = raw.baseAddress else { return 0 }
+        return zip_fread(file, base + filled, zip_uint64_t(count - filled))
       }
       if n < 0 { throw .read(name: entry.name, reason: String(cString: zip_file_strerror(file))) }
       if n == 0 {
