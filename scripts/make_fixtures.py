@@ -1013,6 +1013,97 @@ def fixture_m():
 # --------------------------------------------------------------------------
 
 
+def fixture_n():
+    """Containers ptinspect recognises: a torch.export program, a lite-interpreter archive
+    (readable: it is TorchScript plus bytecode.pkl) and a torch.package archive."""
+    from torch import package
+
+    out = FIX / "containers"
+    out.mkdir(exist_ok=True)
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 3))
+    torch.export.save(torch.export.export(m, (torch.randn(2, 4),)), str(out / "exported.pt2"))
+    row("containers/exported.pt2", "torch.export.save", "a torch.export program: refused with a clear verdict")
+    torch.jit.script(m)._save_for_lite_interpreter(str(out / "mobile.ptl"))
+    row("containers/mobile.ptl", "_save_for_lite_interpreter", "a lite-interpreter archive: TorchScript + bytecode.pkl")
+    with package.PackageExporter(str(out / "packaged.pt")) as pe:
+        pe.intern("**")
+        pe.save_pickle("model", "weights.pkl", {"w": torch.zeros(2)})
+    row("containers/packaged.pt", "torch.package.PackageExporter", "a torch.package archive: refused with a clear verdict")
+
+
+def write_legacy_tar(path, sd):
+    """The pre-0.1.10 tar container, which torch can still read but no longer write: members
+    sys_info, pickle, storages and tensors, laid out exactly as `torch.serialization`'s
+    `legacy_load` reads them (one storage per tensor plus one shared storage view)."""
+    import tarfile
+
+    class Ref:
+        def __init__(self, key):
+            self.key = key
+
+    def dump(obj, f):
+        pickle.Pickler(f, protocol=2).dump(obj)
+
+    names = list(sd.keys())
+    storages = io.BytesIO()
+    tensors = io.BytesIO()
+    dump(len(names), storages)
+    for i, name in enumerate(names):
+        t = sd[name].contiguous()
+        dump((i, "cpu", STORAGE_CLASS[t.dtype]), storages)
+        storages.write(struct.pack("<q", t.numel()))
+        storages.write(t.numpy().tobytes())
+    # A storage view: key 900 is elements 1.. of storage 0 (the first tensor's data).
+    dump([(900, 0, 1, sd[names[0]].numel() - 1)], storages)
+    dump(len(names) + 1, tensors)
+    for i, name in enumerate(names):
+        t = sd[name].contiguous()
+        dump((1000 + i, i, TENSOR_CLASS[t.dtype]), tensors)
+        tensors.write(struct.pack("<i", t.dim()) + b"\0\0\0\0")
+        tensors.write(struct.pack(f"<{t.dim()}q", *t.shape))
+        tensors.write(struct.pack(f"<{t.dim()}q", *t.stride()))
+        tensors.write(struct.pack("<q", 0))
+    first = sd[names[0]].reshape(-1)
+    dump((2000, 900, TENSOR_CLASS[first.dtype]), tensors)
+    tensors.write(struct.pack("<i", 1) + b"\0\0\0\0" + struct.pack("<q", first.numel() - 1) + struct.pack("<q", 1) + struct.pack("<q", 0))
+
+    class MainPickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return str(obj.key) if isinstance(obj, Ref) else None
+
+    main = io.BytesIO()
+    state = {name: Ref(1000 + i) for i, name in enumerate(names)}
+    state["view_of_first"] = Ref(2000)
+    MainPickler(main, protocol=2).dump(state)
+    sys_info = io.BytesIO()
+    dump({"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}, sys_info)
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for member, buf in [("sys_info", sys_info), ("pickle", main), ("tensors", tensors), ("storages", storages)]:
+            info = tarfile.TarInfo(member)
+            info.size = len(buf.getvalue())
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(buf.getvalue()))
+
+
+STORAGE_CLASS = {torch.float32: torch.FloatStorage, torch.int64: torch.LongStorage}
+TENSOR_CLASS = {torch.float32: torch.FloatTensor, torch.int64: torch.LongTensor}
+
+
+def fixture_o():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    sd = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    path = FIX / "legacy_tar.pt"
+    write_legacy_tar(path, sd)
+    loaded = torch.load(path, weights_only=False)  # torch's own reader must accept it
+    for k, v in sd.items():
+        assert torch.equal(loaded[k], v), k
+    assert torch.equal(loaded["view_of_first"], sd["0.weight"].reshape(-1)[1:])
+    expected("legacy_tar.pt", "torch-tar", "the pre-0.1.10 tar container, written by this script as torch's legacy_load reads it (torch.load accepts it)", loaded)
+    row("legacy_tar.pt", "this script (tarfile + pickle), checked with torch.load", "legacy tar container, storage views")
+
+
 def write_readme(skipped):
     lines = [
         "# Fixtures",
@@ -1034,8 +1125,10 @@ def write_readme(skipped):
 
 def main():
     FIX.mkdir(exist_ok=True)
-    for p in FIX.iterdir():  # regenerate from scratch; keep the opcode table of dump_opcodes.py
-        if p.name == "pickle_opcodes.tsv":
+    # Regenerate from scratch, but keep what is not made here: the opcode table of
+    # dump_opcodes.py, golden outputs, hand-written budget files and hand-made hostile inputs.
+    for p in FIX.iterdir():
+        if p.name in ("pickle_opcodes.tsv", "golden", "budget", "hostile"):
             continue
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     fixture_a()
@@ -1053,6 +1146,8 @@ def main():
     fixture_k(tiny)
     fixture_l(small)
     fixture_m()
+    fixture_n()
+    fixture_o()
     write_readme(skipped)
     print(f"wrote {sum(1 for p in FIX.rglob('*') if p.is_file())} files into {FIX}", file=sys.stderr)
 

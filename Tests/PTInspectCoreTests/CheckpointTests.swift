@@ -13,7 +13,7 @@ let torchMadeFixtures = [
   "tied.pt", "dtypes.pt", "views.pt", "view_bloat.pt", "layers.pt", "legacy_cnn.pt", "legacy_p4.pt",
   "whole_model.pt", "whole_model_legacy.pt", "scripted.pt", "quantized.pt", "sparse.pt", "meta.pt",
   "small_cnn.safetensors", "pre16_style.pth", "sharded/model.safetensors.index.json",
-  "sharded_bin/pytorch_model.bin.index.json", "diff/base.pt", "diff/fp16.pt", "diff/dataparallel.pt",
+  "sharded_bin/pytorch_model.bin.index.json", "legacy_tar.pt", "diff/base.pt", "diff/fp16.pt", "diff/dataparallel.pt",
 ]
 
 @Suite struct AgainstTorchTests {
@@ -242,6 +242,8 @@ let torchMadeFixtures = [
     ("hostile/zip_bomb.pt", "zip entry bomb/data.pkl expands 203842 bytes to 209715200: refused as a zip bomb"),
     ("hostile/truncated_zip.pt", "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"),
     ("diff", "is a directory without a checkpoint index (*.index.json): name a checkpoint file"),
+    ("containers/exported.pt2", "torch.export program (.pt2): ptinspect does not read exported programs"),
+    ("containers/packaged.pt", "torch.package archive: ptinspect does not read torch.package files"),
     ("does-not-exist.pt", "no such file"),
   ]
 
@@ -283,5 +285,50 @@ let torchMadeFixtures = [
       }
     }
     #expect(throws: Never.self) { _ = try PickleDecoder().decode(bytes) }
+  }
+}
+
+@Suite struct ContainerTests {
+  @Test func liteInterpreterArchiveReadsAsTorchScript() throws {
+    let c = try Checkpoint.open(Fixtures.path("containers/mobile.ptl"))
+    #expect(c.format == .torchscript)
+    #expect(c.tensors.map(\.name) == ["0.weight", "0.bias"])
+    #expect(c.tensors.allSatisfy { $0.kindIsExact && $0.kind == .parameter })
+    #expect(c.diagnostics.contains { $0.message.hasPrefix("a PyTorch Mobile (lite interpreter) archive") })
+  }
+
+  @Test func tarStorageView() throws {
+    let c = try Checkpoint.open(Fixtures.path("legacy_tar.pt"))
+    let view = try #require(c.tensors.first { $0.name == "view_of_first" })
+    #expect(view.storage?.key == "900")
+    #expect(view.storage?.count == 107)
+    #expect(c.storages.first { $0.key == "900" }?.record == "offset \(try #require(c.storages.first { $0.key == "0" }.flatMap { Int($0.record.dropFirst(7)) }) + 4)")
+    #expect(c.modelPrefix == "")
+  }
+
+  @Test func shardedIndexMergesShards() throws {
+    let c = try Checkpoint.open(Fixtures.path("sharded"))
+    #expect(c.format == .safetensorsIndex)
+    #expect(c.parts.map(\.name) == ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
+    #expect(c.tensors.allSatisfy { $0.storage?.file?.hasSuffix(".safetensors") == true })
+    #expect(SummaryReport(c).totals.parameters == 92_466)
+  }
+
+  @Test func missingShardIsNamed() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptinspect-shards-\(getpid())")
+    try? FileManager.default.removeItem(at: dir)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.copyItem(
+      atPath: Fixtures.path("sharded/model.safetensors.index.json"), toPath: dir.appendingPathComponent("model.safetensors.index.json").path)
+    try FileManager.default.copyItem(
+      atPath: Fixtures.path("sharded/model-00001-of-00002.safetensors"),
+      toPath: dir.appendingPathComponent("model-00001-of-00002.safetensors").path)
+    do {
+      _ = try Checkpoint.open(dir.path)
+      Issue.record("opened with a shard missing")
+    } catch {
+      #expect(error.message == "shard 'model-00002-of-00002.safetensors' listed in the index is missing")
+    }
   }
 }

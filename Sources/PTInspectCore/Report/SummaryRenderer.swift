@@ -8,10 +8,13 @@ public struct LayerTableOptions: Sendable {
   public var collapse = true
   /// Show each layer's parameter formula and what was inferred.
   public var explain = false
-  public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false) {
+  /// Show the memory block (bytes by dtype, projections, Adam estimate, file anatomy).
+  public var memory = false
+  public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false, memory: Bool = false) {
     self.depth = depth
     self.collapse = collapse
     self.explain = explain
+    self.memory = memory
   }
 }
 
@@ -120,6 +123,10 @@ public enum SummaryRenderer {
         for s in row.shared { out.append("    tied: \(s) (counted once, where it first appears)") }
       }
     }
+    if options.memory {
+      out.append("")
+      out.append(MemoryRenderer.table(r.memory, style: style))
+    }
     let notes = r.diagnostics
     if !notes.isEmpty {
       out.append("")
@@ -150,6 +157,10 @@ public enum SummaryRenderer {
         parts.add([p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role, Format.count(Int64(p.tensors)), Format.bytes(p.bytes), p.value ?? ""])
       }
       out.append(parts.markdown())
+    }
+    if options.memory {
+      out.append("")
+      out.append(MemoryRenderer.markdown(r.memory))
     }
     if !r.diagnostics.isEmpty {
       out.append("")

@@ -173,6 +173,8 @@ public struct SummaryReport: Sendable, Codable {
   public var anatomy: Anatomy
   public var metadata: [MetadataItem]
   public var diagnostics: [Diagnostic]
+  /// Memory by dtype, dtype projections, an Adam training estimate and the file's anatomy.
+  public var memory: MemoryReport
 
   public init(_ c: Checkpoint) {
     file = c.path
@@ -239,6 +241,7 @@ public struct SummaryReport: Sendable, Codable {
           "parameters and buffers inferred from names and dtypes: a state dict does not mark them; trainable vs frozen cannot be known"))
     }
     anatomy = Self.anatomy(c, modelBytes: totals.bytes)
+    memory = MemoryReport(c, totals: totals, layers: layers, anatomy: anatomy)
   }
 
   static func anatomy(_ c: Checkpoint, modelBytes: Int64) -> Anatomy {

@@ -10,8 +10,6 @@ extension Checkpoint {
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
     switch sniff.kind {
-    case .tar:
-      throw fail("legacy tar checkpoint (torch before 0.1.10): ptinspect does not read it yet")
     case .safetensors:
       return try openSafetensors(path, fileBytes: sniff.fileBytes)
     default:
@@ -25,9 +23,11 @@ extension Checkpoint {
     }
     let result = data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Result<Checkpoint, CheckpointError> in
       Result { () throws(CheckpointError) -> Checkpoint in
-        sniff.kind == .legacy
-          ? try openLegacy(path, buffer: buffer, options: options)
-          : try openPickle(path, buffer: buffer, options: options)
+        switch sniff.kind {
+        case .legacy: try openLegacy(path, buffer: buffer, options: options)
+        case .tar: try openTar(path, buffer: buffer, options: options)
+        default: try openPickle(path, buffer: buffer, options: options)
+        }
       }
     }
     return try result.get()

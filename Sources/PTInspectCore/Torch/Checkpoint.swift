@@ -147,6 +147,10 @@ extension Checkpoint {
     let root = String(dataPickle.name.dropLast("data.pkl".count))
     let isScript = archive.entry(named: root + "constants.pkl") != nil
     var diagnostics: [Diagnostic] = []
+    if isScript, archive.entry(named: root + "bytecode.pkl") != nil {
+      diagnostics.append(
+        Diagnostic(.info, "a PyTorch Mobile (lite interpreter) archive: read as TorchScript; bytecode.pkl is not interpreted"))
+    }
     let bytes: [UInt8]
     do {
       bytes = try archive.read(dataPickle, limit: options.maxPickleBytes)

@@ -32,8 +32,12 @@ enum ModelLocator {
     "scheduler", "lr_scheduler", "lr_schedulers", "scheduler_state_dict", "sched",
   ]
 
-  static func locate(_ c: inout Checkpoint, interpreted: InterpretedPickle, graph: PickleGraph) {
-    let interpreter = TorchInterpreter(graph: graph)
+  static func locate(
+    _ c: inout Checkpoint, interpreted: InterpretedPickle, graph: PickleGraph,
+    persistentTensors: [String: TensorFacts] = [:]
+  ) {
+    var interpreter = TorchInterpreter(graph: graph)
+    interpreter.persistentTensors = persistentTensors
     let isDictRoot = !interpreted.rootEntries.isEmpty || interpreter.dictEntries(graph.root) != nil
     let rootIsModel = !isDictRoot || mostlyTensors(interpreted.rootEntries, interpreter: interpreter)
     // A state dict at the root is one part, the model, whatever its keys.

@@ -66,6 +66,31 @@ public struct Quantization: Sendable, Equatable, Codable {
   public var scale: Double?
   public var zeroPoint: Int64?
   public var axis: Int64?
+  /// Per-channel schemes: the scales tensor the quantizer params carry (not in the JSON).
+  public var channelScales: QuantizerTensor? = nil
+  /// Per-channel schemes: the zero points tensor the quantizer params carry (not in the JSON).
+  public var channelZeroPoints: QuantizerTensor? = nil
+
+  enum CodingKeys: String, CodingKey { case scheme, scale, zeroPoint, axis }
+}
+
+/// A small tensor inside quantizer params (per-channel scales or zero points): where its
+/// values are, so they can be read like any tensor.
+public struct QuantizerTensor: Sendable, Equatable {
+  public var dtype: DType
+  public var shape: [Int64]
+  public var stride: [Int64]
+  public var storage: StorageRef
+  /// Offset into the storage, in elements of `dtype`.
+  public var storageOffset: Int64
+
+  public init(dtype: DType, shape: [Int64], stride: [Int64], storage: StorageRef, storageOffset: Int64) {
+    self.dtype = dtype
+    self.shape = shape
+    self.stride = stride
+    self.storage = storage
+    self.storageOffset = storageOffset
+  }
 }
 
 /// One tensor of a checkpoint: where it lives and what it is, never its values.

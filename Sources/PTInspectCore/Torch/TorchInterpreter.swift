@@ -58,6 +58,8 @@ public struct TorchInterpreter {
   public var storageFolder: String
   /// Most nodes the walk may visit (bounds DAGs whose paths multiply).
   public var maxVisits = 20_000_000
+  /// Tensors the legacy tar container defines outside the pickle, by persistent id.
+  public var persistentTensors: [String: TensorFacts] = [:]
 
   public init(graph: PickleGraph, storageFolder: String = "data") {
     self.graph = graph
@@ -179,6 +181,10 @@ public struct TorchInterpreter {
 
   /// The tensor a value rebuilds, if it is a tensor; nil for anything else.
   public func tensor(_ v: PickleValue) throws(InterpretError) -> TensorFacts? {
+    if !persistentTensors.isEmpty, case .persistentID(let pid)? = graph.node(v) {
+      if let key = string(pid) ?? int(pid).map({ String($0) }) { return persistentTensors[key] }
+      return nil
+    }
     guard let o = graph.object(v) else { return nil }
     if o.kind == .newObj || o.kind == .reduce, let cls = className(o.callable),
       cls.hasPrefix("torch.") && cls.hasSuffix("Tensor") && !cls.contains("_rebuild"),
@@ -338,6 +344,13 @@ public struct TorchInterpreter {
       if items.count > 2 { q.zeroPoint = int(items[2]) }
     } else if items.count > 3 {
       q.axis = int(items[3])
+      // (scheme, scales tensor, zero points tensor, axis): keep where the tensors' values are.
+      func quantizerTensor(_ v: PickleValue) -> QuantizerTensor? {
+        guard let f = (try? tensor(v)) ?? nil, let s = f.storage else { return nil }
+        return QuantizerTensor(dtype: f.dtype, shape: f.shape, stride: f.stride, storage: s, storageOffset: f.offset)
+      }
+      q.channelScales = quantizerTensor(items[1])
+      q.channelZeroPoints = quantizerTensor(items[2])
     }
     return q
   }
