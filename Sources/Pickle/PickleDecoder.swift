@@ -172,7 +172,9 @@ private struct Machine {
     if k < memo.count {
       if memo[k] == nil { memoCount += 1 }
       memo[k] = value
-    } else if k < memo.count + 65_536 {
+    } else if k < memo.count + 65_536, k <= 2 * memoCount + 1024 {
+      // Dense while keys stay close to the number stored (Python numbers them 0, 1, 2, ...):
+      // spread-out keys would otherwise grow the array 64K entries per 5-byte LONG_BINPUT.
       memo.append(contentsOf: repeatElement(nil, count: k - memo.count + 1))
       memo[k] = value
       memoCount += 1
@@ -225,6 +227,13 @@ private struct Machine {
     }
     let trimmed = text.trimmingSpaces()
     if let v = Int64(trimmed) { return .int(v) }
+    // CPython refuses int() of more than 4300 digits (sys.int_max_str_digits), so pickle.load
+    // fails on such a LONG too; the limit also keeps the conversion below from taking minutes.
+    guard trimmed.utf8.count <= 4301 else {
+      throw .limitExceeded(
+        opcode: op.name, offset: offset, what: "integer digits", value: UInt64(trimmed.utf8.count),
+        limit: 4300)
+    }
     guard let bytes = bigIntBytes(decimal: trimmed) else {
       throw invalid("'\(text.prefix(40))' is not an integer")
     }
@@ -311,7 +320,7 @@ private struct Machine {
       let args = try pop()
       let callable = try pop()
       let kind: ObjectKind = opcode == .reduce ? .reduce : .newObj
-      push(try addNode(.object(PickleObject(kind: kind, callable: callable, args: args, offset: offset))))
+      push(try addNode(.object(PickleObjectBox(PickleObject(kind: kind, callable: callable, args: args, offset: offset)))))
     case .newObjEx:
       let kwargs = try pop()
       let args = try pop()
@@ -319,8 +328,9 @@ private struct Machine {
       push(
         try addNode(
           .object(
-            PickleObject(
-              kind: .newObjEx, callable: callable, args: args, kwargs: kwargs, offset: offset))))
+            PickleObjectBox(
+              PickleObject(
+                kind: .newObjEx, callable: callable, args: args, kwargs: kwargs, offset: offset)))))
     case .string:
       push(.string(try quotedString()))
     case .binString:
@@ -391,13 +401,13 @@ private struct Machine {
       let args = try popMark()
       let cls = try addGlobal(module: module, name: name)
       let tuple = try addNode(.tuple(args))
-      push(try addNode(.object(PickleObject(kind: .inst, callable: cls, args: tuple, offset: offset))))
+      push(try addNode(.object(PickleObjectBox(PickleObject(kind: .inst, callable: cls, args: tuple, offset: offset)))))
     case .obj:
       var args = try popMark()
       guard !args.isEmpty else { throw .stackUnderflow(opcode: op.name, offset: offset) }
       let cls = args.removeFirst()
       let tuple = try addNode(.tuple(args))
-      push(try addNode(.object(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset))))
+      push(try addNode(.object(PickleObjectBox(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset)))))
     case .dict:
       let items = try popMark()
       guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
@@ -495,10 +505,8 @@ private struct Machine {
         node = .extensionCode(0)
         set.append(contentsOf: items)
         node = .set(set)
-      case .object(var object):
-        node = .extensionCode(0)
-        object.listItems.append(contentsOf: items)
-        node = .object(object)
+      case .object(let box):
+        box.object.listItems.append(contentsOf: items)
       default:
         throw .wrongType(opcode: opName, offset: off, reason: "cannot add items to \(what)")
       }
@@ -515,10 +523,8 @@ private struct Machine {
         node = .extensionCode(0)
         items.append(contentsOf: entries)
         node = .dict(items, state: state)
-      case .object(var object):
-        node = .extensionCode(0)
-        object.dictItems.append(contentsOf: entries)
-        node = .object(object)
+      case .object(let box):
+        box.object.dictItems.append(contentsOf: entries)
       default:
         throw .wrongType(opcode: opName, offset: off, reason: "cannot set items on \(what)")
       }
@@ -533,10 +539,8 @@ private struct Machine {
       switch node {
       case .dict(let items, _):
         node = .dict(items, state: state)
-      case .object(var object):
-        node = .extensionCode(0)
-        object.state = state
-        node = .object(object)
+      case .object(let box):
+        box.object.state = state
       default:
         throw .wrongType(opcode: opName, offset: off, reason: "cannot set the state of \(what)")
       }
@@ -632,19 +636,35 @@ private struct Machine {
     guard !digits.isEmpty, digits.count <= Int(limits.maxBigIntBytes) * 3,
       digits.allSatisfy({ $0.isASCII && $0.isNumber })
     else { return nil }
-    var magnitude: [UInt8] = [0]
-    for ch in digits.utf8 {
-      var carry = Int(ch - 0x30)
-      for i in magnitude.indices {
-        let v = Int(magnitude[i]) * 10 + carry
-        magnitude[i] = UInt8(v & 0xFF)
-        carry = v >> 8
+    // Base 2^64 limbs, 18 decimal digits at a time: 144 times fewer steps than a byte per digit.
+    var limbs: [UInt64] = [0]
+    func absorb(_ value: UInt64, scale: UInt64) {
+      var carry = value
+      for i in limbs.indices {
+        let (high, low) = limbs[i].multipliedFullWidth(by: scale)
+        let (sum, overflow) = low.addingReportingOverflow(carry)
+        limbs[i] = sum
+        carry = high &+ (overflow ? 1 : 0)
       }
-      while carry > 0 {
-        magnitude.append(UInt8(carry & 0xFF))
-        carry >>= 8
+      if carry > 0 { limbs.append(carry) }
+    }
+    var chunk: UInt64 = 0
+    var scale: UInt64 = 1
+    for ch in digits.utf8 {
+      chunk = chunk * 10 + UInt64(ch - 0x30)
+      scale *= 10
+      if scale == 1_000_000_000_000_000_000 {
+        absorb(chunk, scale: scale)
+        chunk = 0
+        scale = 1
       }
     }
+    if scale > 1 { absorb(chunk, scale: scale) }
+    var magnitude: [UInt8] = []
+    for limb in limbs {
+      for k in 0..<8 { magnitude.append(UInt8(truncatingIfNeeded: limb >> (8 * UInt64(k)))) }
+    }
+    while magnitude.count > 1, magnitude.last == 0 { magnitude.removeLast() }
     magnitude.append(0)  // room for the sign bit
     if negative {
       var carry = 1

@@ -92,6 +92,23 @@ public struct PickleGlobal: Sendable, Equatable, Hashable {
   public var qualifiedName: String { module + "." + name }
 }
 
+/// A reference box for a `PickleObject`. The decoder fills it while decoding and never after,
+/// so sharing the finished graph between threads is safe.
+public final class PickleObjectBox: @unchecked Sendable {
+  public internal(set) var object: PickleObject
+  init(_ object: PickleObject) { self.object = object }
+
+  // The object's fields, read through the box.
+  public var kind: ObjectKind { object.kind }
+  public var callable: PickleValue { object.callable }
+  public var args: PickleValue { object.args }
+  public var kwargs: PickleValue? { object.kwargs }
+  public var state: PickleValue? { object.state }
+  public var listItems: [PickleValue] { object.listItems }
+  public var dictItems: [PickleEntry] { object.dictItems }
+  public var offset: Int { object.offset }
+}
+
 /// A node of the graph: a container, a global, a recorded call, or a persistent id.
 public enum PickleNode: Sendable {
   case list([PickleValue])
@@ -101,7 +118,8 @@ public enum PickleNode: Sendable {
   case set([PickleValue])
   case frozenSet([PickleValue])
   case global(PickleGlobal)
-  case object(PickleObject)
+  /// Boxed: an object record is large, and nodes are many (the arena stays small).
+  case object(PickleObjectBox)
   /// What BINPERSID/PERSID would hand to `persistent_load`: the id itself, unresolved.
   case persistentID(PickleValue)
   /// An EXT1/EXT2/EXT4 copyreg extension code (process-local; never resolved).
@@ -151,7 +169,7 @@ public struct PickleGraph: Sendable {
 
   /// The object node a value refers to, if it is one.
   public func object(_ value: PickleValue) -> PickleObject? {
-    if case .object(let o)? = node(value) { return o }
+    if case .object(let o)? = node(value) { return o.object }
     return nil
   }
 }

@@ -30,7 +30,7 @@ public enum LayerInference {
   public static func layers(of c: Checkpoint) -> [Layer] {
     var order: [String] = []
     var groups: [String: [(leaf: String, tensor: TensorRecord)]] = [:]
-    for t in c.modelTensors {
+    for t in c.tensors where t.section == .model {
       let name = c.layerName(t)
       let prefix: String
       let leaf: String
@@ -99,7 +99,7 @@ public enum LayerInference {
       }
     }
     let shapes = byLeaf.mapValues(\.shape)
-    let leafName = prefix.split(separator: ".").last.map { $0.lowercased() } ?? ""
+    let leafName = lastComponent(prefix).lowercased()
     var probe = l
     infer(&probe, shapes: shapes, name: leafName)
     if let cls = moduleClass {
@@ -116,7 +116,7 @@ public enum LayerInference {
 
   /// `torch.nn.modules.conv.Conv2d` and `__torch__....___torch_mangle_9.Conv2d` are `Conv2d`.
   static func shortClassName(_ cls: String) -> String {
-    cls.split(separator: ".").last.map(String.init) ?? cls
+    lastComponent(cls)
   }
 
   static func dims(_ s: [Int64]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
@@ -323,5 +323,25 @@ public enum LayerInference {
   static func genericFormula(shapes: [String: [Int64]], order: [String]) -> String {
     order.compactMap { leaf in shapes[leaf].map { "\(leaf) " + ($0.isEmpty ? "1" : $0.map(String.init).joined(separator: "*")) } }
       .joined(separator: " + ")
+  }
+}
+
+extension Layer: JSONRawWritable {
+  func writeJSON(into out: inout [UInt8]) {
+    var w = JSONObjectWriter(&out)
+    w.int("biases", biases, &out)
+    w.int("buffers", buffers, &out)
+    w.int("bytes", bytes, &out)
+    w.string("description", description, &out)
+    w.string("formula", formula, &out)
+    w.strings("inferred", inferred, &out)
+    w.string("name", name, &out)
+    w.int("parameters", parameters, &out)
+    w.int("runningStats", runningStats, &out)
+    w.strings("shared", shared, &out)
+    w.strings("tensors", tensors, &out)
+    w.string("type", type, &out)
+    w.int("weights", weights, &out)
+    w.end(&out)
   }
 }

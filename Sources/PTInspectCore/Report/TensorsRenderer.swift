@@ -37,10 +37,7 @@ public struct TensorsReport: Sendable, Codable {
   }
 
   public func json() -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(self) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
+    JSONOutput.encode(self)
   }
 
   func textTable() -> TextTable {

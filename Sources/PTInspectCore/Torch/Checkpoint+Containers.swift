@@ -137,7 +137,7 @@ extension Checkpoint {
       storageOrder.append(key)
       storages[key] = StorageInfo(
         key: key, record: "offset \(dataStart)", dtype: ref.dtype?.rawValue ?? "untyped",
-        declaredBytes: ref.declaredBytes, recordBytes: Int64(bytes), usedBytes: 0)
+        declaredBytes: ref.declaredBytes, recordBytes: Int64(bytes), usedBytes: 0, id: ref.folder + "/" + key)
       offset = dataStart + Int(bytes)
     }
     if offset < buffer.count {

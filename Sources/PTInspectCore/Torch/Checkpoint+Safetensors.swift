@@ -55,7 +55,7 @@ extension Checkpoint {
         stride[i] = acc
         acc = acc &* max(shape[i], 1)
       }
-      let leaf = name.split(separator: ".").last.map(String.init) ?? name
+      let leaf = lastComponent(name)
       let kind: TensorKind = TorchInterpreter.inferredBuffer(leaf: leaf, dtype: dtype) ? .buffer : .parameter
       var record = TensorRecord(
         name: name, dtype: dtype, shape: shape, stride: stride,
@@ -158,6 +158,9 @@ extension Checkpoint {
       diagnostics.append(
         Diagnostic(.info, "\(tied) tensor(s) share storage with another of the same view (tied weights); counted once"))
     }
+    // Storage records by the id the ranges use (folder/key).
+    var storageByID: [String: StorageInfo] = [:]
+    for info in storages { storageByID[info.id] = storageByID[info.id] ?? info }
     var overlaps: [String] = []
     var unused: Int64 = 0
     var unusedExamples: [String] = []
@@ -176,7 +179,7 @@ extension Checkpoint {
           reachName = r.name
         }
       }
-      if let info = storages.first(where: { ($0.key == id.split(separator: "/").last.map(String.init)) && id.hasSuffix("/" + $0.key) }) {
+      if let info = storageByID[id] {
         let idle = info.recordBytes - covered
         if idle > 0 {
           unused += idle

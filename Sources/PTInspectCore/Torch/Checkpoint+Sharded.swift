@@ -65,6 +65,7 @@ extension Checkpoint {
         var info = s
         info.key = shard + ":" + s.key
         info.record = shard + ":" + s.record
+        info.id = shard + ":" + s.id
         storages.append(info)
       }
       for var t in part.modelTensors {

@@ -187,7 +187,7 @@ extension Checkpoint {
       guard let s = stored[k] else { continue }
       infos[k] = StorageInfo(
         key: k, record: "offset \(s.dataOffset)", dtype: s.ref.dtype?.rawValue ?? "untyped",
-        declaredBytes: s.ref.declaredBytes, recordBytes: s.ref.declaredBytes, usedBytes: 0)
+        declaredBytes: s.ref.declaredBytes, recordBytes: s.ref.declaredBytes, usedBytes: 0, id: "storages/" + k)
     }
     for t in interpreted.tensors.flatMap(\.storageViews) {
       guard let s = t.storage, var info = infos[s.key] else { continue }

@@ -50,6 +50,8 @@ public struct StorageInfo: Sendable, Codable, Equatable {
   public var recordBytes: Int64
   /// Bytes of the storage that at least one tensor views.
   public var usedBytes: Int64
+  /// `folder/key`, unique within a checkpoint (TorchScript has `data/0` and `constants/0`).
+  public var id: String = ""
 }
 
 /// Limits applied while opening a checkpoint.
@@ -241,7 +243,7 @@ extension Checkpoint {
         storageOrder.append(id)
         storages[id] = StorageInfo(
           key: s.key, record: record, dtype: s.dtype?.rawValue ?? "untyped",
-          declaredBytes: s.declaredBytes, recordBytes: recordBytes, usedBytes: needed)
+          declaredBytes: s.declaredBytes, recordBytes: recordBytes, usedBytes: needed, id: id)
       }
     }
     if interpreted.tensors.isEmpty {

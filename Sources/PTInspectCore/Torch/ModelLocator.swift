@@ -39,7 +39,12 @@ enum ModelLocator {
     var interpreter = TorchInterpreter(graph: graph)
     interpreter.persistentTensors = persistentTensors
     let isDictRoot = !interpreted.rootEntries.isEmpty || interpreter.dictEntries(graph.root) != nil
-    let rootIsModel = !isDictRoot || mostlyTensors(interpreted.rootEntries, interpreter: interpreter)
+    // Root keys that are tensors themselves (a state dict), from the walk's own names.
+    let tensorKeys = Set(zip(c.tensors, interpreted.tensorParts).filter { $0.0.name == $0.1 }.map(\.1))
+    let rootIsModel =
+      !isDictRoot
+      || (!interpreted.rootEntries.isEmpty
+        && tensorKeys.count * 2 >= interpreted.rootEntries.count)
     // A state dict at the root is one part, the model, whatever its keys.
     let parts = rootIsModel ? interpreted.tensorParts.map { _ in "" } : interpreted.tensorParts
     // Tensor statistics per part, in root order.
@@ -113,7 +118,7 @@ enum ModelLocator {
         let key = interpreter.keyName(entry.key)
         if key == "_metadata" { continue }
         if rootIsModel {
-          if (try? interpreter.tensor(entry.value)) == nil && !containsTensor(entry.value, interpreter: interpreter) {
+          if !tensorKeys.contains(key) && !containsTensor(entry.value, interpreter: interpreter) {
             let rendering = ValueRenderer(graph: graph).render(entry.value)
             c.metadata.append(MetadataItem(name: key, type: rendering.type, value: rendering.value))
           }
@@ -150,14 +155,6 @@ enum ModelLocator {
       }
     }
     return false
-  }
-
-  /// A state dict: most values are tensors (or nested state).
-  static func mostlyTensors(_ entries: [PickleEntry], interpreter: TorchInterpreter) -> Bool {
-    guard !entries.isEmpty else { return false }
-    var tensors = 0
-    for e in entries where (try? interpreter.tensor(e.value)) != nil { tensors += 1 }
-    return tensors * 2 >= entries.count
   }
 
   /// An optimizer state dict: `{'state': ..., 'param_groups': [...]}`, or a list of them.
@@ -208,7 +205,7 @@ struct ValueRenderer {
       case .global(let g)?: return g.qualifiedName
       case .object(let o)?:
         let cls = interpreter.className(o.callable) ?? "object"
-        if cls.hasSuffix("multiarray.scalar"), let dtype = numpyDType(o) { return "numpy.\(dtype)" }
+        if cls.hasSuffix("multiarray.scalar"), let dtype = numpyDType(o.object) { return "numpy.\(dtype)" }
         if cls.hasSuffix("multiarray._reconstruct") { return "numpy.ndarray" }
         if cls == "collections.OrderedDict" { return "OrderedDict" }
         if cls == "builtins.set" { return "set" }
@@ -239,7 +236,7 @@ struct ValueRenderer {
       case .tuple(let items)?: return items.count == 1 ? "(" + seq(items, depth) + ",)" : "(" + seq(items, depth) + ")"
       case .set(let items)?, .frozenSet(let items)?: return items.isEmpty ? "set()" : "{" + seq(items, depth) + "}"
       case .global(let g)?: return g.qualifiedName
-      case .object(let o)?: return object(o, depth: depth)
+      case .object(let o)?: return object(o.object, depth: depth)
       default: return "<\(typeName(v))>"
       }
     }

@@ -12,7 +12,7 @@ enum ScriptCode {
     }
     for i in interpreted.tensors.indices {
       guard let cls = interpreted.tensors[i].moduleClass, let d = declared[cls] else { continue }
-      let leaf = interpreted.tensors[i].name.split(separator: ".").last.map(String.init) ?? ""
+      let leaf = lastComponent(interpreted.tensors[i].name)
       if d.parameters.contains(leaf) {
         interpreted.tensors[i].kind = .parameter
         interpreted.tensors[i].kindIsExact = true

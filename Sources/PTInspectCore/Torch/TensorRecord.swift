@@ -169,3 +169,9 @@ public struct TensorRecord: Sendable {
     return true
   }
 }
+
+/// The text after the last dot of a dotted name (`weight` of `layer1.0.conv1.weight`).
+func lastComponent(_ name: String) -> String {
+  guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) else { return name }
+  return String(name[name.index(after: dot)...])
+}

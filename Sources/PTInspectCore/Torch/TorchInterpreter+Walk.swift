@@ -247,7 +247,7 @@ extension TorchInterpreter {
     case .scriptAttribute(let cls):
       (kind, exact, moduleClass) = (.parameter, false, cls)
     }
-    let leaf = name.split(separator: ".").last.map(String.init) ?? name
+    let leaf = lastComponent(name)
     if !exact, Self.inferredBuffer(leaf: leaf, dtype: f.dtype) { kind = .buffer }
     var record = TensorRecord(
       name: name, dtype: f.dtype, shape: f.shape, stride: f.stride, storage: f.storage,

@@ -116,10 +116,11 @@ public struct TorchInterpreter {
 
   /// Python 2 module spellings as Python 3 names them.
   func normalized(_ g: PickleGlobal) -> PickleGlobal {
+    if g.module.utf8.first != UInt8(ascii: "_") && g.module.utf8.first != UInt8(ascii: "c") { return g }
     switch g.module {
-    case "__builtin__": PickleGlobal(module: "builtins", name: g.name)
-    case "copy_reg": PickleGlobal(module: "copyreg", name: g.name)
-    default: g
+    case "__builtin__": return PickleGlobal(module: "builtins", name: g.name)
+    case "copy_reg": return PickleGlobal(module: "copyreg", name: g.name)
+    default: return g
     }
   }
 
@@ -186,9 +187,8 @@ public struct TorchInterpreter {
       return nil
     }
     guard let o = graph.object(v) else { return nil }
-    if o.kind == .newObj || o.kind == .reduce, let cls = className(o.callable),
-      cls.hasPrefix("torch.") && cls.hasSuffix("Tensor") && !cls.contains("_rebuild"),
-      let state = o.state, let parts = graph.sequence(state), parts.count >= 4
+    if let state = o.state, o.kind == .newObj || o.kind == .reduce, let parts = graph.sequence(state),
+      parts.count >= 4, let cls = className(o.callable), cls.hasPrefix("torch."), cls.hasSuffix("Tensor")
     {
       // Pre-1.0 tensors: an empty FloatTensor, then BUILD (storage, offset, size, stride).
       return try dense(

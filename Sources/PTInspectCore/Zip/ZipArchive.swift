@@ -78,7 +78,8 @@ public final class ZipArchive {
       guard zip_stat_index(handle, zip_uint64_t(i), 0, &stat) == 0, let cName = stat.name else {
         continue
       }
-      let name = String(cString: cName).replacingOccurrences(of: "\\", with: "/")
+      var name = String(cString: cName)
+      if name.utf8.contains(0x5C) { name = name.replacingOccurrences(of: "\\", with: "/") }
       let entry = ZipEntry(
         index: i, name: name, size: stat.size, compressedSize: stat.comp_size,
         method: UInt16(truncatingIfNeeded: stat.comp_method), crc: stat.crc)
