@@ -28,7 +28,63 @@ quant = {}
 for k, t in q.items():
     d = t.dequantize()
     quant[k] = {"stats": stats(d), "values": d.reshape(-1).to(torch.float64).tolist()}
+sparse = {k: stats(t.to_dense()) for k, t in torch.load(FIX + "sparse.pt").items()}
 out = {
-    "note": "made by torch %s: float8 decode of every byte (null = NaN); quantized.pt tensors dequantized with t.dequantize() then the fixtures' float64 stats" % torch.__version__,
+    "sparse": sparse,
+    "note": "made by torch %s: float8 decode of every byte (null = NaN); quantized.pt tensors dequantized with t.dequantize() then the fixtures' float64 stats; sparse.pt tensors through to_dense()" % torch.__version__,
     "float8": tables, "quantized": quant}
 json.dump(out, open(FIX + "golden/stats-torch-reference.json", "w"), indent=1)
+
+# A big-endian copy of dtypes.pt (torch has no big-endian writer here): every storage record
+# byte-swapped per scalar component and the byteorder record set to 'big'. torch.load must give
+# back the same tensors, which checks the copy before ptinspect's tests rely on it.
+import zipfile
+src = zipfile.ZipFile(FIX + "dtypes.pt")
+original = torch.load(FIX + "dtypes.pt")
+component = {}
+for name, t in original.items():
+    size = t.element_size() // (2 if t.is_complex() else 1)
+    component[name] = size
+# data.pkl maps storage keys to dict entries in order: each tensor has its own storage key.
+keys = {}
+for name, t in original.items():
+    keys[len(keys)] = name
+out = FIX + "golden/stats-bigendian-dtypes.pt"
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+    for info in src.infolist():
+        data = src.read(info.filename)
+        rel = info.filename.split("/", 1)[1]
+        if rel == "byteorder":
+            data = b"big"
+        elif rel.startswith("data/"):
+            size = component[keys[int(rel[5:])]]
+            a = np.frombuffer(data, dtype=np.uint8).reshape(-1, size)[:, ::-1]
+            data = a.tobytes()
+        zi = zipfile.ZipInfo(info.filename, date_time=(2024, 1, 1, 0, 0, 0))
+        z.writestr(zi, data)
+again = torch.load(out)
+# torch swaps typed storages only: the dtypes it saves through UntypedStorage
+# (_rebuild_tensor_v3: float8, complex32, uint16/32/64) are loaded with dtype uint8 and left
+# unswapped, so for those the check is that torch returns exactly the swapped bytes.
+unswapped = []
+for name, t in original.items():
+    a, b = t.view(-1), again[name].view(-1)
+    assert a.dtype == b.dtype, name
+    if a.untyped_storage().tolist() != b.untyped_storage().tolist():
+        size = component[name]
+        raw = np.frombuffer(bytes(a.untyped_storage().tolist()), dtype=np.uint8).reshape(-1, size)[:, ::-1]
+        assert raw.tobytes() == bytes(b.untyped_storage().tolist()), name
+        unswapped.append(name)
+print("big-endian copy verified:", out, "; torch leaves unswapped:", ", ".join(unswapped))
+
+# views.pt re-zipped with deflate (torch writes stored entries; zip tools may not): ptinspect
+# must inflate the storage records through libzip. torch.load reads it back unchanged.
+src = zipfile.ZipFile(FIX + "views.pt")
+out = FIX + "golden/stats-deflated-views.pt"
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for info in src.infolist():
+        z.writestr(zipfile.ZipInfo(info.filename, date_time=(2024, 1, 1, 0, 0, 0)), src.read(info.filename),
+                   compress_type=zipfile.ZIP_DEFLATED)
+a, b = torch.load(FIX + "views.pt"), torch.load(out)
+assert all(torch.equal(a[k], b[k]) for k in a), "deflated copy differs"
+print("deflated copy verified:", out)

@@ -42,7 +42,8 @@ struct ByteReader {
   mutating func line(opcode: Opcode, offset: Int) throws(PickleError) -> UnsafeRawBufferPointer {
     let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
     guard let newline = rest.firstIndex(of: 0x0A) else {
-      throw .truncated(opcode: opcode.name, offset: offset, needed: remaining + 1, remaining: remaining)
+      throw .truncated(
+        opcode: opcode.name, offset: offset, needed: remaining + 1, remaining: remaining)
     }
     let text = UnsafeRawBufferPointer(rebasing: rest[..<newline])
     position += newline + 1

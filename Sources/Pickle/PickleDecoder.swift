@@ -320,7 +320,11 @@ private struct Machine {
       let args = try pop()
       let callable = try pop()
       let kind: ObjectKind = opcode == .reduce ? .reduce : .newObj
-      push(try addNode(.object(PickleObjectBox(PickleObject(kind: kind, callable: callable, args: args, offset: offset)))))
+      push(
+        try addNode(
+          .object(
+            PickleObjectBox(
+              PickleObject(kind: kind, callable: callable, args: args, offset: offset)))))
     case .newObjEx:
       let kwargs = try pop()
       let args = try pop()
@@ -401,13 +405,20 @@ private struct Machine {
       let args = try popMark()
       let cls = try addGlobal(module: module, name: name)
       let tuple = try addNode(.tuple(args))
-      push(try addNode(.object(PickleObjectBox(PickleObject(kind: .inst, callable: cls, args: tuple, offset: offset)))))
+      push(
+        try addNode(
+          .object(
+            PickleObjectBox(PickleObject(kind: .inst, callable: cls, args: tuple, offset: offset))))
+      )
     case .obj:
       var args = try popMark()
       guard !args.isEmpty else { throw .stackUnderflow(opcode: op.name, offset: offset) }
       let cls = args.removeFirst()
       let tuple = try addNode(.tuple(args))
-      push(try addNode(.object(PickleObjectBox(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset)))))
+      push(
+        try addNode(
+          .object(
+            PickleObjectBox(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset)))))
     case .dict:
       let items = try popMark()
       guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
@@ -582,7 +593,8 @@ private struct Machine {
       case UInt8(ascii: "f"): out.append(0x0C)
       case UInt8(ascii: "v"): out.append(0x0B)
       case UInt8(ascii: "x"):
-        guard i + 2 <= end, let v = UInt8(String(decoding: raw[i..<i + 2], as: UTF8.self), radix: 16)
+        guard i + 2 <= end,
+          let v = UInt8(String(decoding: raw[i..<i + 2], as: UTF8.self), radix: 16)
         else { throw invalid("bad \\x escape") }
         out.append(v)
         i += 2
@@ -610,7 +622,8 @@ private struct Machine {
         let width = raw[i + 1] == 0x75 ? 4 : 8
         if i + 2 + width <= raw.count,
           let v = UInt32(
-            String(decoding: UnsafeRawBufferPointer(rebasing: raw[i + 2..<i + 2 + width]), as: UTF8.self),
+            String(
+              decoding: UnsafeRawBufferPointer(rebasing: raw[i + 2..<i + 2 + width]), as: UTF8.self),
             radix: 16),
           let scalar = Unicode.Scalar(v)
         {

@@ -1,10 +1,291 @@
-// Budget.swift: the `budget` subcommand (placeholder until its issue lands).
+// Budget.swift: the `budget` subcommand (parameter and size budgets for CI), and the many-files
+// runner that `budget` and `summary` share (folders, all cores, a progress bar, stable order).
 
 import ArgumentParser
+import Foundation
+import PTInspectCore
 
 extension PTInspect {
   struct Budget: ParsableCommand {
-    static let configuration = CommandConfiguration(shouldDisplay: false)
-    func run() throws { throw ValidationError("'budget' is not available yet") }
+    static let configuration = CommandConfiguration(
+      abstract: "Check parameter and size budgets: exit 1 when a checkpoint is over budget.",
+      discussion: """
+        Numbers: counts take K, M, B (billion), G, T (steps of 1000): 5.8M, 6_000_000, 1.5B. \
+        Byte sizes take KB, MB, GB, TB (steps of 1000) or KiB, MiB, GiB, TiB (steps of 1024): \
+        25MB, 1.5GiB.
+
+        --max-bytes limits the model's tensor bytes (parameters and buffers, tied tensors once), \
+        as the summary's Bytes line counts them; --max-file-bytes limits the file size.
+
+        --budget 'GLOB=N' limits the model tensors whose names (relative to the model) match \
+        GLOB; N is parameters, or bytes when it has a byte unit ('encoder.*=40MB'). A name \
+        without * ? [ matches that module and everything below it.
+
+        Budget file: .ptinspect.toml ([budget] table) or pyproject.toml \
+        ([tool.ptinspect.budget] table) in the current folder, or --config FILE. Command-line \
+        rules override the file's.
+
+        Exit codes: 0 within budget, 1 over any budget, 2 an input could not be read, \
+        64 a bad rule.
+        """)
+
+    @Argument(help: "Checkpoint files or folders of checkpoints.")
+    var files: [String] = []
+
+    @Option(
+      name: .customLong("max-params"),
+      help: ArgumentHelp("At most N parameters (5.8M, 6_000_000).", valueName: "n"))
+    var maxParams: String?
+
+    @Option(
+      name: .customLong("max-bytes"),
+      help: ArgumentHelp("At most N bytes of model tensors (25MB, 1.5GiB).", valueName: "n"))
+    var maxBytes: String?
+
+    @Option(
+      name: .customLong("max-file-bytes"),
+      help: ArgumentHelp("At most N bytes of file (30MB).", valueName: "n"))
+    var maxFileBytes: String?
+
+    @Option(
+      name: .customLong("budget"),
+      help: ArgumentHelp(
+        "A budget for part of the model (repeatable): 'encoder.*=20M'.", valueName: "glob=n"))
+    var budgets: [String] = []
+
+    @Option(
+      help: ArgumentHelp(
+        "An earlier checkpoint (or a folder of them, matched by file name) to compare with.",
+        valueName: "old"))
+    var baseline: String?
+
+    @Option(
+      name: .customLong("max-growth"),
+      help: ArgumentHelp(
+        "Parameters may grow at most this much over the baseline: 5% or +1M.", valueName: "limit"))
+    var maxGrowth: String?
+
+    @Option(
+      name: .customLong("max-bytes-growth"),
+      help: ArgumentHelp(
+        "Model bytes may grow at most this much over the baseline: 5% or +2MB.", valueName: "limit")
+    )
+    var maxBytesGrowth: String?
+
+    @Option(
+      help: ArgumentHelp(
+        "A budget file (TOML): [budget] table, or [tool.ptinspect.budget] in pyproject.toml.",
+        valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Ignore .ptinspect.toml and pyproject.toml in the current folder.")
+    var noConfig = false
+
+    @Flag(help: "Look for checkpoints in subfolders of the folders given.")
+    var recursive = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+      if files.isEmpty { throw ValidationError("give at least one checkpoint file or folder") }
+      if noConfig && config != nil {
+        throw ValidationError("'--config' and '--no-config' cannot go together")
+      }
+      // Bad rules are usage errors (64), reported before any checkpoint is read.
+      _ = try rules()
+    }
+
+    /// The rules from the budget file (if any) with the command line's on top, and the file's name.
+    func rules() throws -> (BudgetSpec, String?) {
+      var spec = BudgetSpec()
+      var configPath: String?
+      if !noConfig, let path = config ?? BudgetFile.discover(in: ".") {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+          let exists = FileManager.default.fileExists(atPath: path)
+          report(
+            CheckpointError(
+              file: path, exists ? "cannot read the budget file" : "no such budget file"))
+          throw unreadable
+        }
+        do {
+          spec = try BudgetFile.parse(text, name: path)
+        } catch {
+          throw ValidationError(error.message)
+        }
+        configPath = path
+      }
+      var cli = BudgetSpec()
+      func set(_ key: BudgetKey, _ value: String?) throws {
+        guard let value else { return }
+        do {
+          try cli.set(key, value)
+        } catch {
+          throw ValidationError("--\(key.rawValue): \(error.message)")
+        }
+      }
+      try set(.maxParams, maxParams)
+      try set(.maxBytes, maxBytes)
+      try set(.maxFileBytes, maxFileBytes)
+      try set(.maxGrowth, maxGrowth)
+      try set(.maxBytesGrowth, maxBytesGrowth)
+      try set(.baseline, baseline)
+      for b in budgets {
+        do {
+          try cli.addGroup(b)
+        } catch {
+          throw ValidationError("--budget: \(error.message)")
+        }
+      }
+      spec.merge(cli)
+      do {
+        try spec.validate()
+      } catch {
+        throw ValidationError(error.message)
+      }
+      return (spec, configPath)
+    }
+
+    func run() throws {
+      let (spec, configPath) = try rules()
+      // One baseline file is read once; a folder of baselines is matched by file name.
+      var fixedBaseline: BudgetBaseline?
+      var baselineFolder: String?
+      if let b = spec.baseline {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: b, isDirectory: &isDirectory),
+          isDirectory.boolValue
+        {
+          baselineFolder = b
+        } else {
+          do {
+            fixedBaseline = BudgetBaseline(SummaryReport(try Checkpoint.open(b)))
+          } catch {
+            report(CheckpointError(file: error.file, "baseline: " + error.message))
+            throw unreadable
+          }
+        }
+      }
+      let format = output.format
+      let style = output.style
+      let (fixed, folder) = (fixedBaseline, baselineFolder)
+      let collected = BatchResults<BudgetReport>()
+      let failed = runBatch(
+        files, recursive: recursive,
+        work: { (path: String) throws(CheckpointError) -> BudgetReport in
+          let c = try Checkpoint.open(path)
+          let summary = SummaryReport(c)
+          var base = fixed
+          if let folder {
+            let candidate = folder + "/" + (path as NSString).lastPathComponent
+            if FileManager.default.fileExists(atPath: candidate) {
+              do throws(CheckpointError) {
+                base = BudgetBaseline(SummaryReport(try Checkpoint.open(candidate)))
+              } catch {
+                throw CheckpointError(file: error.file, "baseline: " + error.message)
+              }
+            }
+          }
+          return BudgetEvaluator.evaluate(
+            spec, checkpoint: c, report: summary, baseline: base, config: configPath)
+        },
+        emit: { input, outcome in
+          let result: BudgetReport
+          switch outcome {
+          case .skipped: return
+          case .success(let r): result = r
+          case .failure(let e):
+            report(e)
+            result = .unreadable(input.path, e.message, config: configPath)
+          }
+          if format == .jsonl { print(JSONLines.line(result)) }
+          collected.append(result)
+        })
+      let reports = collected.items
+      switch format {
+      case .jsonl: break
+      case .json:
+        if reports.count == 1, let only = reports.first {
+          print(JSONLines.pretty(only))
+        } else {
+          print(JSONLines.pretty(BudgetBatchReport(reports)))
+        }
+      case .markdown: print(BudgetRenderer.markdown(reports), terminator: "")
+      case .table: print(BudgetRenderer.table(reports, style: style), terminator: "")
+      }
+      if failed { throw unreadable }
+      if reports.contains(where: { $0.verdict == "fail" }) { throw ExitCode(1) }
+    }
   }
+}
+
+/// Outcomes gathered from the batch runner's `emit`, which runs one call at a time.
+final class BatchResults<T: Sendable>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var storage: [T] = []
+  func append(_ item: T) {
+    lock.lock()
+    storage.append(item)
+    lock.unlock()
+  }
+  var items: [T] {
+    lock.lock()
+    defer { lock.unlock() }
+    return storage
+  }
+  var count: Int { items.count }
+}
+
+/// A progress bar on standard error, drawn only when standard error is a terminal.
+struct FilesProgressBar: Sendable {
+  let enabled: Bool
+
+  init(total: Int) {
+    enabled = total > 1 && isatty(STDERR_FILENO) != 0
+  }
+
+  func draw(_ done: Int, _ total: Int) {
+    guard enabled else { return }
+    let width = 30
+    let filled = total > 0 ? done * width / total : width
+    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+    FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) files".utf8))
+  }
+
+  /// Clears the bar's line (before printing results, and at the end).
+  func clear() {
+    guard enabled else { return }
+    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+  }
+}
+
+/// Expands `paths` (folders to the checkpoints inside), runs `work` on every file over all cores
+/// and passes each outcome to `emit` in input order, with a progress bar on a terminal. Returns
+/// true when any input could not be read (or a folder held no checkpoint), after reporting it.
+func runBatch<Value: Sendable>(
+  _ paths: [String], recursive: Bool,
+  work: @escaping @Sendable (String) throws(CheckpointError) -> Value,
+  emit: @escaping @Sendable (BatchInput, BatchOutcome<Value>) -> Void
+) -> Bool {
+  let inputs = FileBatch.expand(paths, recursive: recursive)
+  let bar = FilesProgressBar(total: inputs.count)
+  let counted = BatchResults<Int>()
+  let failures = BatchResults<Int>()
+  FileBatch.run(
+    inputs, work: work,
+    progress: { done, total in bar.draw(done, total) },
+    emit: { index, input, outcome in
+      bar.clear()
+      switch outcome {
+      case .success: counted.append(index)
+      case .failure:
+        counted.append(index)
+        failures.append(index)
+      case .skipped: break
+      }
+      emit(input, outcome)
+    })
+  bar.clear()
+  let empty = FileBatch.emptyFolders(paths, inputs: inputs, counted: Set(counted.items))
+  for e in empty { report(e) }
+  return failures.count > 0 || !empty.isEmpty
 }

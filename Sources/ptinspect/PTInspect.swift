@@ -19,7 +19,8 @@ struct PTInspect: ParsableCommand {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-  case table, json, markdown
+  /// `jsonl`: one compact JSON object per line, one line per file.
+  case table, json, markdown, jsonl
 }
 
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
@@ -27,7 +28,7 @@ enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct OutputOptions: ParsableArguments {
-  @Option(help: "Output format: table, json or markdown.")
+  @Option(help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
   var format: OutputFormat = .table
 
   @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
@@ -38,6 +39,11 @@ struct OutputOptions: ParsableArguments {
       color.rawValue, isTerminal: isatty(STDOUT_FILENO) != 0,
       environment: ProcessInfo.processInfo.environment)
   }
+}
+
+/// Prints a report as JSON to standard output, streamed in chunks.
+func printJSON<T: Encodable>(_ value: T) {
+  JSONOutput.stream(value) { FileHandle.standardOutput.write(Data($0)) }
 }
 
 /// Prints a one-line error for an unreadable input to standard error.
@@ -53,7 +59,7 @@ extension PTInspect {
     static let configuration = CommandConfiguration(
       abstract: "Show the layer table, parameter and buffer totals, and the checkpoint's anatomy.")
 
-    @Argument(help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...).")
+    @Argument(help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.")
     var files: [String]
 
     @OptionGroup var output: OutputOptions
@@ -67,29 +73,53 @@ extension PTInspect {
     @Flag(help: "List every layer instead of collapsing repeated blocks.")
     var expand = false
 
+    @Flag(
+      help: "Show memory: bytes by dtype, fp32/fp16/int8/int4 sizes, training with Adam, file anatomy.")
+    var memory = false
+
+    @Flag(help: "Look for checkpoints in subfolders of the folders given.")
+    var recursive = false
+
     func validate() throws {
       if files.isEmpty { throw ValidationError("give at least one checkpoint file") }
       if let depth, depth < 1 { throw ValidationError("'--depth' must be at least 1") }
     }
 
     func run() throws {
-      var failed = false
-      let options = LayerTableOptions(depth: depth, collapse: !expand, explain: explain)
-      for (i, file) in files.enumerated() {
-        do {
-          let report = SummaryReport(try Checkpoint.open(file))
-          switch output.format {
-          case .json: print(report.json())
-          case .markdown: print(SummaryRenderer.markdown(report, options: options), terminator: "")
-          case .table:
-            if i > 0 { print() }
-            print(SummaryRenderer.table(report, options: options, style: output.style), terminator: "")
+      let options = LayerTableOptions(depth: depth, collapse: !expand, explain: explain, memory: memory)
+      let format = output.format
+      let style = output.style
+      // Several files as a table: one row per file, unless a per-file detail is asked for.
+      let compact =
+        format == .table && !(explain || memory || expand || depth != nil)
+        && (files.count > 1 || FileBatch.expand(files, recursive: recursive).count > 1)
+      let rows = BatchResults<SummaryRow>()
+      let printed = BatchResults<Int>()
+      let failed = runBatch(
+        files, recursive: recursive,
+        work: { (path: String) throws(CheckpointError) -> SummaryReport in
+          SummaryReport(try Checkpoint.open(path))
+        },
+        emit: { input, outcome in
+          switch outcome {
+          case .skipped: return
+          case .failure(let error):
+            report(error)
+            if compact { rows.append(SummaryRow(file: input.path, error: error.message)) }
+          case .success(let report):
+            if compact { return rows.append(SummaryRow(report)) }
+            switch format {
+            case .json: printJSON(report)
+            case .jsonl: print(JSONLines.line(report))
+            case .markdown: print(SummaryRenderer.markdown(report, options: options), terminator: "")
+            case .table:
+              if printed.count > 0 { print() }
+              print(SummaryRenderer.table(report, options: options, style: style), terminator: "")
+            }
+            printed.append(0)
           }
-        } catch {
-          report(error)
-          failed = true
-        }
-      }
+        })
+      if compact { print(SummaryListRenderer.table(rows.items, style: style), terminator: "") }
       if failed { throw unreadable }
     }
   }
@@ -113,7 +143,8 @@ extension PTInspect {
       do {
         let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort.value)
         switch output.format {
-        case .json: print(report.json())
+        case .json: printJSON(report)
+        case .jsonl: print(JSONLines.line(report))
         case .markdown: print(report.markdown(), terminator: "")
         case .table: print(report.table(style: output.style), terminator: "")
         }

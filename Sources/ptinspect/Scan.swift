@@ -1,10 +1,70 @@
-// Scan.swift: the `scan` subcommand (placeholder until its issue lands).
+// Scan.swift: the `scan` subcommand: every global each pickle of the file references, classified
+// against torch's weights_only allowlist, plus zip tricks. Nothing is executed.
 
 import ArgumentParser
+import Foundation
+import PTInspectCore
 
 extension PTInspect {
   struct Scan: ParsableCommand {
-    static let configuration = CommandConfiguration(shouldDisplay: false)
-    func run() throws { throw ValidationError("'scan' is not available yet") }
+    static let configuration = CommandConfiguration(
+      abstract: "List every global the file's pickles reference: allowed, unknown or dangerous.",
+      discussion: """
+        Nothing in the file is executed. Allowed globals are those torch.load(weights_only=True) \
+        accepts by default; dangerous ones can run code or touch the system; unknown is everything \
+        else. Exit codes: 0 nothing dangerous; 1 something dangerous (with --strict: anything not \
+        allowed, or a zip trick); 2 a file, or part of one, could not be read (what was read is \
+        still reported). With several files the worst code wins.
+        """)
+
+    @Argument(
+      help: "Files to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards).")
+    var files: [String]
+
+    @Flag(help: "Exit 1 when any global is not on the allowlist, or the zip has findings.")
+    var strict = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+      if files.isEmpty { throw ValidationError("give at least one file to scan") }
+    }
+
+    func run() throws {
+      var worst: Int32 = 0
+      var first = true
+      for argument in files {
+        let paths: [String]
+        do {
+          paths = try SecurityScanner.expand(argument)
+        } catch {
+          report(error)
+          worst = max(worst, 2)
+          continue
+        }
+        for path in paths {
+          do {
+            let scan = try SecurityScanner.scan(path)
+            switch output.format {
+            case .json: print(scan.json())
+            case .jsonl: print(scan.json(pretty: false))
+            case .markdown: print(ScanRenderer.markdown(scan), terminator: "")
+            case .table:
+              if !first { print() }
+              print(ScanRenderer.table(scan, strict: strict, style: output.style), terminator: "")
+            }
+            first = false
+            for message in scan.errors {
+              report(CheckpointError(file: path, ScanRenderer.printable(message)))
+            }
+            worst = max(worst, scan.exitCode(strict: strict))
+          } catch {
+            report(error)
+            worst = max(worst, 2)
+          }
+        }
+      }
+      if worst != 0 { throw ExitCode(worst) }
+    }
   }
 }

@@ -9,7 +9,9 @@ import Testing
 @Suite struct OpcodeTableTests {
   @Test func matchesPickletools() throws {
     let tsv = try String(contentsOfFile: Fixtures.path("pickle_opcodes.tsv"), encoding: .utf8)
-    let rows = tsv.split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    let rows = tsv.split(separator: "\n").dropFirst().map {
+      $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+    }
     #expect(rows.count == 68)
     #expect(Opcode.allCases.count == 68)
     for row in rows {
@@ -36,7 +38,11 @@ import Testing
     ("LONG", b("L-12345678901234L\n."), "-12345678901234"),
     ("LONG1 sign-extended", b(0x8A, 2, 0xFF, 0xFF, "."), "-1"),
     ("LONG1 empty is 0", b(0x8A, 0, "."), "0"),
-    ("LONG1 legacy magic", b(0x8A, 10, [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19], "."), "bigint(6c fc 9c 46 f9 20 6a a8 50 19)"),
+    (
+      "LONG1 legacy magic",
+      b(0x8A, 10, [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19], "."),
+      "bigint(6c fc 9c 46 f9 20 6a a8 50 19)"
+    ),
     ("LONG4", b(0x8B, le(2, 4), 0x00, 0x80, "."), "-32768"),
     ("FLOAT", b("F2.5\n."), "2.5"),
     ("BINFLOAT big-endian", b("G", [0x40, 0x04, 0, 0, 0, 0, 0, 0], "."), "2.5"),
@@ -79,9 +85,15 @@ import Testing
     ("NEWOBJ_EX", b("c__main__\nNet\n)}", 0x92, "."), "newObjEx(__main__.Net, (), kwargs={})"),
     ("INST", b("(K", 1, "i__main__\nNet\n."), "inst(__main__.Net, (1,))"),
     ("OBJ", b("(c__main__\nNet\nK", 1, "o."), "obj(__main__.Net, (1,))"),
-    ("BUILD on an object", b("c__main__\nNet\n)", 0x81, "}K", 1, "K", 2, "sb."), "newObj(__main__.Net, (), state={1: 2})"),
+    (
+      "BUILD on an object", b("c__main__\nNet\n)", 0x81, "}K", 1, "K", 2, "sb."),
+      "newObj(__main__.Net, (), state={1: 2})"
+    ),
     ("BUILD on a dict keeps items apart", b("}K", 1, "K", 2, "s}b."), "{1: 2} state={}"),
-    ("SETITEMS on an OrderedDict call", b("ccollections\nOrderedDict\n)R(K", 1, "K", 2, "u."), "reduce(collections.OrderedDict, (), dict={1: 2})"),
+    (
+      "SETITEMS on an OrderedDict call", b("ccollections\nOrderedDict\n)R(K", 1, "K", 2, "u."),
+      "reduce(collections.OrderedDict, (), dict={1: 2})"
+    ),
     ("PERSID", b("P0\n."), "pid('0')"),
     ("BINPERSID", b("(S'storage'\nK", 3, "tQ."), "pid(('storage', 3))"),
     ("EXT1", b(0x82, 7, "."), "ext(7)"),
@@ -114,7 +126,8 @@ import Testing
   }
 
   @Test func globalsAreRecordedWithOffsets() throws {
-    let g = try PickleDecoder().decode(b(0x80, 2, "cos\nsystem\n", 0x8C, 2, "io", 0x8C, 4, "open", 0x93, 0x86, "."))
+    let g = try PickleDecoder().decode(
+      b(0x80, 2, "cos\nsystem\n", 0x8C, 2, "io", 0x8C, 4, "open", 0x93, 0x86, "."))
     #expect(g.globals.map(\.global.qualifiedName) == ["os.system", "io.open"])
     #expect(g.globals.map(\.offset) == [2, 23])
     #expect(g.globals.map(\.opcode) == [.global, .stackGlobal])
@@ -169,27 +182,63 @@ import Testing
 
 @Suite struct PickleErrorTests {
   static let cases: [(String, [UInt8], String)] = [
-    ("truncated argument", b("X", le(5, 4), "ab"), "truncated pickle: BINUNICODE at offset 0 needs 5 bytes, 2 remain"),
-    ("4 GiB string in a tiny input", b(0x80, 2, "X", le(0xFFFF_FFFF, 4), "abc"), "truncated pickle: BINUNICODE at offset 2 needs 4294967295 bytes, 3 remain"),
+    (
+      "truncated argument", b("X", le(5, 4), "ab"),
+      "truncated pickle: BINUNICODE at offset 0 needs 5 bytes, 2 remain"
+    ),
+    (
+      "4 GiB string in a tiny input", b(0x80, 2, "X", le(0xFFFF_FFFF, 4), "abc"),
+      "truncated pickle: BINUNICODE at offset 2 needs 4294967295 bytes, 3 remain"
+    ),
     ("no STOP", b("K", 1), "truncated pickle: input ends at offset 2 before STOP"),
     ("unterminated line", b("I12"), "truncated pickle: INT at offset 0 needs 3 bytes, 2 remain"),
     ("unknown opcode", b(0x80, 2, 0xFF), "unknown pickle opcode 0xff at offset 2"),
     ("empty stack", b("."), "corrupt pickle: STOP at offset 0 pops from an empty stack"),
-    ("pop below a mark", b("K", 1, "(a."), "corrupt pickle: APPEND at offset 3 pops from an empty stack"),
+    (
+      "pop below a mark", b("K", 1, "(a."),
+      "corrupt pickle: APPEND at offset 3 pops from an empty stack"
+    ),
     ("no mark", b("t."), "corrupt pickle: TUPLE at offset 0 finds no MARK"),
-    ("memo key never set", b(0x80, 2, "h", 200, "."), "corrupt pickle: BINGET at offset 2 reads memo key 200, which was never set"),
+    (
+      "memo key never set", b(0x80, 2, "h", 200, "."),
+      "corrupt pickle: BINGET at offset 2 reads memo key 200, which was never set"
+    ),
     ("bad integer", b("Iabc\n."), "corrupt pickle: INT at offset 0: 'abc' is not an integer"),
     ("bad float", b("Fx\n."), "corrupt pickle: FLOAT at offset 0: 'x' is not a float"),
-    ("negative memo key", b("K", 1, "p-1\n."), "corrupt pickle: PUT at offset 2: negative memo key -1"),
-    ("odd SETITEMS", b("}(K", 1, "u."), "corrupt pickle: SETITEMS at offset 4: odd number of items (1)"),
-    ("APPEND to a tuple", b(")K", 1, "a."), "corrupt pickle: APPEND at offset 3: cannot add items to a tuple"),
-    ("SETITEM on a list", b("]K", 1, "K", 2, "s."), "corrupt pickle: SETITEM at offset 5: cannot set items on a list"),
+    (
+      "negative memo key", b("K", 1, "p-1\n."),
+      "corrupt pickle: PUT at offset 2: negative memo key -1"
+    ),
+    (
+      "odd SETITEMS", b("}(K", 1, "u."),
+      "corrupt pickle: SETITEMS at offset 4: odd number of items (1)"
+    ),
+    (
+      "APPEND to a tuple", b(")K", 1, "a."),
+      "corrupt pickle: APPEND at offset 3: cannot add items to a tuple"
+    ),
+    (
+      "SETITEM on a list", b("]K", 1, "K", 2, "s."),
+      "corrupt pickle: SETITEM at offset 5: cannot set items on a list"
+    ),
     ("BUILD on an int", b("K", 1, "}b."), "corrupt pickle: BUILD at offset 3: target is an int"),
-    ("STACK_GLOBAL of ints", b("K", 1, "K", 2, 0x93, "."), "corrupt pickle: STACK_GLOBAL at offset 4: module and name must be strings"),
+    (
+      "STACK_GLOBAL of ints", b("K", 1, "K", 2, 0x93, "."),
+      "corrupt pickle: STACK_GLOBAL at offset 4: module and name must be strings"
+    ),
     ("protocol 6", b(0x80, 6, "N."), "corrupt pickle: PROTO at offset 0: unsupported protocol 6"),
-    ("negative BINSTRING", b("T", le(0xFFFF_FFFF, 4), "."), "corrupt pickle: BINSTRING at offset 0: negative length -1"),
-    ("FRAME past the end", b(0x80, 4, 0x95, le(100, 8), "N."), "truncated pickle: FRAME at offset 2 needs 100 bytes, 2 remain"),
-    ("NEXT_BUFFER", b(0x97, "."), "unsupported pickle: NEXT_BUFFER at offset 0: out-of-band buffers cannot occur in a file"),
+    (
+      "negative BINSTRING", b("T", le(0xFFFF_FFFF, 4), "."),
+      "corrupt pickle: BINSTRING at offset 0: negative length -1"
+    ),
+    (
+      "FRAME past the end", b(0x80, 4, 0x95, le(100, 8), "N."),
+      "truncated pickle: FRAME at offset 2 needs 100 bytes, 2 remain"
+    ),
+    (
+      "NEXT_BUFFER", b(0x97, "."),
+      "unsupported pickle: NEXT_BUFFER at offset 0: out-of-band buffers cannot occur in a file"
+    ),
   ]
 
   @Test(arguments: cases.indices)
@@ -211,7 +260,9 @@ import Testing
       _ = try PickleDecoder(limits: limits).decode(bytes)
       Issue.record("decoded past the limit")
     } catch {
-      #expect(error.description == "pickle limit exceeded: BINUNICODE at offset 0: length 5 is over the limit of 4")
+      #expect(
+        error.description
+          == "pickle limit exceeded: BINUNICODE at offset 0: length 5 is over the limit of 4")
       #expect(error.offset == 0)
     }
   }
@@ -223,7 +274,9 @@ import Testing
       _ = try PickleDecoder(limits: limits).decode(b("]]]]]."))
       Issue.record("decoded past the node limit")
     } catch {
-      #expect(error.description == "pickle limit exceeded: EMPTY_LIST at offset 2: node count 4 is over the limit of 3")
+      #expect(
+        error.description
+          == "pickle limit exceeded: EMPTY_LIST at offset 2: node count 4 is over the limit of 3")
     }
   }
 }

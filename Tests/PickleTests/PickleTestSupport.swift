@@ -10,28 +10,41 @@ extension PickleGraph {
     case .none: return "None"
     case .bool(let b): return b ? "True" : "False"
     case .int(let i): return String(i)
-    case .bigInt(let bytes): return "bigint(" + bytes.map { String($0, radix: 16) }.joined(separator: " ") + ")"
+    case .bigInt(let bytes):
+      return "bigint(" + bytes.map { String($0, radix: 16) }.joined(separator: " ") + ")"
     case .float(let f): return "\(f)"
     case .string(let s): return "'\(s)'"
     case .bytes(let b): return "b'" + b.map { String($0, radix: 16) }.joined(separator: " ") + "'"
     case .node(let i):
-      func list(_ items: [PickleValue]) -> String { items.map { text($0, depth: depth + 1) }.joined(separator: ", ") }
+      func list(_ items: [PickleValue]) -> String {
+        items.map { text($0, depth: depth + 1) }.joined(separator: ", ")
+      }
       switch nodes[i] {
       case .list(let items): return "[" + list(items) + "]"
-      case .tuple(let items): return items.count == 1 ? "(" + list(items) + ",)" : "(" + list(items) + ")"
+      case .tuple(let items):
+        return items.count == 1 ? "(" + list(items) + ",)" : "(" + list(items) + ")"
       case .dict(let entries, let state):
-        let body = entries.map { text($0.key, depth: depth + 1) + ": " + text($0.value, depth: depth + 1) }
-        return "{" + body.joined(separator: ", ") + "}" + (state.map { " state=" + text($0, depth: depth + 1) } ?? "")
+        let body = entries.map {
+          text($0.key, depth: depth + 1) + ": " + text($0.value, depth: depth + 1)
+        }
+        return "{" + body.joined(separator: ", ") + "}"
+          + (state.map { " state=" + text($0, depth: depth + 1) } ?? "")
       case .set(let items): return "set(" + list(items) + ")"
       case .frozenSet(let items): return "frozenset(" + list(items) + ")"
       case .global(let g): return g.qualifiedName
       case .object(let o):
-        var s = "\(o.kind.rawValue)(" + text(o.callable, depth: depth + 1) + ", " + text(o.args, depth: depth + 1)
+        var s =
+          "\(o.kind.rawValue)(" + text(o.callable, depth: depth + 1) + ", "
+          + text(o.args, depth: depth + 1)
         if let k = o.kwargs { s += ", kwargs=" + text(k, depth: depth + 1) }
         if let st = o.state { s += ", state=" + text(st, depth: depth + 1) }
         if !o.listItems.isEmpty { s += ", items=[" + list(o.listItems) + "]" }
         if !o.dictItems.isEmpty {
-          s += ", dict={" + o.dictItems.map { text($0.key, depth: depth + 1) + ": " + text($0.value, depth: depth + 1) }.joined(separator: ", ") + "}"
+          s +=
+            ", dict={"
+            + o.dictItems.map {
+              text($0.key, depth: depth + 1) + ": " + text($0.value, depth: depth + 1)
+            }.joined(separator: ", ") + "}"
         }
         return s + ")"
       case .persistentID(let pid): return "pid(" + text(pid, depth: depth + 1) + ")"
@@ -42,7 +55,9 @@ extension PickleGraph {
 }
 
 /// Decodes bytes and renders the root.
-func decodeText(_ bytes: [UInt8], limits: PickleLimits = PickleLimits()) throws(PickleError) -> String {
+func decodeText(_ bytes: [UInt8], limits: PickleLimits = PickleLimits()) throws(PickleError)
+  -> String
+{
   let g = try PickleDecoder(limits: limits).decode(bytes)
   return g.text(g.root)
 }

@@ -32,12 +32,17 @@ public struct RunResult: Sendable {
 }
 
 /// Runs the built `ptinspect` with `arguments`, from the repository root, with colour off.
-public func runPTInspect(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+public func runPTInspect(_ arguments: [String], environment: [String: String] = [:]) throws
+  -> RunResult
+{
   let process = Process()
   // Tests run from <scratch>/debug/<bundle>.xctest; the binary sits in the same folder.
   let binary = Bundle.main.bundleURL.appendingPathComponent("ptinspect")
-  let candidates = [binary, Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ptinspect")]
-  guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+  let candidates = [
+    binary, Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ptinspect"),
+  ]
+  guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) })
+  else {
     throw RunError.binaryNotFound(binary.path)
   }
   process.executableURL = exe
@@ -74,13 +79,15 @@ public func assertGolden(
     try? FileManager.default.createDirectory(
       at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
     try? actual.write(to: url, atomically: true, encoding: .utf8)
-    Issue.record("recorded golden file \(name); check it and run again", sourceLocation: sourceLocation)
+    Issue.record(
+      "recorded golden file \(name); check it and run again", sourceLocation: sourceLocation)
     return
   }
   if expected != actual {
     let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
     let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
-    let firstDiff = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
+    let firstDiff =
+      zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
     let expectedLine = firstDiff < e.count ? String(e[firstDiff]) : "<end>"
     let actualLine = firstDiff < a.count ? String(a[firstDiff]) : "<end>"
     Issue.record(

@@ -18,7 +18,10 @@ import Testing
     (["Fixtures/scripted.pt"], "summary-scripted.txt"),
     (["Fixtures/sharded"], "summary-sharded.txt"),
     (["tensors", "Fixtures/views.pt"], "tensors-views.txt"),
-    (["tensors", "--filter", "*.running_*", "--sort", "name", "Fixtures/cifar_cnn.pt"], "tensors-cifar-filter.txt"),
+    (
+      ["tensors", "--filter", "*.running_*", "--sort", "name", "Fixtures/cifar_cnn.pt"],
+      "tensors-cifar-filter.txt"
+    ),
     (["tensors", "--format", "json", "Fixtures/sparse.pt"], "tensors-sparse.json"),
   ]
 
@@ -35,16 +38,43 @@ import Testing
 @Suite struct ExitCodeTests {
   /// Every unreadable input: one line on stderr naming the file and the problem, exit 2.
   static let unreadable: [(String, String)] = [
-    ("Fixtures/broken/not_a_zip.pt", "not a PyTorch checkpoint: unrecognised content (first bytes 68 65 6c 6c 6f 0a)"),
+    (
+      "Fixtures/broken/not_a_zip.pt",
+      "not a PyTorch checkpoint: unrecognised content (first bytes 68 65 6c 6c 6f 0a)"
+    ),
     ("Fixtures/broken/empty.pt", "empty file (0 bytes)"),
-    ("Fixtures/broken/truncated_zip.pt", "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"),
-    ("Fixtures/broken/no_data_pkl.pt", "not a PyTorch checkpoint: no data.pkl among the 2 zip entries (x/version, x/data/0)"),
-    ("Fixtures/broken/truncated_pickle.pt", "archive/data.pkl: truncated pickle: input ends at offset 1561 before STOP"),
-    ("Fixtures/broken/unknown_opcode.pt", "archive/data.pkl: unknown pickle opcode 0xff at offset 2"),
-    ("Fixtures/broken/missing_storage.pt", "tensor '0.bias' needs storage record 'archive/data/1', which is missing"),
-    ("Fixtures/broken/short_storage.pt", "tensor '0.weight' needs 108 bytes of storage '0' (offset 0, shape [1, 3, 3, 3], stride [27, 9, 3, 1]), but 'archive/data/0' holds 4"),
-    ("Fixtures/broken/lfs_pointer.pt", "this is a Git LFS pointer, not the checkpoint: run git lfs pull"),
-    ("Fixtures/broken/html_error.pt", "this is an HTML or XML page, not a checkpoint (a failed download?)"),
+    (
+      "Fixtures/broken/truncated_zip.pt",
+      "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"
+    ),
+    (
+      "Fixtures/broken/no_data_pkl.pt",
+      "not a PyTorch checkpoint: no data.pkl among the 2 zip entries (x/version, x/data/0)"
+    ),
+    (
+      "Fixtures/broken/truncated_pickle.pt",
+      "archive/data.pkl: truncated pickle: input ends at offset 1561 before STOP"
+    ),
+    (
+      "Fixtures/broken/unknown_opcode.pt",
+      "archive/data.pkl: unknown pickle opcode 0xff at offset 2"
+    ),
+    (
+      "Fixtures/broken/missing_storage.pt",
+      "tensor '0.bias' needs storage record 'archive/data/1', which is missing"
+    ),
+    (
+      "Fixtures/broken/short_storage.pt",
+      "tensor '0.weight' needs 108 bytes of storage '0' (offset 0, shape [1, 3, 3, 3], stride [27, 9, 3, 1]), but 'archive/data/0' holds 4"
+    ),
+    (
+      "Fixtures/broken/lfs_pointer.pt",
+      "this is a Git LFS pointer, not the checkpoint: run git lfs pull"
+    ),
+    (
+      "Fixtures/broken/html_error.pt",
+      "this is an HTML or XML page, not a checkpoint (a failed download?)"
+    ),
     ("nope.pt", "no such file"),
   ]
 
@@ -66,8 +96,10 @@ import Testing
   }
 
   @Test(arguments: [
-    ["--bogus", "Fixtures/cifar_cnn.pt"], ["summary", "--depth", "0", "Fixtures/cifar_cnn.pt"], ["tensors"],
-    ["tensors", "--sort", "colour", "Fixtures/cifar_cnn.pt"], ["summary", "--format", "yaml", "Fixtures/cifar_cnn.pt"],
+    ["--bogus", "Fixtures/cifar_cnn.pt"], ["summary", "--depth", "0", "Fixtures/cifar_cnn.pt"],
+    ["tensors"],
+    ["tensors", "--sort", "colour", "Fixtures/cifar_cnn.pt"],
+    ["summary", "--format", "yaml", "Fixtures/cifar_cnn.pt"],
   ])
   func usageErrorIs64(_ args: [String]) throws {
     let r = try runPTInspect(args)
@@ -76,7 +108,9 @@ import Testing
   }
 
   @Test func oneBadFileAmongGoodOnes() throws {
-    let r = try runPTInspect(["summary", "Fixtures/tied.pt", "Fixtures/broken/empty.pt", "Fixtures/cifar_cnn.pt"])
+    let r = try runPTInspect([
+      "summary", "Fixtures/tied.pt", "Fixtures/broken/empty.pt", "Fixtures/cifar_cnn.pt",
+    ])
     #expect(r.status == 2)
     #expect(r.stderr.contains("ptinspect: Fixtures/broken/empty.pt: empty file (0 bytes)"))
     #expect(r.stdout.contains("Fixtures/tied.pt"))
@@ -88,13 +122,17 @@ import Testing
   /// schemaVersion 1: these keys exist and keep their meaning; fields may be added, never removed.
   @Test func summaryKeys() throws {
     let r = try runPTInspect(["--format", "json", "Fixtures/cifar_cnn.pt"])
-    let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let json = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     #expect(json["schemaVersion"] as? Int == 1)
     #expect(json["file"] as? String == "Fixtures/cifar_cnn.pt")
     #expect(json["format"] as? String == "torch-zip")
     #expect(json["fileBytes"] as? Int == 23_423_182)
     let tensor = try #require((json["tensors"] as? [[String: Any]])?.first)
-    for key in ["name", "dtype", "shape", "stride", "numel", "bytes", "storage", "storageOffset", "kind", "role", "section", "sharedWith"] {
+    for key in [
+      "name", "dtype", "shape", "stride", "numel", "bytes", "storage", "storageOffset", "kind",
+      "role", "section", "sharedWith",
+    ] {
       #expect(tensor.keys.contains(key), "tensors[].\(key)")
     }
     #expect(tensor["name"] as? String == "0.weight")

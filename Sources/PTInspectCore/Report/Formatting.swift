@@ -53,7 +53,9 @@ public struct TextTable: Sendable {
   public func render(style: TerminalStyle = .plain) -> String {
     var widths = headers.map(\.count)
     for row in rows {
-      for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+      for (i, cell) in row.enumerated() where i < widths.count {
+        widths[i] = max(widths[i], cell.count)
+      }
     }
     func line(_ cells: [String]) -> String {
       var parts: [String] = []
@@ -93,7 +95,9 @@ public struct TerminalStyle: Sendable {
   public init(enabled: Bool) { self.enabled = enabled }
 
   /// Colour when asked (`always`), or when `auto` and stdout is a terminal and NO_COLOR is unset.
-  public static func resolve(_ choice: String, isTerminal: Bool, environment: [String: String]) -> TerminalStyle {
+  public static func resolve(_ choice: String, isTerminal: Bool, environment: [String: String])
+    -> TerminalStyle
+  {
     switch choice {
     case "always": return TerminalStyle(enabled: true)
     case "never": return .plain

@@ -5,16 +5,35 @@
 /// Encodes any `Encodable` as pretty-printed JSON with sorted keys.
 public enum JSONOutput {
   public static func encode<T: Encodable>(_ value: T) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(1 << 16)
+    write(value, into: &out, flush: nil)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Writes `value` and a newline through `sink` in chunks of about 64 KiB as it goes, so a large
+  /// report never sits in memory as one string.
+  public static func stream<T: Encodable>(_ value: T, to sink: @escaping ([UInt8]) -> Void) {
+    var out: [UInt8] = []
+    out.reserveCapacity(1 << 17)
+    let flush: (inout [UInt8]) -> Void = { buffer in
+      sink(buffer)
+      buffer.removeAll(keepingCapacity: true)
+    }
+    write(value, into: &out, flush: flush)
+    out.append(0x0A)
+    flush(&out)
+  }
+
+  static func write<T: Encodable>(_ value: T, into out: inout [UInt8], flush: ((inout [UInt8]) -> Void)?) {
     let root = JSONBox()
     do {
       try value.encode(to: TreeEncoder(box: root, codingPath: []))
     } catch {
-      return "{}"
+      out.append(contentsOf: "{}".utf8)
+      return
     }
-    var out: [UInt8] = []
-    out.reserveCapacity(1 << 16)
-    root.write(into: &out, indent: 0)
-    return String(decoding: out, as: UTF8.self)
+    root.write(into: &out, indent: 0, flush: flush)
   }
 
   /// A JSON string literal for `s`.
@@ -33,8 +52,8 @@ final class JSONBox {
   var text = ""
   var items: [JSONBox] = []
   var keys: [String] = []
-  /// Pre-rendered JSON (`.raw`), indented as if at column 0.
-  var bytes: [UInt8] = []
+  /// A row that renders itself (`.raw`), written only when the tree is written.
+  var raw: (any JSONRawWritable)?
 
   static func scalar(_ text: String) -> JSONBox {
     let b = JSONBox()
@@ -90,13 +109,15 @@ final class JSONBox {
     out.append(contentsOf: repeatElement(0x20, count: indent))
   }
 
-  func write(into out: inout [UInt8], indent: Int) {
+  func write(into out: inout [UInt8], indent: Int, flush: ((inout [UInt8]) -> Void)? = nil) {
     switch kind {
     case .null: out.append(contentsOf: "null".utf8)
     case .scalar: out.append(contentsOf: text.utf8)
     case .string: JSONBox.writeString(text, into: &out)
     case .raw:
-      // Re-indent the pre-rendered lines to this depth.
+      // Render the row, then re-indent its lines to this depth.
+      var bytes: [UInt8] = []
+      raw?.writeJSON(into: &bytes)
       var start = 0
       while let nl = bytes[start...].firstIndex(of: 0x0A) {
         out.append(contentsOf: bytes[start...nl])
@@ -112,9 +133,10 @@ final class JSONBox {
       out.append(contentsOf: [0x5B, 0x0A])
       for (i, item) in items.enumerated() {
         JSONBox.pad(indent + 2, into: &out)
-        item.write(into: &out, indent: indent + 2)
+        item.write(into: &out, indent: indent + 2, flush: flush)
         if i < items.count - 1 { out.append(0x2C) }
         out.append(0x0A)
+        if let flush, out.count >= 1 << 16 { flush(&out) }
       }
       JSONBox.pad(indent, into: &out)
       out.append(0x5D)
@@ -129,7 +151,7 @@ final class JSONBox {
         JSONBox.pad(indent + 2, into: &out)
         JSONBox.writeString(keys[i], into: &out)
         out.append(contentsOf: [0x20, 0x3A, 0x20])
-        items[i].write(into: &out, indent: indent + 2)
+        items[i].write(into: &out, indent: indent + 2, flush: flush)
         if n < order.count - 1 { out.append(0x2C) }
         out.append(0x0A)
       }
@@ -177,7 +199,7 @@ private func node<T: Encodable>(_ value: T, _ path: [any CodingKey]) throws -> J
   if let fast = value as? any JSONRawWritable {
     let b = JSONBox()
     b.kind = .raw
-    fast.writeJSON(into: &b.bytes)
+    b.raw = fast
     return b
   }
   let child = JSONBox()
@@ -190,24 +212,54 @@ struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
   var codingPath: [any CodingKey]
 
   mutating func encodeNil(forKey key: Key) throws { box.set(key.stringValue, JSONBox()) }
-  mutating func encode(_ value: Bool, forKey key: Key) throws { box.set(key.stringValue, .scalar(value ? "true" : "false")) }
-  mutating func encode(_ value: String, forKey key: Key) throws { box.set(key.stringValue, .string(value)) }
-  mutating func encode(_ value: Double, forKey key: Key) throws { box.set(key.stringValue, .number(value)) }
-  mutating func encode(_ value: Float, forKey key: Key) throws { box.set(key.stringValue, .number(Double(value))) }
-  mutating func encode(_ value: Int, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: Int8, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: Int16, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: Int32, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: Int64, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: UInt, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: UInt8, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: UInt16, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: UInt32, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
-  mutating func encode(_ value: UInt64, forKey key: Key) throws { box.set(key.stringValue, .scalar(String(value))) }
+  mutating func encode(_ value: Bool, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(value ? "true" : "false"))
+  }
+  mutating func encode(_ value: String, forKey key: Key) throws {
+    box.set(key.stringValue, .string(value))
+  }
+  mutating func encode(_ value: Double, forKey key: Key) throws {
+    box.set(key.stringValue, .number(value))
+  }
+  mutating func encode(_ value: Float, forKey key: Key) throws {
+    box.set(key.stringValue, .number(Double(value)))
+  }
+  mutating func encode(_ value: Int, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: Int8, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: Int16, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: Int32, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: Int64, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: UInt, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: UInt8, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: UInt16, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: UInt32, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
+  mutating func encode(_ value: UInt64, forKey key: Key) throws {
+    box.set(key.stringValue, .scalar(String(value)))
+  }
   mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
     box.set(key.stringValue, try node(value, codingPath + [key]))
   }
-  mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+  mutating func nestedContainer<NestedKey: CodingKey>(
+    keyedBy keyType: NestedKey.Type, forKey key: Key
+  )
     -> KeyedEncodingContainer<NestedKey>
   {
     let child = JSONBox()
@@ -242,8 +294,12 @@ struct UnkeyedContainer: UnkeyedEncodingContainer {
   mutating func encode(_ value: Double) throws { box.items.append(.number(value)) }
   mutating func encode(_ value: Int) throws { box.items.append(.scalar(String(value))) }
   mutating func encode(_ value: Int64) throws { box.items.append(.scalar(String(value))) }
-  mutating func encode<T: Encodable>(_ value: T) throws { box.items.append(try node(value, codingPath)) }
-  mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+  mutating func encode<T: Encodable>(_ value: T) throws {
+    box.items.append(try node(value, codingPath))
+  }
+  mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
+    -> KeyedEncodingContainer<NestedKey>
+  {
     let child = JSONBox()
     box.items.append(child)
     return TreeEncoder(box: child, codingPath: codingPath).container(keyedBy: keyType)
@@ -301,7 +357,11 @@ struct JSONObjectWriter {
   }
   mutating func string(_ key: StaticString, _ value: String?, _ out: inout [UInt8]) {
     self.key(key, &out)
-    if let value { JSONBox.writeString(value, into: &out) } else { out.append(contentsOf: "null".utf8) }
+    if let value {
+      JSONBox.writeString(value, into: &out)
+    } else {
+      out.append(contentsOf: "null".utf8)
+    }
   }
   mutating func int(_ key: StaticString, _ value: Int64, _ out: inout [UInt8]) {
     self.key(key, &out)

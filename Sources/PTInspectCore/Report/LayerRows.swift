@@ -25,7 +25,8 @@ public enum LayerRows {
     var rows = layers.map {
       LayerRow(
         name: $0.name, type: $0.type, description: $0.description, parameters: $0.parameters,
-        buffers: $0.buffers, bytes: $0.bytes, formula: $0.formula, inferred: $0.inferred, shared: $0.shared)
+        buffers: $0.buffers, bytes: $0.bytes, formula: $0.formula, inferred: $0.inferred,
+        shared: $0.shared)
     }
     if let depth { rows = rollUp(rows, depth: max(1, depth)) }
     return collapse ? collapseRepeats(rows) : rows
@@ -51,8 +52,10 @@ public enum LayerRows {
       let summary = typeOrder.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
       return LayerRow(
         name: key, type: "\(members.count) layers", description: summary,
-        parameters: members.reduce(0) { $0 &+ $1.parameters }, buffers: members.reduce(0) { $0 &+ $1.buffers },
-        bytes: members.reduce(0) { $0 &+ $1.bytes }, formula: members.map { "\($0.name): \($0.formula)" }.joined(separator: "; "))
+        parameters: members.reduce(0) { $0 &+ $1.parameters },
+        buffers: members.reduce(0) { $0 &+ $1.buffers },
+        bytes: members.reduce(0) { $0 &+ $1.bytes },
+        formula: members.map { "\($0.name): \($0.formula)" }.joined(separator: "; "))
     }
   }
 
@@ -91,7 +94,8 @@ public enum LayerRows {
       func signature(_ members: [LayerRow], _ n: Int) -> [String] {
         let name = blockName(n)
         return members.map {
-          String($0.name.dropFirst(name.count)) + "|" + $0.type + "|" + $0.description + "|\($0.parameters)|\($0.buffers)"
+          String($0.name.dropFirst(name.count)) + "|" + $0.type + "|" + $0.description
+            + "|\($0.parameters)|\($0.buffers)"
         }
       }
       let firstBlock = block(from: start, number: first)

@@ -47,7 +47,8 @@ public enum LayerInference {
     // MultiheadAttention keeps out_proj as a child module: fold it into its parent.
     for prefix in order where prefix.hasSuffix(".out_proj") || prefix == "out_proj" {
       let parent = prefix == "out_proj" ? "" : String(prefix.dropLast(".out_proj".count))
-      guard let p = groups[parent], p.contains(where: { $0.leaf == "in_proj_weight" || $0.leaf == "q_proj_weight" }),
+      guard let p = groups[parent],
+        p.contains(where: { $0.leaf == "in_proj_weight" || $0.leaf == "q_proj_weight" }),
         let child = groups[prefix]
       else { continue }
       groups[parent] = p + child.map { ("out_proj." + $0.leaf, $0.tensor) }
@@ -57,8 +58,11 @@ public enum LayerInference {
     var layers: [Layer] = []
     for prefix in order {
       guard let members = groups[prefix] else { continue }
-      let moduleClass = members.first?.tensor.moduleClass
-        ?? c.modules[c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?.className
+      let moduleClass =
+        members.first?.tensor.moduleClass
+        ?? c.modules[
+          c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
+        .className
       let info = c.modules[moduleKey(c, prefix)]
       layers.append(layer(prefix: prefix, members: members, moduleClass: moduleClass, info: info))
     }
@@ -68,7 +72,8 @@ public enum LayerInference {
 
   static func moduleKey(_ c: Checkpoint, _ prefix: String) -> String {
     let base = c.modelPrefix.hasSuffix(".") ? String(c.modelPrefix.dropLast()) : c.modelPrefix
-    let stripped = c.strippedPrefix.hasSuffix(".") ? String(c.strippedPrefix.dropLast()) : c.strippedPrefix
+    let stripped =
+      c.strippedPrefix.hasSuffix(".") ? String(c.strippedPrefix.dropLast()) : c.strippedPrefix
     return [base, stripped, prefix].filter { !$0.isEmpty }.joined(separator: ".")
   }
 
@@ -79,7 +84,8 @@ public enum LayerInference {
     var byLeaf: [String: TensorRecord] = [:]
     for m in members where byLeaf[m.leaf] == nil { byLeaf[m.leaf] = m.tensor }
     var l = Layer(
-      name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0, buffers: 0,
+      name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0,
+      buffers: 0,
       bytes: 0, weights: 0, biases: 0, runningStats: 0, tensors: members.map(\.leaf), formula: "",
       inferred: [], shared: [])
     for m in members {
@@ -119,17 +125,21 @@ public enum LayerInference {
     lastComponent(cls)
   }
 
-  static func dims(_ s: [Int64]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+  static func dims(_ s: [Int64]) -> String {
+    "[" + s.map(String.init).joined(separator: ", ") + "]"
+  }
 
   static func tuple(_ values: ArraySlice<Int64>) -> String {
-    values.count == 1 ? "(\(values.first ?? 0),)" : "(" + values.map(String.init).joined(separator: ", ") + ")"
+    values.count == 1
+      ? "(\(values.first ?? 0),)" : "(" + values.map(String.init).joined(separator: ", ") + ")"
   }
 
   // MARK: inference from shapes
 
   static let embeddingHints = [
     "emb", "embed", "embedding", "embeddings", "wte", "wpe", "tok_embeddings", "word_embeddings",
-    "position_embeddings", "token_type_embeddings", "shared", "lookup", "embed_tokens", "embed_positions",
+    "position_embeddings", "token_type_embeddings", "shared", "lookup", "embed_tokens",
+    "embed_positions",
   ]
 
   static func infer(_ l: inout Layer, shapes: [String: [Int64]], name: String) {
@@ -164,22 +174,33 @@ public enum LayerInference {
       let nd = w.count - 2
       let kernel = tuple(w[2...])
       let k = w[2...].map(String.init).joined(separator: "*")
-      if ["deconv", "upconv", "convtranspose", "transposed", "conv_transpose", "upsample"].contains(where: name.contains) {
+      if ["deconv", "upconv", "convtranspose", "transposed", "conv_transpose", "upsample"].contains(
+        where: name.contains)
+      {
         l.type = "ConvTranspose\(nd)d"
-        l.description = "ConvTranspose\(nd)d(\(w[0]), \(w[1]), kernel_size=\(kernel)" + (b == nil ? ", bias=False" : "") + ")"
+        l.description =
+          "ConvTranspose\(nd)d(\(w[0]), \(w[1]), kernel_size=\(kernel)"
+          + (b == nil ? ", bias=False" : "") + ")"
         l.inferred.append("transposed because of the name '\(name)' (shapes alone cannot tell)")
         l.formula = "(\(k)*\(w[0]))*\(w[1])" + (b != nil ? " + \(w[1])" : "") + " = \(l.parameters)"
       } else {
         l.type = "Conv\(nd)d"
-        l.description = "Conv\(nd)d(\(w[1]), \(w[0]), kernel_size=\(kernel)" + (b == nil ? ", bias=False" : "") + ")"
-        l.formula = (b != nil ? "((\(k)*\(w[1]))+1)*\(w[0])" : "(\(k)*\(w[1]))*\(w[0])") + " = \(l.parameters)"
+        l.description =
+          "Conv\(nd)d(\(w[1]), \(w[0]), kernel_size=\(kernel)" + (b == nil ? ", bias=False" : "")
+          + ")"
+        l.formula =
+          (b != nil ? "((\(k)*\(w[1]))+1)*\(w[0])" : "(\(k)*\(w[1]))*\(w[0])")
+          + " = \(l.parameters)"
         if w[1] == 1 && w[0] > 1 {
           l.inferred.append(
-            "in_channels/groups = 1: a depthwise conv (groups = in_channels) or a 1-channel input; the shape cannot tell")
+            "in_channels/groups = 1: a depthwise conv (groups = in_channels) or a 1-channel input; the shape cannot tell"
+          )
         }
       }
     case 2:
-      let isEmbedding = b == nil && embeddingHints.contains { name == $0 || name.hasSuffix("_" + $0) || name.hasPrefix($0) }
+      let isEmbedding =
+        b == nil
+        && embeddingHints.contains { name == $0 || name.hasSuffix("_" + $0) || name.hasPrefix($0) }
       if isEmbedding {
         l.type = "Embedding"
         l.description = "Embedding(\(w[0]), \(w[1]))"
@@ -187,8 +208,10 @@ public enum LayerInference {
         l.inferred.append("Embedding rather than Linear(bias=False) because of the name '\(name)'")
       } else {
         l.type = "Linear"
-        l.description = "Linear(in_features=\(w[1]), out_features=\(w[0]), bias=\(b != nil ? "True" : "False"))"
-        l.formula = (b != nil ? "(\(w[1])*\(w[0]))+\(w[0])" : "\(w[1])*\(w[0])") + " = \(l.parameters)"
+        l.description =
+          "Linear(in_features=\(w[1]), out_features=\(w[0]), bias=\(b != nil ? "True" : "False"))"
+        l.formula =
+          (b != nil ? "(\(w[1])*\(w[0]))+\(w[0])" : "\(w[1])*\(w[0])") + " = \(l.parameters)"
       }
     case 1:
       let c = w[0]
@@ -200,7 +223,9 @@ public enum LayerInference {
         } else if name.hasPrefix("in") && !name.hasPrefix("input") || name.contains("instance") {
           l.type = "InstanceNorm"
           l.description = "InstanceNorm(\(c), affine=True)"
-        } else if name.contains("ln") || name.contains("layernorm") || name.contains("layer_norm") || name.contains("norm") {
+        } else if name.contains("ln") || name.contains("layernorm") || name.contains("layer_norm")
+          || name.contains("norm")
+        {
           l.type = "LayerNorm"
           l.description = "LayerNorm((\(c),))"
         } else {
@@ -253,7 +278,8 @@ public enum LayerInference {
       let leaf = layers[i].name.split(separator: ".").last.map { $0.lowercased() } ?? ""
       if let d = ["1d", "2d", "3d"].first(where: { leaf.contains($0) }) {
         layers[i].type = "BatchNorm" + d
-        layers[i].description = layers[i].description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
+        layers[i].description = layers[i].description.replacingOccurrences(
+          of: "BatchNorm(", with: "BatchNorm\(d)(")
         layers[i].inferred.append("\(d) from the name '\(leaf)'")
         continue
       }
@@ -272,31 +298,43 @@ public enum LayerInference {
         continue
       }
       layers[i].type = "BatchNorm" + d
-      layers[i].description = layers[i].description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
-      layers[i].inferred.append("\(d) from the \(before != nil ? "preceding" : "following") \(neighbour.type) '\(neighbour.name)'")
+      layers[i].description = layers[i].description.replacingOccurrences(
+        of: "BatchNorm(", with: "BatchNorm\(d)(")
+      layers[i].inferred.append(
+        "\(d) from the \(before != nil ? "preceding" : "following") \(neighbour.type) '\(neighbour.name)'"
+      )
     }
   }
 
   // MARK: from module classes (whole models, TorchScript)
 
   static func describe(type: String, shapes: [String: [Int64]], info: ModuleInfo?) -> String? {
-    let attrs = Dictionary(info?.attributes.map { ($0.name, $0.value) } ?? [], uniquingKeysWith: { a, _ in a })
+    let attrs = Dictionary(
+      info?.attributes.map { ($0.name, $0.value) } ?? [], uniquingKeysWith: { a, _ in a })
     let w = shapes["weight"] ?? []
     let hasBias = shapes["bias"] != nil
-    if type.hasPrefix("Conv"), let inC = attrs["in_channels"], let outC = attrs["out_channels"], let k = attrs["kernel_size"] {
+    if type.hasPrefix("Conv"), let inC = attrs["in_channels"], let outC = attrs["out_channels"],
+      let k = attrs["kernel_size"]
+    {
       var s = "\(type)(\(inC), \(outC), kernel_size=\(k)"
       if let st = attrs["stride"] { s += ", stride=\(st)" }
-      if let p = attrs["padding"], p.contains(where: { $0.isNumber && $0 != "0" }) { s += ", padding=\(p)" }
-      if let d = attrs["dilation"], d.contains(where: { $0.isNumber && $0 != "1" }) { s += ", dilation=\(d)" }
+      if let p = attrs["padding"], p.contains(where: { $0.isNumber && $0 != "0" }) {
+        s += ", padding=\(p)"
+      }
+      if let d = attrs["dilation"], d.contains(where: { $0.isNumber && $0 != "1" }) {
+        s += ", dilation=\(d)"
+      }
       if let g = attrs["groups"], g != "1" { s += ", groups=\(g)" }
       if !hasBias { s += ", bias=False" }
       return s + ")"
     }
     if type.hasPrefix("Conv"), w.count >= 3 {
-      return "\(type)(\(w[1]), \(w[0]), kernel_size=\(tuple(w[2...]))" + (hasBias ? "" : ", bias=False") + ")"
+      return "\(type)(\(w[1]), \(w[0]), kernel_size=\(tuple(w[2...]))"
+        + (hasBias ? "" : ", bias=False") + ")"
     }
     if type == "Linear" || type.hasSuffix("Linear"), w.count == 2 {
-      return "\(type)(in_features=\(w[1]), out_features=\(w[0]), bias=\(hasBias ? "True" : "False"))"
+      return
+        "\(type)(in_features=\(w[1]), out_features=\(w[0]), bias=\(hasBias ? "True" : "False"))"
     }
     if type.hasPrefix("BatchNorm") || type.hasPrefix("InstanceNorm") {
       let c = attrs["num_features"] ?? (shapes["running_mean"] ?? w).first.map(String.init) ?? "?"
@@ -309,9 +347,12 @@ public enum LayerInference {
     }
     if type == "Embedding", w.count == 2 { return "Embedding(\(w[0]), \(w[1]))" }
     if type == "LayerNorm", let shape = attrs["normalized_shape"] { return "LayerNorm(\(shape))" }
-    if type == "GroupNorm", let g = attrs["num_groups"], let c = attrs["num_channels"] { return "GroupNorm(\(g), \(c))" }
+    if type == "GroupNorm", let g = attrs["num_groups"], let c = attrs["num_channels"] {
+      return "GroupNorm(\(g), \(c))"
+    }
     var l = Layer(
-      name: "", type: "", description: "", parameters: 0, buffers: 0, bytes: 0, weights: 0, biases: 0,
+      name: "", type: "", description: "", parameters: 0, buffers: 0, bytes: 0, weights: 0,
+      biases: 0,
       runningStats: 0, tensors: [], formula: "", inferred: [], shared: [])
     if type == "LSTM" || type == "GRU" || type == "RNN" {
       recurrent(&l, shapes: shapes)
@@ -321,8 +362,12 @@ public enum LayerInference {
   }
 
   static func genericFormula(shapes: [String: [Int64]], order: [String]) -> String {
-    order.compactMap { leaf in shapes[leaf].map { "\(leaf) " + ($0.isEmpty ? "1" : $0.map(String.init).joined(separator: "*")) } }
-      .joined(separator: " + ")
+    order.compactMap { leaf in
+      shapes[leaf].map {
+        "\(leaf) " + ($0.isEmpty ? "1" : $0.map(String.init).joined(separator: "*"))
+      }
+    }
+    .joined(separator: " + ")
   }
 }
 

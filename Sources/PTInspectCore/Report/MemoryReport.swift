@@ -86,7 +86,9 @@ public struct MemoryReport: Sendable, Codable, Equatable {
     var bufferBytes: Int64 = 0
     let gradsKnown = totals.trainable != nil
     for t in c.modelTensors where t.sharedWith == nil {
-      var d = dtypes[t.dtype.rawValue] ?? DtypeBytes(dtype: t.dtype.rawValue, tensors: 0, elements: 0, bytes: 0)
+      var d =
+        dtypes[t.dtype.rawValue]
+        ?? DtypeBytes(dtype: t.dtype.rawValue, tensors: 0, elements: 0, bytes: 0)
       d.tensors += 1
       d.elements &+= t.numel
       d.bytes &+= t.bytes
@@ -111,7 +113,8 @@ public struct MemoryReport: Sendable, Codable, Equatable {
     let p = totals.parameters
     projections = [
       MemoryProjection(dtype: "float32", bitsPerParameter: 32, bytes: p &* 4, estimate: false),
-      MemoryProjection(dtype: "float16/bfloat16", bitsPerParameter: 16, bytes: p &* 2, estimate: false),
+      MemoryProjection(
+        dtype: "float16/bfloat16", bitsPerParameter: 16, bytes: p &* 2, estimate: false),
       MemoryProjection(dtype: "int8", bitsPerParameter: 8, bytes: p, estimate: true),
       MemoryProjection(dtype: "int4", bitsPerParameter: 4, bytes: p / 2 + p % 2, estimate: true),
     ]
@@ -120,29 +123,36 @@ public struct MemoryReport: Sendable, Codable, Equatable {
       optimizerState: trainableBytes &* 2, buffers: bufferBytes,
       total: parameterBytes &+ trainableBytes &* 3 &+ bufferBytes,
       formula:
-        "weights + gradients + exp_avg + exp_avg_sq, each in the stored dtype (4x the parameter bytes), + buffers")
+        "weights + gradients + exp_avg + exp_avg_sq, each in the stored dtype (4x the parameter bytes), + buffers"
+    )
     let mixed = TrainingEstimate(
       precision: "mixed", masterWeights: trainable &* 4, weights: p &* 2, gradients: trainable &* 2,
       optimizerState: trainable &* 8, buffers: bufferBytes,
       total: trainable &* 14 &+ p &* 2 &+ bufferBytes,
       formula:
-        "16 bytes per parameter: fp32 master weights 4 + fp16/bf16 weights 2 + fp16/bf16 gradients 2 + fp32 exp_avg 4 + fp32 exp_avg_sq 4, + buffers")
+        "16 bytes per parameter: fp32 master weights 4 + fp16/bf16 weights 2 + fp16/bf16 gradients 2 + fp32 exp_avg 4 + fp32 exp_avg_sq 4, + buffers"
+    )
     training = [stored, mixed]
-    if let big = layers.max(by: { ($0.bytes, $0.parameters) < ($1.bytes, $1.parameters) }), big.bytes > 0 {
+    if let big = layers.max(by: { ($0.bytes, $0.parameters) < ($1.bytes, $1.parameters) }),
+      big.bytes > 0
+    {
       largestLayer = LargestLayer(
         name: big.name, type: big.type, parameters: big.parameters, bytes: big.bytes,
         shareOfModel: totals.bytes > 0 ? Double(big.bytes) / Double(totals.bytes) : 0)
     }
     let ema = c.parts.filter { $0.role == "ema" }.reduce(Int64(0)) { $0 &+ $1.bytes }
     let other = max(0, a.otherBytes - ema)
-    let known = a.modelBytes &+ a.optimizerBytes &+ min(ema, a.otherBytes) &+ other &+ a.unviewedStorageBytes
+    let known =
+      a.modelBytes &+ a.optimizerBytes &+ min(ema, a.otherBytes) &+ other &+ a.unviewedStorageBytes
     let parts: [(String, Int64)] = [
       ("model", a.modelBytes), ("optimizer", a.optimizerBytes), ("ema", min(ema, a.otherBytes)),
       ("other tensors", other), ("unviewed storage", a.unviewedStorageBytes),
       ("container and pickle", max(0, a.fileBytes - known)),
     ]
     anatomy = parts.map { name, bytes in
-      AnatomyShare(part: name, bytes: bytes, shareOfFile: a.fileBytes > 0 ? Double(bytes) / Double(a.fileBytes) : 0)
+      AnatomyShare(
+        part: name, bytes: bytes,
+        shareOfFile: a.fileBytes > 0 ? Double(bytes) / Double(a.fileBytes) : 0)
     }
   }
 }
@@ -157,14 +167,23 @@ public enum MemoryRenderer {
 
   static func rows(_ m: MemoryReport) -> TextTable {
     var t = TextTable(headers: ["Memory", "Bytes", "Detail"], alignments: [.left, .right, .left])
-    var stored = m.byDtype.prefix(4).map { "\($0.dtype) \(Format.bytes($0.bytes)) (\(Format.count($0.elements)) elements)" }
-    if m.byDtype.count > 4 { stored.append("\(m.byDtype.count - 4) more dtypes \(Format.bytes(m.byDtype.dropFirst(4).reduce(0) { $0 &+ $1.bytes }))") }
+    var stored = m.byDtype.prefix(4).map {
+      "\($0.dtype) \(Format.bytes($0.bytes)) (\(Format.count($0.elements)) elements)"
+    }
+    if m.byDtype.count > 4 {
+      stored.append(
+        "\(m.byDtype.count - 4) more dtypes \(Format.bytes(m.byDtype.dropFirst(4).reduce(0) { $0 &+ $1.bytes }))"
+      )
+    }
     t.add(["as stored", Format.bytes(m.storedBytes), stored.joined(separator: ", ")])
     for p in m.projections {
-      let width = p.bitsPerParameter == 4 ? "half a byte" : "\(p.bitsPerParameter / 8) byte\(p.bitsPerParameter == 8 ? "" : "s")"
+      let width =
+        p.bitsPerParameter == 4
+        ? "half a byte" : "\(p.bitsPerParameter / 8) byte\(p.bitsPerParameter == 8 ? "" : "s")"
       t.add([
         "parameters in \(p.dtype)", (p.estimate ? "~" : "") + Format.bytes(p.bytes),
-        "\(Format.count(m.parameters)) x \(width)" + (p.estimate ? "; estimate: no scales or zero points" : ""),
+        "\(Format.count(m.parameters)) x \(width)"
+          + (p.estimate ? "; estimate: no scales or zero points" : ""),
       ])
     }
     for e in m.training {
@@ -176,7 +195,10 @@ public enum MemoryRenderer {
         detail =
           "fp32 master \(Format.bytes(e.masterWeights)) + fp16/bf16 weights \(Format.bytes(e.weights)) + gradients \(Format.bytes(e.gradients)) + fp32 moments \(Format.bytes(e.optimizerState)) + buffers \(Format.bytes(e.buffers))"
       }
-      t.add([e.precision == "stored" ? "Adam, stored dtype" : "Adam, mixed precision", Format.bytes(e.total), detail])
+      t.add([
+        e.precision == "stored" ? "Adam, stored dtype" : "Adam, mixed precision",
+        Format.bytes(e.total), detail,
+      ])
     }
     if let l = m.largestLayer {
       t.add([
@@ -188,9 +210,10 @@ public enum MemoryRenderer {
   }
 
   static func anatomyTable(_ m: MemoryReport) -> TextTable {
-    var t = TextTable(headers: ["In the file", "Bytes", "Share"], alignments: [.left, .right, .right])
+    var t = TextTable(
+      headers: ["In the file", "Bytes", "Share"], alignments: [.left, .right, .right])
     for a in m.anatomy where a.bytes > 0 || a.part == "model" {
-      t.add([a.part, Format.bytes(a.bytes), percent(a.shareOfFile)])
+      t.add([a.part == "ema" ? "EMA copy" : a.part, Format.bytes(a.bytes), percent(a.shareOfFile)])
     }
     return t
   }

@@ -10,7 +10,8 @@ public struct LayerTableOptions: Sendable {
   public var explain = false
   /// Show the memory block (bytes by dtype, projections, Adam estimate, file anatomy).
   public var memory = false
-  public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false, memory: Bool = false) {
+  public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false, memory: Bool = false)
+  {
     self.depth = depth
     self.collapse = collapse
     self.explain = explain
@@ -27,7 +28,9 @@ public enum SummaryRenderer {
       alignments: [.left, .left, .left, .right, .right, .right])
     for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
       var description = row.description
-      if !row.shared.isEmpty { description += " [tied: " + row.shared.joined(separator: ", ") + "]" }
+      if !row.shared.isEmpty {
+        description += " [tied: " + row.shared.joined(separator: ", ") + "]"
+      }
       table.add([
         row.name, row.type, description, dash(row.parameters) + (row.isBlockMember ? " each" : ""),
         dash(row.buffers), Format.bytes(row.bytes),
@@ -35,7 +38,8 @@ public enum SummaryRenderer {
     }
     table.rulesBefore = [table.rows.count]
     table.add([
-      "Total", "\(r.layers.count) layers", "", Format.count(r.totals.parameters), Format.count(r.totals.buffers),
+      "Total", "\(r.layers.count) layers", "", Format.count(r.totals.parameters),
+      Format.count(r.totals.buffers),
       Format.bytes(r.totals.bytes),
     ])
     return table
@@ -48,24 +52,46 @@ public enum SummaryRenderer {
     var p = ["weights \(Format.count(t.weights))", "biases \(Format.count(t.biases))"]
     if t.otherParameters > 0 { p.append("other \(Format.count(t.otherParameters))") }
     lines.append(("Parameters", Format.count(t.parameters), p.joined(separator: ", ")))
-    let byType = t.byLayerType.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+    let byType = t.byLayerType.filter { $0.value > 0 }.sorted {
+      ($0.value, $1.key) > ($1.value, $0.key)
+    }
     if byType.count > 1 {
       lines.append(
-        ("  by layer type", "", byType.prefix(8).map { "\($0.key) \(Format.count($0.value))" }.joined(separator: ", ")))
+        (
+          "  by layer type", "",
+          byType.prefix(8).map { "\($0.key) \(Format.count($0.value))" }.joined(separator: ", ")
+        ))
     }
     if let trainable = t.trainable, let frozen = t.frozen {
-      lines.append(("  trainable", Format.count(trainable), "frozen \(Format.count(frozen)) (requires_grad from the file)"))
+      lines.append(
+        (
+          "  trainable", Format.count(trainable),
+          "frozen \(Format.count(frozen)) (requires_grad from the file)"
+        ))
     } else if !t.parametersExact && t.tensors > 0 {
-      lines.append(("", "", "(inferred from names and dtypes: a state dict does not mark parameters)"))
+      lines.append(
+        ("", "", "(inferred from names and dtypes: a state dict does not mark parameters)"))
     }
     var b: [String] = []
     if t.runningStats > 0 { b.append("running_mean/var \(Format.count(t.runningStats))") }
-    if t.numBatchesTracked > 0 { b.append("num_batches_tracked \(Format.count(t.numBatchesTracked))") }
+    if t.numBatchesTracked > 0 {
+      b.append("num_batches_tracked \(Format.count(t.numBatchesTracked))")
+    }
     if t.otherBuffers > 0 { b.append("other \(Format.count(t.otherBuffers))") }
     lines.append(("Buffers", Format.count(t.buffers), b.joined(separator: ", ")))
-    lines.append(("Elements", Format.count(t.elements), t.sharedTensors > 0 ? "\(t.sharedTensors) tied tensor(s) counted once" : ""))
-    let dtypes = t.byDtype.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \(Format.bytes($0.value))" }
-    lines.append(("Bytes", Format.count(t.bytes), Format.bytes(t.bytes) + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", "))))
+    lines.append(
+      (
+        "Elements", Format.count(t.elements),
+        t.sharedTensors > 0 ? "\(t.sharedTensors) tied tensor(s) counted once" : ""
+      ))
+    let dtypes = t.byDtype.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map {
+      "\($0.key) \(Format.bytes($0.value))"
+    }
+    lines.append(
+      (
+        "Bytes", Format.count(t.bytes),
+        Format.bytes(t.bytes) + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", "))
+      ))
     lines.append(("File", Format.count(r.fileBytes), r.anatomy.verdict))
     return lines
   }
@@ -78,7 +104,10 @@ public enum SummaryRenderer {
   }
 
   /// The summary as a table for a terminal.
-  public static func table(_ r: SummaryReport, options: LayerTableOptions = LayerTableOptions(), style: TerminalStyle = .plain) -> String {
+  public static func table(
+    _ r: SummaryReport, options: LayerTableOptions = LayerTableOptions(),
+    style: TerminalStyle = .plain
+  ) -> String {
     var out = [style.bold(header(r)), ""]
     if r.layers.isEmpty {
       out.append("No model tensors.")
@@ -100,22 +129,34 @@ public enum SummaryRenderer {
     if r.anatomy.parts.count > 1 || r.anatomy.parts.contains(where: { !$0.name.isEmpty }) {
       out.append("")
       out.append(style.bold("Checkpoint"))
-      var table = TextTable(headers: ["Key", "Role", "Tensors", "Bytes", "Value"], alignments: [.left, .left, .right, .right, .left])
+      var table = TextTable(
+        headers: ["Key", "Role", "Tensors", "Bytes", "Value"],
+        alignments: [.left, .left, .right, .right, .left])
       for p in r.anatomy.parts {
-        table.add([p.name.isEmpty ? "(root)" : p.name, p.role, p.tensors == 0 ? "-" : Format.count(Int64(p.tensors)),
-          p.tensors == 0 ? "-" : Format.bytes(p.bytes), p.value ?? ""])
+        table.add([
+          p.name.isEmpty ? "(root)" : p.name, p.role,
+          p.tensors == 0 ? "-" : Format.count(Int64(p.tensors)),
+          p.tensors == 0 ? "-" : Format.bytes(p.bytes), p.value ?? "",
+        ])
       }
       out.append(table.render(style: style))
     }
     if options.explain {
       out.append("")
       out.append(style.bold("How each count follows from the shapes"))
-      if r.layers.contains(where: { $0.inferred.isEmpty == false }) || r.totals.parametersExact == false {
-        out.append(style.dim("Layer types are inferred from tensor names and shapes where the file does not name module classes."))
+      if r.layers.contains(where: { $0.inferred.isEmpty == false })
+        || r.totals.parametersExact == false
+      {
+        out.append(
+          style.dim(
+            "Layer types are inferred from tensor names and shapes where the file does not name module classes."
+          ))
       }
       for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
         if row.repeatCount > 1 && row.type.hasSuffix("layers each") {
-          out.append("\(row.name): \(row.repeatCount) blocks of \(Format.count(row.parameters / Int64(row.repeatCount))) = \(Format.count(row.parameters))")
+          out.append(
+            "\(row.name): \(row.repeatCount) blocks of \(Format.count(row.parameters / Int64(row.repeatCount))) = \(Format.count(row.parameters))"
+          )
           continue
         }
         out.append("\(row.name): \(row.formula)")
@@ -131,7 +172,10 @@ public enum SummaryRenderer {
     if !notes.isEmpty {
       out.append("")
       for d in notes {
-        let tag = d.severity == .warning ? style.yellow("warning:") : d.severity == .error ? style.red("error:") : style.dim("note:")
+        let tag =
+          d.severity == .warning
+          ? style.yellow("warning:")
+          : d.severity == .error ? style.red("error:") : style.dim("note:")
         out.append("\(tag) \(d.message)")
       }
     }
@@ -139,22 +183,33 @@ public enum SummaryRenderer {
   }
 
   /// The summary as Markdown, ready to post in a pull request.
-  public static func markdown(_ r: SummaryReport, options: LayerTableOptions = LayerTableOptions()) -> String {
-    var out = ["### ptinspect: `\(r.file)`", "", header(r).replacingOccurrences(of: "\(r.file): ", with: ""), ""]
+  public static func markdown(_ r: SummaryReport, options: LayerTableOptions = LayerTableOptions())
+    -> String
+  {
+    var out = [
+      "### ptinspect: `\(r.file)`", "", header(r).replacingOccurrences(of: "\(r.file): ", with: ""),
+      "",
+    ]
     if !r.layers.isEmpty {
       out.append(layerTable(r, options).markdown())
       out.append("")
     }
-    var totals = TextTable(headers: ["Total", "Count", "Detail"], alignments: [.left, .right, .left])
+    var totals = TextTable(
+      headers: ["Total", "Count", "Detail"], alignments: [.left, .right, .left])
     for (label, value, detail) in totalsLines(r) {
       totals.add([label.trimmingCharacters(in: .whitespaces), value, detail])
     }
     out.append(totals.markdown())
     if r.anatomy.parts.count > 1 {
       out.append("")
-      var parts = TextTable(headers: ["Key", "Role", "Tensors", "Bytes", "Value"], alignments: [.left, .left, .right, .right, .left])
+      var parts = TextTable(
+        headers: ["Key", "Role", "Tensors", "Bytes", "Value"],
+        alignments: [.left, .left, .right, .right, .left])
       for p in r.anatomy.parts {
-        parts.add([p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role, Format.count(Int64(p.tensors)), Format.bytes(p.bytes), p.value ?? ""])
+        parts.add([
+          p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role, Format.count(Int64(p.tensors)),
+          Format.bytes(p.bytes), p.value ?? "",
+        ])
       }
       out.append(parts.markdown())
     }

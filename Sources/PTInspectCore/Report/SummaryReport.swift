@@ -56,6 +56,7 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   }
 
   // Optional fields are written as null rather than left out: the schema's keys are stable.
+  // (`writeJSON` below writes the same, faster; keep the two in step.)
   public func encode(to encoder: Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(name, forKey: .name)
@@ -189,14 +190,20 @@ public struct SummaryReport: Sendable, Codable {
     layers = LayerInference.layers(of: c)
     metadata = c.metadata
     diagnostics = c.diagnostics
+    // The summary is not a scanner, but it says when the pickle names a global that runs code.
+    if let warning = GlobalClassifier.summaryWarning(
+      c.globals.map { ($0.reference.global.module, $0.reference.global.name) })
+    {
+      diagnostics.append(Diagnostic(.warning, warning))
+    }
     totals = Totals()
-    let model = c.modelTensors
-    totals.tensors = model.count
+    var modelCount = 0
     var exact = true
     var trainable: Int64 = 0
     var frozen: Int64 = 0
     var grads = true
-    for t in model {
+    for t in c.tensors where t.section == .model {
+      modelCount += 1
       if t.sharedWith != nil {
         totals.sharedTensors += 1
         continue
@@ -228,17 +235,19 @@ public struct SummaryReport: Sendable, Codable {
         }
       }
     }
-    totals.parametersExact = exact && !model.isEmpty
-    if grads && exact && !model.isEmpty {
+    totals.tensors = modelCount
+    totals.parametersExact = exact && modelCount > 0
+    if grads && exact && modelCount > 0 {
       totals.trainable = trainable
       totals.frozen = frozen
     }
     for l in layers { totals.byLayerType[l.type, default: 0] &+= l.parameters }
-    if !exact && !model.isEmpty {
+    if !exact && modelCount > 0 {
       diagnostics.append(
         Diagnostic(
           .info,
-          "parameters and buffers inferred from names and dtypes: a state dict does not mark them; trainable vs frozen cannot be known"))
+          "parameters and buffers inferred from names and dtypes: a state dict does not mark them; trainable vs frozen cannot be known"
+        ))
     }
     anatomy = Self.anatomy(c, modelBytes: totals.bytes)
     memory = MemoryReport(c, totals: totals, layers: layers, anatomy: anatomy)
@@ -252,7 +261,7 @@ public struct SummaryReport: Sendable, Codable {
       switch t.section {
       case .optimizer:
         optimizerBytes &+= t.bytes
-        if let leaf = t.name.split(separator: ".").last { optimizerLeaves.insert(String(leaf)) }
+        optimizerLeaves.insert(lastComponent(t.name))
       case .other: otherBytes &+= t.bytes
       case .model: break
       }
@@ -279,16 +288,19 @@ public struct SummaryReport: Sendable, Codable {
       var reasons: [String] = []
       if optimizerBytes > modelBytes / 20 {
         reasons.append(
-          "\(optimizer ?? "optimizer state") \(String(format: "%.1f", Double(optimizerBytes) / Double(modelBytes)))x")
+          "\(optimizer ?? "optimizer state") \(String(format: "%.1f", Double(optimizerBytes) / Double(modelBytes)))x"
+        )
       }
       if otherBytes > modelBytes / 20 {
         let emaLike = c.parts.contains { $0.role == "ema" }
         reasons.append(
-          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(String(format: "%.1f", Double(otherBytes) / Double(modelBytes)))x")
+          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(String(format: "%.1f", Double(otherBytes) / Double(modelBytes)))x"
+        )
       }
       if unviewed > modelBytes / 20 { reasons.append("storage no tensor views \(unviewed) bytes") }
       if reasons.isEmpty {
-        verdict += ": model tensors and \(Format.count(c.fileBytes - storageBytes)) bytes of pickle and container"
+        verdict +=
+          ": model tensors and \(Format.count(c.fileBytes - storageBytes)) bytes of pickle and container"
       } else {
         verdict += ": " + reasons.joined(separator: ", ")
       }
@@ -296,16 +308,43 @@ public struct SummaryReport: Sendable, Codable {
       verdict = "the file holds no model tensors"
     }
     return Anatomy(
-      parts: c.parts, fileBytes: c.fileBytes, modelBytes: modelBytes, optimizerBytes: optimizerBytes,
+      parts: c.parts, fileBytes: c.fileBytes, modelBytes: modelBytes,
+      optimizerBytes: optimizerBytes,
       otherBytes: otherBytes, storageBytes: storageBytes, unviewedStorageBytes: unviewed,
       fileToModelRatio: ratio, optimizer: optimizer, verdict: verdict)
   }
 
   /// The report as pretty-printed JSON with sorted keys.
   public func json() -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(self) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
+    JSONOutput.encode(self)
+  }
+}
+
+extension TensorEntry: JSONRawWritable {
+  func writeJSON(into out: inout [UInt8]) {
+    var w = JSONObjectWriter(&out)
+    w.int("bytes", bytes, &out)
+    w.bool("contiguous", contiguous, &out)
+    w.string("device", device, &out)
+    w.string("dtype", dtype, &out)
+    w.string("kind", kind, &out)
+    w.bool("kindExact", kindExact, &out)
+    w.string("layout", layout, &out)
+    w.string("name", name, &out)
+    w.int("numel", numel, &out)
+    if let quantization {
+      w.value("quantization", quantization, &out)
+    } else {
+      w.string("quantization", nil, &out)
+    }
+    w.bool("requiresGrad", requiresGrad, &out)
+    w.string("role", role, &out)
+    w.string("section", section, &out)
+    w.ints("shape", shape, &out)
+    w.string("sharedWith", sharedWith, &out)
+    w.string("storage", storage, &out)
+    w.int("storageOffset", storageOffset, &out)
+    w.ints("stride", stride, &out)
+    w.end(&out)
   }
 }

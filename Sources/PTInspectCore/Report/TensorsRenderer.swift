@@ -31,7 +31,11 @@ public struct TensorsReport: Sendable, Codable {
     case .numel: entries.sort { ($0.numel, $1.name) > ($1.numel, $0.name) }
     case .dtype: entries.sort { ($0.dtype, $0.name) < ($1.dtype, $1.name) }
     case .storage:
-      entries.sort { (($0.storage ?? "").count, $0.storage ?? "", $0.storageOffset) < (($1.storage ?? "").count, $1.storage ?? "", $1.storageOffset) }
+      entries.sort {
+        (($0.storage ?? "").count, $0.storage ?? "", $0.storageOffset) < (
+          ($1.storage ?? "").count, $1.storage ?? "", $1.storageOffset
+        )
+      }
     }
     tensors = entries
   }
@@ -50,7 +54,8 @@ public struct TensorsReport: Sendable, Codable {
       if t.layout != "strided" { kind += " [\(t.layout)]" }
       table.add([
         t.name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
-        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel), Format.count(t.bytes), kind,
+        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel),
+        Format.count(t.bytes), kind,
       ])
     }
     return table
@@ -59,7 +64,9 @@ public struct TensorsReport: Sendable, Codable {
   public func table(style: TerminalStyle = .plain) -> String {
     var out = textTable().render(style: style)
     out += "\n\(tensors.count) tensor(s)"
-    if tensors.contains(where: { !$0.kindExact }) { out += "; kind? = inferred from the name and dtype" }
+    if tensors.contains(where: { !$0.kindExact }) {
+      out += "; kind? = inferred from the name and dtype"
+    }
     if tensors.contains(where: { !$0.contiguous }) { out += "; * = not contiguous" }
     return out + "\n"
   }

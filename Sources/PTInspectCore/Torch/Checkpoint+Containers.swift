@@ -5,7 +5,8 @@ import Foundation
 import Pickle
 
 extension Checkpoint {
-  static func openOther(_ path: String, sniff: Sniffer, options: OpenOptions) throws(CheckpointError)
+  static func openOther(_ path: String, sniff: Sniffer, options: OpenOptions)
+    throws(CheckpointError)
     -> Checkpoint
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
@@ -21,7 +22,8 @@ extension Checkpoint {
     } catch {
       throw fail("cannot read the file: \(error.localizedDescription)")
     }
-    let result = data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Result<Checkpoint, CheckpointError> in
+    let result = data.withUnsafeBytes {
+      (buffer: UnsafeRawBufferPointer) -> Result<Checkpoint, CheckpointError> in
       Result { () throws(CheckpointError) -> Checkpoint in
         switch sniff.kind {
         case .legacy: try openLegacy(path, buffer: buffer, options: options)
@@ -38,7 +40,7 @@ extension Checkpoint {
     throws(CheckpointError) -> Checkpoint
   {
     let graph: PickleGraph
-    let interpreted: InterpretedPickle
+    var interpreted: InterpretedPickle
     do {
       graph = try PickleDecoder(limits: options.pickleLimits).decode(buffer)
       interpreted = try TorchInterpreter(graph: graph).interpret()
@@ -57,9 +59,15 @@ extension Checkpoint {
       archiveRoot: nil, pickleProtocol: graph.protocolVersion, byteOrder: nil)
     if c.tensors.contains(where: { $0.storage != nil }) {
       c.diagnostics.append(
-        Diagnostic(.warning, "a bare pickle: its tensors' storages are not in this file, so their sizes are not checked"))
+        Diagnostic(
+          .warning,
+          "a bare pickle: its tensors' storages are not in this file, so their sizes are not checked"
+        ))
     }
     for note in interpreted.notes { c.diagnostics.append(Diagnostic(.warning, note)) }
+    // The checkpoint owns the records now: drop the walk's copy so updating them does not
+    // copy the whole array.
+    interpreted.tensors = []
     ModelLocator.locate(&c, interpreted: interpreted, graph: graph)
     c.markSharedTensors()
     return c
@@ -89,14 +97,17 @@ extension Checkpoint {
     }
     let sysInfo = try next("sys_info")
     var diagnostics: [Diagnostic] = []
+    var byteOrder = "little"
     let sysInterpreter = TorchInterpreter(graph: sysInfo)
     if let entries = sysInterpreter.dictEntries(sysInfo.root),
-      let le = entries.first(where: { $0.key == .string("little_endian") }), le.value == .bool(false)
+      let le = entries.first(where: { $0.key == .string("little_endian") }),
+      le.value == .bool(false)
     {
+      byteOrder = "big"
       diagnostics.append(Diagnostic(.info, "tensor data is stored big-endian (sys_info)"))
     }
     let main = try next("main pickle")
-    let interpreted: InterpretedPickle
+    var interpreted: InterpretedPickle
     do {
       interpreted = try TorchInterpreter(graph: main).interpret()
     } catch {
@@ -110,16 +121,24 @@ extension Checkpoint {
     let interpreter = TorchInterpreter(graph: main)
     var refs: [String: StorageRef] = [:]
     for (i, node) in main.nodes.enumerated() {
-      guard case .persistentID = node, let ref = try? interpreter.storage(.node(i)) else { continue }
+      guard case .persistentID = node, let ref = try? interpreter.storage(.node(i)) else {
+        continue
+      }
       refs[ref.key] = ref
     }
     var storages: [String: StorageInfo] = [:]
     var storageOrder: [String] = []
     for keyValue in keys {
-      guard case .string(let key) = keyValue else { throw fail("legacy stream: a storage key is not a string") }
-      guard let ref = refs[key] else { throw fail("legacy stream: storage '\(key)' is listed but never used") }
+      guard case .string(let key) = keyValue else {
+        throw fail("legacy stream: a storage key is not a string")
+      }
+      guard let ref = refs[key] else {
+        throw fail("legacy stream: storage '\(key)' is listed but never used")
+      }
       guard offset + 8 <= buffer.count else {
-        throw fail("truncated legacy stream: storage '\(key)' starts at offset \(offset), past the end (\(buffer.count) bytes)")
+        throw fail(
+          "truncated legacy stream: storage '\(key)' starts at offset \(offset), past the end (\(buffer.count) bytes)"
+        )
       }
       var count: UInt64 = 0
       for i in (0..<8).reversed() { count = count << 8 | UInt64(buffer[offset + i]) }
@@ -128,20 +147,25 @@ extension Checkpoint {
       let dataStart = offset + 8
       guard !overflow, bytes <= UInt64(buffer.count - dataStart) else {
         throw fail(
-          "truncated legacy stream: storage '\(key)' needs \(count) x \(itemSize) bytes at offset \(dataStart), but the file has \(buffer.count - dataStart) left")
+          "truncated legacy stream: storage '\(key)' needs \(count) x \(itemSize) bytes at offset \(dataStart), but the file has \(buffer.count - dataStart) left"
+        )
       }
       if Int64(count) != ref.count {
         diagnostics.append(
-          Diagnostic(.warning, "storage '\(key)': the stream holds \(count) elements, its id declares \(ref.count)"))
+          Diagnostic(
+            .warning,
+            "storage '\(key)': the stream holds \(count) elements, its id declares \(ref.count)"))
       }
       storageOrder.append(key)
       storages[key] = StorageInfo(
         key: key, record: "offset \(dataStart)", dtype: ref.dtype?.rawValue ?? "untyped",
-        declaredBytes: ref.declaredBytes, recordBytes: Int64(bytes), usedBytes: 0, id: ref.folder + "/" + key)
+        declaredBytes: ref.declaredBytes, recordBytes: Int64(bytes), usedBytes: 0,
+        id: ref.folder + "/" + key)
       offset = dataStart + Int(bytes)
     }
     if offset < buffer.count {
-      diagnostics.append(Diagnostic(.warning, "\(buffer.count - offset) bytes follow the last storage"))
+      diagnostics.append(
+        Diagnostic(.warning, "\(buffer.count - offset) bytes follow the last storage"))
     }
     for t in interpreted.tensors.flatMap(\.storageViews) {
       guard let s = t.storage else { continue }
@@ -154,18 +178,26 @@ extension Checkpoint {
       let (needed, o) = extent.multipliedReportingOverflow(by: Int64(t.dtype.itemSize))
       if o || needed > info.recordBytes {
         throw fail(
-          "tensor '\(t.name)' needs \(o ? "more than \(Int64.max)" : String(needed)) bytes of storage '\(s.key)', but the stream holds \(info.recordBytes)")
+          "tensor '\(t.name)' needs \(o ? "more than \(Int64.max)" : String(needed)) bytes of storage '\(s.key)', but the stream holds \(info.recordBytes)"
+        )
       }
       info.usedBytes = max(info.usedBytes, needed)
       storages[s.key] = info
     }
     for note in interpreted.notes { diagnostics.append(Diagnostic(.warning, note)) }
     var c = Checkpoint(
-      path: path, format: .torchLegacy, fileBytes: Int64(buffer.count), tensors: interpreted.tensors,
+      path: path, format: .torchLegacy, fileBytes: Int64(buffer.count),
+      tensors: interpreted.tensors,
       modelPrefix: "", strippedPrefix: "", parts: [], metadata: [], modules: interpreted.modules,
       moduleOrder: interpreted.moduleOrder, storages: storageOrder.compactMap { storages[$0] },
-      globals: [sysInfo, main, keyList].flatMap { g in g.globals.map { (pickle: "legacy stream", reference: $0) } },
-      diagnostics: diagnostics, archiveRoot: nil, pickleProtocol: main.protocolVersion, byteOrder: nil)
+      globals: [sysInfo, main, keyList].flatMap { g in
+        g.globals.map { (pickle: "legacy stream", reference: $0) }
+      },
+      diagnostics: diagnostics, archiveRoot: nil, pickleProtocol: main.protocolVersion,
+      byteOrder: byteOrder)
+    // The checkpoint owns the records now: drop the walk's copy so updating them does not
+    // copy the whole array.
+    interpreted.tensors = []
     ModelLocator.locate(&c, interpreted: interpreted, graph: main)
     c.markSharedTensors()
     return c

@@ -7,12 +7,18 @@ extension Checkpoint {
   /// Largest header the reference implementation accepts.
   static let maxSafetensorsHeader: UInt64 = 100_000_000
 
-  static func openSafetensors(_ path: String, fileBytes: Int64) throws(CheckpointError) -> Checkpoint {
+  static func openSafetensors(_ path: String, fileBytes: Int64) throws(CheckpointError)
+    -> Checkpoint
+  {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw fail("cannot open the file for reading") }
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      throw fail("cannot open the file for reading")
+    }
     defer { try? handle.close() }
     let lengthBytes = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
-    guard lengthBytes.count == 8 else { throw fail("safetensors file shorter than its 8-byte header length") }
+    guard lengthBytes.count == 8 else {
+      throw fail("safetensors file shorter than its 8-byte header length")
+    }
     let n = lengthBytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     guard n <= maxSafetensorsHeader else {
       throw fail("safetensors header of \(n) bytes is over the limit of \(maxSafetensorsHeader)")
@@ -21,7 +27,9 @@ extension Checkpoint {
       throw fail("truncated safetensors file: the header needs \(n) bytes, \(fileBytes - 8) remain")
     }
     let header = (try? handle.read(upToCount: Int(n))) ?? Data()
-    guard let object = try? JSONSerialization.jsonObject(with: header), let dict = object as? [String: Any] else {
+    guard let object = try? JSONSerialization.jsonObject(with: header),
+      let dict = object as? [String: Any]
+    else {
       throw fail("safetensors header is not a JSON object")
     }
     let dataStart = 8 + Int64(n)
@@ -56,24 +64,29 @@ extension Checkpoint {
         acc = acc &* max(shape[i], 1)
       }
       let leaf = lastComponent(name)
-      let kind: TensorKind = TorchInterpreter.inferredBuffer(leaf: leaf, dtype: dtype) ? .buffer : .parameter
+      let kind: TensorKind =
+        TorchInterpreter.inferredBuffer(leaf: leaf, dtype: dtype) ? .buffer : .parameter
       var record = TensorRecord(
         name: name, dtype: dtype, shape: shape, stride: stride,
-        storage: StorageRef(key: name, storageClass: "safetensors", dtype: dtype, device: "cpu", count: 0, folder: ""),
+        storage: StorageRef(
+          key: name, storageClass: "safetensors", dtype: dtype, device: "cpu", count: 0, folder: ""),
         storageOffset: 0, requiresGrad: nil, kind: kind, kindIsExact: false,
         role: TorchInterpreter.role(leaf: leaf, kind: kind), section: .model, layout: "strided",
         quantization: nil, sharedWith: nil, moduleClass: nil)
       let expected = dtype == .float4_e2m1fn_x2 ? record.numel : record.bytes
       guard offsets[1] - offsets[0] == expected else {
         throw fail(
-          "safetensors entry '\(name)' spans \(offsets[1] - offsets[0]) bytes, but \(dtypeName) \(shape) needs \(expected)")
+          "safetensors entry '\(name)' spans \(offsets[1] - offsets[0]) bytes, but \(dtypeName) \(shape) needs \(expected)"
+        )
       }
       let numel = record.numel
       record.storage?.count = numel
       tensors.append(record)
       ranges.append((name, offsets[0], offsets[1]))
     }
-    let order = ranges.indices.sorted { (ranges[$0].begin, ranges[$0].name) < (ranges[$1].begin, ranges[$1].name) }
+    let order = ranges.indices.sorted {
+      (ranges[$0].begin, ranges[$0].name) < (ranges[$1].begin, ranges[$1].name)
+    }
     var cursor: Int64 = 0
     for i in order {
       let r = ranges[i]
@@ -86,7 +99,8 @@ extension Checkpoint {
       cursor = r.end
     }
     guard cursor <= dataBytes else {
-      throw fail("truncated safetensors file: tensors need \(cursor) data bytes, \(dataBytes) remain")
+      throw fail(
+        "truncated safetensors file: tensors need \(cursor) data bytes, \(dataBytes) remain")
     }
     var diagnostics: [Diagnostic] = []
     if cursor < dataBytes {
@@ -100,14 +114,18 @@ extension Checkpoint {
       strippedPrefix: "", parts: [], metadata: metadata, modules: [:], moduleOrder: [],
       storages: order.map {
         StorageInfo(
-          key: ranges[$0].name, record: "bytes \(dataStart + ranges[$0].begin)-\(dataStart + ranges[$0].end)",
+          key: ranges[$0].name,
+          record: "bytes \(dataStart + ranges[$0].begin)-\(dataStart + ranges[$0].end)",
           dtype: tensors[$0].dtype.rawValue, declaredBytes: ranges[$0].end - ranges[$0].begin,
-          recordBytes: ranges[$0].end - ranges[$0].begin, usedBytes: ranges[$0].end - ranges[$0].begin)
+          recordBytes: ranges[$0].end - ranges[$0].begin,
+          usedBytes: ranges[$0].end - ranges[$0].begin)
       },
-      globals: [], diagnostics: diagnostics, archiveRoot: nil, pickleProtocol: 0, byteOrder: "little")
+      globals: [], diagnostics: diagnostics, archiveRoot: nil, pickleProtocol: 0,
+      byteOrder: "little")
     c.parts = [
       CheckpointPart(
-        name: "", role: "model", tensors: sorted.count, elements: sorted.reduce(0) { $0 &+ $1.numel },
+        name: "", role: "model", tensors: sorted.count,
+        elements: sorted.reduce(0) { $0 &+ $1.numel },
         bytes: sorted.reduce(0) { $0 &+ $1.bytes }, value: nil)
     ]
     return c
@@ -130,11 +148,13 @@ extension Checkpoint {
     var storageOrder: [String] = []
     for i in tensors.indices {
       for component in tensors[i].components {
-        guard let s = component.storage, let extent = component.storageExtent, component.numel > 0 else { continue }
+        guard let s = component.storage, let extent = component.storageExtent, component.numel > 0
+        else { continue }
         let id = s.folder + "/" + s.key
         if rangesByStorage[id] == nil { storageOrder.append(id) }
         let item = Int64(component.dtype.itemSize)
-        rangesByStorage[id, default: []].append((component.name, component.storageOffset &* item, extent &* item))
+        rangesByStorage[id, default: []].append(
+          (component.name, component.storageOffset &* item, extent &* item))
       }
       guard let s = tensors[i].storage, s.storageClass != "safetensors" else { continue }
       let id = s.folder + "/" + s.key
@@ -156,7 +176,10 @@ extension Checkpoint {
     let tied = tensors.filter { $0.sharedWith != nil }.count
     if tied > 0 {
       diagnostics.append(
-        Diagnostic(.info, "\(tied) tensor(s) share storage with another of the same view (tied weights); counted once"))
+        Diagnostic(
+          .info,
+          "\(tied) tensor(s) share storage with another of the same view (tied weights); counted once"
+        ))
     }
     // Storage records by the id the ranges use (folder/key).
     var storageByID: [String: StorageInfo] = [:]
@@ -184,18 +207,25 @@ extension Checkpoint {
         if idle > 0 {
           unused += idle
           if unusedExamples.count < 3, let r = ranges.first {
-            unusedExamples.append("'\(r.name)' views \(covered) of storage '\(info.key)''s \(info.recordBytes) bytes")
+            unusedExamples.append(
+              "'\(r.name)' views \(covered) of storage '\(info.key)''s \(info.recordBytes) bytes")
           }
         }
       }
     }
     if !overlaps.isEmpty {
       diagnostics.append(
-        Diagnostic(.info, "\(overlaps.count) pair(s) of tensors view overlapping bytes of one storage: " + overlaps.prefix(3).joined(separator: ", ")))
+        Diagnostic(
+          .info,
+          "\(overlaps.count) pair(s) of tensors view overlapping bytes of one storage: "
+            + overlaps.prefix(3).joined(separator: ", ")))
     }
     if unused > 0 {
       diagnostics.append(
-        Diagnostic(.warning, "the file carries \(unused) storage bytes no tensor views (saved views drag their whole storage): " + unusedExamples.joined(separator: "; ")))
+        Diagnostic(
+          .warning,
+          "the file carries \(unused) storage bytes no tensor views (saved views drag their whole storage): "
+            + unusedExamples.joined(separator: "; ")))
     }
   }
 }

@@ -5,7 +5,8 @@ import Foundation
 import Pickle
 
 extension Checkpoint {
-  static func openIndex(_ path: String, sniff: Sniffer, options: OpenOptions) throws(CheckpointError)
+  static func openIndex(_ path: String, sniff: Sniffer, options: OpenOptions)
+    throws(CheckpointError)
     -> Checkpoint
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
@@ -17,12 +18,14 @@ extension Checkpoint {
         throw fail(
           indexes.isEmpty
             ? "is a directory without a checkpoint index (*.index.json): name a checkpoint file"
-            : "is a directory with \(indexes.count) checkpoint indexes (\(indexes.joined(separator: ", "))): name one")
+            : "is a directory with \(indexes.count) checkpoint indexes (\(indexes.joined(separator: ", "))): name one"
+        )
       }
       indexPath = (path as NSString).appendingPathComponent(only)
     }
     guard let data = FileManager.default.contents(atPath: indexPath),
-      let object = try? JSONSerialization.jsonObject(with: data), let root = object as? [String: Any]
+      let object = try? JSONSerialization.jsonObject(with: data),
+      let root = object as? [String: Any]
     else { throw fail("a JSON file that does not parse as a JSON object") }
     guard let weightMap = root["weight_map"] as? [String: Any] else {
       throw fail("a JSON file without a 'weight_map': not a sharded checkpoint index")
@@ -31,7 +34,8 @@ extension Checkpoint {
     var mapped: [String: String] = [:]
     for (name, value) in weightMap {
       guard let file = value as? String else {
-        diagnostics.append(Diagnostic(.warning, "the index maps '\(name)' to a non-string value; ignored"))
+        diagnostics.append(
+          Diagnostic(.warning, "the index maps '\(name)' to a non-string value; ignored"))
         continue
       }
       mapped[name] = file
@@ -71,15 +75,20 @@ extension Checkpoint {
       for var t in part.modelTensors {
         let name = part.layerName(t)
         if let other = seenIn[name] {
-          diagnostics.append(Diagnostic(.warning, "tensor '\(name)' is in both '\(other)' and '\(shard)'; the first is used"))
+          diagnostics.append(
+            Diagnostic(
+              .warning, "tensor '\(name)' is in both '\(other)' and '\(shard)'; the first is used"))
           continue
         }
         seenIn[name] = shard
         if mapped[name] == nil {
-          diagnostics.append(Diagnostic(.warning, "tensor '\(name)' in '\(shard)' is not in the index"))
+          diagnostics.append(
+            Diagnostic(.warning, "tensor '\(name)' in '\(shard)' is not in the index"))
         } else if mapped[name] != shard {
           diagnostics.append(
-            Diagnostic(.warning, "tensor '\(name)' is in '\(shard)' but the index maps it to '\(mapped[name] ?? "")'"))
+            Diagnostic(
+              .warning,
+              "tensor '\(name)' is in '\(shard)' but the index maps it to '\(mapped[name] ?? "")'"))
         }
         t.name = name
         // Storage keys repeat across shards ("0" in each); qualify them with the shard.
@@ -97,7 +106,9 @@ extension Checkpoint {
         }
         tensors.append(t)
       }
-      metadata += part.metadata.map { MetadataItem(name: shard + ":" + $0.name, type: $0.type, value: $0.value) }
+      metadata += part.metadata.map {
+        MetadataItem(name: shard + ":" + $0.name, type: $0.type, value: $0.value)
+      }
     }
     let missing = mapped.keys.filter { seenIn[$0] == nil }.sorted()
     if let first = missing.first {
@@ -107,20 +118,24 @@ extension Checkpoint {
     }
     if let meta = root["metadata"] as? [String: Any] {
       for (k, v) in meta.sorted(by: { $0.key < $1.key }) {
-        metadata.append(MetadataItem(name: "metadata." + k, type: v is NSNumber ? "int" : "str", value: "\(v)"))
+        metadata.append(
+          MetadataItem(name: "metadata." + k, type: v is NSNumber ? "int" : "str", value: "\(v)"))
       }
       if let total = (meta["total_size"] as? NSNumber)?.int64Value {
         let bytes = tensors.reduce(Int64(0)) { $0 &+ $1.bytes }
         if total != bytes {
           diagnostics.append(
-            Diagnostic(.info, "the index's total_size is \(total) bytes; the shards' tensors hold \(bytes)"))
+            Diagnostic(
+              .info, "the index's total_size is \(total) bytes; the shards' tensors hold \(bytes)"))
         }
       }
     }
     var c = Checkpoint(
       path: path, format: isSafetensors ? .safetensorsIndex : .torchIndex, fileBytes: fileBytes,
-      tensors: tensors, modelPrefix: "", strippedPrefix: "", parts: [], metadata: metadata, modules: [:],
-      moduleOrder: [], storages: storages, globals: globals, diagnostics: diagnostics, archiveRoot: nil,
+      tensors: tensors, modelPrefix: "", strippedPrefix: "", parts: [], metadata: metadata,
+      modules: [:],
+      moduleOrder: [], storages: storages, globals: globals, diagnostics: diagnostics,
+      archiveRoot: nil,
       pickleProtocol: 0, byteOrder: nil)
     c.parts = shards.map { shard in
       let ts = tensors.filter { seenIn[$0.name] == shard }

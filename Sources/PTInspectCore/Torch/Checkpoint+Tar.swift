@@ -12,9 +12,13 @@ extension Checkpoint {
   }
 
   /// Members of a ustar/PAX archive by name.
-  static func tarMembers(_ buffer: UnsafeRawBufferPointer) throws(InterpretError) -> [String: TarMember] {
+  static func tarMembers(_ buffer: UnsafeRawBufferPointer) throws(InterpretError) -> [String:
+    TarMember]
+  {
     func field(_ at: Int, _ length: Int) -> [UInt8] { Array(buffer[at..<at + length]) }
-    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self) }
+    func text(_ bytes: [UInt8]) -> String {
+      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
     var members: [String: TarMember] = [:]
     var pos = 0
     var paxPath: String?
@@ -30,12 +34,14 @@ extension Checkpoint {
       }
       let start = pos + 512
       guard size <= buffer.count - start else {
-        throw InterpretError("truncated tar archive: member '\(name)' needs \(size) bytes at offset \(start)")
+        throw InterpretError(
+          "truncated tar archive: member '\(name)' needs \(size) bytes at offset \(start)")
       }
       switch header[156] {
       case UInt8(ascii: "x"):
         // PAX extended header: "len path=value\n" records.
-        for record in text(field(start, size)).split(separator: "\n") where record.contains(" path=") {
+        for record in text(field(start, size)).split(separator: "\n")
+        where record.contains(" path=") {
           paxPath = record.components(separatedBy: " path=").last
         }
       case UInt8(ascii: "g"):
@@ -49,7 +55,8 @@ extension Checkpoint {
     return members
   }
 
-  static func openTar(_ path: String, buffer: UnsafeRawBufferPointer, options: OpenOptions) throws(CheckpointError)
+  static func openTar(_ path: String, buffer: UnsafeRawBufferPointer, options: OpenOptions)
+    throws(CheckpointError)
     -> Checkpoint
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
@@ -62,7 +69,8 @@ extension Checkpoint {
     guard let mainMember = members["pickle"], let storageMember = members["storages"],
       let tensorMember = members["tensors"]
     else {
-      throw fail("a tar archive, but not a torch checkpoint: no 'pickle', 'storages' and 'tensors' members")
+      throw fail(
+        "a tar archive, but not a torch checkpoint: no 'pickle', 'storages' and 'tensors' members")
     }
     let decoder = PickleDecoder(limits: options.pickleLimits)
     var diagnostics: [Diagnostic] = []
@@ -71,7 +79,9 @@ extension Checkpoint {
     func member(_ m: TarMember) -> UnsafeRawBufferPointer {
       UnsafeRawBufferPointer(rebasing: buffer[m.start..<m.start + m.size])
     }
-    func decode(_ m: TarMember, at offset: Int, _ what: String) throws(CheckpointError) -> PickleGraph {
+    func decode(_ m: TarMember, at offset: Int, _ what: String) throws(CheckpointError)
+      -> PickleGraph
+    {
       do {
         let g = try decoder.decode(member(m), at: offset)
         globals += g.globals.map { (pickle: what, reference: $0) }
@@ -87,8 +97,12 @@ extension Checkpoint {
       default: return nil
       }
     }
-    func readInt(_ m: TarMember, _ at: Int, _ width: Int, _ what: String) throws(CheckpointError) -> Int64 {
-      guard at + width <= m.size else { throw fail("truncated tar member '\(what)' at offset \(at)") }
+    func readInt(_ m: TarMember, _ at: Int, _ width: Int, _ what: String) throws(CheckpointError)
+      -> Int64
+    {
+      guard at + width <= m.size else {
+        throw fail("truncated tar member '\(what)' at offset \(at)")
+      }
       var v: UInt64 = 0
       for i in (0..<width).reversed() { v = v << 8 | UInt64(buffer[m.start + at + i]) }
       return width == 4 ? Int64(Int32(bitPattern: UInt32(v))) : Int64(bitPattern: v)
@@ -103,7 +117,9 @@ extension Checkpoint {
     var order: [String] = []
     var offset = 0
     var g = try decode(storageMember, at: offset, "storages")
-    guard let count = g.root.intValue, count >= 0 else { throw fail("tar member 'storages' does not start with a count") }
+    guard let count = g.root.intValue, count >= 0 else {
+      throw fail("tar member 'storages' does not start with a count")
+    }
     offset = g.endOffset
     for _ in 0..<count {
       g = try decode(storageMember, at: offset, "storages")
@@ -114,10 +130,14 @@ extension Checkpoint {
       let dataStart = g.endOffset + 8
       let (bytes, overflow) = n.multipliedReportingOverflow(by: Int64(dtype.itemSize))
       guard n >= 0, !overflow, bytes <= Int64(storageMember.size - dataStart) else {
-        throw fail("truncated tar member 'storages': storage '\(k)' needs \(n) x \(dtype.itemSize) bytes")
+        throw fail(
+          "truncated tar member 'storages': storage '\(k)' needs \(n) x \(dtype.itemSize) bytes")
       }
       stored[k] = Stored(
-        ref: StorageRef(key: k, storageClass: cls.name, dtype: dtype, device: g.root == .none ? "?" : (items[1].stringValue ?? "?"), count: n, folder: "storages"),
+        ref: StorageRef(
+          key: k, storageClass: cls.name, dtype: dtype,
+          device: g.root == .none ? "?" : (items[1].stringValue ?? "?"), count: n,
+          folder: "storages"),
         dataOffset: storageMember.start + dataStart)
       order.append(k)
       offset = dataStart + Int(bytes)
@@ -125,7 +145,8 @@ extension Checkpoint {
     g = try decode(storageMember, at: offset, "storages")
     for view in g.sequence(g.root) ?? [] {
       guard let v = g.sequence(view), v.count == 4, let target = key(v[0]), let root = key(v[1]),
-        let start = v[2].intValue, let numel = v[3].intValue, let base = stored[root], let dtype = base.ref.dtype,
+        let start = v[2].intValue, let numel = v[3].intValue, let base = stored[root],
+        let dtype = base.ref.dtype,
         start >= 0, numel >= 0, start + numel <= base.ref.count
       else { throw fail("tar member 'storages' has a malformed storage view") }
       var ref = base.ref
@@ -144,7 +165,9 @@ extension Checkpoint {
     offset = g.endOffset
     for _ in 0..<tensorCount {
       g = try decode(tensorMember, at: offset, "tensors")
-      guard let items = g.sequence(g.root), items.count == 3, let k = key(items[0]), let sk = key(items[1]) else {
+      guard let items = g.sequence(g.root), items.count == 3, let k = key(items[0]),
+        let sk = key(items[1])
+      else {
         throw fail("tar member 'tensors' has a malformed tensor header")
       }
       guard let s = stored[sk], let dtype = s.ref.dtype else {
@@ -170,7 +193,8 @@ extension Checkpoint {
         throw fail("tensor '\(k)' has a negative size or offset")
       }
       persistent[k] = TensorFacts(
-        dtype: dtype, shape: shape, stride: stride, storage: s.ref, offset: storageOffset, requiresGrad: nil,
+        dtype: dtype, shape: shape, stride: stride, storage: s.ref, offset: storageOffset,
+        requiresGrad: nil,
         layout: "strided")
     }
     let main = try decode(mainMember, at: 0, "pickle")
@@ -187,7 +211,8 @@ extension Checkpoint {
       guard let s = stored[k] else { continue }
       infos[k] = StorageInfo(
         key: k, record: "offset \(s.dataOffset)", dtype: s.ref.dtype?.rawValue ?? "untyped",
-        declaredBytes: s.ref.declaredBytes, recordBytes: s.ref.declaredBytes, usedBytes: 0, id: "storages/" + k)
+        declaredBytes: s.ref.declaredBytes, recordBytes: s.ref.declaredBytes, usedBytes: 0,
+        id: "storages/" + k)
     }
     for t in interpreted.tensors.flatMap(\.storageViews) {
       guard let s = t.storage, var info = infos[s.key] else { continue }
@@ -196,23 +221,33 @@ extension Checkpoint {
       }
       let (needed, o) = extent.multipliedReportingOverflow(by: Int64(t.dtype.itemSize))
       if o || needed > info.recordBytes {
-        throw fail("tensor '\(t.name)' needs \(o ? "more than \(Int64.max)" : String(needed)) bytes of storage '\(s.key)', but the archive holds \(info.recordBytes)")
+        throw fail(
+          "tensor '\(t.name)' needs \(o ? "more than \(Int64.max)" : String(needed)) bytes of storage '\(s.key)', but the archive holds \(info.recordBytes)"
+        )
       }
       info.usedBytes = max(info.usedBytes, needed)
       infos[s.key] = info
     }
+    var byteOrder = "little"
     if let sys = members["sys_info"], let sg = try? decoder.decode(member(sys)),
       let entries = TorchInterpreter(graph: sg).dictEntries(sg.root),
       entries.contains(where: { $0.key == .string("little_endian") && $0.value == .bool(false) })
     {
+      byteOrder = "big"
       diagnostics.append(Diagnostic(.info, "tensor data is stored big-endian (sys_info)"))
     }
     for note in interpreted.notes { diagnostics.append(Diagnostic(.warning, note)) }
     var c = Checkpoint(
-      path: path, format: .torchTar, fileBytes: Int64(buffer.count), tensors: interpreted.tensors, modelPrefix: "",
-      strippedPrefix: "", parts: [], metadata: [], modules: interpreted.modules, moduleOrder: interpreted.moduleOrder,
-      storages: order.compactMap { infos[$0] }, globals: globals, diagnostics: diagnostics, archiveRoot: nil,
-      pickleProtocol: main.protocolVersion, byteOrder: nil)
+      path: path, format: .torchTar, fileBytes: Int64(buffer.count), tensors: interpreted.tensors,
+      modelPrefix: "",
+      strippedPrefix: "", parts: [], metadata: [], modules: interpreted.modules,
+      moduleOrder: interpreted.moduleOrder,
+      storages: order.compactMap { infos[$0] }, globals: globals, diagnostics: diagnostics,
+      archiveRoot: nil,
+      pickleProtocol: main.protocolVersion, byteOrder: byteOrder)
+    // The checkpoint owns the records now: drop the walk's copy so updating them does not
+    // copy the whole array.
+    interpreted.tensors = []
     ModelLocator.locate(&c, interpreted: interpreted, graph: main, persistentTensors: persistent)
     c.markSharedTensors()
     return c

@@ -100,7 +100,8 @@ public struct Checkpoint: Sendable {
 
 extension Checkpoint {
   /// Opens and interprets the checkpoint at `path`. Errors name the file and the problem.
-  public static func open(_ path: String, options: OpenOptions = OpenOptions()) throws(CheckpointError)
+  public static func open(_ path: String, options: OpenOptions = OpenOptions())
+    throws(CheckpointError)
     -> Checkpoint
   {
     let sniff = try Sniffer(path: path)
@@ -116,7 +117,8 @@ extension Checkpoint {
     }
   }
 
-  static func openZip(_ path: String, fileBytes: Int64, options: OpenOptions) throws(CheckpointError)
+  static func openZip(_ path: String, fileBytes: Int64, options: OpenOptions)
+    throws(CheckpointError)
     -> Checkpoint
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
@@ -126,7 +128,9 @@ extension Checkpoint {
     } catch {
       if case .open(let reason) = error, reason == "not a zip archive" {
         // It starts like a zip (the sniffer saw a local header) but has no central directory.
-        throw fail("truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)")
+        throw fail(
+          "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"
+        )
       }
       throw fail(error.description)
     }
@@ -134,24 +138,32 @@ extension Checkpoint {
     // The top folder differs from file to file (`sd/`, `archive/`, `resnet18-f37072fd/`).
     let pickles = archive.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
     guard let dataPickle = pickles.min(by: { $0.name.count < $1.name.count }) else {
-      if names.contains(where: { $0.hasSuffix(".data/version") }) && names.contains(where: { $0.hasSuffix(".pkl") }) {
+      if names.contains(where: { $0.hasSuffix(".data/version") })
+        && names.contains(where: { $0.hasSuffix(".pkl") })
+      {
         throw fail("torch.package archive: ptinspect does not read torch.package files")
       }
-      if names.contains(where: { $0.hasSuffix("archive_format") || $0.contains("/serialized_exported_program") }) {
+      if names.contains(where: {
+        $0.hasSuffix("archive_format") || $0.contains("/serialized_exported_program")
+      }) {
         throw fail("torch.export program (.pt2): ptinspect does not read exported programs")
       }
       if names.contains(where: { $0.hasSuffix("bytecode.pkl") }) {
         throw fail("PyTorch Mobile (lite interpreter) archive: ptinspect does not read .ptl files")
       }
       let shown = names.prefix(3).joined(separator: ", ")
-      throw fail("not a PyTorch checkpoint: no data.pkl among the \(names.count) zip entries (\(shown))")
+      throw fail(
+        "not a PyTorch checkpoint: no data.pkl among the \(names.count) zip entries (\(shown))")
     }
     let root = String(dataPickle.name.dropLast("data.pkl".count))
     let isScript = archive.entry(named: root + "constants.pkl") != nil
     var diagnostics: [Diagnostic] = []
     if isScript, archive.entry(named: root + "bytecode.pkl") != nil {
       diagnostics.append(
-        Diagnostic(.info, "a PyTorch Mobile (lite interpreter) archive: read as TorchScript; bytecode.pkl is not interpreted"))
+        Diagnostic(
+          .info,
+          "a PyTorch Mobile (lite interpreter) archive: read as TorchScript; bytecode.pkl is not interpreted"
+        ))
     }
     let bytes: [UInt8]
     do {
@@ -204,7 +216,8 @@ extension Checkpoint {
     if let entry = archive.entry(named: root + "byteorder"), entry.size <= 16,
       let raw = try? archive.read(entry, limit: 16)
     {
-      byteOrder = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      byteOrder = String(decoding: raw, as: UTF8.self).trimmingCharacters(
+        in: .whitespacesAndNewlines)
       if byteOrder == "big" {
         diagnostics.append(Diagnostic(.info, "tensor data is stored big-endian (byteorder record)"))
       }
@@ -233,7 +246,8 @@ extension Checkpoint {
       }
       if s.declaredBytes > recordBytes {
         throw fail(
-          "storage '\(s.key)' declares \(s.declaredBytes) bytes, but '\(record)' holds \(recordBytes)")
+          "storage '\(s.key)' declares \(s.declaredBytes) bytes, but '\(record)' holds \(recordBytes)"
+        )
       }
       let id = s.folder + "/" + s.key
       if var info = storages[id] {
@@ -257,6 +271,9 @@ extension Checkpoint {
       storages: storageOrder.compactMap { storages[$0] }, globals: globals,
       diagnostics: diagnostics, archiveRoot: root.isEmpty ? nil : root,
       pickleProtocol: graph.protocolVersion, byteOrder: byteOrder)
+    // The checkpoint owns the records now: drop the walk's copy so updating them does not
+    // copy the whole array.
+    interpreted.tensors = []
     ModelLocator.locate(&checkpoint, interpreted: interpreted, graph: graph)
     checkpoint.markSharedTensors()
     return checkpoint

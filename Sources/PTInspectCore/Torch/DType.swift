@@ -1,6 +1,7 @@
 // DType.swift: every dtype torch can save, with its element size and the names files use.
 
 /// A tensor element type, named as torch names it (without `torch.`).
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
   case float64, float32, float16, bfloat16
   case float8_e5m2, float8_e4m3fn, float8_e5m2fnuz, float8_e4m3fnuz, float8_e8m0fnu

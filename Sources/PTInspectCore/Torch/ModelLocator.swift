@@ -40,7 +40,8 @@ enum ModelLocator {
     interpreter.persistentTensors = persistentTensors
     let isDictRoot = !interpreted.rootEntries.isEmpty || interpreter.dictEntries(graph.root) != nil
     // Root keys that are tensors themselves (a state dict), from the walk's own names.
-    let tensorKeys = Set(zip(c.tensors, interpreted.tensorParts).filter { $0.0.name == $0.1 }.map(\.1))
+    let tensorKeys = Set(
+      zip(c.tensors, interpreted.tensorParts).filter { $0.0.name == $0.1 }.map(\.1))
     let rootIsModel =
       !isDictRoot
       || (!interpreted.rootEntries.isEmpty
@@ -75,7 +76,9 @@ enum ModelLocator {
       let withTensors = keys.filter { (stats[$0]?.tensors ?? 0) > 0 }
       modelPart =
         modelKeys.first { withTensors.contains($0) && roles[$0] == nil }
-        ?? withTensors.filter { roles[$0] == nil }.max { (stats[$0]?.elements ?? 0) < (stats[$1]?.elements ?? 0) }
+        ?? withTensors.filter { roles[$0] == nil }.max {
+          (stats[$0]?.elements ?? 0) < (stats[$1]?.elements ?? 0)
+        }
         ?? withTensors.first { roles[$0] == "ema" }
       if let m = modelPart {
         roles[m] = "model"
@@ -95,23 +98,28 @@ enum ModelLocator {
     }
     if let m = modelPart {
       c.modelPrefix = m.isEmpty ? "" : m + "."
-      let names = c.tensors.filter { $0.section == .model }.map { c.layerName($0) }
+      var names: [String] = []
+      for i in c.tensors.indices where c.tensors[i].section == .model { names.append(c.layerName(c.tensors[i])) }
       for prefix in ["module.", "_orig_mod.", "model."] where !names.isEmpty {
         if names.allSatisfy({ $0.hasPrefix(prefix) }) {
           c.strippedPrefix = prefix
           c.diagnostics.append(
-            Diagnostic(.info, "every model key starts with '\(prefix)'; layer names are shown without it"))
+            Diagnostic(
+              .info, "every model key starts with '\(prefix)'; layer names are shown without it"))
           break
         }
       }
     } else if !c.tensors.isEmpty {
-      c.diagnostics.append(Diagnostic(.warning, "found no model state among the checkpoint's tensors"))
+      c.diagnostics.append(
+        Diagnostic(.warning, "found no model state among the checkpoint's tensors"))
     }
     // Anatomy: every root key with its weight.
     if rootIsModel {
       let s = stats[""] ?? (0, 0, 0)
       c.parts.append(
-        CheckpointPart(name: "", role: "model", tensors: s.tensors, elements: s.elements, bytes: s.bytes, value: nil))
+        CheckpointPart(
+          name: "", role: "model", tensors: s.tensors, elements: s.elements, bytes: s.bytes,
+          value: nil))
     }
     if isDictRoot {
       for entry in interpreted.rootEntries {
@@ -128,7 +136,9 @@ enum ModelLocator {
         if s.tensors == 0 {
           let rendering = ValueRenderer(graph: graph).render(entry.value)
           c.parts.append(
-            CheckpointPart(name: key, role: roles[key] ?? "value", tensors: 0, elements: 0, bytes: 0, value: rendering.value))
+            CheckpointPart(
+              name: key, role: roles[key] ?? "value", tensors: 0, elements: 0, bytes: 0,
+              value: rendering.value))
           c.metadata.append(MetadataItem(name: key, type: rendering.type, value: rendering.value))
         } else {
           c.parts.append(
@@ -159,12 +169,15 @@ enum ModelLocator {
 
   /// An optimizer state dict: `{'state': ..., 'param_groups': [...]}`, or a list of them.
   static func isOptimizer(_ v: PickleValue, interpreter: TorchInterpreter) -> Bool {
-    if let entries = interpreter.dictEntries(v) {
-      let keys = Set(entries.map { interpreter.keyName($0.key) })
-      return keys.contains("state") && keys.contains("param_groups")
-    }
-    if let items = interpreter.graph.sequence(v), let first = items.first {
-      return isOptimizer(first, interpreter: interpreter)
+    // Iterative and bounded: a hostile value nests sequences 100,000 deep.
+    var v = v
+    for _ in 0..<64 {
+      if let entries = interpreter.dictEntries(v) {
+        let keys = Set(entries.map { interpreter.keyName($0.key) })
+        return keys.contains("state") && keys.contains("param_groups")
+      }
+      guard let items = interpreter.graph.sequence(v), let first = items.first else { return false }
+      v = first
     }
     return false
   }
@@ -205,7 +218,9 @@ struct ValueRenderer {
       case .global(let g)?: return g.qualifiedName
       case .object(let o)?:
         let cls = interpreter.className(o.callable) ?? "object"
-        if cls.hasSuffix("multiarray.scalar"), let dtype = numpyDType(o.object) { return "numpy.\(dtype)" }
+        if cls.hasSuffix("multiarray.scalar"), let dtype = numpyDType(o.object) {
+          return "numpy.\(dtype)"
+        }
         if cls.hasSuffix("multiarray._reconstruct") { return "numpy.ndarray" }
         if cls == "collections.OrderedDict" { return "OrderedDict" }
         if cls == "builtins.set" { return "set" }
@@ -228,13 +243,17 @@ struct ValueRenderer {
     case .bytes(let b): return "<\(b.count) bytes>"
     case .node:
       if let entries = interpreter.dictEntries(v) {
-        let inner = entries.prefix(8).map { repr($0.key, depth: depth + 1) + ": " + repr($0.value, depth: depth + 1) }
+        let inner = entries.prefix(8).map {
+          repr($0.key, depth: depth + 1) + ": " + repr($0.value, depth: depth + 1)
+        }
         return "{" + inner.joined(separator: ", ") + (entries.count > 8 ? ", ..." : "") + "}"
       }
       switch graph.node(v) {
       case .list(let items)?: return "[" + seq(items, depth) + "]"
-      case .tuple(let items)?: return items.count == 1 ? "(" + seq(items, depth) + ",)" : "(" + seq(items, depth) + ")"
-      case .set(let items)?, .frozenSet(let items)?: return items.isEmpty ? "set()" : "{" + seq(items, depth) + "}"
+      case .tuple(let items)?:
+        return items.count == 1 ? "(" + seq(items, depth) + ",)" : "(" + seq(items, depth) + ")"
+      case .set(let items)?, .frozenSet(let items)?:
+        return items.isEmpty ? "set()" : "{" + seq(items, depth) + "}"
       case .global(let g)?: return g.qualifiedName
       case .object(let o)?: return object(o.object, depth: depth)
       default: return "<\(typeName(v))>"
@@ -243,7 +262,8 @@ struct ValueRenderer {
   }
 
   func seq(_ items: [PickleValue], _ depth: Int) -> String {
-    items.prefix(8).map { repr($0, depth: depth + 1) }.joined(separator: ", ") + (items.count > 8 ? ", ..." : "")
+    items.prefix(8).map { repr($0, depth: depth + 1) }.joined(separator: ", ")
+      + (items.count > 8 ? ", ..." : "")
   }
 
   func object(_ o: PickleObject, depth: Int) -> String {
@@ -251,7 +271,9 @@ struct ValueRenderer {
     let args = graph.sequence(o.args) ?? []
     switch cls {
     case "builtins.set", "builtins.frozenset":
-      if let first = args.first, let items = graph.sequence(first) { return items.isEmpty ? "set()" : "{" + seq(items, depth) + "}" }
+      if let first = args.first, let items = graph.sequence(first) {
+        return items.isEmpty ? "set()" : "{" + seq(items, depth) + "}"
+      }
     case "torch.Size":
       if let first = args.first, let dims = interpreter.ints(first) {
         return "torch.Size([" + dims.map(String.init).joined(separator: ", ") + "])"
@@ -262,14 +284,17 @@ struct ValueRenderer {
     case "builtins.slice":
       return "slice(" + args.map { repr($0, depth: depth + 1) }.joined(separator: ", ") + ")"
     case "_codecs.encode":
-      if let first = args.first, case .string(let s) = first { return "<\(s.unicodeScalars.count) bytes>" }
+      if let first = args.first, case .string(let s) = first {
+        return "<\(s.unicodeScalars.count) bytes>"
+      }
     default:
       if cls.hasSuffix("multiarray.scalar"), let dtype = numpyDType(o), args.count > 1,
         case .bytes(let raw) = bytesValue(args[1]), let value = numpyScalar(dtype, raw)
       {
         return value
       }
-      if cls.hasSuffix("multiarray._reconstruct"), let state = o.state, let items = graph.sequence(state),
+      if cls.hasSuffix("multiarray._reconstruct"), let state = o.state,
+        let items = graph.sequence(state),
         items.count >= 3, let shape = interpreter.ints(items[1])
       {
         let dtype = graph.object(items[2]).flatMap { numpyDTypeCode($0) } ?? "?"
@@ -278,7 +303,10 @@ struct ValueRenderer {
     }
     if let state = o.state, let entries = interpreter.dictEntries(state) {
       let short = cls.split(separator: ".").last.map(String.init) ?? cls
-      return short + "(" + entries.prefix(6).map { interpreter.keyName($0.key) + "=" + repr($0.value, depth: depth + 1) }.joined(separator: ", ") + (entries.count > 6 ? ", ..." : "") + ")"
+      return short + "("
+        + entries.prefix(6).map {
+          interpreter.keyName($0.key) + "=" + repr($0.value, depth: depth + 1)
+        }.joined(separator: ", ") + (entries.count > 6 ? ", ..." : "") + ")"
     }
     return cls + "(" + seq(args, depth) + ")"
   }
@@ -295,12 +323,14 @@ struct ValueRenderer {
 
   /// `numpy.dtype('f8', ...)` as an argument of `numpy.core.multiarray.scalar`.
   func numpyDType(_ o: PickleObject) -> String? {
-    guard let args = graph.sequence(o.args), let first = args.first, let d = graph.object(first) else { return nil }
+    guard let args = graph.sequence(o.args), let first = args.first, let d = graph.object(first)
+    else { return nil }
     return numpyDTypeCode(d).map(numpyName)
   }
 
   func numpyDTypeCode(_ d: PickleObject) -> String? {
-    guard interpreter.className(d.callable)?.hasSuffix("dtype") == true, let a = graph.sequence(d.args),
+    guard interpreter.className(d.callable)?.hasSuffix("dtype") == true,
+      let a = graph.sequence(d.args),
       let first = a.first, case .string(let code) = first
     else { return nil }
     return code

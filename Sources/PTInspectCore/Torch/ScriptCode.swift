@@ -20,7 +20,8 @@ enum ScriptCode {
         interpreted.tensors[i].kind = .buffer
         interpreted.tensors[i].kindIsExact = true
       }
-      interpreted.tensors[i].role = TorchInterpreter.role(leaf: leaf, kind: interpreted.tensors[i].kind)
+      interpreted.tensors[i].role = TorchInterpreter.role(
+        leaf: leaf, kind: interpreted.tensors[i].kind)
     }
   }
 
@@ -31,7 +32,9 @@ enum ScriptCode {
     var parts = cls.split(separator: ".").map(String.init)
     guard parts.count >= 2, let name = parts.popLast() else { return ([], []) }
     let file = root + "code/" + parts.joined(separator: "/") + ".py"
-    guard let entry = archive.entry(named: file), let raw = try? archive.read(entry, limit: 64 << 20) else {
+    guard let entry = archive.entry(named: file),
+      let raw = try? archive.read(entry, limit: 64 << 20)
+    else {
       return ([], [])
     }
     let text = String(decoding: raw, as: UTF8.self)
@@ -39,11 +42,14 @@ enum ScriptCode {
     let body = text[start.upperBound...]
     let end = body.range(of: "\nclass ")?.lowerBound ?? body.endIndex
     let section = body[..<end]
-    return (names(after: "__parameters__ = [", in: section), names(after: "__buffers__ = [", in: section))
+    return (
+      names(after: "__parameters__ = [", in: section), names(after: "__buffers__ = [", in: section)
+    )
   }
 
   static func names(after marker: String, in text: Substring) -> Set<String> {
-    guard let r = text.range(of: marker), let close = text[r.upperBound...].firstIndex(of: "]") else { return [] }
+    guard let r = text.range(of: marker), let close = text[r.upperBound...].firstIndex(of: "]")
+    else { return [] }
     return Set(
       text[r.upperBound..<close].split(separator: ",").map {
         $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"'\n"))

@@ -64,7 +64,10 @@ struct Sniffer {
     if starts("PTMF") || (h.count > 8 && Array(h[4..<8]) == Array("PTMF".utf8)) {
       return .unsupported("PyTorch Mobile flatbuffer (.ptl): ptinspect does not read it")
     }
-    if h[0] == 0x08, String(decoding: h, as: UTF8.self).contains("pytorch") || String(decoding: h, as: UTF8.self).contains("onnx") {
+    if h[0] == 0x08,
+      String(decoding: h, as: UTF8.self).contains("pytorch")
+        || String(decoding: h, as: UTF8.self).contains("onnx")
+    {
       return .unsupported("an ONNX model, not a PyTorch checkpoint: ptinspect does not read ONNX")
     }
     let shown = h.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
@@ -72,7 +75,9 @@ struct Sniffer {
   }
 
   /// The legacy magic number LONG1 10 bytes, right after PROTO (and an optional FRAME).
-  static let magic: [UInt8] = [0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+  static let magic: [UInt8] = [
+    0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19,
+  ]
 
   static func containsMagic(_ h: [UInt8]) -> Bool {
     var i = 2

@@ -84,7 +84,9 @@ public struct QuantizerTensor: Sendable, Equatable {
   /// Offset into the storage, in elements of `dtype`.
   public var storageOffset: Int64
 
-  public init(dtype: DType, shape: [Int64], stride: [Int64], storage: StorageRef, storageOffset: Int64) {
+  public init(
+    dtype: DType, shape: [Int64], stride: [Int64], storage: StorageRef, storageOffset: Int64
+  ) {
     self.dtype = dtype
     self.shape = shape
     self.stride = stride

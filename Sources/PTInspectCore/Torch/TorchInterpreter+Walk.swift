@@ -68,7 +68,8 @@ extension TorchInterpreter {
       }
     }
     if cycles > 0 {
-      out.notes.append("the object graph refers back to itself \(cycles) time(s); cycles not followed")
+      out.notes.append(
+        "the object graph refers back to itself \(cycles) time(s); cycles not followed")
     }
     return out
   }
@@ -101,7 +102,8 @@ extension TorchInterpreter {
         "builtins.dict":
         var entries = o.dictItems
         // Python 2 era: OrderedDict([[k, v], ...]) as the REDUCE argument.
-        if cls == "collections.OrderedDict", let args = graph.sequence(o.args), let first = args.first,
+        if cls == "collections.OrderedDict", let args = graph.sequence(o.args),
+          let first = args.first,
           let pairs = graph.sequence(first)
         {
           var fromArgs: [PickleEntry] = []
@@ -139,8 +141,9 @@ extension TorchInterpreter {
     case .object(let o)?:
       let cls = className(o.callable) ?? "?"
       if let state = o.state, let attributes = dictEntries(state) {
-        if attributes.contains(where: { keyName($0.key) == "_modules" || keyName($0.key) == "_parameters" })
-        {
+        if attributes.contains(where: {
+          keyName($0.key) == "_modules" || keyName($0.key) == "_parameters"
+        }) {
           return module(name: name, className: cls, attributes: attributes, into: &out)
         }
         if cls.hasPrefix("__torch__.") {
@@ -148,13 +151,19 @@ extension TorchInterpreter {
         }
         return attributes.map { (join(name, keyName($0.key)), $0.value, owner) }
       }
-      if cls.hasPrefix("torch.jit._pickle."), let args = graph.sequence(o.args), let first = args.first {
+      if cls.hasPrefix("torch.jit._pickle."), let args = graph.sequence(o.args),
+        let first = args.first
+      {
         return [(name, first, owner)]
       }
       var result: [(String, PickleValue, Owner)] = []
       if let state = o.state { result.append((name, state, owner)) }
-      for (i, item) in o.listItems.enumerated() { result.append((join(name, String(i)), item, owner)) }
-      for entry in o.dictItems { result.append((join(name, keyName(entry.key)), entry.value, owner)) }
+      for (i, item) in o.listItems.enumerated() {
+        result.append((join(name, String(i)), item, owner))
+      }
+      for entry in o.dictItems {
+        result.append((join(name, keyName(entry.key)), entry.value, owner))
+      }
       return result
     default:
       return []

@@ -116,7 +116,9 @@ public struct TorchInterpreter {
 
   /// Python 2 module spellings as Python 3 names them.
   func normalized(_ g: PickleGlobal) -> PickleGlobal {
-    if g.module.utf8.first != UInt8(ascii: "_") && g.module.utf8.first != UInt8(ascii: "c") { return g }
+    if g.module.utf8.first != UInt8(ascii: "_") && g.module.utf8.first != UInt8(ascii: "c") {
+      return g
+    }
     switch g.module {
     case "__builtin__": return PickleGlobal(module: "builtins", name: g.name)
     case "copy_reg": return PickleGlobal(module: "copyreg", name: g.name)
@@ -187,8 +189,10 @@ public struct TorchInterpreter {
       return nil
     }
     guard let o = graph.object(v) else { return nil }
-    if let state = o.state, o.kind == .newObj || o.kind == .reduce, let parts = graph.sequence(state),
-      parts.count >= 4, let cls = className(o.callable), cls.hasPrefix("torch."), cls.hasSuffix("Tensor")
+    if let state = o.state, o.kind == .newObj || o.kind == .reduce,
+      let parts = graph.sequence(state),
+      parts.count >= 4, let cls = className(o.callable), cls.hasPrefix("torch."),
+      cls.hasSuffix("Tensor")
     {
       // Pre-1.0 tensors: an empty FloatTensor, then BUILD (storage, offset, size, stride).
       return try dense(
@@ -240,7 +244,8 @@ public struct TorchInterpreter {
     case ("torch._tensor", "_rebuild_from_type_v2"), ("fastai.torch_core", "_rebuild_from_type"):
       try need(3)
       guard let fg = graph.global(args[0]) else { return nil }
-      guard var inner = try call(normalized(fg), args: graph.sequence(args[2]) ?? [], depth: depth + 1)
+      guard
+        var inner = try call(normalized(fg), args: graph.sequence(args[2]) ?? [], depth: depth + 1)
       else { return nil }
       if let t = graph.global(args[1]), t.name == "Parameter" { inner.isParameter = true }
       return inner
@@ -303,14 +308,20 @@ public struct TorchInterpreter {
 
   /// `_rebuild_sparse_tensor(layout, data)`: COO data is (indices, values, size[, coalesced]);
   /// compressed layouts are (compressed_indices, plain_indices, values, size).
-  func sparse(layout lv: PickleValue, data dv: PickleValue, depth: Int) throws(InterpretError) -> TensorFacts {
+  func sparse(layout lv: PickleValue, data dv: PickleValue, depth: Int) throws(InterpretError)
+    -> TensorFacts
+  {
     var layout = "sparse"
-    if let o = graph.object(lv), let a = graph.sequence(o.args), let first = a.first, let s = string(first) {
+    if let o = graph.object(lv), let a = graph.sequence(o.args), let first = a.first,
+      let s = string(first)
+    {
       layout = s.hasPrefix("torch.") ? String(s.dropFirst(6)) : s
     } else if let g = graph.global(lv) {
       layout = g.name
     }
-    guard let data = graph.sequence(dv) else { throw InterpretError("_rebuild_sparse_tensor without data") }
+    guard let data = graph.sequence(dv) else {
+      throw InterpretError("_rebuild_sparse_tensor without data")
+    }
     let names: [String]
     switch layout {
     case "sparse_coo": names = ["indices", "values"]
@@ -327,9 +338,12 @@ public struct TorchInterpreter {
       }
       components.append((n, facts))
     }
-    guard let values = components.last?.1 else { throw InterpretError("sparse tensor without values") }
+    guard let values = components.last?.1 else {
+      throw InterpretError("sparse tensor without values")
+    }
     var facts = TensorFacts(
-      dtype: values.dtype, shape: size, stride: [], storage: nil, offset: 0, requiresGrad: nil, layout: layout)
+      dtype: values.dtype, shape: size, stride: [], storage: nil, offset: 0, requiresGrad: nil,
+      layout: layout)
     facts.components = components
     return facts
   }
@@ -347,7 +361,8 @@ public struct TorchInterpreter {
       // (scheme, scales tensor, zero points tensor, axis): keep where the tensors' values are.
       func quantizerTensor(_ v: PickleValue) -> QuantizerTensor? {
         guard let f = (try? tensor(v)) ?? nil, let s = f.storage else { return nil }
-        return QuantizerTensor(dtype: f.dtype, shape: f.shape, stride: f.stride, storage: s, storageOffset: f.offset)
+        return QuantizerTensor(
+          dtype: f.dtype, shape: f.shape, stride: f.stride, storage: s, storageOffset: f.offset)
       }
       q.channelScales = quantizerTensor(items[1])
       q.channelZeroPoints = quantizerTensor(items[2])

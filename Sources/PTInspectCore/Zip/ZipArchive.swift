@@ -64,7 +64,8 @@ public final class ZipArchive {
       var error = zip_error_t()
       zip_error_init_with_code(&error, code)
       defer { zip_error_fini(&error) }
-      throw .open(reason: ZipArchive.message(code: code, libzip: String(cString: zip_error_strerror(&error))))
+      throw .open(
+        reason: ZipArchive.message(code: code, libzip: String(cString: zip_error_strerror(&error))))
     }
     self.handle = handle
     let count = max(0, Int(zip_get_num_entries(handle, 0)))

@@ -1,0 +1,219 @@
+// FileBatch.swift: many checkpoints at once. Folders expand to the checkpoints inside them; each
+// file is opened on its own thread, spread over all cores; results come back in input order.
+
+import Foundation
+
+/// One file to read, and whether a failure to read it is worth reporting.
+public struct BatchInput: Sendable, Equatable {
+  public var path: String
+  /// Named on the command line, or found in a folder and looking like a checkpoint (by its
+  /// extension or its first bytes). Other files found in folders are skipped quietly when they
+  /// cannot be read.
+  public var reportErrors: Bool
+  /// The folder argument the file was found in; nil when named on the command line.
+  public var folder: String?
+  public init(path: String, reportErrors: Bool, folder: String? = nil) {
+    self.path = path
+    self.reportErrors = reportErrors
+    self.folder = folder
+  }
+}
+
+/// The outcome for one input.
+public enum BatchOutcome<Value: Sendable>: Sendable {
+  case success(Value)
+  case failure(CheckpointError)
+  /// A file in a folder that is not a checkpoint.
+  case skipped
+}
+
+public enum FileBatch {
+  /// Extensions that mark a checkpoint: such files in a folder are reported when they fail.
+  public static let checkpointExtensions: Set<String> = [
+    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar",
+  ]
+
+  /// Expands folders to the files inside (sorted by name, hidden files left out; subfolders
+  /// only when `recursive`). A folder holding one sharded-checkpoint index (`*.index.json`) is
+  /// one checkpoint, as `Checkpoint.open` reads it; with several indexes, each index is one
+  /// checkpoint and the shards they list are not read again. Other paths are kept as given.
+  public static func expand(_ paths: [String], recursive: Bool) -> [BatchInput] {
+    var inputs: [BatchInput] = []
+    for path in paths {
+      guard isFolder(path) else {
+        inputs.append(BatchInput(path: path, reportErrors: true))
+        continue
+      }
+      if indexes(in: path).count == 1 {
+        inputs.append(BatchInput(path: path, reportErrors: true, folder: path))
+        continue
+      }
+      for file in filesIn(path, recursive: recursive) {
+        inputs.append(BatchInput(path: file, reportErrors: looksLikeCheckpoint(file), folder: path))
+      }
+    }
+    return inputs
+  }
+
+  static func isFolder(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+      && isDirectory.boolValue
+  }
+
+  static func join(_ folder: String, _ name: String) -> String {
+    folder.hasSuffix("/") ? folder + name : folder + "/" + name
+  }
+
+  /// The sharded-checkpoint indexes in a folder.
+  static func indexes(in folder: String) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    return names.filter { $0.hasSuffix(".index.json") && !$0.hasPrefix(".") }.sorted()
+  }
+
+  /// The shard file names an index lists in its `weight_map`.
+  static func shards(listedIn index: String) -> Set<String> {
+    guard let data = FileManager.default.contents(atPath: index),
+      let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+      let map = root["weight_map"] as? [String: Any]
+    else { return [] }
+    return Set(map.values.compactMap { $0 as? String })
+  }
+
+  static func filesIn(_ folder: String, recursive: Bool) -> [String] {
+    let fm = FileManager.default
+    guard let names = try? fm.contentsOfDirectory(atPath: folder) else { return [] }
+    var listed = Set<String>()
+    for index in indexes(in: folder) { listed.formUnion(shards(listedIn: join(folder, index))) }
+    var files: [String] = []
+    for name in names.sorted() where !name.hasPrefix(".") && !listed.contains(name) {
+      let path = join(folder, name)
+      if isFolder(path) {
+        guard recursive else { continue }
+        // A subfolder with one index is one sharded checkpoint.
+        files += indexes(in: path).count == 1 ? [path] : filesIn(path, recursive: true)
+      } else {
+        files.append(path)
+      }
+    }
+    return files
+  }
+
+  /// Folder arguments in which no file was read or reported (every file was skipped, or the
+  /// folder is empty): each is an error, so an empty folder never passes quietly.
+  public static func emptyFolders(_ paths: [String], inputs: [BatchInput], counted: Set<Int>)
+    -> [CheckpointError]
+  {
+    let fm = FileManager.default
+    var errors: [CheckpointError] = []
+    for path in paths {
+      var isDirectory: ObjCBool = false
+      guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        continue
+      }
+      let found = inputs.indices.contains { inputs[$0].folder == path && counted.contains($0) }
+      if !found { errors.append(CheckpointError(file: path, "no checkpoint files in the folder")) }
+    }
+    return errors
+  }
+
+  /// A checkpoint extension, or a container's magic bytes (zip, legacy torch stream, tar,
+  /// safetensors).
+  public static func looksLikeCheckpoint(_ path: String) -> Bool {
+    if isFolder(path) || path.hasSuffix(".index.json") { return true }
+    let ext = (path as NSString).pathExtension.lowercased()
+    if checkpointExtensions.contains(ext) { return true }
+    guard let sniff = try? Sniffer(path: path) else { return false }
+    switch sniff.kind {
+    case .zip, .legacy, .tar, .safetensors: return true
+    case .pickle: return sniff.head.first == 0x80
+    default: return false
+    }
+  }
+
+  /// Runs `work` on every input, spread over all cores (one file per thread at a time), and
+  /// hands each outcome to `emit` in input order, as soon as it and all before it are done.
+  /// `progress` is told the number of finished inputs. `emit` and `progress` are called one at
+  /// a time.
+  public static func run<Value: Sendable>(
+    _ inputs: [BatchInput], threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+    work: @escaping @Sendable (String) throws(CheckpointError) -> Value,
+    progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil,
+    emit:
+      @escaping @Sendable (_ index: Int, _ input: BatchInput, _ outcome: BatchOutcome<Value>) ->
+      Void
+  ) {
+    let state = BatchState<Value>(count: inputs.count)
+    let workers = max(1, min(threads, inputs.count))
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      while let i = state.claim() {
+        let input = inputs[i]
+        let outcome: BatchOutcome<Value>
+        do throws(CheckpointError) {
+          outcome = .success(try work(input.path))
+        } catch {
+          outcome = input.reportErrors ? .failure(error) : .skipped
+        }
+        state.finish(i, outcome) { done, ready in
+          for (j, o) in ready { emit(j, inputs[j], o) }
+          progress?(done, inputs.count)
+        }
+      }
+    }
+  }
+}
+
+/// The shared state of a batch: the next input to claim, finished outcomes not yet emitted.
+final class BatchState<Value: Sendable>: @unchecked Sendable {
+  let lock = NSLock()
+  let count: Int
+  var next = 0
+  var done = 0
+  var emitted = 0
+  var results: [Int: BatchOutcome<Value>] = [:]
+
+  init(count: Int) { self.count = count }
+
+  func claim() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard next < count else { return nil }
+    next += 1
+    return next - 1
+  }
+
+  /// Stores an outcome and, under the lock, reports progress and the outcomes now ready in order.
+  func finish(
+    _ i: Int, _ outcome: BatchOutcome<Value>, _ deliver: (Int, [(Int, BatchOutcome<Value>)]) -> Void
+  ) {
+    lock.lock()
+    defer { lock.unlock() }
+    results[i] = outcome
+    done += 1
+    var ready: [(Int, BatchOutcome<Value>)] = []
+    while let o = results.removeValue(forKey: emitted) {
+      ready.append((emitted, o))
+      emitted += 1
+    }
+    deliver(done, ready)
+  }
+}
+
+/// One compact JSON object per line (`--format jsonl`).
+public enum JSONLines {
+  /// `value` as JSON on one line, keys sorted.
+  public static func line<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(value) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// `value` as pretty-printed JSON, keys sorted.
+  public static func pretty<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(value) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+}

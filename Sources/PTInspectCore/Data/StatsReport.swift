@@ -1,0 +1,463 @@
+// StatsReport.swift: `ptinspect stats` as data (Codable, schemaVersion 1) and its renderings:
+// a table per tensor with the totals, a per-layer rollup, Markdown and JSON.
+
+import Foundation
+
+/// Statistics of one tensor's values.
+public struct TensorStatsEntry: Sendable, Codable, Equatable {
+  public var name: String
+  public var dtype: String
+  public var numel: Int64
+  /// Nil when the values could not be read (`skipped` says why).
+  public var statistics: ValueStatistics?
+  /// The tensor this one is tied to (same storage and view): its statistics are copied.
+  public var sharedWith: String?
+  /// Why the values were not read (meta tensor, raw-bits dtype, ...); nil when they were.
+  public var skipped: String?
+
+  enum CodingKeys: String, CodingKey {
+    case name, dtype, numel, min, max, mean, std, zeros, zeroFraction, nan, inf, sharedWith, skipped
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(dtype, forKey: .dtype)
+    try c.encode(numel, forKey: .numel)
+    try StatsJSON.encode(statistics, into: &c)
+    try c.encode(sharedWith, forKey: .sharedWith)
+    try c.encode(skipped, forKey: .skipped)
+  }
+
+  public init(
+    name: String, dtype: String, numel: Int64, statistics: ValueStatistics?, sharedWith: String?,
+    skipped: String?
+  ) {
+    self.name = name
+    self.dtype = dtype
+    self.numel = numel
+    self.statistics = statistics
+    self.sharedWith = sharedWith
+    self.skipped = skipped
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    dtype = try c.decode(String.self, forKey: .dtype)
+    numel = try c.decode(Int64.self, forKey: .numel)
+    statistics = try StatsJSON.decode(c)
+    sharedWith = try c.decodeIfPresent(String.self, forKey: .sharedWith)
+    skipped = try c.decodeIfPresent(String.self, forKey: .skipped)
+  }
+}
+
+/// Statistics of a layer's tensors taken together (tied tensors counted in their first layer).
+public struct LayerStatsEntry: Sendable, Codable, Equatable {
+  /// Module path (`features.3`), `(root)` for top-level tensors.
+  public var name: String
+  /// Inferred or recorded layer type (`Conv2d`).
+  public var type: String
+  /// Tensors whose values were read.
+  public var tensors: Int
+  public var statistics: ValueStatistics
+
+  enum CodingKeys: String, CodingKey {
+    case name, type, tensors, numel, min, max, mean, std, zeros, zeroFraction, nan, inf
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(type, forKey: .type)
+    try c.encode(tensors, forKey: .tensors)
+    try c.encode(statistics.count, forKey: .numel)
+    try StatsJSON.encode(statistics, into: &c)
+  }
+
+  public init(name: String, type: String, tensors: Int, statistics: ValueStatistics) {
+    self.name = name
+    self.type = type
+    self.tensors = tensors
+    self.statistics = statistics
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    type = try c.decode(String.self, forKey: .type)
+    tensors = try c.decode(Int.self, forKey: .tensors)
+    statistics = try StatsJSON.decode(c) ?? ValueStatistics()
+  }
+}
+
+/// Statistics of every listed tensor taken together (tied tensors once).
+public struct StatsTotals: Sendable, Codable, Equatable {
+  /// Tensors listed (after `--filter`).
+  public var tensors: Int
+  /// Tensors whose values were read (tied duplicates and skipped ones excluded).
+  public var read: Int
+  /// Tensors skipped because their values cannot be read.
+  public var skipped: Int
+  /// Bytes of tensor data read.
+  public var bytes: Int64
+  public var statistics: ValueStatistics
+  /// Tensors holding NaN or Inf, in file order.
+  public var nonFiniteTensors: [String]
+
+  enum CodingKeys: String, CodingKey {
+    case tensors, read, skipped, bytes, numel, min, max, mean, std, zeros, zeroFraction, nan, inf,
+      nonFiniteTensors
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(tensors, forKey: .tensors)
+    try c.encode(read, forKey: .read)
+    try c.encode(skipped, forKey: .skipped)
+    try c.encode(bytes, forKey: .bytes)
+    try c.encode(statistics.count, forKey: .numel)
+    try StatsJSON.encode(statistics, into: &c)
+    try c.encode(nonFiniteTensors, forKey: .nonFiniteTensors)
+  }
+
+  public init(
+    tensors: Int, read: Int, skipped: Int, bytes: Int64, statistics: ValueStatistics,
+    nonFiniteTensors: [String]
+  ) {
+    self.tensors = tensors
+    self.read = read
+    self.skipped = skipped
+    self.bytes = bytes
+    self.statistics = statistics
+    self.nonFiniteTensors = nonFiniteTensors
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    tensors = try c.decode(Int.self, forKey: .tensors)
+    read = try c.decode(Int.self, forKey: .read)
+    skipped = try c.decode(Int.self, forKey: .skipped)
+    bytes = try c.decode(Int64.self, forKey: .bytes)
+    statistics = try StatsJSON.decode(c) ?? ValueStatistics()
+    nonFiniteTensors = try c.decode([String].self, forKey: .nonFiniteTensors)
+  }
+}
+
+/// The shared statistic keys: `min`, `max`, `mean`, `std` (null when no finite value),
+/// `zeros`, `zeroFraction`, `nan`, `inf`.
+enum StatsJSON {
+  static func encode<K: CodingKey>(_ s: ValueStatistics?, into c: inout KeyedEncodingContainer<K>)
+    throws
+  {
+    func key(_ name: String) -> K? { K(stringValue: name) }
+    for (name, value) in [
+      ("min", s?.min), ("max", s?.max), ("mean", s?.mean), ("std", s?.std),
+    ] {
+      guard let k = key(name) else { continue }
+      try c.encode(value.flatMap { $0.isFinite ? $0 : nil }, forKey: k)
+    }
+    for (name, value) in [("zeros", s?.zeros), ("nan", s?.nan), ("inf", s?.inf)] {
+      guard let k = key(name) else { continue }
+      try c.encode(value, forKey: k)
+    }
+    if let k = key("zeroFraction") { try c.encode(s?.zeroFraction, forKey: k) }
+  }
+
+  static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>) throws -> ValueStatistics? {
+    guard let zerosKey = K(stringValue: "zeros"),
+      let zeros = try c.decodeIfPresent(Int64.self, forKey: zerosKey)
+    else { return nil }
+    func double(_ n: String) throws -> Double? {
+      guard let k = K(stringValue: n) else { return nil }
+      return try c.decodeIfPresent(Double.self, forKey: k)
+    }
+    func int(_ n: String) throws -> Int64 {
+      guard let k = K(stringValue: n) else { return 0 }
+      return try c.decodeIfPresent(Int64.self, forKey: k) ?? 0
+    }
+    var s = ValueStatistics()
+    s.zeros = zeros
+    s.nan = try int("nan")
+    s.inf = try int("inf")
+    let numel = try int("numel")
+    s.count = numel
+    s.finiteCount = max(0, numel - s.nan - s.inf)
+    if let v = try double("min") { s.finiteMin = v }
+    if let v = try double("max") { s.finiteMax = v }
+    s.finiteMean = try double("mean") ?? 0
+    let std = try double("std") ?? 0
+    s.m2 = std * std * Double(s.finiteCount)
+    return s
+  }
+}
+
+/// The `stats` report: per tensor, per layer and in total.
+public struct StatsReport: Sendable, Codable {
+  public var schemaVersion = reportSchemaVersion
+  public var file: String
+  public var format: String
+  public var filter: String?
+  public var tensors: [TensorStatsEntry]
+  public var layers: [LayerStatsEntry]
+  public var totals: StatsTotals
+
+  /// Reads every tensor of `c` whose name matches `filter` and computes its statistics.
+  public init(
+    _ c: Checkpoint, filter: String? = nil, engine: StatsEngine = StatsEngine(),
+    progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
+  ) throws {
+    let reader = try TensorDataReader(c)
+    try self.init(c, reader: reader, filter: filter, engine: engine, progress: progress)
+  }
+
+  /// As above, with a reader the caller already holds.
+  public init(
+    _ c: Checkpoint, reader: TensorDataReader, filter: String? = nil,
+    engine: StatsEngine = StatsEngine(),
+    progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
+  ) throws {
+    file = c.path
+    format = c.format.rawValue
+    self.filter = filter
+    let selected = c.tensors.filter { filter == nil || Glob.matches(filter ?? "", $0.name) }
+    let names = Set(selected.map(\.name))
+    // A tied tensor copies its original's statistics when the original is listed too.
+    let computed = selected.filter { t in t.sharedWith.map { !names.contains($0) } ?? true }
+    let outcomes = try engine.run(reader, tensors: computed, progress: progress)
+    var byName: [String: TensorStatsOutcome] = [:]
+    for (t, o) in zip(computed, outcomes) { byName[t.name] = o }
+    var entries: [TensorStatsEntry] = []
+    var total = ValueStatistics()
+    var read = 0
+    var skipped = 0
+    var bytes: Int64 = 0
+    var nonFinite: [String] = []
+    for t in selected {
+      let isCopy = t.sharedWith.map { names.contains($0) } ?? false
+      let outcome = byName[isCopy ? (t.sharedWith ?? t.name) : t.name]
+      var entry = TensorStatsEntry(
+        name: t.name, dtype: t.dtype.rawValue, numel: t.numel, statistics: nil,
+        sharedWith: t.sharedWith,
+        skipped: nil)
+      switch outcome {
+      case .statistics(let s)?:
+        entry.statistics = s
+        if s.hasNonFinite { nonFinite.append(t.name) }
+        if !isCopy {
+          total.merge(s)
+          read += 1
+          bytes &+= t.components.isEmpty ? t.bytes : (t.components.last?.bytes ?? 0)
+        }
+      case .skipped(let reason)?:
+        entry.skipped = reason
+        if !isCopy { skipped += 1 }
+      case nil:
+        entry.skipped = "not read"
+      }
+      entries.append(entry)
+    }
+    tensors = entries
+    totals = StatsTotals(
+      tensors: selected.count, read: read, skipped: skipped, bytes: bytes, statistics: total,
+      nonFiniteTensors: nonFinite)
+    layers = StatsReport.rollup(c, selected: selected, names: names, entries: entries)
+  }
+
+  /// Layers as `LayerInference` names them, each with the merged statistics of its listed,
+  /// read, untied tensors.
+  static func rollup(
+    _ c: Checkpoint, selected: [TensorRecord], names: Set<String>, entries: [TensorStatsEntry]
+  ) -> [LayerStatsEntry] {
+    let inferred = LayerInference.layers(of: c)
+    var layerOf: [String: Int] = [:]
+    for (i, l) in inferred.enumerated() {
+      for leaf in l.tensors { layerOf[l.name == "(root)" ? leaf : l.name + "." + leaf] = i }
+    }
+    var merged: [Int: (tensors: Int, statistics: ValueStatistics)] = [:]
+    for (t, e) in zip(selected, entries) where t.section == .model {
+      guard let s = e.statistics, let i = layerOf[c.layerName(t)] else { continue }
+      if let original = t.sharedWith, names.contains(original) { continue }
+      var m = merged[i] ?? (0, ValueStatistics())
+      m.tensors += 1
+      m.statistics.merge(s)
+      merged[i] = m
+    }
+    return inferred.indices.compactMap { i in
+      merged[i].map {
+        LayerStatsEntry(
+          name: inferred[i].name, type: inferred[i].type, tensors: $0.tensors,
+          statistics: $0.statistics)
+      }
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case schemaVersion, file, format, filter, tensors, layers, totals
+  }
+
+  // Written by hand so that a missing filter is an explicit null: the schema's keys are stable.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(schemaVersion, forKey: .schemaVersion)
+    try c.encode(file, forKey: .file)
+    try c.encode(format, forKey: .format)
+    try c.encode(filter, forKey: .filter)
+    try c.encode(tensors, forKey: .tensors)
+    try c.encode(layers, forKey: .layers)
+    try c.encode(totals, forKey: .totals)
+  }
+
+  /// Whether any listed tensor holds NaN or Inf (what `--check` fails on).
+  public var hasNonFinite: Bool { !totals.nonFiniteTensors.isEmpty }
+
+  public func json() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(self) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  // MARK: rendering
+
+  /// A statistic as a table shows it: 5 significant digits, `-` when absent.
+  static func number(_ x: Double?) -> String {
+    guard let x, x.isFinite else { return "-" }
+    if x == 0 { return "0" }
+    return String(format: "%.5g", x)
+  }
+
+  /// The share of zeros: `-` for none, `100%` for all, else one decimal (never rounded to 0 or 100).
+  static func zeros(_ s: ValueStatistics) -> String {
+    if s.zeros == 0 { return "-" }
+    if s.zeros == s.count { return "100%" }
+    let pct = s.zeroFraction * 100
+    if pct < 0.1 { return "<0.1%" }
+    if pct > 99.9 { return ">99.9%" }
+    return String(format: "%.1f%%", pct)
+  }
+
+  static func count(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }
+
+  static func cells(_ s: ValueStatistics) -> [String] {
+    [
+      number(s.min), number(s.max), number(s.mean), number(s.std), zeros(s), count(s.nan),
+      count(s.inf),
+    ]
+  }
+
+  static let statHeaders = ["Min", "Max", "Mean", "Std", "Zeros", "NaN", "Inf"]
+  static let statAlignments: [Alignment] = Array(repeating: .right, count: 7)
+
+  func tensorTable() -> (table: TextTable, flagged: Set<Int>, total: [String]) {
+    var table = TextTable(
+      headers: ["Tensor", "Dtype", "Numel"] + Self.statHeaders,
+      alignments: [.left, .left, .right] + Self.statAlignments)
+    var flagged: Set<Int> = []
+    for (i, e) in tensors.enumerated() {
+      if let s = e.statistics {
+        table.add([e.name, e.dtype, Format.count(e.numel)] + Self.cells(s))
+        if s.hasNonFinite { flagged.insert(i) }
+      } else {
+        // Skipped: the notes say why.
+        table.add([e.name, e.dtype, Format.count(e.numel)] + Array(repeating: "-", count: 7))
+      }
+    }
+    let t = totals
+    let total =
+      ["Total", t.read == 1 ? "1 tensor" : "\(t.read) tensors", Format.count(t.statistics.count)]
+      + Self.cells(t.statistics)
+    return (table, flagged, total)
+  }
+
+  func layerTable() -> TextTable {
+    var table = TextTable(
+      headers: ["Layer", "Type", "Tensors", "Numel"] + Self.statHeaders,
+      alignments: [.left, .left, .right, .right] + Self.statAlignments)
+    for l in layers {
+      table.add(
+        [l.name, l.type, String(l.tensors), Format.count(l.statistics.count)]
+          + Self.cells(l.statistics))
+    }
+    return table
+  }
+
+  var headline: String {
+    var parts = [format, "\(tensors.count) tensor\(tensors.count == 1 ? "" : "s")"]
+    if let filter { parts.append("filter '\(filter)'") }
+    parts.append(
+      "\(Format.count(totals.statistics.count)) values, \(Format.bytes(totals.bytes)) read")
+    return "\(file): " + parts.joined(separator: ", ")
+  }
+
+  var notes: [String] {
+    var out: [String] = []
+    let nonFinite = tensors.filter { $0.statistics?.hasNonFinite ?? false }
+    if !nonFinite.isEmpty {
+      let list = nonFinite.prefix(10).map { e -> String in
+        let s = e.statistics ?? ValueStatistics()
+        return "\(e.name) (\(Format.count(s.nan)) NaN, \(Format.count(s.inf)) Inf)"
+      }
+      out.append(
+        "\(nonFinite.count) tensor\(nonFinite.count == 1 ? "" : "s") \(nonFinite.count == 1 ? "holds" : "hold") NaN or Inf: "
+          + list.joined(separator: ", ")
+          + (nonFinite.count > 10 ? ", ..." : ""))
+    }
+    let skipped = tensors.filter { $0.statistics == nil }
+    if !skipped.isEmpty {
+      out.append(
+        "skipped: "
+          + skipped.prefix(10).map { "\($0.name) (\($0.skipped ?? ""))" }.joined(separator: ", ")
+          + (skipped.count > 10 ? ", and \(skipped.count - 10) more" : ""))
+    }
+    let tied = tensors.filter { $0.sharedWith != nil }.count
+    if tied > 0 {
+      out.append("\(tied) tied tensor\(tied == 1 ? "" : "s") counted once in the totals")
+    }
+    out.append(
+      "min, max, mean and std leave out NaN and Inf; std is the population standard deviation")
+    return out
+  }
+
+  /// The report as tables for a terminal: per tensor with the totals, then per layer.
+  public func table(style: TerminalStyle = .plain) -> String {
+    let (table, flagged, total) = tensorTable()
+    var withTotal = table
+    withTotal.add(total)
+    let rendered = withTotal.render(style: style).split(
+      separator: "\n", omittingEmptySubsequences: false
+    ).map(String.init)
+    var lines = [style.bold(headline), ""]
+    // rendered[0] is the header, rendered[i + 1] is row i; the last line is the total.
+    for (i, line) in rendered.enumerated() {
+      if i == rendered.count - 1 {
+        lines.append(String(repeating: "-", count: rendered.map(\.count).max() ?? 0))
+        lines.append(style.bold(line))
+      } else if i > 0, flagged.contains(i - 1) {
+        lines.append(style.red(line))
+      } else {
+        lines.append(line)
+      }
+    }
+    if !layers.isEmpty {
+      lines.append("")
+      lines.append(layerTable().render(style: style))
+    }
+    lines.append("")
+    for (i, note) in notes.enumerated() {
+      lines.append(i == 0 && hasNonFinite ? style.red(note) : style.dim(note))
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The report as GitHub-flavoured Markdown.
+  public func markdown() -> String {
+    let (table, _, total) = tensorTable()
+    var withTotal = table
+    withTotal.add(total.enumerated().map { $0.offset == 0 ? "**Total**" : $0.element })
+    var out = "### ptinspect stats: `\(file)`\n\n" + withTotal.markdown() + "\n"
+    if !layers.isEmpty { out += "\n#### Layers\n\n" + layerTable().markdown() + "\n" }
+    out += "\n" + notes.map { "- " + $0 }.joined(separator: "\n") + "\n"
+    return out
+  }
+}

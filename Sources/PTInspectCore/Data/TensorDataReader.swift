@@ -1,0 +1,628 @@
+// TensorDataReader.swift: reads tensor values from a checkpoint that `Checkpoint.open` has
+// interpreted. The layer under `ptinspect stats` and `ptinspect diff`.
+//
+// API (small and stable; everything else in Data/ is internal or built on this):
+//
+//   let reader = try TensorDataReader(checkpoint)    // maps the file once; share it freely
+//   reader.unreadableReason(t) -> String?             // nil when t's values can be read; else why
+//                                                     // not ("meta tensor: no data", sparse, bits8)
+//   reader.valueCount(t) -> Int64                     // doubles forEachChunk yields: numel
+//                                                     // (2 x numel for float4_e2m1fn_x2)
+//   try reader.forEachChunk(t, range: 0..<t.numel, chunkElements: 65_536) {
+//     (values: UnsafeBufferPointer<Double>) in ... }   // values in C (row-major) order, exact:
+//                                                     // dtype decoded, views (offset, strides,
+//                                                     // stride 0) honoured, big-endian swapped,
+//                                                     // complex as |z|, quantized dequantized
+//   try reader.forEachRawChunk(t, range:, chunkElements:) {
+//     (bytes: UnsafeRawBufferPointer) in ... }         // the elements' bytes as stored, in C
+//                                                     // order (file byte order: isBigEndian)
+//   try reader.rawBytes(t, limit:) -> [UInt8]         // the same, all at once (for small tensors)
+//   try reader.location(of: t) -> StorageLocation     // where t's storage bytes are in the file
+//   reader.isBigEndian                                // the file's tensor byte order
+//
+// Sharded checkpoints (an index naming shard files) are read through one reader per shard,
+// opened with the index's reader. Sparse tensors have no values of their own: read their
+// `components` (`<name>.indices`, `<name>.values`, ...) like any tensor.
+//
+// Thread safety: a reader is immutable after init. Any number of threads may call it at once:
+// stored data is read from one read-only `mmap` of the file (no `ZipArchive`, no shared
+// cursor). Compressed zip entries (torch never writes them; re-zipped files may) are inflated
+// through a private `ZipArchive` per call. `range`s are in elements; the body's buffer is only
+// valid during the call. Errors are `CheckpointError` (`<file>: <message>`).
+//
+// Memory: chunks are decoded into one `chunkElements` buffer per call; pages of the mapping are
+// released (`MADV_DONTNEED`) every 4 MB read, so resident memory stays bounded whatever the
+// file's size. Compressed entries are the exception: inflated whole (up to `maxInflatedBytes`).
+//
+// Also here: `ValueStatistics` (min, max, mean, std, zeros, NaN, Inf; stable accumulation and
+// merging), `StatsEngine` (statistics of many tensors on all cores) and `StatsReport` (the
+// `stats` command's data and renderings). A file truncated by another process while it is read raises SIGBUS (as with any
+// mapped file); ptinspect does not guard against concurrent writers.
+
+import Foundation
+
+/// Where a storage's bytes are.
+public enum StorageLocation: Sendable, Equatable {
+  /// Bytes `offset..<offset+count` of the checkpoint file: stored zip entries, the legacy
+  /// stream, safetensors. Read in place.
+  case file(offset: Int64, count: Int64)
+  /// A zip entry that must be inflated (compressed, or not locatable in the file): read whole.
+  case zipEntry(name: String, count: Int64)
+}
+
+/// Reads the values of a checkpoint's tensors. See the file header for the API summary.
+public final class TensorDataReader: Sendable {
+  /// The checkpoint being read.
+  public let checkpoint: Checkpoint
+  /// True when the file stores tensor data big-endian (`byteorder` record, legacy sys_info).
+  public let isBigEndian: Bool
+  /// Largest compressed zip entry ptinspect inflates into memory.
+  public static let maxInflatedBytes: Int64 = 1 << 30
+  /// Release mapped pages after each chunk (keeps resident memory bounded).
+  let releasesPages: Bool
+  let file: TensorFileMapping
+  /// Storage locations by storage id (`folder/key`, or the key outside zips).
+  let locations: [String: StorageLocation]
+  /// Sharded checkpoints: a reader per shard file, by path.
+  let shards: [String: TensorDataReader]
+
+  /// Maps `checkpoint.path` (every shard, for a sharded checkpoint) and finds where every
+  /// storage's bytes are.
+  public init(_ checkpoint: Checkpoint, releasesPages: Bool = true) throws(CheckpointError) {
+    self.checkpoint = checkpoint
+    self.releasesPages = releasesPages
+    var locations: [String: StorageLocation] = [:]
+    var shards: [String: TensorDataReader] = [:]
+    if checkpoint.format == .safetensorsIndex || checkpoint.format == .torchIndex {
+      for t in checkpoint.tensors {
+        for v in t.storageViews {
+          guard let path = v.storage?.file, shards[path] == nil else { continue }
+          shards[path] = try TensorDataReader(
+            try Checkpoint.open(path), releasesPages: releasesPages)
+        }
+      }
+      file = try TensorFileMapping(path: nil)
+    } else {
+      file = try TensorFileMapping(path: checkpoint.path)
+    }
+    self.shards = shards
+    switch checkpoint.format {
+    case .torchZip, .torchscript:
+      isBigEndian = checkpoint.byteOrder == "big"
+      let directory = ZipDirectory.parse(file.bytes)
+      let root = checkpoint.archiveRoot ?? ""
+      var refs: [StorageRef] = checkpoint.tensors.flatMap(\.storageViews).compactMap(\.storage)
+      for t in checkpoint.tensors {
+        if let s = t.quantization?.channelScales?.storage { refs.append(s) }
+        if let z = t.quantization?.channelZeroPoints?.storage { refs.append(z) }
+      }
+      for ref in refs {
+        let id = ref.folder + "/" + ref.key
+        if locations[id] != nil { continue }
+        let name = root + id
+        if let r = directory?[name], r.method == 0, let start = r.dataOffset,
+          r.size == r.compressedSize
+        {
+          locations[id] = .file(offset: Int64(start), count: Int64(r.size))
+        } else if let r = directory?[name] {
+          locations[id] = .zipEntry(name: name, count: Int64(clamping: r.size))
+        } else {
+          locations[id] = .zipEntry(name: name, count: -1)
+        }
+      }
+    case .torchLegacy, .torchTar:
+      // Checkpoint.open takes the byte order from sys_info for these containers.
+      isBigEndian = checkpoint.byteOrder == "big"
+      for s in checkpoint.storages {
+        guard s.record.hasPrefix("offset "), let start = Int64(s.record.dropFirst("offset ".count))
+        else { continue }
+        locations[s.key] = .file(offset: start, count: s.recordBytes)
+      }
+    case .safetensors:
+      isBigEndian = false
+      for s in checkpoint.storages {
+        let range = s.record.dropFirst("bytes ".count).split(separator: "-")
+        guard s.record.hasPrefix("bytes "), range.count == 2, let a = Int64(range[0]),
+          let b = Int64(range[1])
+        else {
+          continue
+        }
+        locations[s.key] = .file(offset: a, count: b - a)
+      }
+    default:
+      isBigEndian = shards.values.contains { $0.isBigEndian }
+    }
+    self.locations = locations
+  }
+
+  /// The shard reader and the tensor as that shard names its storage, for a tensor of a
+  /// sharded checkpoint; nil for tensors in this reader's own file.
+  func shard(_ t: TensorRecord) -> (TensorDataReader, TensorRecord)? {
+    guard !shards.isEmpty, let path = t.storageViews.first?.storage?.file, let reader = shards[path]
+    else {
+      return nil
+    }
+    func local(_ r: TensorRecord) -> TensorRecord {
+      var r = r
+      if var s = r.storage, s.file != nil {
+        // The index qualifies folders with the shard (`shard.bin:data`): undo it.
+        if let colon = s.folder.firstIndex(of: ":") {
+          s.folder = String(s.folder[s.folder.index(after: colon)...])
+        }
+        s.file = nil
+        r.storage = s
+      }
+      r.components = r.components.map(local)
+      return r
+    }
+    return (reader, local(t))
+  }
+
+  func fail(_ message: String) -> CheckpointError {
+    CheckpointError(file: checkpoint.path, message)
+  }
+
+  /// Why the values of `t` cannot be read, or nil when they can.
+  public func unreadableReason(_ t: TensorRecord) -> String? {
+    if let (reader, local) = shard(t) { return reader.unreadableReason(local) }
+    if !t.components.isEmpty {
+      return "\(t.layout) layout: values are in its components ("
+        + t.components.map { "'\($0.name)'" }.joined(separator: ", ") + ")"
+    }
+    if t.layout == "meta" { return "meta tensor: no data" }
+    if t.layout != "strided" { return "\(t.layout) layout: values not read" }
+    guard t.storage != nil else { return "no data in the file" }
+    if checkpoint.format == .pickle { return "a bare pickle: tensor data is not in this file" }
+    if let reason = ValueDecoder.unsupportedReason(t.dtype) { return reason }
+    if t.storageExtent == nil { return "negative or overflowing strides" }
+    if t.dtype.isQuantized {
+      guard let q = t.quantization else { return "quantized without quantizer params" }
+      switch q.scheme {
+      case "per_tensor_affine":
+        if q.scale == nil || q.zeroPoint == nil {
+          return "per-tensor quantizer without scale or zero point"
+        }
+      case "per_channel_affine", "per_channel_affine_float_qparams":
+        if q.channelScales == nil || q.channelZeroPoints == nil || q.axis == nil {
+          return "per-channel quantizer without scales, zero points or axis"
+        }
+      default:
+        return "quantization scheme \(q.scheme) is not decoded"
+      }
+    }
+    return nil
+  }
+
+  /// Doubles `forEachChunk` yields for the whole tensor: its numel, twice that for
+  /// `float4_e2m1fn_x2` (two values per element).
+  public func valueCount(_ t: TensorRecord) -> Int64 {
+    t.numel &* Int64(ValueDecoder.valuesPerElement(t.dtype))
+  }
+
+  /// Where the storage `t` views is.
+  public func location(of t: TensorRecord) throws(CheckpointError) -> StorageLocation {
+    if let (reader, local) = shard(t) { return try reader.location(of: local) }
+    guard let s = t.storage else { throw fail("tensor '\(t.name)' has no data in the file") }
+    return try location(of: s, tensor: t.name)
+  }
+
+  func location(of s: StorageRef, tensor: String) throws(CheckpointError) -> StorageLocation {
+    let id =
+      checkpoint.format == .torchZip || checkpoint.format == .torchscript
+      ? s.folder + "/" + s.key : s.key
+    guard let l = locations[id] else {
+      throw fail("tensor '\(tensor)': storage '\(s.key)' is not in this file")
+    }
+    return l
+  }
+
+  /// Calls `body` with the values of `t` (elements `range`, all by default), at most
+  /// `chunkElements` elements at a time, in C order. See the file header.
+  public func forEachChunk(
+    _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 65_536,
+    _ body: (UnsafeBufferPointer<Double>) throws -> Void
+  ) throws {
+    if let (reader, local) = shard(t) {
+      return try reader.forEachChunk(local, range: range, chunkElements: chunkElements, body)
+    }
+    let plan = try ReadPlan(self, t)
+    let elements = range ?? 0..<t.numel
+    guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
+      throw fail("tensor '\(t.name)': elements \(elements) are outside its \(t.numel)")
+    }
+    guard !elements.isEmpty else { return }
+    let chunk = max(1, chunkElements)
+    let per = ValueDecoder.valuesPerElement(t.dtype)
+    let channels = try channelParameters(t)
+    let buffer = UnsafeMutablePointer<Double>.allocate(capacity: chunk * per)
+    defer { buffer.deallocate() }
+    try withStorage(plan) { storage in
+      var start = elements.lowerBound
+      var pending = start
+      while start < elements.upperBound {
+        let n = Int(min(Int64(chunk), elements.upperBound - start))
+        var filled = 0
+        plan.walk(from: start, count: n) { index, count, stride in
+          plan.decoder.decode(
+            storage + Int(index) &* plan.itemSize, strideBytes: Int(stride) &* plan.itemSize,
+            count: count,
+            into: buffer + filled &* per)
+          filled &+= count
+        }
+        if let channels { channels.apply(buffer, firstElement: start, count: n) }
+        try body(UnsafeBufferPointer(start: buffer, count: n * per))
+        start += Int64(n)
+        release(plan, storage, through: start, pending: &pending)
+      }
+      release(plan, storage, through: start, pending: &pending, final: true)
+    }
+  }
+
+  /// Calls `body` with the stored bytes of `t`'s elements (`range`, all by default) in C order,
+  /// at most `chunkElements` elements at a time: slices of the file for contiguous tensors,
+  /// gathered copies for views. Bytes are in the file's order (`isBigEndian`).
+  public func forEachRawChunk(
+    _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 1 << 20,
+    _ body: (UnsafeRawBufferPointer) throws -> Void
+  ) throws {
+    if let (reader, local) = shard(t) {
+      return try reader.forEachRawChunk(local, range: range, chunkElements: chunkElements, body)
+    }
+    let plan = try ReadPlan(self, t)
+    let elements = range ?? 0..<t.numel
+    guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
+      throw fail("tensor '\(t.name)': elements \(elements) are outside its \(t.numel)")
+    }
+    guard !elements.isEmpty else { return }
+    let chunk = max(1, chunkElements)
+    let item = plan.itemSize
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk * item, alignment: 16)
+    defer { buffer.deallocate() }
+    try withStorage(plan) { storage in
+      var start = elements.lowerBound
+      var pending = start
+      while start < elements.upperBound {
+        let n = Int(min(Int64(chunk), elements.upperBound - start))
+        if plan.isContiguous {
+          let from = storage + Int(plan.offset + start) * item
+          try body(UnsafeRawBufferPointer(start: from, count: n * item))
+        } else {
+          var filled = 0
+          plan.walk(from: start, count: n) { index, count, stride in
+            for i in 0..<count {
+              (buffer + (filled + i) * item).copyMemory(
+                from: storage + Int(index + Int64(i) * stride) * item, byteCount: item)
+            }
+            filled += count
+          }
+          try body(UnsafeRawBufferPointer(start: buffer, count: n * item))
+        }
+        start += Int64(n)
+        release(plan, storage, through: start, pending: &pending)
+      }
+      release(plan, storage, through: start, pending: &pending, final: true)
+    }
+  }
+
+  /// The stored bytes of `t`'s elements in C order (see `forEachRawChunk`), refusing tensors
+  /// larger than `limit` bytes.
+  public func rawBytes(_ t: TensorRecord, limit: Int64 = 1 << 30) throws -> [UInt8] {
+    guard t.bytes <= limit else {
+      throw fail("tensor '\(t.name)' is \(t.bytes) bytes, over the limit of \(limit)")
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(Int(t.bytes))
+    try forEachRawChunk(t) { out.append(contentsOf: $0) }
+    return out
+  }
+
+  /// The fast path of the statistics engine: for a contiguous, little-endian float32, bfloat16
+  /// or float16 tensor stored in place, calls `body` with runs of its stored elements (pointer,
+  /// count) and returns true; returns false (calling nothing) for any other tensor.
+  func forEachStoredRun(
+    _ t: TensorRecord, range: Range<Int64>, runElements: Int = 1 << 18,
+    _ body: (UnsafeRawPointer, Int) throws -> Void
+  ) throws -> Bool {
+    if let (reader, local) = shard(t) {
+      return try reader.forEachStoredRun(local, range: range, runElements: runElements, body)
+    }
+    guard !isBigEndian, [.float32, .bfloat16, .float16].contains(t.dtype),
+      unreadableReason(t) == nil
+    else {
+      return false
+    }
+    let plan = try ReadPlan(self, t)
+    guard plan.isContiguous, case .file = plan.location, range.lowerBound >= 0,
+      range.upperBound <= t.numel
+    else {
+      return false
+    }
+    try withStorage(plan) { storage in
+      var start = range.lowerBound
+      var pending = start
+      while start < range.upperBound {
+        let n = Int(min(Int64(runElements), range.upperBound - start))
+        try body(storage + Int(plan.offset + start) * plan.itemSize, n)
+        start += Int64(n)
+        release(plan, storage, through: start, pending: &pending)
+      }
+      release(plan, storage, through: start, pending: &pending, final: true)
+    }
+    return true
+  }
+
+  // MARK: storage access
+
+  /// Runs `body` with a pointer to the first byte of the plan's storage.
+  func withStorage(_ plan: ReadPlan, _ body: (UnsafeRawPointer) throws -> Void) throws {
+    switch plan.location {
+    case .file(let offset, _):
+      guard let base = file.bytes.baseAddress else { return }
+      try body(base + Int(offset))
+    case .zipEntry(let name, _):
+      let bytes = try inflate(name, needed: plan.neededBytes)
+      try bytes.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress else { return }
+        try body(base)
+      }
+    }
+  }
+
+  /// Reads a zip entry whole through libzip (compressed, or not locatable by offset).
+  func inflate(_ name: String, needed: Int64) throws(CheckpointError) -> [UInt8] {
+    let archive: ZipArchive
+    do {
+      archive = try ZipArchive(path: checkpoint.path)
+    } catch {
+      throw fail(error.description)
+    }
+    guard let entry = archive.entry(named: name) else {
+      throw fail("storage record '\(name)' is missing")
+    }
+    guard Int64(clamping: entry.size) >= needed else {
+      throw fail("storage record '\(name)' holds \(entry.size) bytes, \(needed) are needed")
+    }
+    do {
+      return try archive.read(entry, limit: UInt64(Self.maxInflatedBytes))
+    } catch {
+      throw fail(error.description)
+    }
+  }
+
+  /// Drops the mapped pages of elements `pending..<end` once they span 4 MB (or at the end),
+  /// so read data does not stay resident. Views release the whole span they can reach, once.
+  func release(
+    _ plan: ReadPlan, _ storage: UnsafeRawPointer, through end: Int64, pending: inout Int64,
+    final: Bool = false
+  ) {
+    guard releasesPages, case .file = plan.location, end > pending else { return }
+    let item = Int64(plan.itemSize)
+    if plan.isContiguous {
+      guard final || (end - pending) * item >= 1 << 22 else { return }
+      let low = plan.offset + pending
+      file.release(from: storage + Int(low * item), byteCount: Int((end - pending) * item))
+    } else {
+      guard final else { return }
+      file.release(
+        from: storage + Int(plan.offset * item), byteCount: Int((plan.extent - plan.offset) * item))
+    }
+    pending = end
+  }
+
+  // MARK: quantizer parameters
+
+  /// Per-channel scales and zero points of `t`, read from their own tensors; nil otherwise.
+  func channelParameters(_ t: TensorRecord) throws -> ChannelParameters? {
+    guard t.dtype.isQuantized, let q = t.quantization, q.scheme.hasPrefix("per_channel"),
+      let scales = q.channelScales, let zeroPoints = q.channelZeroPoints, let axis = q.axis
+    else { return nil }
+    guard axis >= 0, Int(axis) < t.shape.count else {
+      throw fail(
+        "tensor '\(t.name)': quantization axis \(axis) is outside its \(t.shape.count) dimensions")
+    }
+    let channels = t.shape[Int(axis)]
+    func values(_ p: QuantizerTensor, _ what: String) throws -> [Double] {
+      let record = TensorRecord(
+        name: t.name + " (\(what))", dtype: p.dtype, shape: p.shape, stride: p.stride,
+        storage: p.storage,
+        storageOffset: p.storageOffset, requiresGrad: nil, kind: .buffer, kindIsExact: false,
+        role: .buffer,
+        section: .other, layout: "strided", quantization: nil, sharedWith: nil, moduleClass: nil)
+      guard record.numel == channels, !p.dtype.isQuantized, unreadableReason(record) == nil else {
+        throw fail("tensor '\(t.name)': \(what) do not match its \(channels) channels")
+      }
+      var out: [Double] = []
+      try forEachChunk(record) { out.append(contentsOf: $0) }
+      return out
+    }
+    let inner = t.shape[(Int(axis) + 1)...].reduce(Int64(1), *)
+    return ChannelParameters(
+      scales: try values(scales, "scales"), zeroPoints: try values(zeroPoints, "zero points"),
+      inner: inner, floatZeroPoints: q.scheme == "per_channel_affine_float_qparams")
+  }
+}
+
+/// Per-channel dequantization: channel `c` of element `i` is `(i / inner) % channels`.
+struct ChannelParameters {
+  var scales: [Double]
+  var zeroPoints: [Double]
+  var inner: Int64
+  var floatZeroPoints: Bool
+
+  func apply(_ values: UnsafeMutablePointer<Double>, firstElement: Int64, count: Int) {
+    let channels = Int64(scales.count)
+    guard channels > 0, inner > 0 else { return }
+    for i in 0..<count {
+      let c = Int(((firstElement + Int64(i)) / inner) % channels)
+      // torch: (q - zero_point) * scale in double, stored as float; float qparams: q * scale + zp.
+      values[i] =
+        floatZeroPoints
+        ? Double(Float(values[i] * scales[c] + zeroPoints[c]))
+        : Double(Float((values[i] - zeroPoints[c]) * scales[c]))
+    }
+  }
+}
+
+/// How to walk one tensor's elements in its storage.
+struct ReadPlan {
+  var location: StorageLocation
+  var decoder: ValueDecoder
+  var itemSize: Int
+  /// Storage offset in elements.
+  var offset: Int64
+  /// One past the last storage element the view reaches.
+  var extent: Int64
+  var neededBytes: Int64
+  /// Dimensions after dropping size-1 ones and merging contiguous neighbours.
+  var sizes: [Int64]
+  var strides: [Int64]
+  var isContiguous: Bool
+
+  init(_ reader: TensorDataReader, _ t: TensorRecord) throws {
+    if let reason = reader.unreadableReason(t) {
+      throw reader.fail("tensor '\(t.name)': \(reason)")
+    }
+    location = try reader.location(of: t)
+    itemSize = t.dtype.itemSize
+    offset = t.storageOffset
+    guard let extent = t.storageExtent else {
+      throw reader.fail("tensor '\(t.name)': strides overflow")
+    }
+    self.extent = extent
+    let (needed, overflow) = extent.multipliedReportingOverflow(by: Int64(itemSize))
+    neededBytes = needed
+    let available: Int64
+    switch location {
+    case .file(let start, let count):
+      guard start >= 0, count >= 0, start <= Int64(reader.file.bytes.count) - count else {
+        throw reader.fail("tensor '\(t.name)': its storage runs past the end of the file")
+      }
+      available = count
+    case .zipEntry(_, let count):
+      available = count < 0 ? Int64.max : count
+    }
+    guard !overflow, t.numel == 0 || needed <= available else {
+      throw reader.fail(
+        "tensor '\(t.name)' needs \(overflow ? "more than \(Int64.max)" : String(needed)) bytes of its storage, which holds \(available)"
+      )
+    }
+    var q = ValueDecoder.Dequantization.none
+    if t.dtype.isQuantized, let qp = t.quantization {
+      if qp.scheme == "per_tensor_affine", let s = qp.scale, let z = qp.zeroPoint {
+        q = .perTensor(scale: Float(s), zeroPoint: z)
+      } else {
+        q = .perChannel
+      }
+    }
+    decoder = ValueDecoder(dtype: t.dtype, swap: reader.isBigEndian, dequantization: q)
+    var sizes: [Int64] = []
+    var strides: [Int64] = []
+    for (size, stride) in zip(t.shape, t.stride) where size != 1 {
+      if let last = sizes.last, let lastStride = strides.last, lastStride == stride &* size {
+        sizes[sizes.count - 1] = last &* size
+        strides[strides.count - 1] = stride
+      } else {
+        sizes.append(size)
+        strides.append(stride)
+      }
+    }
+    self.sizes = sizes
+    self.strides = strides
+    isContiguous = sizes.count == 0 || (sizes.count == 1 && strides[0] == 1)
+  }
+
+  /// Calls `run(storageIndex, count, stride)` for the storage runs holding elements
+  /// `start..<start+count` in C order.
+  @inline(__always)
+  func walk(from start: Int64, count: Int, _ run: (Int64, Int, Int64) -> Void) {
+    if sizes.isEmpty {
+      run(offset, count, 0)  // a scalar (or all dimensions 1): one element
+      return
+    }
+    if sizes.count == 1 {
+      run(offset + start * strides[0], count, strides[0])
+      return
+    }
+    var index = [Int64](repeating: 0, count: sizes.count)
+    var rest = start
+    for d in sizes.indices.reversed() {
+      index[d] = rest % sizes[d]
+      rest /= sizes[d]
+    }
+    let last = sizes.count - 1
+    var remaining = count
+    while remaining > 0 {
+      var position = offset
+      for d in sizes.indices { position += index[d] * strides[d] }
+      let n = Int(min(Int64(remaining), sizes[last] - index[last]))
+      run(position, n, strides[last])
+      remaining -= n
+      index[last] += Int64(n)
+      var d = last
+      while d > 0 && index[d] == sizes[d] {
+        index[d] = 0
+        d -= 1
+        index[d] += 1
+      }
+    }
+  }
+}
+
+/// A read-only `mmap` of a whole file.
+final class TensorFileMapping: @unchecked Sendable {
+  // Immutable after init; the mapping is read-only, so concurrent reads are safe.
+  let bytes: UnsafeRawBufferPointer
+  static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+  /// Maps the file at `path`; nil maps nothing.
+  init(path: String?) throws(CheckpointError) {
+    guard let path else {
+      bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+      return
+    }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw CheckpointError(
+        file: path, "cannot open the file: \(String(cString: strerror(errno)).lowercased())")
+    }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else {
+      throw CheckpointError(
+        file: path, "cannot stat the file: \(String(cString: strerror(errno)).lowercased())")
+    }
+    let size = Int(st.st_size)
+    guard size > 0 else {
+      bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+      return
+    }
+    guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0),
+      p != UnsafeMutableRawPointer(bitPattern: -1)
+    else {
+      throw CheckpointError(
+        file: path, "cannot map the file: \(String(cString: strerror(errno)).lowercased())")
+    }
+    bytes = UnsafeRawBufferPointer(start: p, count: size)
+  }
+
+  deinit {
+    if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+  }
+
+  /// Drops the pages of a byte range from this process (they stay in the page cache).
+  /// The range is widened to 2 MB boundaries of the file: a page fault maps the cached pages
+  /// around it (the kernel's fault-around, and whole large folios of up to 2 MB, which can
+  /// reach back into a range already released), and pages mapped that way would otherwise
+  /// stay resident.
+  func release(from start: UnsafeRawPointer, byteCount: Int) {
+    guard byteCount > 0, let base = bytes.baseAddress else { return }
+    let window = 1 << 21
+    let page = TensorFileMapping.pageSize
+    let offset = start - base
+    let first = Swift.max(0, offset & ~(window - 1))
+    let end = Swift.min(
+      (bytes.count + page - 1) & ~(page - 1), (offset + byteCount + window - 1) & ~(window - 1))
+    guard end > first else { return }
+    _ = madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
+  }
+}

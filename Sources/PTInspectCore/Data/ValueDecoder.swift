@@ -1,0 +1,230 @@
+// ValueDecoder.swift: exact decoders from stored element bytes to Double for every dtype torch
+// saves with numeric values: IEEE floats, bfloat16, the float8 family, float4 pairs, integers,
+// bool, complex (as the absolute value) and quantized integers (dequantized as torch does).
+
+import Foundation
+
+/// Turns stored elements of one dtype into `Double` values.
+struct ValueDecoder: Sendable {
+  enum Dequantization: Sendable {
+    case none
+    /// `float(scale) * float(q - zeroPoint)`, torch's per-tensor `dequantize_val`.
+    case perTensor(scale: Float, zeroPoint: Int64)
+    /// Per channel, applied after decoding the integers (it needs the element's channel).
+    case perChannel
+  }
+
+  let dtype: DType
+  /// True when the bytes are big-endian (this host is little-endian).
+  let swap: Bool
+  let dequantization: Dequantization
+
+  /// Doubles one element yields: 2 for `float4_e2m1fn_x2` (low nibble first), else 1.
+  static func valuesPerElement(_ dtype: DType) -> Int { dtype == .float4_e2m1fn_x2 ? 2 : 1 }
+
+  /// Why values of `dtype` cannot be decoded, or nil when they can.
+  static func unsupportedReason(_ dtype: DType) -> String? {
+    switch dtype {
+    case .bits8, .bits16, .bits1x8, .bits2x4, .bits4x2:
+      return "dtype \(dtype.rawValue) holds raw bits, not numbers"
+    case .quint4x2, .quint2x4:
+      return "packed quantized dtype \(dtype.rawValue) is not decoded"
+    case .int1, .int2, .int3, .int4, .int5, .int6, .int7, .uint1, .uint2, .uint3, .uint4, .uint5,
+      .uint6, .uint7:
+      return "sub-byte dtype \(dtype.rawValue) is not decoded"
+    default:
+      return nil
+    }
+  }
+
+  /// Decodes `count` elements, the first at `src` and each `strideBytes` after the previous
+  /// one, into `out` (`count * valuesPerElement` doubles). Quantized dtypes come out
+  /// dequantized per tensor, or as raw integers when `dequantization` is `.perChannel`.
+  func decode(
+    _ src: UnsafeRawPointer, strideBytes: Int, count: Int, into out: UnsafeMutablePointer<Double>
+  ) {
+    let s = strideBytes
+    switch dtype {
+    case .float64:
+      run(UInt64.self, src, s, count, out) { Double(bitPattern: $0) }
+    case .float32:
+      run(UInt32.self, src, s, count, out) { Double(Float(bitPattern: $0)) }
+    case .float16:
+      halfTable.withUnsafeBufferPointer { t in
+        run(UInt16.self, src, s, count, out) { Double(t[Int($0)]) }
+      }
+    case .bfloat16:
+      run(UInt16.self, src, s, count, out) { Double(Float(bitPattern: UInt32($0) << 16)) }
+    case .float8_e5m2: table(Float8Tables.e5m2, src, s, count, out)
+    case .float8_e4m3fn: table(Float8Tables.e4m3fn, src, s, count, out)
+    case .float8_e5m2fnuz: table(Float8Tables.e5m2fnuz, src, s, count, out)
+    case .float8_e4m3fnuz: table(Float8Tables.e4m3fnuz, src, s, count, out)
+    case .float8_e8m0fnu: table(Float8Tables.e8m0fnu, src, s, count, out)
+    case .float4_e2m1fn_x2:
+      Float8Tables.e2m1.withUnsafeBufferPointer { t in
+        for i in 0..<count {
+          let b = Int(src.load(fromByteOffset: i &* s, as: UInt8.self))
+          out[2 &* i] = t[b & 0xF]
+          out[2 &* i &+ 1] = t[b >> 4]
+        }
+      }
+    case .int8: run(UInt8.self, src, s, count, out) { Double(Int8(bitPattern: $0)) }
+    case .int16: run(UInt16.self, src, s, count, out) { Double(Int16(bitPattern: $0)) }
+    case .int32: run(UInt32.self, src, s, count, out) { Double(Int32(bitPattern: $0)) }
+    case .int64: run(UInt64.self, src, s, count, out) { Double(Int64(bitPattern: $0)) }
+    case .uint8: run(UInt8.self, src, s, count, out) { Double($0) }
+    case .uint16: run(UInt16.self, src, s, count, out) { Double($0) }
+    case .uint32: run(UInt32.self, src, s, count, out) { Double($0) }
+    case .uint64: run(UInt64.self, src, s, count, out) { Double($0) }
+    case .bool: run(UInt8.self, src, s, count, out) { $0 == 0 ? 0 : 1 }
+    case .complex32:
+      halfTable.withUnsafeBufferPointer { t in
+        run(UInt32.self, src, s, count, out) { bits in
+          let (re, im) = swap ? (bits >> 16, bits & 0xFFFF) : (bits & 0xFFFF, bits >> 16)
+          return hypot(Double(t[Int(re)]), Double(t[Int(im)]))
+        }
+      }
+    case .bcomplex32:
+      run(UInt32.self, src, s, count, out) { bits in
+        let (re, im) = swap ? (bits >> 16, bits & 0xFFFF) : (bits & 0xFFFF, bits >> 16)
+        return hypot(Double(Float(bitPattern: re << 16)), Double(Float(bitPattern: im << 16)))
+      }
+    case .complex64:
+      // Each half is swapped on its own: a complex is two floats, not one 8-byte number.
+      for i in 0..<count {
+        let p = src + i &* s
+        var re = p.loadUnaligned(as: UInt32.self)
+        var im = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        if swap {
+          re = re.byteSwapped
+          im = im.byteSwapped
+        }
+        out[i] = hypot(Double(Float(bitPattern: re)), Double(Float(bitPattern: im)))
+      }
+    case .complex128:
+      for i in 0..<count {
+        let p = src + i &* s
+        var re = p.loadUnaligned(as: UInt64.self)
+        var im = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        if swap {
+          re = re.byteSwapped
+          im = im.byteSwapped
+        }
+        out[i] = hypot(Double(bitPattern: re), Double(bitPattern: im))
+      }
+    case .qint8:
+      run(UInt8.self, src, s, count, out) { Double(Int8(bitPattern: $0)) }
+      dequantize(out, count)
+    case .quint8:
+      run(UInt8.self, src, s, count, out) { Double($0) }
+      dequantize(out, count)
+    case .qint32:
+      run(UInt32.self, src, s, count, out) { Double(Int32(bitPattern: $0)) }
+      dequantize(out, count)
+    default:
+      // unsupportedReason(dtype) is non-nil for the rest; callers never get here.
+      for i in 0..<count { out[i] = .nan }
+    }
+  }
+
+  @inline(__always)
+  private func dequantize(_ out: UnsafeMutablePointer<Double>, _ count: Int) {
+    guard case .perTensor(let scale, let zeroPoint) = dequantization else { return }
+    let zp = Double(zeroPoint)
+    // The integer difference is exact in Double; torch then converts it to float and
+    // multiplies by the float scale.
+    for i in 0..<count { out[i] = Double(scale * Float(out[i] - zp)) }
+  }
+
+  /// Loads each element as the unsigned integer `T` (byte-swapped when needed) and converts it;
+  /// the contiguous case gets its own loop so the compiler can vectorize it.
+  @inline(__always)
+  private func run<T: FixedWidthInteger>(
+    _ type: T.Type, _ src: UnsafeRawPointer, _ stride: Int, _ count: Int,
+    _ out: UnsafeMutablePointer<Double>, _ convert: (T) -> Double
+  ) {
+    let size = MemoryLayout<T>.size
+    if swap && size > 1 {
+      for i in 0..<count {
+        out[i] = convert(src.loadUnaligned(fromByteOffset: i &* stride, as: T.self).byteSwapped)
+      }
+    } else if stride == size {
+      for i in 0..<count {
+        out[i] = convert(src.loadUnaligned(fromByteOffset: i &* size, as: T.self))
+      }
+    } else {
+      for i in 0..<count {
+        out[i] = convert(src.loadUnaligned(fromByteOffset: i &* stride, as: T.self))
+      }
+    }
+  }
+
+  @inline(__always)
+  private func table(
+    _ table: [Double], _ src: UnsafeRawPointer, _ stride: Int, _ count: Int,
+    _ out: UnsafeMutablePointer<Double>
+  ) {
+    table.withUnsafeBufferPointer { t in
+      for i in 0..<count { out[i] = t[Int(src.load(fromByteOffset: i &* stride, as: UInt8.self))] }
+    }
+  }
+}
+
+/// Every float16 bit pattern as a Float (exact: float16 is a subset of float32).
+let halfTable: [Float] = (0..<65_536).map { halfToFloat(UInt16($0)) }
+
+/// IEEE 754 binary16 to binary32, exactly: sign, 5 exponent bits (bias 15), 10 fraction bits.
+func halfToFloat(_ h: UInt16) -> Float {
+  let sign: Float = h & 0x8000 != 0 ? -1 : 1
+  let e = Int((h >> 10) & 0x1F)
+  let m = Float(h & 0x3FF)
+  switch e {
+  case 0: return sign * m * 0x1p-24
+  case 31: return m == 0 ? sign * .infinity : .nan
+  default: return sign * (1024 + m) * Float(sign: .plus, exponent: e - 25, significand: 1)
+  }
+}
+
+/// 256-entry decode tables for the 1-byte float formats (and the 16 values of float4 e2m1).
+enum Float8Tables {
+  /// A sign bit, `e` exponent bits and `m` mantissa bits with `bias`. `nan` says which
+  /// patterns are NaN; `hasInfinity` gives IEEE infinities at the top exponent.
+  static func make(
+    exponentBits e: Int, mantissaBits m: Int, bias: Int, hasInfinity: Bool = false,
+    nan: (UInt8) -> Bool
+  ) -> [Double] {
+    (0..<256).map { raw -> Double in
+      let b = UInt8(raw)
+      if nan(b) { return .nan }
+      let sign: Double = b & 0x80 != 0 ? -1 : 1
+      let exponent = Int(b >> m) & ((1 << e) - 1)
+      let mantissa = Double(Int(b) & ((1 << m) - 1))
+      let unit = Double(1 << m)
+      if hasInfinity && exponent == (1 << e) - 1 { return sign * .infinity }
+      if exponent == 0 { return sign * mantissa / unit * pow2(1 - bias) }
+      return sign * (1 + mantissa / unit) * pow2(exponent - bias)
+    }
+  }
+
+  static func pow2(_ n: Int) -> Double { Double(sign: .plus, exponent: n, significand: 1) }
+
+  /// float8_e5m2: IEEE-like (the top byte of a float16): infinities and NaNs at exponent 31.
+  static let e5m2 = make(exponentBits: 5, mantissaBits: 2, bias: 15, hasInfinity: true) {
+    $0 & 0x7F > 0x7C
+  }
+  /// float8_e4m3fn: no infinities; only S.1111.111 is NaN; largest 448.
+  static let e4m3fn = make(exponentBits: 4, mantissaBits: 3, bias: 7) { $0 & 0x7F == 0x7F }
+  /// float8_e5m2fnuz: bias 16, no infinities, no negative zero: 0x80 is the only NaN.
+  static let e5m2fnuz = make(exponentBits: 5, mantissaBits: 2, bias: 16) { $0 == 0x80 }
+  /// float8_e4m3fnuz: bias 8, no infinities, no negative zero: 0x80 is the only NaN.
+  static let e4m3fnuz = make(exponentBits: 4, mantissaBits: 3, bias: 8) { $0 == 0x80 }
+  /// float8_e8m0fnu: an unsigned power of two, 2^(b - 127); 0xFF is NaN; no zero.
+  static let e8m0fnu: [Double] = (0..<256).map { $0 == 255 ? .nan : pow2($0 - 127) }
+  /// float4_e2m1fn: sign, 2 exponent bits (bias 1), 1 mantissa bit: 0, 0.5, 1, 1.5, 2, 3, 4, 6.
+  static let e2m1: [Double] = (0..<16).map { n -> Double in
+    let sign: Double = n & 8 != 0 ? -1 : 1
+    let exponent = (n >> 1) & 3
+    let mantissa = Double(n & 1)
+    return exponent == 0 ? sign * mantissa * 0.5 : sign * (1 + mantissa / 2) * pow2(exponent - 1)
+  }
+}

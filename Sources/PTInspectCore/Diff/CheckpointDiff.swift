@@ -1,0 +1,477 @@
+// CheckpointDiff.swift: compares two checkpoints: names (with prefix stripping), structure from
+// the headers alone, contents when asked, a per-layer rollup, totals and `--expect-unchanged`.
+
+/// A tensor taken into a comparison, under the name it is compared by.
+public struct DiffEntry: Sendable {
+  /// The comparison name: relative to the model, with stripped prefixes removed.
+  public var name: String
+  public var tensor: TensorRecord
+  /// Whether it belongs to the model (layers are built from model tensors only).
+  public var isModel: Bool
+}
+
+/// A tensor present on both sides with the same shape: its contents can be compared.
+public struct DiffPair: Sendable {
+  public var name: String
+  public var before: TensorRecord
+  public var after: TensorRecord
+}
+
+/// Compares two opened checkpoints.
+public enum CheckpointDiff {
+  /// Prefixes wrappers put before every key: DataParallel/DDP, torch.compile, Lightning.
+  public static let knownPrefixes = ["module.", "_orig_mod.", "model."]
+
+  /// Reports progress of the value comparison: bytes read so far and in all.
+  public typealias Progress = @Sendable (_ done: Int64, _ total: Int64) -> Void
+
+  /// Compares `a` (before) with `b` (after). Reading tensor contents (with `--values` or
+  /// `--expect-unchanged`) can fail; errors name the file.
+  public static func compare(
+    _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions = DiffOptions(),
+    progress: Progress? = nil
+  ) throws(CheckpointError) -> DiffReport {
+    var notes: [String] = []
+    var (left, right, strips) = names(a, b, options: options, notes: &notes)
+    left = select(left, options: options)
+    right = select(right, options: options)
+    if !options.filters.isEmpty && left.isEmpty && right.isEmpty {
+      notes.append(
+        "no tensor matches the filter \(options.filters.map { "'\($0)'" }.joined(separator: ", "))")
+    }
+
+    // Structure: names, shapes, dtypes.
+    var added: [DiffTensor] = []
+    var removed: [DiffTensor] = []
+    var shapeChanged: [ShapeChange] = []
+    var dtypeChanged: [DTypeChange] = []
+    var changes: [String: [String]] = [:]
+    var pairs: [DiffPair] = []
+    var rightIndex: [String: Int] = [:]
+    for (i, e) in right.enumerated() { rightIndex[e.name] = i }
+    let leftNames = Set(left.map(\.name))
+    for e in left {
+      guard let j = rightIndex[e.name] else {
+        removed.append(entry(e))
+        changes[e.name, default: []].append("removed")
+        continue
+      }
+      let t = e.tensor
+      let u = right[j].tensor
+      if t.shape != u.shape {
+        shapeChanged.append(
+          ShapeChange(
+            name: e.name, shapeBefore: t.shape, shapeAfter: u.shape, dtypeBefore: t.dtype.rawValue,
+            dtypeAfter: u.dtype.rawValue, numelBefore: t.numel, numelAfter: u.numel))
+        changes[e.name, default: []].append("shape")
+      }
+      if t.dtype != u.dtype {
+        dtypeChanged.append(
+          DTypeChange(
+            name: e.name, before: t.dtype.rawValue, after: u.dtype.rawValue, shape: t.shape))
+        changes[e.name, default: []].append("dtype")
+      }
+      if t.shape == u.shape { pairs.append(DiffPair(name: e.name, before: t, after: u)) }
+    }
+    for e in right where !leftNames.contains(e.name) {
+      added.append(entry(e))
+      changes[e.name, default: []].append("added")
+    }
+
+    // Contents: every pair with --values; with --expect-unchanged alone, the pairs it covers.
+    let valuePairs =
+      options.values
+      ? pairs : pairs.filter { NameGlob.matchesAny(options.expectUnchanged, $0.name) }
+    let compareValues = options.values || !options.expectUnchanged.isEmpty
+    var changed: [ValueChange] = []
+    var close: [ValueChange] = []
+    var summary = ValueSummary(
+      compared: 0, identical: 0, equal: 0, withinTolerance: 0, changed: 0, bytesRead: 0,
+      skipped: [],
+      nonFinite: [])
+    var unverified: [String: String] = [:]
+    if compareValues && !valuePairs.isEmpty {
+      let outcome = try ValueComparator.compare(
+        valuePairs, a, b, options: options, progress: progress)
+      summary.bytesRead = outcome.bytesRead
+      for (pair, result) in zip(valuePairs, outcome.results) {
+        switch result {
+        case .skipped(let reason):
+          summary.skipped.append(SkippedTensor(name: pair.name, reason: reason))
+          unverified[pair.name] = reason
+        case .compared(let stats):
+          summary.compared += 1
+          if stats.nanBefore + stats.nanAfter + stats.infBefore + stats.infAfter > 0 {
+            summary.nonFinite.append(
+              NonFiniteCount(
+                name: pair.name, nanBefore: stats.nanBefore, nanAfter: stats.nanAfter,
+                infBefore: stats.infBefore,
+                infAfter: stats.infAfter))
+          }
+          if stats.isChanged {
+            summary.changed += 1
+            changed.append(
+              ValueChange(
+                name: pair.name, dtypeBefore: pair.before.dtype.rawValue,
+                dtypeAfter: pair.after.dtype.rawValue,
+                shape: pair.before.shape, stats: stats))
+            changes[pair.name, default: []].append("values")
+          } else if stats.bitIdentical == true {
+            summary.identical += 1
+          } else if stats.elementsDifferent == 0 {
+            summary.equal += 1
+          } else {
+            summary.withinTolerance += 1
+            close.append(
+              ValueChange(
+                name: pair.name, dtypeBefore: pair.before.dtype.rawValue,
+                dtypeAfter: pair.after.dtype.rawValue,
+                shape: pair.before.shape, stats: stats))
+          }
+        }
+      }
+    }
+    if !options.values {
+      notes.append(
+        options.expectUnchanged.isEmpty
+          ? "values not compared: add --values to compare contents"
+          : "values compared only under --expect-unchanged; add --values to compare every tensor")
+    }
+    if compareValues {
+      notes.append(
+        options.hasTolerance
+          ? "an element counts as changed when |a - b| > atol + rtol * |b| (atol \(options.atol), rtol \(options.rtol); numpy's allclose)"
+          : "any difference in value counts as a change (set --atol/--rtol for a tolerance)")
+    }
+
+    // With --ignore-dtype, a tensor whose only change is its dtype is listed but not counted.
+    let counted = changes.filter { !(options.ignoreDType && $0.value == ["dtype"]) }
+    let differences = counted.count
+    let layers = layerChanges(a, b, left: left, right: right, changes: changes)
+    let totals = DiffTotals(
+      before: counts(left), after: counts(right),
+      difference: difference(counts(right), counts(left)))
+
+    // Expectations.
+    var expectations: [ExpectationResult] = []
+    for pattern in options.expectUnchanged {
+      var covered: [String] = []
+      var seen = Set<String>()
+      for e in left + right where NameGlob.matches(pattern, e.name) && seen.insert(e.name).inserted
+      {
+        covered.append(e.name)
+      }
+      var violations: [ExpectationViolation] = []
+      for name in covered {
+        if let c = counted[name] {
+          violations.append(ExpectationViolation(name: name, change: c.joined(separator: "+")))
+        } else if let reason = unverified[name] {
+          violations.append(ExpectationViolation(name: name, change: "unverified (\(reason))"))
+        }
+      }
+      expectations.append(
+        ExpectationResult(
+          pattern: pattern, tensors: covered.count, kept: !covered.isEmpty && violations.isEmpty,
+          violations: violations))
+    }
+    let broken = expectations.filter { !$0.kept }
+    let finding = options.expectUnchanged.isEmpty ? differences > 0 : !broken.isEmpty
+
+    var rows: [TensorDifference] = []
+    func look(_ t: TensorRecord) -> TensorLook {
+      TensorLook(dtype: t.dtype.rawValue, shape: t.shape)
+    }
+    let closeNames = Set(close.map(\.name))
+    for e in left {
+      let c = (changes[e.name] ?? []) + (closeNames.contains(e.name) ? ["close"] : [])
+      guard !c.isEmpty else { continue }
+      rows.append(
+        TensorDifference(
+          name: e.name, change: c.joined(separator: "+"), before: look(e.tensor),
+          after: rightIndex[e.name].map { look(right[$0].tensor) }))
+    }
+    for e in right where !leftNames.contains(e.name) {
+      rows.append(
+        TensorDifference(name: e.name, change: "added", before: nil, after: look(e.tensor)))
+    }
+    let unchanged = left.filter { rightIndex[$0.name] != nil && counted[$0.name] == nil }.count
+    let total = leftNames.union(right.map(\.name)).count
+    var verdict: String
+    if differences == 0 {
+      let ignoring = options.ignoreDType && !dtypeChanged.isEmpty
+      let same =
+        ["names", "shapes"] + (ignoring ? [] : ["dtypes"]) + (options.values ? ["values"] : [])
+      let list = same.dropLast().joined(separator: ", ") + " and " + (same.last ?? "")
+      verdict =
+        (options.values ? "no differences: " : "same structure: ")
+        + "\(Format.count(Int64(total))) tensors with the same \(list)"
+      if ignoring {
+        verdict += " (\(Format.count(Int64(dtypeChanged.count))) with another dtype, ignored)"
+      }
+    } else {
+      var parts: [String] = []
+      if !added.isEmpty { parts.append("\(Format.count(Int64(added.count))) added") }
+      if !removed.isEmpty { parts.append("\(Format.count(Int64(removed.count))) removed") }
+      if !shapeChanged.isEmpty {
+        parts.append("\(Format.count(Int64(shapeChanged.count))) with another shape")
+      }
+      if !dtypeChanged.isEmpty {
+        parts.append(
+          "\(Format.count(Int64(dtypeChanged.count))) with another dtype"
+            + (options.ignoreDType ? " (ignored)" : ""))
+      }
+      if !changed.isEmpty {
+        parts.append("\(Format.count(Int64(changed.count))) with changed values")
+      }
+      verdict =
+        "\(Format.count(Int64(differences))) of \(Format.count(Int64(total))) tensors differ: "
+        + parts.joined(separator: ", ")
+    }
+    if !summary.skipped.isEmpty {
+      verdict += "; \(Format.count(Int64(summary.skipped.count))) not compared (no readable values)"
+    }
+    if summary.withinTolerance > 0 {
+      verdict +=
+        "; \(Format.count(Int64(summary.withinTolerance))) with values within the tolerance"
+    }
+    if !options.values && total > 0 {
+      verdict +=
+        options.expectUnchanged.isEmpty
+        ? " (values not compared)" : " (values compared under --expect-unchanged only)"
+    }
+    if !expectations.isEmpty {
+      if broken.isEmpty {
+        verdict =
+          "expectations kept (\(expectations.map { "'\($0.pattern)'" }.joined(separator: ", ")) unchanged); "
+          + verdict
+      } else {
+        let shown = broken.map { r in
+          r.tensors == 0
+            ? "'\(r.pattern)' matches no tensor" : "'\(r.pattern)': \(r.violations.count) changed"
+        }
+        verdict = "EXPECTATION BROKEN (\(shown.joined(separator: "; "))); " + verdict
+      }
+    }
+
+    return DiffReport(
+      before: DiffSide(
+        file: a.path, format: a.format.rawValue, modelPrefix: a.modelPrefix, tensors: left.count),
+      after: DiffSide(
+        file: b.path, format: b.format.rawValue, modelPrefix: b.modelPrefix, tensors: right.count),
+      valuesCompared: compareValues && !valuePairs.isEmpty, atol: options.atol, rtol: options.rtol,
+      filter: options.filters, exclude: options.excludes, prefixStripped: strips, added: added,
+      removed: removed, shapeChanged: shapeChanged, dtypeChanged: dtypeChanged, changed: changed,
+      withinTolerance: close, tensors: rows, unchanged: unchanged, values: summary, layers: layers,
+      totals: totals, expectations: expectations,
+      differences: differences, finding: finding, notes: notes, verdict: verdict)
+  }
+
+  static func entry(_ e: DiffEntry) -> DiffTensor {
+    DiffTensor(
+      name: e.name, dtype: e.tensor.dtype.rawValue, shape: e.tensor.shape, numel: e.tensor.numel,
+      bytes: e.tensor.bytes, kind: e.tensor.kind.rawValue)
+  }
+
+  // MARK: names
+
+  /// The tensors of each side under their comparison names, and the prefixes stripped.
+  static func names(_ a: Checkpoint, _ b: Checkpoint, options: DiffOptions, notes: inout [String])
+    -> (left: [DiffEntry], right: [DiffEntry], strips: [PrefixStrip])
+  {
+    func entries(_ c: Checkpoint) -> [DiffEntry] {
+      let chosen = options.allTensors ? c.tensors : c.modelTensors
+      return chosen.map { t in
+        let model = t.section == .model
+        var name = Substring(t.name)
+        if model && name.hasPrefix(c.modelPrefix) { name = name.dropFirst(c.modelPrefix.count) }
+        return DiffEntry(name: String(name), tensor: t, isModel: model)
+      }
+    }
+    var sides = [entries(a), entries(b)]
+    let sideNames = ["before", "after"]
+    var strips: [PrefixStrip] = []
+
+    func strip(_ prefix: String, side: Int, modelOnly: Bool) -> Int {
+      var n = 0
+      for i in sides[side].indices
+      where (!modelOnly || sides[side][i].isModel) && sides[side][i].name.hasPrefix(prefix) {
+        sides[side][i].name.removeFirst(prefix.count)
+        n += 1
+      }
+      return n
+    }
+
+    for prefix in options.stripPrefixes where !prefix.isEmpty {
+      var any = false
+      for side in 0..<2 {
+        let n = strip(prefix, side: side, modelOnly: false)
+        if n > 0 {
+          strips.append(
+            PrefixStrip(side: sideNames[side], prefix: prefix, automatic: false, tensors: n))
+          any = true
+        }
+      }
+      if !any { notes.append("--strip-prefix '\(prefix)' matches no tensor name on either side") }
+    }
+
+    if options.autoStrip {
+      // Strip a prefix every model key of one side carries when that gives more common names.
+      func modelNames(_ side: Int) -> [String] { sides[side].filter(\.isModel).map(\.name) }
+      func commonCount(_ x: [String], _ y: [String]) -> Int { Set(x).intersection(y).count }
+      var rounds = 0
+      var progress = true
+      while progress && rounds < 8 {
+        progress = false
+        rounds += 1
+        for side in 0..<2 {
+          let mine = modelNames(side)
+          let theirs = modelNames(1 - side)
+          guard !mine.isEmpty, !theirs.isEmpty else { continue }
+          var candidates = knownPrefixes
+          if let first = mine.first, let dot = first.firstIndex(of: ".") {
+            let component = String(first[...dot])
+            if !candidates.contains(component) { candidates.append(component) }
+          }
+          for prefix in candidates
+          where mine.allSatisfy({ $0.hasPrefix(prefix) })
+            && !theirs.allSatisfy({ $0.hasPrefix(prefix) })
+          {
+            let stripped = mine.map { String($0.dropFirst(prefix.count)) }
+            guard commonCount(stripped, theirs) > commonCount(mine, theirs) else { continue }
+            let n = strip(prefix, side: side, modelOnly: true)
+            strips.append(
+              PrefixStrip(side: sideNames[side], prefix: prefix, automatic: true, tensors: n))
+            progress = true
+            break
+          }
+        }
+      }
+    }
+
+    // Stripping can make two names equal: keep the first.
+    for side in 0..<2 {
+      var seen = Set<String>()
+      var duplicates: [String] = []
+      sides[side] = sides[side].filter { e in
+        if seen.insert(e.name).inserted { return true }
+        duplicates.append(e.name)
+        return false
+      }
+      if !duplicates.isEmpty {
+        notes.append(
+          "\(sideNames[side]): \(duplicates.count) name(s) occur twice after prefix stripping (first kept): "
+            + duplicates.prefix(3).joined(separator: ", "))
+      }
+    }
+    return (sides[0], sides[1], strips)
+  }
+
+  /// Applies `--filter` and `--exclude`.
+  static func select(_ entries: [DiffEntry], options: DiffOptions) -> [DiffEntry] {
+    entries.filter { e in
+      (options.filters.isEmpty || NameGlob.matchesAny(options.filters, e.name))
+        && !NameGlob.matchesAny(options.excludes, e.name)
+    }
+  }
+
+  // MARK: totals
+
+  static func counts(_ entries: [DiffEntry]) -> DiffCounts {
+    var c = DiffCounts()
+    for e in entries {
+      c.tensors += 1
+      guard e.tensor.sharedWith == nil else { continue }
+      c.bytes &+= e.tensor.bytes
+      switch e.tensor.kind {
+      case .parameter: c.parameters &+= e.tensor.numel
+      case .buffer: c.buffers &+= e.tensor.numel
+      }
+    }
+    return c
+  }
+
+  static func difference(_ x: DiffCounts, _ y: DiffCounts) -> DiffCounts {
+    var d = DiffCounts()
+    d.tensors = x.tensors &- y.tensors
+    d.parameters = x.parameters &- y.parameters
+    d.buffers = x.buffers &- y.buffers
+    d.bytes = x.bytes &- y.bytes
+    return d
+  }
+
+  // MARK: layers
+
+  /// A layer under its comparison name, with its tensors' leaf and comparison names.
+  struct NamedLayer {
+    var layer: Layer
+    var tensors: [(leaf: String, name: String)]
+  }
+
+  /// Layers of one side, renamed as the comparison names their tensors, keeping those with at
+  /// least one selected tensor.
+  static func namedLayers(_ c: Checkpoint, entries: [DiffEntry]) -> (
+    order: [String], layers: [String: NamedLayer]
+  ) {
+    var byTensor: [String: String] = [:]
+    let selected = Dictionary(
+      entries.filter(\.isModel).map { ($0.tensor.name, $0.name) }, uniquingKeysWith: { x, _ in x })
+    for t in c.modelTensors {
+      if let name = selected[t.name], byTensor[c.layerName(t)] == nil {
+        byTensor[c.layerName(t)] = name
+      }
+    }
+    var order: [String] = []
+    var result: [String: NamedLayer] = [:]
+    for layer in LayerInference.layers(of: c) {
+      var tensors: [(leaf: String, name: String)] = []
+      var layerName: String?
+      for leaf in layer.tensors {
+        let full = layer.name == "(root)" ? leaf : layer.name + "." + leaf
+        guard let name = byTensor[full] else { continue }
+        tensors.append((leaf, name))
+        if layerName == nil {
+          layerName =
+            name == leaf
+            ? "(root)" : name.hasSuffix("." + leaf) ? String(name.dropLast(leaf.count + 1)) : name
+        }
+      }
+      guard let layerName, result[layerName] == nil else { continue }
+      order.append(layerName)
+      result[layerName] = NamedLayer(layer: layer, tensors: tensors)
+    }
+    return (order, result)
+  }
+
+  static func layerChanges(
+    _ a: Checkpoint, _ b: Checkpoint, left: [DiffEntry], right: [DiffEntry],
+    changes: [String: [String]]
+  ) -> [LayerChange] {
+    let (orderA, layersA) = namedLayers(a, entries: left)
+    let (orderB, layersB) = namedLayers(b, entries: right)
+    var order = orderA
+    let known = Set(orderA)
+    order += orderB.filter { !known.contains($0) }
+    var result: [LayerChange] = []
+    for name in order {
+      let x = layersA[name]
+      let y = layersB[name]
+      var leaves: [(leaf: String, name: String)] = x?.tensors ?? []
+      let seen = Set(leaves.map(\.leaf))
+      leaves += (y?.tensors ?? []).filter { !seen.contains($0.leaf) }
+      let tensorChanges = leaves.compactMap { l in
+        changes[l.name].map { LayerTensorChange(name: l.leaf, change: $0.joined(separator: "+")) }
+      }
+      let describedDifferently = x?.layer.description != y?.layer.description
+      let countsDiffer =
+        x?.layer.parameters != y?.layer.parameters || x?.layer.buffers != y?.layer.buffers
+      guard describedDifferently || countsDiffer || !tensorChanges.isEmpty else { continue }
+      result.append(
+        LayerChange(
+          name: name, before: x?.layer.description, after: y?.layer.description,
+          parametersBefore: x?.layer.parameters ?? 0, parametersAfter: y?.layer.parameters ?? 0,
+          buffersBefore: x?.layer.buffers ?? 0, buffersAfter: y?.layer.buffers ?? 0,
+          tensors: tensorChanges))
+    }
+    return result
+  }
+}

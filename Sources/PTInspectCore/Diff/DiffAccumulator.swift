@@ -1,0 +1,216 @@
+// DiffAccumulator.swift: the element-wise statistics of `diff --values`, accumulated chunk by
+// chunk over pairs of float64 values and merged across workers.
+
+/// Running statistics of `a - b` over pairs of elements. Sums and maxima are taken over the pairs
+/// where both values are finite; NaN and Inf are counted per side and never reach the sums.
+public struct DiffAccumulator: Sendable, Equatable {
+  public var atol: Double
+  public var rtol: Double
+  /// Pairs seen.
+  public var count: Int64 = 0
+  /// Pairs where both values are finite (the statistics' population).
+  public var finite: Int64 = 0
+  /// Pairs whose values differ (a != b).
+  public var different: Int64 = 0
+  /// Pairs beyond the tolerance: |a - b| > atol + rtol * |b| (any difference when both are 0).
+  public var beyond: Int64 = 0
+  public var maxAbs: Double = 0
+  public var maxRel: Double = 0
+  /// Pairs with a != 0 (maxRel is defined only when there is one).
+  public var nonzeroBefore: Int64 = 0
+  public var sumSquares: Double = 0
+  public var dot: Double = 0
+  public var normBefore: Double = 0
+  public var normAfter: Double = 0
+  public var nanBefore: Int64 = 0
+  public var nanAfter: Int64 = 0
+  public var infBefore: Int64 = 0
+  public var infAfter: Int64 = 0
+  /// Pairs where a NaN or Inf meets a different value.
+  public var nonFiniteMismatches: Int64 = 0
+
+  public init(atol: Double = 0, rtol: Double = 0) {
+    self.atol = atol
+    self.rtol = rtol
+  }
+
+  /// Adds `n` pairs `(a[i], b[i])`.
+  public mutating func add(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
+    var start = 0
+    // Blocks of 4096: a fast, vectorised pass that assumes finite values; a block whose sums come
+    // out non-finite is done again element by element.
+    while start < n {
+      let m = min(4096, n - start)
+      let saved = self
+      if !addFinite(a + start, b + start, count: m) {
+        self = saved
+        addChecked(a + start, b + start, count: m)
+      }
+      start += m
+    }
+  }
+
+  /// The fast path; returns false (with the state spoilt) when a value was NaN or Inf.
+  mutating func addFinite(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int)
+    -> Bool
+  {
+    typealias V = SIMD4<Double>
+    typealias I = SIMD4<Int64>
+    var vMaxAbs = V(repeating: 0)
+    var vMaxRel = V(repeating: 0)
+    var vSq = V(repeating: 0)
+    var vDot = V(repeating: 0)
+    var vA = V(repeating: 0)
+    var vB = V(repeating: 0)
+    var vNonzero = I(repeating: 0)
+    var vDifferent = I(repeating: 0)
+    var vBeyond = I(repeating: 0)
+    let zero = V(repeating: 0)
+    let one = I(repeating: 1)
+    let noInt = I(repeating: 0)
+    let vAtol = V(repeating: atol)
+    let vRtol = V(repeating: rtol)
+    let tolerance = atol > 0 || rtol > 0
+    var i = 0
+    let ra = UnsafeRawPointer(a)
+    let rb = UnsafeRawPointer(b)
+    while i + 4 <= n {
+      let x = ra.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+      let y = rb.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+      let d = x - y
+      let ad = d.replacing(with: -d, where: d .< zero)
+      let ax = x.replacing(with: -x, where: x .< zero)
+      vMaxAbs = vMaxAbs.replacing(with: ad, where: ad .> vMaxAbs)
+      vSq += d * d
+      vDot += x * y
+      vA += x * x
+      vB += y * y
+      let nz = ax .!= zero
+      vNonzero &+= noInt.replacing(with: one, where: nz)
+      // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
+      let rel = (ad / ax).replacing(with: zero, where: .!nz)
+      vMaxRel = vMaxRel.replacing(with: rel, where: rel .> vMaxRel)
+      let diff = d .!= zero
+      vDifferent &+= noInt.replacing(with: one, where: diff)
+      if tolerance {
+        let ay = y.replacing(with: -y, where: y .< zero)
+        vBeyond &+= noInt.replacing(with: one, where: ad .> vAtol + vRtol * ay)
+      }
+      i += 4
+    }
+    var sq = vSq.sum()
+    var dt = vDot.sum()
+    var na = vA.sum()
+    var nb = vB.sum()
+    var mAbs = vMaxAbs.max()
+    var mRel = vMaxRel.max()
+    var nonzero = vNonzero.wrappedSum()
+    var different = vDifferent.wrappedSum()
+    var beyond = tolerance ? vBeyond.wrappedSum() : different
+    while i < n {
+      let x = a[i]
+      let y = b[i]
+      let d = x - y
+      let ad = Swift.abs(d)
+      if ad > mAbs { mAbs = ad }
+      sq += d * d
+      dt += x * y
+      na += x * x
+      nb += y * y
+      if x != 0 {
+        nonzero += 1
+        let rel = ad / Swift.abs(x)
+        if rel > mRel { mRel = rel }
+      }
+      if d != 0 {
+        different += 1
+        if !tolerance || ad > atol + rtol * Swift.abs(y) { beyond += 1 }
+      }
+      i += 1
+    }
+    // Any NaN or Inf among the inputs makes a sum NaN or Inf (x*x and y*y take every value).
+    guard (sq + na + nb + dt).isFinite, mAbs.isFinite, mRel.isFinite else { return false }
+    count &+= Int64(n)
+    finite &+= Int64(n)
+    sumSquares += sq
+    dot += dt
+    normBefore += na
+    normAfter += nb
+    maxAbs = Swift.max(maxAbs, mAbs)
+    maxRel = Swift.max(maxRel, mRel)
+    nonzeroBefore &+= nonzero
+    self.different &+= different
+    self.beyond &+= beyond
+    return true
+  }
+
+  /// The careful path: NaN and Inf are counted and kept out of the statistics.
+  mutating func addChecked(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
+    let tolerance = atol > 0 || rtol > 0
+    for i in 0..<n {
+      let x = a[i]
+      let y = b[i]
+      count &+= 1
+      if x.isNaN { nanBefore &+= 1 } else if x.isInfinite { infBefore &+= 1 }
+      if y.isNaN { nanAfter &+= 1 } else if y.isInfinite { infAfter &+= 1 }
+      guard x.isFinite && y.isFinite else {
+        // NaN against NaN and Inf against the same Inf are equal; anything else is a mismatch.
+        if !((x.isNaN && y.isNaN) || x == y) {
+          nonFiniteMismatches &+= 1
+          different &+= 1
+          beyond &+= 1
+        }
+        continue
+      }
+      finite &+= 1
+      let d = x - y
+      let ad = Swift.abs(d)
+      if ad > maxAbs { maxAbs = ad }
+      sumSquares += d * d
+      dot += x * y
+      normBefore += x * x
+      normAfter += y * y
+      if x != 0 {
+        nonzeroBefore &+= 1
+        let rel = ad / Swift.abs(x)
+        if rel > maxRel { maxRel = rel }
+      }
+      if d != 0 {
+        different &+= 1
+        if !tolerance || ad > atol + rtol * Swift.abs(y) { beyond &+= 1 }
+      }
+    }
+  }
+
+  /// Combines the statistics of another part of the same tensor.
+  public mutating func merge(_ o: DiffAccumulator) {
+    count &+= o.count
+    finite &+= o.finite
+    different &+= o.different
+    beyond &+= o.beyond
+    maxAbs = Swift.max(maxAbs, o.maxAbs)
+    maxRel = Swift.max(maxRel, o.maxRel)
+    nonzeroBefore &+= o.nonzeroBefore
+    sumSquares += o.sumSquares
+    dot += o.dot
+    normBefore += o.normBefore
+    normAfter += o.normAfter
+    nanBefore &+= o.nanBefore
+    nanAfter &+= o.nanAfter
+    infBefore &+= o.infBefore
+    infAfter &+= o.infAfter
+    nonFiniteMismatches &+= o.nonFiniteMismatches
+  }
+
+  /// The statistics as the report shows them.
+  public func stats(bitIdentical: Bool?) -> ValueStats {
+    let rms = finite > 0 ? (sumSquares / Double(finite)).squareRoot() : 0
+    let norms = normBefore.squareRoot() * normAfter.squareRoot()
+    return ValueStats(
+      numel: count, elementsChanged: beyond, elementsDifferent: different, maxAbsDiff: maxAbs,
+      maxRelDiff: nonzeroBefore > 0 ? maxRel : nil, rmsDiff: rms,
+      cosine: normBefore > 0 && normAfter > 0 ? dot / norms : nil, bitIdentical: bitIdentical,
+      nanBefore: nanBefore, nanAfter: nanAfter, infBefore: infBefore, infAfter: infAfter,
+      nonFiniteMismatches: nonFiniteMismatches)
+  }
+}

@@ -1,0 +1,53 @@
+// DiffOptions.swift: what `ptinspect diff` compares and what counts as a change.
+
+/// Options of a checkpoint comparison.
+public struct DiffOptions: Sendable {
+  /// Compare tensor contents as well as structure.
+  public var values = false
+  /// Absolute tolerance: an element differs when |a - b| > atol + rtol * |b| (numpy's allclose).
+  public var atol: Double = 0
+  /// Relative tolerance, against the second file's value (numpy's allclose).
+  public var rtol: Double = 0
+  /// Prefixes removed from the names of either side wherever a name carries them.
+  public var stripPrefixes: [String] = []
+  /// Detect a prefix (`module.`, `_orig_mod.`, `model.`) every key of one side carries and the other lacks.
+  public var autoStrip = true
+  /// Compare only tensors whose name (or a dotted ancestor of it) matches one of these globs.
+  public var filters: [String] = []
+  /// Leave out tensors whose name (or a dotted ancestor of it) matches one of these globs.
+  public var excludes: [String] = []
+  /// Tensors that must not change: any difference under these globs breaks an expectation.
+  public var expectUnchanged: [String] = []
+  /// List dtype changes but do not count them as differences (a conversion that was meant).
+  public var ignoreDType = false
+  /// Compare every tensor of the files (optimizer state, EMA copies), not just the model.
+  public var allTensors = false
+  /// Worker threads for the value comparison; nil for one per core.
+  public var threads: Int?
+  /// Elements per unit of parallel work: larger tensors are split into ranges of this size.
+  public var jobElements: Int64 = 1 << 22
+
+  public init() {}
+
+  /// Whether any tolerance is set (otherwise any difference at all counts).
+  public var hasTolerance: Bool { atol > 0 || rtol > 0 }
+}
+
+/// Glob matching on dotted tensor names: a pattern matches a name when it matches the whole name
+/// or one of its dotted ancestors, so `backbone` and `backbone.*` both cover `backbone.0.weight`.
+public enum NameGlob {
+  public static func matches(_ pattern: String, _ name: String) -> Bool {
+    if Glob.matches(pattern, name) { return true }
+    var prefix = Substring(name)
+    while let dot = prefix.lastIndex(of: ".") {
+      prefix = prefix[..<dot]
+      if Glob.matches(pattern, String(prefix)) { return true }
+    }
+    return false
+  }
+
+  /// Whether any of `patterns` matches `name`.
+  public static func matchesAny(_ patterns: [String], _ name: String) -> Bool {
+    patterns.contains { matches($0, name) }
+  }
+}

@@ -1,0 +1,425 @@
+// DiffReport.swift: the comparison of two checkpoints as data (Codable, schemaVersion 1).
+// `before` is the first file, `after` the second. Renderers turn it into a table or Markdown.
+
+import Foundation
+
+/// One side of a comparison.
+public struct DiffSide: Sendable, Codable, Equatable {
+  public var file: String
+  public var format: String
+  /// Where the model lives in the file (`state_dict.`), dropped from every model tensor's name.
+  public var modelPrefix: String
+  /// Tensors taken into the comparison (after `--filter`/`--exclude`).
+  public var tensors: Int
+}
+
+/// A prefix removed from the names of one side.
+public struct PrefixStrip: Sendable, Codable, Equatable {
+  /// `before` (the first file) or `after` (the second).
+  public var side: String
+  public var prefix: String
+  /// True when ptinspect detected it; false when `--strip-prefix` asked for it.
+  public var automatic: Bool
+  /// Names that lost the prefix.
+  public var tensors: Int
+
+  public init(side: String, prefix: String, automatic: Bool, tensors: Int) {
+    self.side = side
+    self.prefix = prefix
+    self.automatic = automatic
+    self.tensors = tensors
+  }
+}
+
+/// A tensor only one side has.
+public struct DiffTensor: Sendable, Codable, Equatable {
+  public var name: String
+  public var dtype: String
+  public var shape: [Int64]
+  public var numel: Int64
+  public var bytes: Int64
+  /// `parameter` or `buffer`.
+  public var kind: String
+}
+
+/// A tensor whose shape differs.
+public struct ShapeChange: Sendable, Codable, Equatable {
+  public var name: String
+  public var shapeBefore: [Int64]
+  public var shapeAfter: [Int64]
+  public var dtypeBefore: String
+  public var dtypeAfter: String
+  public var numelBefore: Int64
+  public var numelAfter: Int64
+
+  public init(
+    name: String, shapeBefore: [Int64], shapeAfter: [Int64], dtypeBefore: String,
+    dtypeAfter: String, numelBefore: Int64, numelAfter: Int64
+  ) {
+    self.name = name
+    self.shapeBefore = shapeBefore
+    self.shapeAfter = shapeAfter
+    self.dtypeBefore = dtypeBefore
+    self.dtypeAfter = dtypeAfter
+    self.numelBefore = numelBefore
+    self.numelAfter = numelAfter
+  }
+}
+
+/// A tensor whose dtype differs.
+public struct DTypeChange: Sendable, Codable, Equatable {
+  public var name: String
+  public var before: String
+  public var after: String
+  /// The shape, or the shape before when the shape changed too.
+  public var shape: [Int64]
+}
+
+/// What comparing two tensors' contents found. Statistics are in float64 over the pairs where
+/// both elements are finite; NaN and Inf are counted, never propagated.
+public struct ValueStats: Sendable, Codable, Equatable {
+  public var numel: Int64
+  /// Elements whose difference exceeds the tolerance (any difference without one).
+  public var elementsChanged: Int64
+  /// Elements whose values differ at all (a != b; a NaN against a NaN counts as equal).
+  public var elementsDifferent: Int64
+  /// max |a - b|.
+  public var maxAbsDiff: Double
+  /// max |a - b| / |a| over elements with a != 0; null when every a is 0.
+  public var maxRelDiff: Double?
+  /// sqrt(mean((a - b)^2)).
+  public var rmsDiff: Double
+  /// a . b / (|a| |b|) of the flattened tensors; null when either norm is 0.
+  public var cosine: Double?
+  /// Whether the stored bytes are the same (only when the dtypes match; null otherwise).
+  public var bitIdentical: Bool?
+  public var nanBefore: Int64
+  public var nanAfter: Int64
+  public var infBefore: Int64
+  public var infAfter: Int64
+  /// Pairs where a NaN or Inf on one side meets something else on the other.
+  public var nonFiniteMismatches: Int64
+
+  public init(
+    numel: Int64, elementsChanged: Int64, elementsDifferent: Int64, maxAbsDiff: Double,
+    maxRelDiff: Double?,
+    rmsDiff: Double, cosine: Double?, bitIdentical: Bool?, nanBefore: Int64 = 0,
+    nanAfter: Int64 = 0,
+    infBefore: Int64 = 0, infAfter: Int64 = 0, nonFiniteMismatches: Int64 = 0
+  ) {
+    self.numel = numel
+    self.elementsChanged = elementsChanged
+    self.elementsDifferent = elementsDifferent
+    self.maxAbsDiff = maxAbsDiff
+    self.maxRelDiff = maxRelDiff
+    self.rmsDiff = rmsDiff
+    self.cosine = cosine
+    self.bitIdentical = bitIdentical
+    self.nanBefore = nanBefore
+    self.nanAfter = nanAfter
+    self.infBefore = infBefore
+    self.infAfter = infAfter
+    self.nonFiniteMismatches = nonFiniteMismatches
+  }
+
+  /// Whether the contents count as changed: an element beyond the tolerance, or a NaN/Inf mismatch.
+  public var isChanged: Bool { elementsChanged > 0 || nonFiniteMismatches > 0 }
+}
+
+/// A tensor whose contents differ (possibly also its dtype), with the statistics.
+public struct ValueChange: Sendable, Codable, Equatable {
+  public var name: String
+  public var dtypeBefore: String
+  public var dtypeAfter: String
+  public var shape: [Int64]
+  public var stats: ValueStats
+
+  enum CodingKeys: String, CodingKey {
+    case name, dtypeBefore, dtypeAfter, shape, numel, elementsChanged, elementsDifferent, maxAbsDiff
+    case maxRelDiff, rmsDiff, cosine, bitIdentical, nanBefore, nanAfter, infBefore, infAfter
+    case nonFiniteMismatches
+  }
+
+  public init(
+    name: String, dtypeBefore: String, dtypeAfter: String, shape: [Int64], stats: ValueStats
+  ) {
+    self.name = name
+    self.dtypeBefore = dtypeBefore
+    self.dtypeAfter = dtypeAfter
+    self.shape = shape
+    self.stats = stats
+  }
+
+  // The statistics sit flat in the entry (`"maxAbsDiff"` next to `"name"`); nulls are written.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(dtypeBefore, forKey: .dtypeBefore)
+    try c.encode(dtypeAfter, forKey: .dtypeAfter)
+    try c.encode(shape, forKey: .shape)
+    try c.encode(stats.numel, forKey: .numel)
+    try c.encode(stats.elementsChanged, forKey: .elementsChanged)
+    try c.encode(stats.elementsDifferent, forKey: .elementsDifferent)
+    try c.encode(stats.maxAbsDiff, forKey: .maxAbsDiff)
+    try c.encode(stats.maxRelDiff, forKey: .maxRelDiff)
+    try c.encode(stats.rmsDiff, forKey: .rmsDiff)
+    try c.encode(stats.cosine, forKey: .cosine)
+    try c.encode(stats.bitIdentical, forKey: .bitIdentical)
+    try c.encode(stats.nanBefore, forKey: .nanBefore)
+    try c.encode(stats.nanAfter, forKey: .nanAfter)
+    try c.encode(stats.infBefore, forKey: .infBefore)
+    try c.encode(stats.infAfter, forKey: .infAfter)
+    try c.encode(stats.nonFiniteMismatches, forKey: .nonFiniteMismatches)
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    dtypeBefore = try c.decode(String.self, forKey: .dtypeBefore)
+    dtypeAfter = try c.decode(String.self, forKey: .dtypeAfter)
+    shape = try c.decode([Int64].self, forKey: .shape)
+    stats = ValueStats(
+      numel: try c.decode(Int64.self, forKey: .numel),
+      elementsChanged: try c.decode(Int64.self, forKey: .elementsChanged),
+      elementsDifferent: try c.decode(Int64.self, forKey: .elementsDifferent),
+      maxAbsDiff: try c.decode(Double.self, forKey: .maxAbsDiff),
+      maxRelDiff: try c.decodeIfPresent(Double.self, forKey: .maxRelDiff),
+      rmsDiff: try c.decode(Double.self, forKey: .rmsDiff),
+      cosine: try c.decodeIfPresent(Double.self, forKey: .cosine),
+      bitIdentical: try c.decodeIfPresent(Bool.self, forKey: .bitIdentical),
+      nanBefore: try c.decode(Int64.self, forKey: .nanBefore),
+      nanAfter: try c.decode(Int64.self, forKey: .nanAfter),
+      infBefore: try c.decode(Int64.self, forKey: .infBefore),
+      infAfter: try c.decode(Int64.self, forKey: .infAfter),
+      nonFiniteMismatches: try c.decode(Int64.self, forKey: .nonFiniteMismatches))
+  }
+}
+
+/// A tensor the value comparison left out, and why.
+public struct SkippedTensor: Sendable, Codable, Equatable {
+  public var name: String
+  public var reason: String
+
+  public init(name: String, reason: String) {
+    self.name = name
+    self.reason = reason
+  }
+}
+
+/// NaN and Inf counts of one compared tensor that has any.
+public struct NonFiniteCount: Sendable, Codable, Equatable {
+  public var name: String
+  public var nanBefore: Int64
+  public var nanAfter: Int64
+  public var infBefore: Int64
+  public var infAfter: Int64
+}
+
+/// What the value comparison did overall.
+public struct ValueSummary: Sendable, Codable, Equatable {
+  /// Tensors present on both sides with the same shape whose contents were compared.
+  public var compared: Int
+  /// Same dtype and the same bytes.
+  public var identical: Int
+  /// Equal values, but not the same bytes (another dtype, -0 against +0, NaN payloads).
+  public var equal: Int
+  /// Different values, all within the tolerance.
+  public var withinTolerance: Int
+  /// Beyond the tolerance (the `changed` list).
+  public var changed: Int
+  /// Tensor bytes read from both files.
+  public var bytesRead: Int64
+  public var skipped: [SkippedTensor]
+  /// Every compared tensor holding NaN or Inf on either side, changed or not.
+  public var nonFinite: [NonFiniteCount]
+}
+
+/// A dtype and shape, one side of a tensor.
+public struct TensorLook: Sendable, Codable, Equatable {
+  public var dtype: String
+  public var shape: [Int64]
+}
+
+/// One tensor that differs in any way, in file order: the rows of the table.
+public struct TensorDifference: Sendable, Codable, Equatable {
+  public var name: String
+  /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`; `close` marks
+  /// values that differ within the tolerance.
+  public var change: String
+  /// Null when added.
+  public var before: TensorLook?
+  /// Null when removed.
+  public var after: TensorLook?
+
+  enum CodingKeys: String, CodingKey { case name, change, before, after }
+
+  public init(name: String, change: String, before: TensorLook?, after: TensorLook?) {
+    self.name = name
+    self.change = change
+    self.before = before
+    self.after = after
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(change, forKey: .change)
+    try c.encode(before, forKey: .before)
+    try c.encode(after, forKey: .after)
+  }
+}
+
+/// One tensor's change within a layer.
+public struct LayerTensorChange: Sendable, Codable, Equatable {
+  /// The name within the layer (`weight`, `running_mean`).
+  public var name: String
+  /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`.
+  public var change: String
+
+  public init(name: String, change: String) {
+    self.name = name
+    self.change = change
+  }
+}
+
+/// A layer that differs between the files.
+public struct LayerChange: Sendable, Codable, Equatable {
+  /// Module path (`features.3`), `(root)` for tensors at the top.
+  public var name: String
+  /// How PyTorch would print it before, or null when the layer is new.
+  public var before: String?
+  /// How PyTorch would print it after, or null when the layer is gone.
+  public var after: String?
+  public var parametersBefore: Int64
+  public var parametersAfter: Int64
+  public var parameterDifference: Int64
+  public var buffersBefore: Int64
+  public var buffersAfter: Int64
+  public var tensors: [LayerTensorChange]
+
+  enum CodingKeys: String, CodingKey {
+    case name, before, after, parametersBefore, parametersAfter, parameterDifference, buffersBefore
+    case buffersAfter, tensors
+  }
+
+  public init(
+    name: String, before: String?, after: String?, parametersBefore: Int64, parametersAfter: Int64,
+    buffersBefore: Int64, buffersAfter: Int64, tensors: [LayerTensorChange]
+  ) {
+    self.name = name
+    self.before = before
+    self.after = after
+    self.parametersBefore = parametersBefore
+    self.parametersAfter = parametersAfter
+    self.parameterDifference = parametersAfter &- parametersBefore
+    self.buffersBefore = buffersBefore
+    self.buffersAfter = buffersAfter
+    self.tensors = tensors
+  }
+
+  // `before`/`after` are written as null for new and removed layers: the keys are stable.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(before, forKey: .before)
+    try c.encode(after, forKey: .after)
+    try c.encode(parametersBefore, forKey: .parametersBefore)
+    try c.encode(parametersAfter, forKey: .parametersAfter)
+    try c.encode(parameterDifference, forKey: .parameterDifference)
+    try c.encode(buffersBefore, forKey: .buffersBefore)
+    try c.encode(buffersAfter, forKey: .buffersAfter)
+    try c.encode(tensors, forKey: .tensors)
+  }
+}
+
+/// Tensor, parameter, buffer and byte counts of one side (or their difference).
+public struct DiffCounts: Sendable, Codable, Equatable {
+  public var tensors: Int64 = 0
+  public var parameters: Int64 = 0
+  public var buffers: Int64 = 0
+  public var bytes: Int64 = 0
+  public init() {}
+}
+
+/// Totals before, after, and after minus before.
+public struct DiffTotals: Sendable, Codable, Equatable {
+  public var before: DiffCounts
+  public var after: DiffCounts
+  public var difference: DiffCounts
+}
+
+/// A tensor that broke an `--expect-unchanged` expectation.
+public struct ExpectationViolation: Sendable, Codable, Equatable {
+  public var name: String
+  /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`.
+  public var change: String
+
+  public init(name: String, change: String) {
+    self.name = name
+    self.change = change
+  }
+}
+
+/// The outcome of one `--expect-unchanged` pattern.
+public struct ExpectationResult: Sendable, Codable, Equatable {
+  public var pattern: String
+  /// Tensors (on either side) the pattern covers.
+  public var tensors: Int
+  /// True when nothing it covers changed and it covers at least one tensor.
+  public var kept: Bool
+  public var violations: [ExpectationViolation]
+}
+
+/// Everything `ptinspect diff` found.
+public struct DiffReport: Sendable, Codable {
+  public var schemaVersion = reportSchemaVersion
+  public var before: DiffSide
+  public var after: DiffSide
+  /// Whether contents were compared (`--values`); with `--expect-unchanged` alone, only the
+  /// covered tensors are.
+  public var valuesCompared: Bool
+  public var atol: Double
+  public var rtol: Double
+  public var filter: [String]
+  public var exclude: [String]
+  public var prefixStripped: [PrefixStrip]
+  public var added: [DiffTensor]
+  public var removed: [DiffTensor]
+  public var shapeChanged: [ShapeChange]
+  public var dtypeChanged: [DTypeChange]
+  public var changed: [ValueChange]
+  /// Tensors whose values differ, but all within the tolerance (`--atol`/`--rtol`), with the
+  /// statistics; not counted as differences.
+  public var withinTolerance: [ValueChange]
+  /// Every tensor that differs (or is within the tolerance, change `close`), in file order (the before file's, then the tensors added).
+  public var tensors: [TensorDifference]
+  /// Tensors on both sides in which nothing was found to differ.
+  public var unchanged: Int
+  /// What the value comparison did (all zero when no contents were compared).
+  public var values: ValueSummary
+  public var layers: [LayerChange]
+  public var totals: DiffTotals
+  public var expectations: [ExpectationResult]
+  /// Tensors that differ in any way (added, removed, shape, dtype or values).
+  public var differences: Int
+  /// Whether the exit code reports a finding: any difference, or, with `--expect-unchanged`,
+  /// a broken expectation only.
+  public var finding: Bool
+  public var notes: [String]
+  /// One line: what the comparison found.
+  public var verdict: String
+
+  /// The report as JSON with sorted keys, pretty-printed or on one line (`--format jsonl`).
+  /// Infinite and NaN statistics are written as the strings "Infinity", "-Infinity", "NaN".
+  public func json(pretty: Bool = true) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting =
+      pretty
+      ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      : [.sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    guard let data = try? encoder.encode(self) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+}

@@ -1,0 +1,346 @@
+// ValueComparator.swift: compares the contents of tensor pairs with `TensorDataReader`, chunk by
+// chunk from both files at once (bounded memory), the work spread over every core.
+
+import Foundation
+
+/// The outcome for one pair.
+public enum ValueResult: Sendable, Equatable {
+  case compared(ValueStats)
+  /// Not compared, with the reason (`sparse_coo layout`, `meta tensor: no data`, ...).
+  case skipped(String)
+}
+
+/// The outcome for every pair, in order, and the tensor bytes read.
+public struct ValueOutcome: Sendable {
+  public var results: [ValueResult]
+  /// Bytes of tensor data the comparison covers (both sides).
+  public var bytesRead: Int64
+}
+
+/// Streams tensor pairs from both files and accumulates `DiffAccumulator` statistics.
+///
+/// Pairs of the same dtype are first compared byte for byte (`memcmp`, which stops at the first
+/// difference); identical pairs then only need a NaN/Inf count. Pairs that differ, or whose dtypes
+/// differ, are decoded to float64 on both sides in lockstep. Large tensors are split into element
+/// ranges so that one big tensor also spreads over the cores.
+public enum ValueComparator {
+  /// Elements per decoded chunk (two buffers of 2 MiB per worker).
+  static let chunkElements = 262_144
+
+  public static func compare(
+    _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
+    progress: CheckpointDiff.Progress?
+  ) throws(CheckpointError) -> ValueOutcome {
+    let readerA = try TensorDataReader(a)
+    let readerB = try TensorDataReader(b)
+    var results = [ValueResult?](repeating: nil, count: pairs.count)
+    var work: [Int] = []
+    var total: Int64 = 0
+    for (i, p) in pairs.enumerated() {
+      if let reason = readerA.unreadableReason(p.before) {
+        results[i] = .skipped("before: \(reason)")
+      } else if let reason = readerB.unreadableReason(p.after) {
+        results[i] = .skipped("after: \(reason)")
+      } else if readerA.valueCount(p.before) != readerB.valueCount(p.after) {
+        results[i] = .skipped(
+          "\(p.before.dtype.rawValue) against \(p.after.dtype.rawValue): values do not pair up")
+      } else {
+        work.append(i)
+        total &+= p.before.bytes &+ p.after.bytes
+      }
+    }
+    let shared = Shared(
+      pairs: pairs, readerA: readerA, readerB: readerB, options: options, total: total,
+      progress: progress)
+    let workers = max(1, min(options.threads ?? ProcessInfo.processInfo.activeProcessorCount, 64))
+
+    // Phase 1: same-dtype pairs byte for byte, in ranges (a big tensor spreads over the cores);
+    // a pair is identical when every range is. Ranges of a pair found different are skipped.
+    var rangeJobs: [Job] = []
+    for i in work where pairs[i].before.dtype == pairs[i].after.dtype {
+      rangeJobs += split(i, count: pairs[i].before.numel, identical: false, options: options)
+    }
+    rangeJobs.sort { ($0.range.count, $1.pair) > ($1.range.count, $0.pair) }
+    let compareJobs = rangeJobs
+    let differing = DifferingPairs()
+    _ = try shared.run(Array(compareJobs.indices), workers: workers) { j in
+      let job = compareJobs[j]
+      if !differing.contains(job.pair), try !shared.bytesEqual(job) { differing.insert(job.pair) }
+      return true
+    }
+    var identical: [Int: Bool] = [:]
+    for i in work where pairs[i].before.dtype == pairs[i].after.dtype {
+      identical[i] = !differing.contains(i)
+    }
+
+    // Phase 2: decode. Identical pairs need only NaN/Inf counts; the rest full statistics.
+    var jobs: [Job] = []
+    for i in work {
+      let n = shared.readerA.valueCount(pairs[i].before)
+      let same = identical[i] ?? false
+      if same && !pairs[i].before.dtype.isFloatingPoint && !pairs[i].before.dtype.isComplex {
+        continue
+      }
+      jobs += split(i, count: n, identical: same, options: options)
+    }
+    jobs.sort { ($0.range.count, $1.pair) > ($1.range.count, $0.pair) }
+    let partials = try shared.runJobs(jobs, workers: workers)
+
+    for i in work {
+      let acc = partials[i] ?? DiffAccumulator(atol: options.atol, rtol: options.rtol)
+      let same = identical[i] ?? false
+      if same {
+        // The bytes match: no difference; only the NaN/Inf counts come from the decode.
+        let n = pairs[i].before.numel
+        let nan = acc.nanBefore
+        let inf = acc.infBefore
+        let finite = n - nan - inf
+        results[i] = .compared(
+          ValueStats(
+            numel: n, elementsChanged: 0, elementsDifferent: 0, maxAbsDiff: 0, maxRelDiff: nil,
+            rmsDiff: 0,
+            cosine: finite > 0 ? 1 : nil, bitIdentical: true, nanBefore: nan, nanAfter: nan,
+            infBefore: inf,
+            infAfter: inf))
+      } else {
+        let sameDType = pairs[i].before.dtype == pairs[i].after.dtype
+        results[i] = .compared(acc.stats(bitIdentical: sameDType ? false : nil))
+      }
+    }
+    return ValueOutcome(results: results.map { $0 ?? .skipped("not compared") }, bytesRead: total)
+  }
+
+  /// NaN and Inf counts of `values`: a vectorised pass (x * 0 is 0 for every finite x and NaN
+  /// otherwise, and never overflows), counted element by element only when it finds one.
+  static func nonFinite(_ values: UnsafeBufferPointer<Double>) -> (nan: Int64, inf: Int64) {
+    guard let base = values.baseAddress else { return (0, 0) }
+    let raw = UnsafeRawPointer(base)
+    var probe = SIMD4<Double>(repeating: 0)
+    let vectors = values.count / 4
+    for i in 0..<vectors {
+      probe += raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD4<Double>.self) * 0
+    }
+    var tail = 0.0
+    for i in (vectors &* 4)..<values.count { tail += values[i] * 0 }
+    if (probe.sum() + tail).isFinite { return (0, 0) }
+    var nan: Int64 = 0
+    var inf: Int64 = 0
+    for v in values where !v.isFinite {
+      if v.isNaN { nan &+= 1 } else { inf &+= 1 }
+    }
+    return (nan, inf)
+  }
+
+  /// A pair's elements in ranges of at most `options.jobElements` (one empty range when empty).
+  static func split(_ pair: Int, count n: Int64, identical: Bool, options: DiffOptions) -> [Job] {
+    var jobs: [Job] = []
+    var start: Int64 = 0
+    repeat {
+      let end = min(n, start + max(1, options.jobElements))
+      jobs.append(Job(pair: pair, range: start..<end, identical: identical))
+      start = end
+    } while start < n
+    return jobs
+  }
+
+  /// A slice of one pair's elements.
+  struct Job: Sendable {
+    var pair: Int
+    var range: Range<Int64>
+    /// The bytes are known to match: count NaN/Inf of one side only.
+    var identical: Bool
+  }
+
+  /// State the workers share: inputs are immutable; results and errors are behind a lock.
+  final class Shared: @unchecked Sendable {
+    let pairs: [DiffPair]
+    let readerA: TensorDataReader
+    let readerB: TensorDataReader
+    let options: DiffOptions
+    let total: Int64
+    let progress: CheckpointDiff.Progress?
+    let lock = NSLock()
+    var done: Int64 = 0
+    var failure: CheckpointError?
+
+    init(
+      pairs: [DiffPair], readerA: TensorDataReader, readerB: TensorDataReader, options: DiffOptions,
+      total: Int64,
+      progress: CheckpointDiff.Progress?
+    ) {
+      self.pairs = pairs
+      self.readerA = readerA
+      self.readerB = readerB
+      self.options = options
+      self.total = total
+      self.progress = progress
+    }
+
+    func advance(_ bytes: Int64) {
+      guard let progress else { return }
+      lock.lock()
+      done &+= bytes
+      let now = done
+      lock.unlock()
+      progress(now, total)
+    }
+
+    func fail(_ error: Error) {
+      // The readers throw CheckpointError, which names the file.
+      let e =
+        error as? CheckpointError ?? CheckpointError(file: readerA.checkpoint.path, "\(error)")
+      lock.lock()
+      if failure == nil { failure = e }
+      lock.unlock()
+    }
+
+    var failed: Bool {
+      lock.lock()
+      defer { lock.unlock() }
+      return failure != nil
+    }
+
+    /// Runs `body` over `items` on `workers` threads, each taking the next item; results by item.
+    func run<R: Sendable>(
+      _ items: [Int], workers: Int, _ body: @escaping @Sendable (Int) throws -> R
+    )
+      throws(CheckpointError) -> [Int: R]
+    {
+      let queue = WorkQueue<R>(items)
+      DispatchQueue.concurrentPerform(iterations: min(workers, max(items.count, 1))) { _ in
+        while !self.failed, let item = queue.next() {
+          do {
+            queue.store(item, try body(item))
+          } catch {
+            self.fail(error)
+          }
+        }
+      }
+      if let failure { throw failure }
+      return queue.results
+    }
+
+    /// Runs the decode jobs and merges their accumulators per pair.
+    func runJobs(_ jobs: [Job], workers: Int) throws(CheckpointError) -> [Int: DiffAccumulator] {
+      let partial = try run(Array(jobs.indices), workers: workers) { j in try self.decode(jobs[j]) }
+      var merged: [Int: DiffAccumulator] = [:]
+      for (j, acc) in partial.sorted(by: { ($0.key) < ($1.key) }) {
+        let p = jobs[j].pair
+        if var m = merged[p] {
+          m.merge(acc)
+          merged[p] = m
+        } else {
+          merged[p] = acc
+        }
+      }
+      return merged
+    }
+
+    /// Whether both tensors' stored bytes in the job's range are the same (same dtype and byte
+    /// order).
+    func bytesEqual(_ job: Job) throws -> Bool {
+      let p = pairs[job.pair]
+      guard readerA.isBigEndian == readerB.isBigEndian else { return false }
+      let chunk: Int64 = 1 << 20
+      var start = job.range.lowerBound
+      var equal = true
+      while start < job.range.upperBound && equal {
+        let end = min(job.range.upperBound, start + chunk)
+        try readerA.forEachRawChunk(p.before, range: start..<end, chunkElements: Int(chunk)) { x in
+          try self.readerB.forEachRawChunk(p.after, range: start..<end, chunkElements: Int(chunk)) {
+            y in
+            guard x.count == y.count, let xa = x.baseAddress, let ya = y.baseAddress else {
+              equal = x.count == y.count
+              return
+            }
+            if memcmp(xa, ya, x.count) != 0 { equal = false }
+          }
+        }
+        start = end
+      }
+      if equal { advance(Int64(job.range.count) &* Int64(p.before.dtype.itemSize) &* 2) }
+      return equal
+    }
+
+    /// Decodes one job: both sides in lockstep, or one side for identical pairs.
+    func decode(_ job: Job) throws -> DiffAccumulator {
+      let p = pairs[job.pair]
+      var acc = DiffAccumulator(atol: options.atol, rtol: options.rtol)
+      let chunk = Int64(ValueComparator.chunkElements)
+      var start = job.range.lowerBound
+      while start < job.range.upperBound {
+        let end = min(job.range.upperBound, start + chunk)
+        if job.identical {
+          try readerA.forEachChunk(p.before, range: start..<end, chunkElements: Int(chunk)) { x in
+            let (nan, inf) = ValueComparator.nonFinite(x)
+            acc.nanBefore &+= nan
+            acc.infBefore &+= inf
+          }
+        } else {
+          try readerA.forEachChunk(p.before, range: start..<end, chunkElements: Int(chunk)) { x in
+            try self.readerB.forEachChunk(p.after, range: start..<end, chunkElements: Int(chunk)) {
+              y in
+              guard let xa = x.baseAddress, let ya = y.baseAddress else { return }
+              acc.add(xa, ya, count: min(x.count, y.count))
+            }
+          }
+          let elements = end - start
+          advance(
+            elements &* Int64(p.before.dtype.itemSize) &+ elements &* Int64(p.after.dtype.itemSize))
+        }
+        start = end
+      }
+      return acc
+    }
+  }
+}
+
+/// Hands out items to worker threads and collects their results.
+final class WorkQueue<R: Sendable>: @unchecked Sendable {
+  // Every access to `position` and `results` holds `lock`.
+  private let lock = NSLock()
+  private let items: [Int]
+  private var position = 0
+  private var stored: [Int: R] = [:]
+
+  init(_ items: [Int]) { self.items = items }
+
+  func next() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard position < items.count else { return nil }
+    position += 1
+    return items[position - 1]
+  }
+
+  func store(_ item: Int, _ result: R) {
+    lock.lock()
+    stored[item] = result
+    lock.unlock()
+  }
+
+  var results: [Int: R] {
+    lock.lock()
+    defer { lock.unlock() }
+    return stored
+  }
+}
+
+/// The pairs found to differ, shared by the workers of phase 1.
+final class DifferingPairs: @unchecked Sendable {
+  // Every access to `pairs` holds `lock`.
+  private let lock = NSLock()
+  private var pairs = Set<Int>()
+
+  func insert(_ pair: Int) {
+    lock.lock()
+    pairs.insert(pair)
+    lock.unlock()
+  }
+
+  func contains(_ pair: Int) -> Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return pairs.contains(pair)
+  }
+}

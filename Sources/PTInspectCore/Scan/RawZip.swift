@@ -1,0 +1,502 @@
+// RawZip.swift: a small zip reader over the file's bytes, for what libzip hides: the end records
+// (with zip64), every central-directory record and every local header, so that the two can be
+// compared and the bytes no entry accounts for can be found. Reads are bounds-checked against
+// the buffer; nothing is allocated in proportion to a declared size.
+
+/// Something odd about a zip archive's structure: a way to make loaders and scanners disagree.
+public struct ZipFinding: Sendable, Codable, Equatable {
+  /// A stable key: `local-central-mismatch`, `duplicate-name`, `flag-bits`, `encrypted`,
+  /// `data-before-archive`, `data-after-archive`, `unaccounted-bytes`, `hidden-entry`,
+  /// `overlapping-entries`, `pickle-in-non-pkl-entry`, `bad-local-header`, `entry-out-of-bounds`,
+  /// `compression-method`, `entry-count-mismatch`, `comment`, `multi-disk`.
+  public var kind: String
+  /// The entry concerned, when one is.
+  public var entry: String?
+  public var message: String
+  public init(kind: String, entry: String?, message: String) {
+    self.kind = kind
+    self.entry = entry
+    self.message = message
+  }
+
+  enum CodingKeys: String, CodingKey { case kind, entry, message }
+
+  // `entry` is written as null rather than left out: the schema's keys are stable.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(entry, forKey: .entry)
+    try c.encode(message, forKey: .message)
+  }
+}
+
+/// What a local file header says.
+public struct RawLocalHeader: Sendable, Equatable {
+  public var offset: Int
+  public var name: String
+  public var flags: UInt16
+  public var method: UInt16
+  public var crc: UInt32
+  public var compressedSize: UInt64
+  public var size: UInt64
+  /// Where the entry's data starts: after the header, its name and its extra field.
+  public var dataOffset: Int
+}
+
+/// One central-directory record, with its local header when that could be read.
+public struct RawZipEntry: Sendable, Equatable {
+  /// Position in the central directory (libzip's index).
+  public var index: Int
+  public var name: String
+  public var flags: UInt16
+  public var method: UInt16
+  public var crc: UInt32
+  public var compressedSize: UInt64
+  public var size: UInt64
+  /// Where the local header is, in the buffer (after correcting for data before the archive).
+  public var localHeaderOffset: UInt64
+  public var local: RawLocalHeader?
+}
+
+/// The structure of a zip archive and everything odd about it.
+public struct RawZip: Sendable {
+  public var entries: [RawZipEntry] = []
+  public var findings: [ZipFinding] = []
+  /// Bytes before the archive proper (a zip appended to something else).
+  public var prefixBytes = 0
+  public var isZip64 = false
+}
+
+/// The end-of-central-directory record is missing or unreadable.
+public struct RawZipError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var message: String
+  public var description: String { message }
+}
+
+extension RawZip {
+  static let localSignature: UInt32 = 0x0403_4B50
+  static let centralSignature: UInt32 = 0x0201_4B50
+  static let endSignature: UInt32 = 0x0605_4B50
+  static let end64Signature: UInt32 = 0x0606_4B50
+  static let locatorSignature: UInt32 = 0x0706_4B50
+  static let descriptorSignature: UInt32 = 0x0807_4B50
+
+  /// Parses the archive in `buffer`. Throws only when no end record can be found or the central
+  /// directory cannot be located; everything else becomes a finding.
+  public static func parse(_ buffer: UnsafeRawBufferPointer) throws(RawZipError) -> RawZip {
+    var zip = RawZip()
+    let bytes = RawZipBytes(buffer)
+    guard let end = findEnd(bytes) else {
+      throw RawZipError(
+        message:
+          "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"
+      )
+    }
+    let commentLength = Int(bytes.u16(end + 20) ?? 0)
+    let archiveEnd = end + 22 + commentLength
+    if archiveEnd < bytes.count {
+      zip.findings.append(
+        ZipFinding(
+          kind: "data-after-archive", entry: nil,
+          message: "\(bytes.count - archiveEnd) bytes follow the end of the zip archive"))
+    }
+    if commentLength > 0 {
+      zip.findings.append(
+        ZipFinding(
+          kind: "comment", entry: nil,
+          message: "the archive carries a \(commentLength)-byte comment (torch writes none)"))
+    }
+    var entryCount = UInt64(bytes.u16(end + 10) ?? 0)
+    var directorySize = UInt64(bytes.u32(end + 12) ?? 0)
+    var directoryOffset = UInt64(bytes.u32(end + 16) ?? 0)
+    if (bytes.u16(end + 4) ?? 0) != 0 || (bytes.u16(end + 6) ?? 0) != 0 {
+      zip.findings.append(
+        ZipFinding(
+          kind: "multi-disk", entry: nil, message: "the end record names a multi-disk archive"))
+    }
+    // Where the central directory must end: at the zip64 end record if there is one, else here.
+    var directoryEnd = end
+    if end >= 20, bytes.u32(end - 20) == locatorSignature, let at = bytes.u64(end - 12) {
+      let located = Int(clamping: at)
+      // The locator's offset is as written; data before the archive shifts the real record.
+      let shift = end - 20 - 56 - located
+      let record = bytes.u32(located) == end64Signature ? located : located + max(0, shift)
+      if bytes.u32(record) == end64Signature, let count = bytes.u64(record + 32),
+        let size = bytes.u64(record + 40), let offset = bytes.u64(record + 48)
+      {
+        zip.isZip64 = true
+        entryCount = count
+        directorySize = size
+        directoryOffset = offset
+        directoryEnd = record
+      } else {
+        zip.findings.append(
+          ZipFinding(
+            kind: "bad-zip64-record", entry: nil,
+            message: "the zip64 locator points at offset \(at), where no zip64 end record is"))
+      }
+    }
+    guard directorySize <= UInt64(directoryEnd) else {
+      throw RawZipError(
+        message:
+          "corrupt zip archive: the central directory (\(directorySize) bytes) would start before the file"
+      )
+    }
+    let directoryStart = directoryEnd - Int(directorySize)
+    // Data before the archive shifts every offset: Python's zipfile corrects for it, as we do.
+    let shift = directoryStart - Int(clamping: directoryOffset)
+    if shift > 0 {
+      zip.prefixBytes = shift
+      zip.findings.append(
+        ZipFinding(
+          kind: "data-before-archive", entry: nil,
+          message:
+            "\(shift) bytes come before the zip archive (its offsets are shifted by that much)"))
+    } else if shift < 0 {
+      zip.findings.append(
+        ZipFinding(
+          kind: "directory-offset-mismatch", entry: nil,
+          message:
+            "the end record puts the central directory at \(directoryOffset), but it ends at \(directoryEnd)"
+        ))
+    }
+    zip.readDirectory(bytes, start: directoryStart, end: directoryEnd, shift: max(0, shift))
+    if UInt64(zip.entries.count) != entryCount {
+      zip.findings.append(
+        ZipFinding(
+          kind: "entry-count-mismatch", entry: nil,
+          message:
+            "the end record counts \(entryCount) entries, the central directory holds \(zip.entries.count)"
+        ))
+    }
+    zip.compareLocalHeaders(bytes)
+    zip.findDuplicates()
+    zip.findGaps(bytes, directoryStart: directoryStart)
+    return zip
+  }
+
+  /// The last end record whose comment fits the file, searched in the last 64 KiB + 22 bytes.
+  static func findEnd(_ bytes: RawZipBytes) -> Int? {
+    guard bytes.count >= 22 else { return nil }
+    var i = bytes.count - 22
+    let lowest = max(0, bytes.count - 22 - 65_535)
+    while i >= lowest {
+      if bytes.u32(i) == endSignature, let comment = bytes.u16(i + 20),
+        i + 22 + Int(comment) <= bytes.count
+      {
+        return i
+      }
+      i -= 1
+    }
+    return nil
+  }
+
+  mutating func readDirectory(_ bytes: RawZipBytes, start: Int, end: Int, shift: Int) {
+    var p = start
+    while p + 46 <= end, bytes.u32(p) == RawZip.centralSignature {
+      guard let flags = bytes.u16(p + 8), let method = bytes.u16(p + 10),
+        let crc = bytes.u32(p + 16),
+        let c32 = bytes.u32(p + 20), let s32 = bytes.u32(p + 24),
+        let nameLength = bytes.u16(p + 28),
+        let extraLength = bytes.u16(p + 30), let commentLength = bytes.u16(p + 32),
+        let o32 = bytes.u32(p + 42)
+      else { break }
+      let nameStart = p + 46
+      let extraStart = nameStart + Int(nameLength)
+      let next = extraStart + Int(extraLength) + Int(commentLength)
+      guard next <= end, let name = bytes.text(nameStart, Int(nameLength)) else {
+        findings.append(
+          ZipFinding(
+            kind: "bad-central-record", entry: nil,
+            message: "central-directory record \(entries.count) runs past the directory's end"))
+        break
+      }
+      var size = UInt64(s32)
+      var compressed = UInt64(c32)
+      var offset = UInt64(o32)
+      // The zip64 extra holds, in order, only the fields whose 32-bit slot is 0xFFFFFFFF.
+      if let extra = RawZip.zip64Extra(bytes, start: extraStart, length: Int(extraLength)) {
+        var q = extra.start
+        if s32 == 0xFFFF_FFFF, q + 8 <= extra.end, let v = bytes.u64(q) { size = v; q += 8 }
+        if c32 == 0xFFFF_FFFF, q + 8 <= extra.end, let v = bytes.u64(q) { compressed = v; q += 8 }
+        if o32 == 0xFFFF_FFFF, q + 8 <= extra.end, let v = bytes.u64(q) { offset = v; q += 8 }
+      }
+      let (shifted, overflow) = offset.addingReportingOverflow(UInt64(shift))
+      entries.append(
+        RawZipEntry(
+          index: entries.count, name: name, flags: flags, method: method, crc: crc,
+          compressedSize: compressed, size: size, localHeaderOffset: overflow ? offset : shifted,
+          local: nil))
+      p = next
+    }
+    if p < end {
+      findings.append(
+        ZipFinding(
+          kind: "bad-central-record", entry: nil,
+          message: "\(end - p) bytes of the central directory are not central-directory records"))
+    }
+  }
+
+  static func zip64Extra(_ bytes: RawZipBytes, start: Int, length: Int) -> (start: Int, end: Int)? {
+    var q = start
+    let end = start + length
+    while q + 4 <= end, let id = bytes.u16(q), let size = bytes.u16(q + 2) {
+      let body = q + 4
+      guard body + Int(size) <= end else { return nil }
+      if id == 0x0001 { return (body, body + Int(size)) }
+      q = body + Int(size)
+    }
+    return nil
+  }
+
+  static func readLocal(_ bytes: RawZipBytes, at offset: Int) -> RawLocalHeader? {
+    guard bytes.u32(offset) == localSignature, let flags = bytes.u16(offset + 6),
+      let method = bytes.u16(offset + 8), let crc = bytes.u32(offset + 14),
+      let c32 = bytes.u32(offset + 18), let s32 = bytes.u32(offset + 22),
+      let nameLength = bytes.u16(offset + 26), let extraLength = bytes.u16(offset + 28),
+      let name = bytes.text(offset + 30, Int(nameLength))
+    else { return nil }
+    let extraStart = offset + 30 + Int(nameLength)
+    var size = UInt64(s32)
+    var compressed = UInt64(c32)
+    if s32 == 0xFFFF_FFFF || c32 == 0xFFFF_FFFF,
+      let extra = zip64Extra(bytes, start: extraStart, length: Int(extraLength)),
+      extra.end - extra.start >= 16,
+      let s = bytes.u64(extra.start), let c = bytes.u64(extra.start + 8)
+    {
+      size = s
+      compressed = c
+    }
+    return RawLocalHeader(
+      offset: offset, name: name, flags: flags, method: method, crc: crc,
+      compressedSize: compressed,
+      size: size, dataOffset: extraStart + Int(extraLength))
+  }
+
+  /// Flag bits torch and ordinary zip tools set: deflate options (1, 2), data descriptor (3),
+  /// UTF-8 names (11).
+  static let usualFlags: UInt16 = 0b0000_1000_0000_1110
+  static let encryptionFlags: UInt16 = 0b0010_0000_0100_0001
+
+  mutating func compareLocalHeaders(_ bytes: RawZipBytes) {
+    for i in entries.indices {
+      let e = entries[i]
+      guard e.localHeaderOffset <= UInt64(bytes.count),
+        let local = RawZip.readLocal(bytes, at: Int(e.localHeaderOffset))
+      else {
+        findings.append(
+          ZipFinding(
+            kind: "bad-local-header", entry: e.name,
+            message:
+              "no local header at offset \(e.localHeaderOffset), where the central directory puts '\(e.name)'"
+          ))
+        continue
+      }
+      entries[i].local = local
+      func mismatch(_ what: String, _ l: String, _ c: String) {
+        findings.append(
+          ZipFinding(
+            kind: "local-central-mismatch", entry: e.name,
+            message: "'\(e.name)': the local header says \(what) \(l), the central directory \(c)"))
+      }
+      if local.name != e.name { mismatch("name", "'\(local.name)'", "'\(e.name)'") }
+      if local.method != e.method { mismatch("method", String(local.method), String(e.method)) }
+      if local.flags != e.flags { mismatch("flags", hex(local.flags), hex(e.flags)) }
+      // With bit 3 set the sizes and CRC may be zero here and follow the data (torch does this).
+      let deferred =
+        local.flags & 0x0008 != 0 && local.crc == 0 && local.size == 0 && local.compressedSize == 0
+      if !deferred {
+        if local.crc != e.crc { mismatch("CRC", hex32(local.crc), hex32(e.crc)) }
+        if local.size != e.size { mismatch("size", String(local.size), String(e.size)) }
+        if local.compressedSize != e.compressedSize {
+          mismatch("compressed size", String(local.compressedSize), String(e.compressedSize))
+        }
+      }
+      for flags in Set([e.flags, local.flags]) {
+        if flags & RawZip.encryptionFlags != 0 {
+          findings.append(
+            ZipFinding(
+              kind: "encrypted", entry: e.name,
+              message:
+                "'\(e.name)' has an encryption flag set (\(hex(flags))): some readers skip it, some ignore the flag"
+            ))
+        } else if flags & ~RawZip.usualFlags != 0 {
+          findings.append(
+            ZipFinding(
+              kind: "flag-bits", entry: e.name,
+              message: "'\(e.name)' has unusual flag bits \(hex(flags & ~RawZip.usualFlags))"))
+        }
+      }
+      if e.method != 0 && e.method != 8 {
+        findings.append(
+          ZipFinding(
+            kind: "compression-method", entry: e.name,
+            message: "'\(e.name)' uses compression method \(e.method) (torch writes 0, zip tools 8)"
+          ))
+      }
+      let (dataEnd, overflow) = UInt64(local.dataOffset).addingReportingOverflow(e.compressedSize)
+      if overflow || dataEnd > UInt64(bytes.count) {
+        findings.append(
+          ZipFinding(
+            kind: "entry-out-of-bounds", entry: e.name,
+            message:
+              "'\(e.name)' declares \(e.compressedSize) bytes of data at offset \(local.dataOffset), past the end of the file (\(bytes.count) bytes)"
+          ))
+      }
+    }
+  }
+
+  mutating func findDuplicates() {
+    var counts: [String: Int] = [:]
+    var order: [String] = []
+    for e in entries {
+      if counts[e.name] == nil { order.append(e.name) }
+      counts[e.name, default: 0] += 1
+    }
+    for name in order where (counts[name] ?? 0) > 1 {
+      findings.append(
+        ZipFinding(
+          kind: "duplicate-name", entry: name,
+          message:
+            "'\(name)' appears \(counts[name] ?? 0) times in the central directory: loaders disagree on which copy they read"
+        ))
+    }
+  }
+
+  /// RawZipBytes between entries, or between the last entry and the central directory, that no entry
+  /// accounts for; and entries whose bytes overlap.
+  mutating func findGaps(_ bytes: RawZipBytes, directoryStart: Int) {
+    var spans: [(start: Int, end: Int, name: String)] = []
+    for e in entries {
+      guard let local = e.local else { continue }
+      var end = local.dataOffset &+ Int(clamping: e.compressedSize)
+      if end < local.dataOffset || end > bytes.count { end = bytes.count }
+      if local.flags & 0x0008 != 0 {
+        // A data descriptor follows: an optional signature, the CRC, then 4+4 or 8+8 byte sizes.
+        // Take the length after which the next record starts; else guess from the sizes.
+        let base = bytes.u32(end) == RawZip.descriptorSignature ? 16 : 12
+        let zip64 =
+          e.size >= 0xFFFF_FFFF || e.compressedSize >= 0xFFFF_FFFF
+          || e.localHeaderOffset >= 0xFFFF_FFFF
+        let fits = [base, base + 8].first { length in
+          let next = end + length
+          if next == directoryStart { return true }
+          guard let signature = bytes.u32(next) else { return false }
+          return signature == RawZip.localSignature || signature == RawZip.centralSignature
+        }
+        end = min(bytes.count, end + (fits ?? (zip64 ? base + 8 : base)))
+      }
+      spans.append((local.offset, end, e.name))
+    }
+    // By offset, then by central-directory order (the sort must be deterministic on ties).
+    spans = spans.enumerated().sorted {
+      $0.element.start != $1.element.start
+        ? $0.element.start < $1.element.start : $0.offset < $1.offset
+    }.map(\.element)
+    var cursor = prefixBytes
+    var furthest: String?
+    for span in spans {
+      if span.start < cursor, let furthest {
+        findings.append(
+          ZipFinding(
+            kind: "overlapping-entries", entry: span.name,
+            message: "'\(span.name)' overlaps the bytes of '\(furthest)'"))
+      } else if span.start > cursor {
+        reportGap(bytes, from: cursor, to: span.start)
+      }
+      if span.end > cursor {
+        cursor = span.end
+        furthest = span.name
+      }
+    }
+    if directoryStart > cursor { reportGap(bytes, from: cursor, to: directoryStart) }
+  }
+
+  mutating func reportGap(_ bytes: RawZipBytes, from start: Int, to end: Int) {
+    // A local header in the gap is an entry the central directory does not list.
+    var p = start
+    var hidden: [String] = []
+    while p + 30 <= end, hidden.count < 8 {
+      if bytes.u32(p) == RawZip.localSignature, let local = RawZip.readLocal(bytes, at: p) {
+        hidden.append(local.name)
+        p = local.dataOffset
+      } else {
+        p += 1
+      }
+    }
+    if hidden.isEmpty {
+      findings.append(
+        ZipFinding(
+          kind: "unaccounted-bytes", entry: nil,
+          message: "\(end - start) bytes at offset \(start) belong to no entry"))
+    } else {
+      for name in hidden {
+        findings.append(
+          ZipFinding(
+            kind: "hidden-entry", entry: name,
+            message:
+              "a local header for '\(name)' lies between entries, but the central directory does not list it"
+          ))
+      }
+    }
+  }
+
+  /// Local headers read from the start of a file whose end records are missing (a truncated zip).
+  public static func recoverLocalHeaders(_ buffer: UnsafeRawBufferPointer, limit: Int = 100_000)
+    -> [RawLocalHeader]
+  {
+    let bytes = RawZipBytes(buffer)
+    var headers: [RawLocalHeader] = []
+    var p = 0
+    while p + 30 <= bytes.count, headers.count < limit {
+      guard bytes.u32(p) == localSignature, let local = readLocal(bytes, at: p) else {
+        p += 1
+        continue
+      }
+      headers.append(local)
+      let deferred = local.flags & 0x0008 != 0 && local.compressedSize == 0
+      p = deferred ? local.dataOffset : local.dataOffset &+ Int(clamping: local.compressedSize)
+      if p < local.dataOffset { break }
+    }
+    return headers
+  }
+}
+
+private func hex(_ v: UInt16) -> String {
+  let digits = String(v, radix: 16)
+  return "0x" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}
+
+private func hex32(_ v: UInt32) -> String {
+  let digits = String(v, radix: 16)
+  return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
+
+/// Bounds-checked little-endian reads; every read past the end gives nil.
+struct RawZipBytes {
+  let buffer: UnsafeRawBufferPointer
+  init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+  var count: Int { buffer.count }
+
+  func u16(_ at: Int) -> UInt16? {
+    guard at >= 0, at <= count - 2 else { return nil }
+    return UInt16(buffer[at]) | UInt16(buffer[at + 1]) << 8
+  }
+  func u32(_ at: Int) -> UInt32? {
+    guard at >= 0, at <= count - 4 else { return nil }
+    var v: UInt32 = 0
+    for i in (0..<4).reversed() { v = v << 8 | UInt32(buffer[at + i]) }
+    return v
+  }
+  func u64(_ at: Int) -> UInt64? {
+    guard at >= 0, at <= count - 8 else { return nil }
+    var v: UInt64 = 0
+    for i in (0..<8).reversed() { v = v << 8 | UInt64(buffer[at + i]) }
+    return v
+  }
+  func text(_ at: Int, _ length: Int) -> String? {
+    guard at >= 0, length >= 0, at <= count - length else { return nil }
+    return String(
+      decoding: UnsafeRawBufferPointer(rebasing: buffer[at..<at + length]), as: UTF8.self)
+  }
+}

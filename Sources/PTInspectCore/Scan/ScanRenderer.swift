@@ -1,0 +1,183 @@
+// ScanRenderer.swift: a scan report as a table for the terminal or as Markdown.
+
+/// Renders `ScanReport`s.
+public enum ScanRenderer {
+  /// Text from the file made safe for a terminal: control and format characters (escape
+  /// sequences, bidi overrides) are shown as `\u{1B}`, and more than `limit` characters are cut.
+  public static func printable(_ text: String, limit: Int = 4096) -> String {
+    var out = ""
+    var count = 0
+    for scalar in text.unicodeScalars {
+      if count >= limit {
+        out += "..."
+        break
+      }
+      switch scalar.properties.generalCategory {
+      case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned:
+        out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+      default:
+        out.unicodeScalars.append(scalar)
+      }
+      count += 1
+    }
+    return out
+  }
+
+  /// Occurrences listed per global in the Where column before "+N more".
+  static let shownOccurrences = 3
+
+  /// The report as the terminal shows it.
+  public static func table(_ r: ScanReport, strict: Bool = false, style: TerminalStyle = .plain)
+    -> String
+  {
+    var out = [header(r)]
+    if !r.globals.isEmpty {
+      out.append("")
+      out.append(globalsTable(r).render(style: style))
+    }
+    out.append("")
+    out.append(verdictLine(r, strict: strict, style: style))
+    if !r.zipFindings.isEmpty {
+      out.append("")
+      for f in r.zipFindings { out.append("\(style.yellow("zip:")) \(printable(f.message))") }
+    }
+    if let line = r.addSafeGlobalsLine {
+      out.append("")
+      out.append(
+        "If you trust the unknown globals, allow them before torch.load(weights_only=True):")
+      if let imports = r.addSafeGlobalsImports { out.append("  " + imports) }
+      out.append("  " + line)
+    }
+    let notes =
+      r.errors.map { (style.red("error:"), $0) } + r.notes.map { (style.dim("note:"), $0) }
+    if !notes.isEmpty {
+      out.append("")
+      for (tag, message) in notes { out.append("\(tag) \(printable(message))") }
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The report as Markdown, ready to post in a pull request.
+  public static func markdown(_ r: ScanReport) -> String {
+    var out = [
+      "### ptinspect scan: `\(printable(r.file))`", "",
+      header(r).replacingOccurrences(of: "\(printable(r.file)): ", with: ""), "",
+    ]
+    if !r.globals.isEmpty {
+      var table = globalsTable(r)
+      table.rows = table.rows.map { row in
+        row.enumerated().map { $0.offset == 1 ? "`\($0.element)`" : $0.element }
+      }
+      out.append(table.markdown())
+      out.append("")
+    }
+    out.append("**\(verdictLine(r, strict: false, style: .plain))**")
+    if !r.zipFindings.isEmpty {
+      out.append("")
+      for f in r.zipFindings { out.append("- zip: \(printable(f.message))") }
+    }
+    if let line = r.addSafeGlobalsLine {
+      out.append("")
+      out.append("If you trust the unknown globals:")
+      out.append("")
+      out.append("```python")
+      if let imports = r.addSafeGlobalsImports { out.append(imports) }
+      out.append(line)
+      out.append("```")
+    }
+    let notes =
+      r.errors.map { "- error: \(printable($0))" } + r.notes.map { "- note: \(printable($0))" }
+    if !notes.isEmpty {
+      out.append("")
+      out.append(contentsOf: notes)
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  static func header(_ r: ScanReport) -> String {
+    let pickles = r.pickles.count
+    var text = "\(printable(r.file)): \(r.format), \(pickles) pickle\(pickles == 1 ? "" : "s"), "
+    text += "\(r.globals.count) distinct global\(r.globals.count == 1 ? "" : "s")"
+    if !r.globals.isEmpty {
+      text +=
+        " (\(r.count(.dangerous)) dangerous, \(r.count(.unknown)) unknown, \(r.count(.allowed)) allowed)"
+    }
+    return text
+  }
+
+  static func globalsTable(_ r: ScanReport) -> TextTable {
+    var table = TextTable(
+      headers: ["Verdict", "Global", "Refs", "Where", "Why"],
+      alignments: [.left, .left, .right, .left, .left])
+    for g in r.globals {
+      table.add([
+        g.classification.rawValue, printable(g.qualifiedName, limit: 160),
+        Format.count(Int64(g.occurrences.count)),
+        where_(g), g.reason,
+      ])
+    }
+    return table
+  }
+
+  /// `data.pkl GLOBAL@97 REDUCE@128; constants.pkl GLOBAL@4 +3 more`.
+  static func where_(_ g: ScanGlobal) -> String {
+    var groups: [(pickle: String, items: [String])] = []
+    for o in g.occurrences.prefix(shownOccurrences) {
+      let item = "\(o.opcode)@\(o.offset)"
+      if let last = groups.last, last.pickle == o.pickle {
+        groups[groups.count - 1].items.append(item)
+      } else {
+        groups.append((o.pickle, [item]))
+      }
+    }
+    var text = groups.map {
+      printable($0.pickle, limit: 160) + " " + $0.items.joined(separator: " ")
+    }
+    .joined(separator: "; ")
+    if g.occurrences.count > shownOccurrences {
+      text += " +\(g.occurrences.count - shownOccurrences) more"
+    }
+    return text
+  }
+
+  /// One line: what the scan means for loading the file.
+  static func verdictLine(_ r: ScanReport, strict: Bool, style: TerminalStyle) -> String {
+    var text: String
+    switch r.verdict {
+    case .dangerous:
+      let names = r.globals.filter { $0.classification == .dangerous }.map {
+        printable($0.qualifiedName, limit: 160)
+      }
+      let shown = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", ..." : "")
+      text =
+        style.red("DANGEROUS")
+        + ": \(names.count) global\(names.count == 1 ? "" : "s") can run code or touch the system (\(shown)); torch.load(weights_only=False) on this file would run \(names.count == 1 ? "it" : "them")"
+    case .unknown:
+      let n = r.count(.unknown)
+      text =
+        style.yellow("UNKNOWN")
+        + ": nothing known to be dangerous, but \(n) global\(n == 1 ? " is" : "s are") outside torch's weights_only allowlist"
+        + (r.format == "torchscript"
+          ? " (TorchScript types and helpers, which torch.jit.load resolves itself)"
+          : "; torch.load(weights_only=True) refuses the file until \(n == 1 ? "it is" : "they are") allowed")
+    case .allowed:
+      text =
+        style.green("SAFE")
+        + (r.globals.isEmpty
+          ? (r.pickles.isEmpty ? ": no pickle to run" : ": the pickles name no global")
+          : ": every global is on torch's weights_only allowlist")
+    }
+    if !r.complete {
+      let n = r.errors.count
+      text =
+        style.red("INCOMPLETE") + ": \(n) part\(n == 1 ? "" : "s") could not be read; in the rest, "
+        + text
+    }
+    if strict && r.complete && r.verdict != .dangerous
+      && (r.verdict == .unknown || !r.zipFindings.isEmpty)
+    {
+      text += " [--strict: fails]"
+    }
+    return "verdict: " + text
+  }
+}

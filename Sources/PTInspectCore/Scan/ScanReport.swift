@@ -1,0 +1,149 @@
+// ScanReport.swift: what `ptinspect scan` found in one file, as data (Codable, schemaVersion 1).
+// ScanRenderer turns it into a table, Markdown or JSON.
+
+import Foundation
+
+/// One place a global is named or used.
+public struct ScanOccurrence: Sendable, Codable, Equatable {
+  /// The pickle: a zip entry name (`archive/data.pkl`), a legacy stream part (`main`), `pickle`.
+  public var pickle: String
+  /// Byte offset of the opcode in the pickle's stream: the entry's data for zip entries, the
+  /// file for legacy streams and bare pickles.
+  public var offset: Int
+  /// GLOBAL, STACK_GLOBAL or INST where it is named; REDUCE, NEWOBJ, NEWOBJ_EX or OBJ where it is
+  /// called; BINPERSID or PERSID where it is the class in a persistent id.
+  public var opcode: String
+
+  public init(pickle: String, offset: Int, opcode: String) {
+    self.pickle = pickle
+    self.offset = offset
+    self.opcode = opcode
+  }
+}
+
+/// One distinct global, its verdict and every place it occurs.
+public struct ScanGlobal: Sendable, Codable, Equatable {
+  /// The module, with Python 2 spellings normalised (`__builtin__` is `builtins`).
+  public var module: String
+  public var name: String
+  /// `allowed`, `unknown` or `dangerous`.
+  public var classification: GlobalVerdict
+  public var reason: String
+  public var occurrences: [ScanOccurrence]
+
+  /// `module.name`, or a placeholder for a STACK_GLOBAL computed at load time.
+  public var qualifiedName: String {
+    module == ScanGlobal.computed ? "<computed at load time>" : module + "." + name
+  }
+
+  /// The module and name of a STACK_GLOBAL whose operands the pickle computes.
+  public static let computed = "<computed>"
+}
+
+/// One pickle that was scanned.
+public struct ScannedPickle: Sendable, Codable, Equatable {
+  public var name: String
+  /// Where the pickle's first byte is in the file, when it is stored there as is.
+  public var fileOffset: Int?
+  /// The pickle's length in bytes, up to and including STOP (or to where reading stopped).
+  public var bytes: Int
+  public var protocolVersion: Int
+  /// Whether the decoder read it to its STOP. When false, the globals come from the opcode scan
+  /// up to the first error, and `error` says what went wrong.
+  public var decoded: Bool
+  public var error: String?
+  /// How many global references it holds.
+  public var references: Int
+}
+
+/// Everything `ptinspect scan` reports about one file.
+public struct ScanReport: Sendable, Codable {
+  public var schemaVersion = reportSchemaVersion
+  public var file: String
+  /// `torch-zip`, `torchscript`, `zip` (another zip), `torch-legacy`, `torch-tar`, `pickle`,
+  /// `safetensors`.
+  public var format: String
+  /// The worst classification among the globals: `dangerous`, `unknown` or `allowed` (also when
+  /// there are none).
+  public var verdict: GlobalVerdict
+  /// False when part of the file could not be read; `errors` says which.
+  public var complete: Bool
+  public var errors: [String]
+  public var pickles: [ScannedPickle]
+  /// Every distinct global: dangerous first, then unknown, then allowed.
+  public var globals: [ScanGlobal]
+  public var zipFindings: [ZipFinding]
+  public var notes: [String]
+  /// The unknown globals as Python expressions, for `torch.serialization.add_safe_globals`.
+  public var addSafeGlobals: [String]
+
+  /// Counts of distinct globals by classification.
+  public func count(_ verdict: GlobalVerdict) -> Int {
+    globals.filter { $0.classification == verdict }.count
+  }
+
+  /// The `torch.serialization.add_safe_globals([...])` line, or nil when nothing is unknown.
+  public var addSafeGlobalsLine: String? {
+    addSafeGlobals.isEmpty
+      ? nil
+      : "torch.serialization.add_safe_globals([" + addSafeGlobals.joined(separator: ", ") + "])"
+  }
+
+  /// The `import ...` line the `add_safe_globals` line needs, or nil when it needs none.
+  public var addSafeGlobalsImports: String? {
+    var modules: [String] = []
+    for expression in addSafeGlobals {
+      guard let dot = expression.lastIndex(of: ".") else { continue }  // a builtin
+      var module = String(expression[..<dot])
+      // `m.Outer.Inner`: import the module part, as the global's module names it.
+      if let g = globals.first(where: { $0.module + "." + $0.name == expression }) {
+        module = g.module
+      }
+      if !modules.contains(module) { modules.append(module) }
+    }
+    return modules.isEmpty ? nil : "import " + modules.joined(separator: ", ")
+  }
+
+  /// 2 when the file could not be read completely; 1 when a global is dangerous (or, when
+  /// `strict`, when any global is not allowed or the zip has findings); else 0.
+  public func exitCode(strict: Bool) -> Int32 {
+    if !complete { return 2 }
+    if verdict == .dangerous { return 1 }
+    if strict && (verdict != .allowed || !zipFindings.isEmpty) { return 1 }
+    return 0
+  }
+
+  /// The report as JSON with sorted keys: pretty-printed, or on one line (`jsonl`).
+  public func json(pretty: Bool = true) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting =
+      pretty
+      ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      : [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(self) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case schemaVersion, file, format, verdict, complete, errors, pickles, globals, zipFindings
+    case notes, addSafeGlobals
+  }
+}
+
+extension ScannedPickle {
+  enum CodingKeys: String, CodingKey {
+    case name, fileOffset, bytes, protocolVersion, decoded, error, references
+  }
+
+  // Optional fields are written as null rather than left out: the schema's keys are stable.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(fileOffset, forKey: .fileOffset)
+    try c.encode(bytes, forKey: .bytes)
+    try c.encode(protocolVersion, forKey: .protocolVersion)
+    try c.encode(decoded, forKey: .decoded)
+    try c.encode(error, forKey: .error)
+    try c.encode(references, forKey: .references)
+  }
+}

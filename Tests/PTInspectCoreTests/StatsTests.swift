@@ -1,0 +1,263 @@
+// StatsTests.swift: the statistics engine and report: torch's numbers through the parallel
+// engine and its fused kernels, NaN and Inf, numerical stability, sparse and tied tensors, the
+// layer rollup.
+
+import Foundation
+import PTInspectCore
+import PTInspectTestSupport
+import Testing
+
+/// A one-tensor safetensors file (little-endian `data` of `code` elements), deleted after `body`.
+func withSafetensors<R>(
+  _ code: String, count: Int, data: [UInt8], _ body: (Checkpoint) throws -> R
+) throws -> R {
+  var header = Array(
+    #"{"x":{"dtype":"\#(code)","shape":[\#(count)],"data_offsets":[0,\#(data.count)]}}"#.utf8)
+  while header.count % 8 != 0 { header.append(0x20) }
+  let file = withUnsafeBytes(of: UInt64(header.count).littleEndian) { [UInt8]($0) } + header + data
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "ptinspect-stats-\(UUID().uuidString).safetensors")
+  try Data(file).write(to: url)
+  defer { try? FileManager.default.removeItem(at: url) }
+  return try body(try Checkpoint.open(url.path))
+}
+
+func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { [UInt8]($0) } }
+
+/// Mean and std must agree to `tolerance` relative to the magnitude; the rest exactly.
+func expectSame(
+  _ a: ValueStatistics, _ b: ValueStatistics, _ what: String, tolerance: Double = 1e-12
+) {
+  #expect(
+    a.count == b.count && a.zeros == b.zeros && a.nan == b.nan && a.inf == b.inf, "\(what): counts")
+  #expect(
+    a.min == b.min && a.max == b.max,
+    "\(what): min/max \(String(describing: a.min))/\(String(describing: a.max))")
+  let scale = max(abs(a.min ?? 0), abs(a.max ?? 0), 1e-300)
+  #expect(abs((a.mean ?? 0) - (b.mean ?? 0)) <= tolerance * scale, "\(what): mean")
+  #expect(abs((a.std ?? 0) - (b.std ?? 0)) <= tolerance * scale, "\(what): std")
+}
+
+@Suite struct StatsTests {
+  @Test func engineMatchesTorchOnEveryCifarTensor() throws {
+    let c = try Checkpoint.open(Fixtures.path("cifar_cnn.pt"))
+    let reader = try TensorDataReader(c)
+    var engine = StatsEngine()
+    engine.threads = 3
+    engine.unitBytes = 1 << 20  // several units per large tensor, merged in order
+    let outcomes = try engine.run(reader, tensors: c.tensors)
+    let expected = try expectedTensors("cifar_cnn.pt")
+    #expect(expected.count == 33 && outcomes.count == 33)
+    for (t, o) in zip(c.tensors, outcomes) {
+      guard case .statistics(let s) = o else {
+        Issue.record("\(t.name): \(o)")
+        continue
+      }
+      let want = try #require(expected.first { $0.name == t.name }?.stats)
+      expectStats(s, want, t.name)
+    }
+  }
+
+  @Test func engineHandlesEveryDtypeViewAndSkip() throws {
+    for fixture in ["dtypes.pt", "views.pt", "small_cnn.safetensors", "legacy_cnn.pt"] {
+      let c = try Checkpoint.open(Fixtures.path(fixture))
+      let outcomes = try StatsEngine().run(try TensorDataReader(c), tensors: c.tensors)
+      let expected = try expectedTensors(fixture)
+      #expect(expected.count == c.tensors.count)
+      for (t, o) in zip(c.tensors, outcomes) {
+        guard case .statistics(let s) = o,
+          let want = expected.first(where: { $0.name == t.name })?.stats
+        else {
+          Issue.record("\(fixture): \(t.name): \(o)")
+          continue
+        }
+        expectStats(s, want, "\(fixture): \(t.name)")
+      }
+    }
+    let meta = try Checkpoint.open(Fixtures.path("meta.pt"))
+    let outcomes = try StatsEngine().run(try TensorDataReader(meta), tensors: meta.tensors)
+    #expect(outcomes.first == .skipped("meta tensor: no data"))
+    guard case .statistics(let real)? = outcomes.last else {
+      Issue.record("meta.pt: the real tensor was not read")
+      return
+    }
+    expectStats(real, try #require(try expectedTensors("meta.pt").last?.stats), "meta.pt: real")
+  }
+
+  @Test func sparseTensorsGetTheirDenseStatistics() throws {
+    let c = try Checkpoint.open(Fixtures.path("sparse.pt"))
+    let outcomes = try StatsEngine().run(try TensorDataReader(c), tensors: c.tensors)
+    let reference = try torchReference().sparse
+    for (t, o) in zip(c.tensors, outcomes) {
+      guard case .statistics(let s) = o else {
+        Issue.record("\(t.name): \(o)")
+        continue
+      }
+      #expect(s.count == 12)
+      expectStats(s, try #require(reference[t.name]), t.name)
+    }
+  }
+
+  @Test(arguments: ["F32", "BF16", "F16"])
+  func fusedKernelsAgreeWithTheDecoder(_ code: String) throws {
+    // 10,007 values (not a multiple of 8 or of the 4,096 block) with zeros, NaN and Inf in
+    // different blocks and lanes, so both the fast and the careful paths run.
+    var values = (0..<10_007).map { Float(sin(Double($0) * 0.37) * 3) }
+    values[17] = 0
+    values[4_100] = .nan
+    values[4_101] = -.infinity
+    values[9_999] = .infinity
+    values[10_006] = 0
+    let data: [UInt8]
+    switch code {
+    case "F32": data = bytes(values)
+    case "BF16": data = bytes(values.map { UInt16($0.bitPattern >> 16) })
+    default:
+      #if arch(x86_64) || arch(arm64)
+        data = bytes(values.map { Float16($0).bitPattern })
+      #else
+        return
+      #endif
+    }
+    try withSafetensors(code, count: values.count, data: data) { c in
+      let reader = try TensorDataReader(c)
+      let t = try #require(c.tensors.first)
+      var engine = StatsEngine()
+      engine.unitBytes = 6_000  // units that start and end mid-block
+      guard case .statistics(let fused)? = try engine.run(reader, tensors: [t]).first else {
+        Issue.record("\(code): not read")
+        return
+      }
+      let decoded = try statistics(reader, t, chunk: 333)
+      expectSame(fused, decoded, code)
+      #expect(fused.nan == 1 && fused.inf == 2 && fused.count == 10_007)
+      #expect(fused.zeros >= 2)
+    }
+  }
+
+  @Test func accumulationStaysAccurateFarFromZero() throws {
+    // 2^21 values 1e9 + (i mod 7): mean about 1e9 + 3, variance about 4. A one-pass sum of
+    // squares (E[x^2] - E[x]^2) loses every digit here.
+    let n = 1 << 21
+    let values = (0..<n).map { 1e9 + Double($0 % 7) }
+    let exactMean = values.reduce(0.0) { $0 + ($1 - 1e9) } / Double(n) + 1e9
+    let exactVariance = values.reduce(0.0) { $0 + ($1 - exactMean) * ($1 - exactMean) } / Double(n)
+    var s = ValueStatistics()
+    values.withUnsafeBufferPointer { s.add($0) }
+    #expect(abs((s.mean ?? 0) - exactMean) < 1e-6)
+    #expect(abs((s.std ?? 0) - exactVariance.squareRoot()) < 1e-9)
+    // Merging partial results in another grouping gives the same answer.
+    var parts = ValueStatistics()
+    values.withUnsafeBufferPointer { all in
+      var i = 0
+      while i < n {
+        let m = min(12_345, n - i)
+        parts.merge(ValueStatistics(UnsafeBufferPointer(rebasing: all[i..<(i + m)])))
+        i += m
+      }
+    }
+    #expect(abs((parts.mean ?? 0) - exactMean) < 1e-6)
+    #expect(abs((parts.std ?? 0) - exactVariance.squareRoot()) < 1e-9)
+  }
+
+  @Test func nonFiniteValuesAreCountedAndLeftOut() {
+    let values: [Double] = [.nan, 1, .infinity, 0, -.infinity, 3, .nan, -0.0]
+    let s = values.withUnsafeBufferPointer { ValueStatistics($0) }
+    #expect(s.count == 8 && s.nan == 2 && s.inf == 2 && s.zeros == 2 && s.finiteCount == 4)
+    #expect(s.min == 0 && s.max == 3 && s.mean == 1)
+    #expect(abs((s.std ?? 0) - (1.5 as Double).squareRoot()) < 1e-15)  // deviations 0, -1, 2, -1
+    let none = [Double.nan, .infinity].withUnsafeBufferPointer { ValueStatistics($0) }
+    #expect(
+      none.min == nil && none.max == nil && none.mean == nil && none.std == nil && none.hasNonFinite
+    )
+    let empty = ValueStatistics()
+    #expect(empty.count == 0 && empty.zeroFraction == 0 && empty.mean == nil)
+  }
+
+  @Test func reportRollsTensorsUpIntoLayers() throws {
+    let c = try Checkpoint.open(Fixtures.path("cifar_cnn.pt"))
+    let report = try StatsReport(c)
+    #expect(report.tensors.count == 33 && report.totals.read == 33 && report.totals.skipped == 0)
+    #expect(
+      report.layers.map(\.name) == [
+        "0", "2", "5", "6", "8", "11", "12", "14", "17", "19", "21", "23",
+      ])
+    #expect(report.layers.first { $0.name == "5" }?.tensors == 5)
+    #expect(report.totals.statistics.count == 5_853_133)
+    #expect(!report.hasNonFinite && report.totals.nonFiniteTensors == [])
+    // A layer's statistics are its tensors' merged: check one against torch's per-tensor numbers.
+    let expected = try expectedTensors("cifar_cnn.pt")
+    let weight = try #require(expected.first { $0.name == "0.weight" }?.stats)
+    let bias = try #require(expected.first { $0.name == "0.bias" }?.stats)
+    let layer = try #require(report.layers.first { $0.name == "0" }?.statistics)
+    let (nw, nb) = (864.0, 32.0)
+    let mean = ((weight.mean ?? 0) * nw + (bias.mean ?? 0) * nb) / (nw + nb)
+    let m2 =
+      pow(weight.std ?? 0, 2) * nw + pow(bias.std ?? 0, 2) * nb
+      + pow((weight.mean ?? 0) - (bias.mean ?? 0), 2) * nw * nb / (nw + nb)
+    #expect(
+      layer.count == 896 && layer.min == min(weight.min ?? 0, bias.min ?? 0)
+        && layer.max == 0.19250090420246124)
+    #expect(
+      abs((layer.mean ?? 0) - mean) < 1e-15
+        && abs((layer.std ?? 0) - (m2 / 896).squareRoot()) < 1e-15)
+  }
+
+  @Test func tiedTensorsAreReadOnceAndCountedOnce() throws {
+    let c = try Checkpoint.open(Fixtures.path("tied.pt"))
+    let report = try StatsReport(c)
+    let head = try #require(report.tensors.first { $0.sharedWith != nil })
+    let original = try #require(report.tensors.first { $0.name == head.sharedWith })
+    #expect(head.statistics == original.statistics && head.statistics != nil)
+    #expect(report.totals.read == report.tensors.count - 1)
+    #expect(
+      report.totals.statistics.count
+        == report.tensors.filter { $0.sharedWith == nil }.reduce(0) { $0 + $1.numel })
+  }
+
+  @Test func filterAndNonFiniteFindings() throws {
+    let c = try Checkpoint.open(Fixtures.path("dtypes.pt"))
+    let all = try StatsReport(c)
+    #expect(all.hasNonFinite && all.totals.nonFiniteTensors == ["float32"])
+    #expect(all.totals.statistics.nan == 1 && all.totals.statistics.inf == 1)
+    let ints = try StatsReport(c, filter: "*int*")
+    #expect(
+      ints.tensors.map(\.name) == [
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+      ])
+    #expect(!ints.hasNonFinite && ints.filter == "*int*")
+  }
+
+  @Test func jsonHasTheDocumentedFields() throws {
+    let report = try StatsReport(try Checkpoint.open(Fixtures.path("meta.pt")))
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+    #expect(object["schemaVersion"] as? Int == 1)
+    #expect(
+      Set(object.keys) == [
+        "schemaVersion", "file", "format", "filter", "tensors", "layers", "totals",
+      ])
+    let tensors = try #require(object["tensors"] as? [[String: Any]])
+    let fields: Set<String> = [
+      "name", "dtype", "numel", "min", "max", "mean", "std", "zeros", "zeroFraction", "nan", "inf",
+      "sharedWith", "skipped",
+    ]
+    for t in tensors { #expect(Set(t.keys) == fields) }
+    #expect(tensors.first?["skipped"] as? String == "meta tensor: no data")
+    #expect(tensors.first?["min"] is NSNull && tensors.last?["skipped"] is NSNull)
+    let totals = try #require(object["totals"] as? [String: Any])
+    #expect(
+      Set(totals.keys) == [
+        "tensors", "read", "skipped", "bytes", "numel", "min", "max", "mean", "std", "zeros",
+        "zeroFraction", "nan",
+        "inf", "nonFiniteTensors",
+      ])
+    #expect(totals["skipped"] as? Int == 1 && totals["read"] as? Int == 1)
+    let layer = try #require((object["layers"] as? [[String: Any]])?.first)
+    #expect(
+      Set(layer.keys) == [
+        "name", "type", "tensors", "numel", "min", "max", "mean", "std", "zeros", "zeroFraction",
+        "nan", "inf",
+      ])
+  }
+}
