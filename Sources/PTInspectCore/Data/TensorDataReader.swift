@@ -89,7 +89,11 @@ public final class TensorDataReader: Sendable {
     switch checkpoint.format {
     case .torchZip, .torchscript:
       isBigEndian = checkpoint.byteOrder == "big"
-      let directory = ZipDirectory.parse(file.bytes)
+      // Where each stored entry's data starts comes from the raw central directory and local
+      // headers (libzip does not expose it), read by the same parser the scan uses.
+      let directory: [String: RawZipEntry]? = (try? RawZip.parse(file.bytes)).map {
+        Dictionary($0.entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+      }
       let root = checkpoint.archiveRoot ?? ""
       var refs: [StorageRef] = checkpoint.tensors.flatMap(\.storageViews).compactMap(\.storage)
       for t in checkpoint.tensors {
@@ -100,8 +104,8 @@ public final class TensorDataReader: Sendable {
         let id = ref.folder + "/" + ref.key
         if locations[id] != nil { continue }
         let name = root + id
-        if let r = directory?[name], r.method == 0, let start = r.dataOffset,
-          r.size == r.compressedSize
+        if let r = directory?[name], r.method == 0, let start = r.local?.dataOffset,
+          r.size == r.compressedSize, UInt64(start) + r.size <= UInt64(file.bytes.count)
         {
           locations[id] = .file(offset: Int64(start), count: Int64(r.size))
         } else if let r = directory?[name] {
