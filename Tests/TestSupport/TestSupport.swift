@@ -32,9 +32,10 @@ public struct RunResult: Sendable {
 }
 
 /// Runs the built `ptinspect` with `arguments`, from the repository root, with colour off.
-public func runPTInspect(_ arguments: [String], environment: [String: String] = [:]) throws
-  -> RunResult
-{
+/// Runs from `directory` when given (the repository root by default).
+public func runPTInspect(
+  _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
+) throws -> RunResult {
   let process = Process()
   // Tests run from <scratch>/debug/<bundle>.xctest; the binary sits in the same folder.
   let binary = Bundle.main.bundleURL.appendingPathComponent("ptinspect")
@@ -47,7 +48,7 @@ public func runPTInspect(_ arguments: [String], environment: [String: String] = 
   }
   process.executableURL = exe
   process.arguments = arguments
-  process.currentDirectoryURL = Fixtures.root
+  process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? Fixtures.root
   var env = ProcessInfo.processInfo.environment
   env["NO_COLOR"] = "1"
   for (k, v) in environment { env[k] = v }

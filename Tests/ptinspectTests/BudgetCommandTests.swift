@@ -5,42 +5,9 @@ import Foundation
 import PTInspectTestSupport
 import Testing
 
-/// What a run from another folder printed.
-struct FolderRun {
-  var status: Int32
-  var stdout: String
-  var stderr: String
-}
-
 /// Runs the built binary from `directory` (for budget-file discovery), colour off.
-func runPTInspect(in directory: String, _ arguments: [String]) throws -> FolderRun {
-  let process = Process()
-  let bundle = Bundle.main.bundleURL
-  let candidates = [
-    bundle.appendingPathComponent("ptinspect"),
-    bundle.deletingLastPathComponent().appendingPathComponent("ptinspect"),
-  ]
-  guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) })
-  else {
-    throw RunError.binaryNotFound(bundle.path)
-  }
-  process.executableURL = exe
-  process.arguments = arguments
-  process.currentDirectoryURL = URL(fileURLWithPath: directory)
-  var env = ProcessInfo.processInfo.environment
-  env["NO_COLOR"] = "1"
-  process.environment = env
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let outData = out.fileHandleForReading.readDataToEndOfFile()
-  let errData = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return FolderRun(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self))
+func runPTInspect(in directory: String, _ arguments: [String]) throws -> RunResult {
+  try runPTInspect(arguments, directory: directory)
 }
 
 /// A fresh temporary folder, removed by the caller.

@@ -172,13 +172,12 @@ extension Checkpoint {
       guard var info = storages[s.key] else {
         throw fail("tensor '\(t.name)' needs storage '\(s.key)', which the stream does not hold")
       }
-      guard let extent = t.storageExtent else {
+      guard let needed = t.requiredStorageBytes else {
         throw fail("tensor '\(t.name)' has a shape \(t.shape) and stride \(t.stride) that overflow")
       }
-      let (needed, o) = extent.multipliedReportingOverflow(by: Int64(t.dtype.itemSize))
-      if o || needed > info.recordBytes {
+      if needed > info.recordBytes {
         throw fail(
-          "tensor '\(t.name)' needs \(o ? "more than \(Int64.max)" : String(needed)) bytes of storage '\(s.key)', but the stream holds \(info.recordBytes)"
+          "tensor '\(t.name)' needs \(needed) bytes of storage '\(s.key)', but the stream holds \(info.recordBytes)"
         )
       }
       info.usedBytes = max(info.usedBytes, needed)

@@ -216,13 +216,12 @@ extension Checkpoint {
     }
     for t in interpreted.tensors.flatMap(\.storageViews) {
       guard let s = t.storage, var info = infos[s.key] else { continue }
-      guard let extent = t.storageExtent else {
+      guard let needed = t.requiredStorageBytes else {
         throw fail("tensor '\(t.name)' has a shape \(t.shape) and stride \(t.stride) that overflow")
       }
-      let (needed, o) = extent.multipliedReportingOverflow(by: Int64(t.dtype.itemSize))
-      if o || needed > info.recordBytes {
+      if needed > info.recordBytes {
         throw fail(
-          "tensor '\(t.name)' needs \(o ? "more than \(Int64.max)" : String(needed)) bytes of storage '\(s.key)', but the archive holds \(info.recordBytes)"
+          "tensor '\(t.name)' needs \(needed) bytes of storage '\(s.key)', but the archive holds \(info.recordBytes)"
         )
       }
       info.usedBytes = max(info.usedBytes, needed)

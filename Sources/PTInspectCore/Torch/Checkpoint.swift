@@ -232,16 +232,13 @@ extension Checkpoint {
         throw fail("tensor '\(t.name)' needs storage record '\(record)', which is missing")
       }
       let recordBytes = Int64(clamping: entry.size)
-      let itemSize = Int64(t.dtype.itemSize)
-      guard let extent = t.storageExtent else {
+      guard let needed = t.requiredStorageBytes else {
         throw fail("tensor '\(t.name)' has a shape \(t.shape) and stride \(t.stride) that overflow")
       }
-      let (needed, overflow) = extent.multipliedReportingOverflow(by: itemSize)
       let available = min(recordBytes, s.declaredBytes)
-      if overflow || needed > available {
-        let neededText = overflow ? "more than \(Int64.max)" : String(needed)
+      if needed > available {
         throw fail(
-          "tensor '\(t.name)' needs \(neededText) bytes of storage '\(s.key)' (offset \(t.storageOffset), shape \(t.shape), stride \(t.stride)), but '\(record)' holds \(recordBytes)"
+          "tensor '\(t.name)' needs \(needed) bytes of storage '\(s.key)' (offset \(t.storageOffset), shape \(t.shape), stride \(t.stride)), but '\(record)' holds \(recordBytes)"
             + (s.declaredBytes < recordBytes ? " and its id declares \(s.declaredBytes)" : ""))
       }
       if s.declaredBytes > recordBytes {

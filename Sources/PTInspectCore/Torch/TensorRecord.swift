@@ -161,6 +161,14 @@ public struct TensorRecord: Sendable {
     return o ? nil : end
   }
 
+  /// Bytes of its storage this view reaches (extent times element size), or nil when that
+  /// overflows.
+  public var requiredStorageBytes: Int64? {
+    guard let extent = storageExtent else { return nil }
+    let (bytes, overflow) = extent.multipliedReportingOverflow(by: Int64(dtype.itemSize))
+    return overflow ? nil : bytes
+  }
+
   /// Whether the strides are those of a C-contiguous tensor of this shape.
   public var isContiguous: Bool {
     var expected: Int64 = 1
