@@ -142,10 +142,10 @@ func freshDirectory(_ label: String) throws -> URL {
       memo += [0x72] + (0..<4).map { UInt8(truncatingIfNeeded: key >> (8 * $0)) }
     }
     memo += [0x2E]
+    // Two million levels: the walk copied the growing path at each one (quadratic: minutes).
     let nestedState: [UInt8] =
       [0x80, 0x02] + Array("ccollections\nOrderedDict\n)RX\u{01}\0\0\0a)".utf8)
-      + Array(repeating: 0x85, count: n)
-      + [0x73, 0x2E]
+      + Array(repeating: 0x85, count: 2_000_000) + [0x73, 0x2E]
     return [
       // A LONG of 196,000 digits: a quadratic conversion took minutes.
       (
@@ -155,7 +155,8 @@ func freshDirectory(_ label: String) throws -> URL {
       ),
       // LONG_BINPUT keys 65,535 apart: the dense memo grew 64K entries per opcode (30 GB).
       ("memo_spread.pkl", memo, 0, ""),
-      // A state dict whose value nests tuples 100,000 deep: the optimizer check recursed.
+      // A state dict whose value nests tuples deep: the optimizer check recursed (a crash at
+      // 100,000 levels), and the walk took quadratic time (found by scripts/fuzz: an OOM under ASan).
       ("nested_state.pkl", nestedState, 0, ""),
       // Dicts nested 100,000 deep.
       (

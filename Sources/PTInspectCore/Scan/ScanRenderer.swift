@@ -113,14 +113,14 @@ public enum ScanRenderer {
       table.add([
         g.classification.rawValue, printable(g.qualifiedName, limit: 160),
         Format.count(Int64(g.occurrences.count)),
-        where_(g), g.reason,
+        locations(g), g.reason,
       ])
     }
     return table
   }
 
   /// `data.pkl GLOBAL@97 REDUCE@128; constants.pkl GLOBAL@4 +3 more`.
-  static func where_(_ g: ScanGlobal) -> String {
+  static func locations(_ g: ScanGlobal) -> String {
     var groups: [(pickle: String, items: [String])] = []
     for o in g.occurrences.prefix(shownOccurrences) {
       let item = "\(o.opcode)@\(o.offset)"

@@ -111,8 +111,7 @@ struct Scan {
   var errors: [String] = []
   var notes: [String] = []
   var findings: [ZipFinding] = []
-  /// Names of pickles that a plain `torch.load` unpickles, for the weights_only opcode note.
-  var loadedPickles: Set<String> = []
+  /// Opcodes torch.load(weights_only=True) does not implement, by pickle.
   var unsupportedByWeightsOnly: [String: [String]] = [:]
   /// Classes the unknown globals create, which add_safe_globals needs as well.
   var impliedSafeGlobals: [String] = []
@@ -138,10 +137,10 @@ struct Scan {
     var record = ScannedPickle(
       name: name, fileOffset: fileOffset, bytes: opcodes.endOffset - start,
       protocolVersion: opcodes.protocolVersion, decoded: false, error: nil, references: 0)
-    func found(_ module: String?, _ name_: String?, _ opcode: String, _ offset: Int) {
+    func found(_ module: String?, _ globalName: String?, _ opcode: String, _ offset: Int) {
       references += 1
       add(
-        module: module, name: name_,
+        module: module, name: globalName,
         occurrence: ScanOccurrence(pickle: name, offset: offset, opcode: opcode))
     }
     var end: Int?
@@ -172,7 +171,8 @@ struct Scan {
               case .string(let code)? = graph.sequence(o.args)?.first,
               let cls = Scan.numpyDTypeClass(code)
             {
-              impliedSafeGlobals.append("numpy.dtypes." + cls)
+              let implied = "numpy.dtypes." + cls
+              if !impliedSafeGlobals.contains(implied) { impliedSafeGlobals.append(implied) }
             }
           } else if graph.object(o.callable) != nil {
             computedCalls += 1

@@ -38,6 +38,7 @@ extension TorchInterpreter {
     var onPath = Set<Int>()
     var visits = 0
     var cycles = 0
+    var tooDeep = 0
     while let item = work.popLast() {
       switch item {
       case .leave(let node):
@@ -54,6 +55,12 @@ extension TorchInterpreter {
           continue
         }
         guard case .node(let index) = value else { continue }
+        // A path grows with depth and each level copies it: past this length, hostile nesting
+        // (tuples 1,000,000 deep) would take quadratic time.
+        if name.utf8.count > 4096 {
+          tooDeep += 1
+          continue
+        }
         if onPath.contains(index) {
           cycles += 1
           continue
@@ -66,6 +73,9 @@ extension TorchInterpreter {
           work.append(.visit(child, name: childName, part: part, owner: childOwner))
         }
       }
+    }
+    if tooDeep > 0 {
+      out.notes.append("values nested deeper than a 4,096-character path were not followed")
     }
     if cycles > 0 {
       out.notes.append(
