@@ -802,7 +802,16 @@ def fixture_k(tiny):
              "bound each of them without executing anything, recursing without limit, or allocating unbounded memory.", "",
              "| file | what it does |", "|---|---|"]
     lines += [f"| `{n}` | {w} |" for n, w in desc]
-    (H / "README.md").write_text("\n".join(lines) + "\n")
+    # Hand-made inputs kept beside the generated ones (the wipe in main() keeps hostile/):
+    # their rows are carried over from the current README so regenerating does not drop them.
+    readme = H / "README.md"
+    if readme.exists():
+        made = {n for n, _ in desc}
+        for row in readme.read_text().splitlines():
+            name = row.split("`")[1] if row.startswith("| `") else None
+            if name and name not in made and (H / name).exists():
+                lines.append(row)
+    readme.write_text("\n".join(lines) + "\n")
 
 
 def fixture_l(small):
