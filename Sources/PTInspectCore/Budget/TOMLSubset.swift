@@ -92,7 +92,8 @@ public struct TOMLSubset {
         for (n, part) in path.enumerated() {
           resolved.append(part)
           let isLast = n == path.count - 1
-          if !(isLast && isArray), let count = arrayTableCounts[resolved.joined(separator: "\u{0}")] {
+          if !(isLast && isArray), let count = arrayTableCounts[resolved.joined(separator: "\u{0}")]
+          {
             resolved.append("[\(count - 1)]")
           }
         }
@@ -328,8 +329,8 @@ public struct TOMLSubset {
     }
   }
 
-  mutating func multilineBasicString() throws(TOMLError) -> String {
-    var out = String.UnicodeScalarView()
+  /// A newline right after an opening `"""` or `'''` is not part of the string.
+  mutating func skipNewlineAfterOpeningDelimiter() {
     if peek() == "\n" {
       i += 1
       line += 1
@@ -337,17 +338,29 @@ public struct TOMLSubset {
       i += 2
       line += 1
     }
+  }
+
+  /// At a closing triple `quote`: consumes it, and the up to two quotes that may end the content
+  /// right before it (they belong to the string); true when the string is closed.
+  mutating func closesMultiline(quote: Unicode.Scalar, into out: inout String.UnicodeScalarView)
+    -> Bool
+  {
+    let q = String(quote)
+    guard startsWith(q + q + q) else { return false }
+    i += 3
+    while peek() == quote {
+      out.append(quote)
+      i += 1
+    }
+    return true
+  }
+
+  mutating func multilineBasicString() throws(TOMLError) -> String {
+    var out = String.UnicodeScalarView()
+    skipNewlineAfterOpeningDelimiter()
     while true {
       guard let c = peek() else { throw fail("the string is not closed with '\"\"\"'") }
-      if startsWith("\"\"\"") {
-        i += 3
-        // Up to two quotes may end the content right before the closing delimiter.
-        while peek() == "\"" {
-          out.append("\"")
-          i += 1
-        }
-        return String(out)
-      }
+      if closesMultiline(quote: "\"", into: &out) { return String(out) }
       i += 1
       if c == "\n" { line += 1 }
       if c == "\\" {
@@ -371,23 +384,10 @@ public struct TOMLSubset {
 
   mutating func multilineLiteralString() throws(TOMLError) -> String {
     var out = String.UnicodeScalarView()
-    if peek() == "\n" {
-      i += 1
-      line += 1
-    } else if startsWith("\r\n") {
-      i += 2
-      line += 1
-    }
+    skipNewlineAfterOpeningDelimiter()
     while true {
       guard let c = peek() else { throw fail("the string is not closed with \"'''\"") }
-      if startsWith("'''") {
-        i += 3
-        while peek() == "'" {
-          out.append("'")
-          i += 1
-        }
-        return String(out)
-      }
+      if closesMultiline(quote: "'", into: &out) { return String(out) }
       i += 1
       if c == "\n" { line += 1 }
       out.append(c)
