@@ -1,30 +1,25 @@
-// ContainerFuzz.swift: libFuzzer harness for the container readers. Each input is written to a
-// file (in /dev/shm when it exists) and read the ways the commands read files: Checkpoint.open
-// with the summary and tensors reports, and SecurityScanner.scan with its renderers. Built by
-// scripts/fuzz from Sources/Pickle and Sources/PTInspectCore as one module, linked with libzip.
-
-import Foundation
-
-private let inputPath: String = {
-  let folder =
-    FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-  return (folder as NSString).appendingPathComponent("ptinspect-fuzz-\(getpid()).pt")
-}()
+// ContainerFuzz.swift: libFuzzer harness for the container layer. Each input is an in-memory
+// byte source read the ways the commands read files: Checkpoint.open with the summary and
+// tensors reports, SecurityScanner.scan with its renderers, and the tensor data reader over
+// every tensor. Built by scripts/fuzz from Sources/Pickle and Sources/PTInspectCore as one
+// module, linked with libzip.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func containerFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-  guard FileManager.default.createFile(atPath: inputPath, contents: Data(bytes: data, count: size))
-  else {
-    return 0
-  }
-  if let checkpoint = try? Checkpoint.open(inputPath) {
+  let source = MemorySource(Array(UnsafeBufferPointer(start: data, count: size)), name: "fuzz.pt")
+  if let checkpoint = try? Checkpoint.open(source) {
     let summary = SummaryReport(checkpoint)
     _ = summary.json()
     _ = SummaryRenderer.table(summary, options: LayerTableOptions(explain: true, memory: true))
     _ = SummaryRenderer.markdown(summary)
     _ = TensorsReport(checkpoint, filter: nil, sort: .size).table()
+    if let reader = try? TensorDataReader(checkpoint) {
+      for t in checkpoint.tensors.prefix(64) where reader.unreadableReason(t) == nil {
+        try? reader.forEachChunk(t, range: 0..<min(t.numel, 4096)) { _ in }
+      }
+    }
   }
-  if let scan = try? SecurityScanner.scan(inputPath) {
+  if let scan = try? SecurityScanner.scan(source) {
     _ = scan.json()
     _ = ScanRenderer.table(scan, strict: true)
     _ = ScanRenderer.markdown(scan)

@@ -18,7 +18,7 @@ import Testing
       "meta.pt", "whole_model.pt", "scripted.pt", "views.pt", "hostile/os_system.pt",
     ]
     for name in names {
-      let archive = try ZipArchive(path: Fixtures.path(name))
+      let archive = try ZipFile(source: FileSource(path: Fixtures.path(name)))
       for e in archive.entries where e.name.hasSuffix("pkl") {
         out.append(("\(name):\(e.name)", try archive.read(e, limit: 1 << 24)))
       }

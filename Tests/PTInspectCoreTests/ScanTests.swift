@@ -267,9 +267,9 @@ import Testing
     #expect(r.format == "torch-zip")
     #expect(
       r.zipFindings.map(\.kind) == [
-        "data-after-archive", "data-before-archive", "local-central-mismatch",
-        "local-central-mismatch", "encrypted",
-        "duplicate-name", "pickle-in-non-pkl-entry",
+        .dataAfterArchive, .dataBeforeArchive, .localCentralMismatch,
+        .localCentralMismatch, .encrypted,
+        .duplicateName, .pickleInNonPklEntry,
       ])
     #expect(
       r.pickles.map(\.name) == [
@@ -286,7 +286,7 @@ import Testing
       .write()
     let r = try SecurityScanner.scan(path)
     #expect(r.verdict == .dangerous)
-    #expect(r.zipFindings.map(\.kind) == ["encrypted"])
+    #expect(r.zipFindings.map(\.kind) == [.encrypted])
   }
 
   @Test func centralNameIsWhatCounts() throws {
@@ -312,7 +312,7 @@ import Testing
     ]).write()
     let r = try SecurityScanner.scan(path)
     #expect(r.zipFindings.map(\.entry) == ["a/data/2", "a/version"])
-    #expect(r.zipFindings.allSatisfy { $0.kind == "pickle-in-non-pkl-entry" })
+    #expect(r.zipFindings.allSatisfy { $0.kind == .pickleInNonPklEntry })
     #expect(r.pickles.map(\.name) == ["a/data.pkl", "a/data/2", "a/version"])
     #expect(r.complete)
     #expect(

@@ -28,11 +28,6 @@ public enum BatchOutcome<Value: Sendable>: Sendable {
 }
 
 public enum FileBatch {
-  /// Extensions that mark a checkpoint: such files in a folder are reported when they fail.
-  public static let checkpointExtensions: Set<String> = [
-    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar",
-  ]
-
   /// Expands folders to the files inside (sorted by name, hidden files left out; subfolders
   /// only when `recursive`). A folder holding one sharded-checkpoint index (`*.index.json`) is
   /// one checkpoint, as `Checkpoint.open` reads it; with several indexes, each index is one
@@ -40,63 +35,21 @@ public enum FileBatch {
   public static func expand(_ paths: [String], recursive: Bool) -> [BatchInput] {
     var inputs: [BatchInput] = []
     for path in paths {
-      guard isFolder(path) else {
+      guard CheckpointFolder.isFolder(path) else {
         inputs.append(BatchInput(path: path, reportErrors: true))
         continue
       }
-      if indexes(in: path).count == 1 {
+      if CheckpointFolder.indexes(in: path).count == 1 {
         inputs.append(BatchInput(path: path, reportErrors: true, folder: path))
         continue
       }
-      for file in filesIn(path, recursive: recursive) {
-        inputs.append(BatchInput(path: file, reportErrors: looksLikeCheckpoint(file), folder: path))
+      for file in CheckpointFolder.files(in: path, recursive: recursive) {
+        inputs.append(
+          BatchInput(
+            path: file, reportErrors: CheckpointFolder.looksLikeCheckpoint(file), folder: path))
       }
     }
     return inputs
-  }
-
-  static func isFolder(_ path: String) -> Bool {
-    var isDirectory: ObjCBool = false
-    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-      && isDirectory.boolValue
-  }
-
-  static func join(_ folder: String, _ name: String) -> String {
-    folder.hasSuffix("/") ? folder + name : folder + "/" + name
-  }
-
-  /// The sharded-checkpoint indexes in a folder.
-  static func indexes(in folder: String) -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-    return names.filter { $0.hasSuffix(".index.json") && !$0.hasPrefix(".") }.sorted()
-  }
-
-  /// The shard file names an index lists in its `weight_map`.
-  static func shards(listedIn index: String) -> Set<String> {
-    guard let data = FileManager.default.contents(atPath: index),
-      let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-      let map = root["weight_map"] as? [String: Any]
-    else { return [] }
-    return Set(map.values.compactMap { $0 as? String })
-  }
-
-  static func filesIn(_ folder: String, recursive: Bool) -> [String] {
-    let fm = FileManager.default
-    guard let names = try? fm.contentsOfDirectory(atPath: folder) else { return [] }
-    var listed = Set<String>()
-    for index in indexes(in: folder) { listed.formUnion(shards(listedIn: join(folder, index))) }
-    var files: [String] = []
-    for name in names.sorted() where !name.hasPrefix(".") && !listed.contains(name) {
-      let path = join(folder, name)
-      if isFolder(path) {
-        guard recursive else { continue }
-        // A subfolder with one index is one sharded checkpoint.
-        files += indexes(in: path).count == 1 ? [path] : filesIn(path, recursive: true)
-      } else {
-        files.append(path)
-      }
-    }
-    return files
   }
 
   /// Folder arguments in which no file was read or reported (every file was skipped, or the
@@ -104,31 +57,12 @@ public enum FileBatch {
   public static func emptyFolders(_ paths: [String], inputs: [BatchInput], counted: Set<Int>)
     -> [CheckpointError]
   {
-    let fm = FileManager.default
     var errors: [CheckpointError] = []
-    for path in paths {
-      var isDirectory: ObjCBool = false
-      guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-        continue
-      }
+    for path in paths where CheckpointFolder.isFolder(path) {
       let found = inputs.indices.contains { inputs[$0].folder == path && counted.contains($0) }
       if !found { errors.append(CheckpointError(file: path, "no checkpoint files in the folder")) }
     }
     return errors
-  }
-
-  /// A checkpoint extension, or a container's magic bytes (zip, legacy torch stream, tar,
-  /// safetensors).
-  public static func looksLikeCheckpoint(_ path: String) -> Bool {
-    if isFolder(path) || path.hasSuffix(".index.json") { return true }
-    let ext = (path as NSString).pathExtension.lowercased()
-    if checkpointExtensions.contains(ext) { return true }
-    guard let sniff = try? Sniffer(path: path) else { return false }
-    switch sniff.kind {
-    case .zip, .legacy, .tar, .safetensors: return true
-    case .pickle: return sniff.head.first == 0x80
-    default: return false
-    }
   }
 
   /// Runs `work` on every input, spread over all cores (one file per thread at a time), and

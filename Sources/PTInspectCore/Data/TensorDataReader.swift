@@ -17,36 +17,34 @@
 //     (bytes: UnsafeRawBufferPointer) in ... }         // the elements' bytes as stored, in C
 //                                                     // order (file byte order: isBigEndian)
 //   try reader.rawBytes(t, limit:) -> [UInt8]         // the same, all at once (for small tensors)
-//   try reader.location(of: t) -> StorageLocation     // where t's storage bytes are in the file
+//   try reader.location(of: t) -> DataLocation        // where t's storage bytes are in the file
 //   reader.isBigEndian                                // the file's tensor byte order
 //
-// Sharded checkpoints (an index naming shard files) are read through one reader per shard,
-// opened with the index's reader. Sparse tensors have no values of their own: read their
+// Storage locations come typed from the container layer (`Checkpoint.storageIndex`); sharded
+// checkpoints name each storage's shard file in its id. Sparse tensors have no values of their own: read their
 // `components` (`<name>.indices`, `<name>.values`, ...) like any tensor.
 //
 // Thread safety: a reader is immutable after init. Any number of threads may call it at once:
-// stored data is read from one read-only `mmap` of the file (no `ZipArchive`, no shared
-// cursor). Compressed zip entries (torch never writes them; re-zipped files may) are inflated
-// through a private `ZipArchive` per call. `range`s are in elements; the body's buffer is only
+// stored data is read through the checkpoint's byte sources (a local file serves large ranges
+// from one read-only mapping; no shared cursor). Compressed zip entries (torch never writes
+// them; re-zipped files may) are inflated through a private libzip handle per call. `range`s are in elements; the body's buffer is only
 // valid during the call. Errors are `CheckpointError` (`<file>: <message>`).
 //
 // Memory: chunks are decoded into one `chunkElements` buffer per call; pages of the mapping are
 // released (`MADV_DONTNEED`) every 4 MB read, so resident memory stays bounded whatever the
 // file's size. Compressed entries are the exception: inflated whole (up to `maxInflatedBytes`).
 //
-// Also here: `ValueStatistics` (min, max, mean, std, zeros, NaN, Inf; stable accumulation and
-// merging), `StatsEngine` (statistics of many tensors on all cores) and `StatsReport` (the
-// `stats` command's data and renderings). A file truncated by another process while it is read raises SIGBUS (as with any
-// mapped file); ptinspect does not guard against concurrent writers.
+// A file truncated by another process while it is read raises SIGBUS (as with any mapped
+// file); ptinspect does not guard against concurrent writers.
 
 import Foundation
 
-/// Where a storage's bytes are.
-public enum StorageLocation: Sendable, Equatable {
-  /// Bytes `offset..<offset+count` of the checkpoint file: stored zip entries, the legacy
-  /// stream, safetensors. Read in place.
+/// Where a storage's bytes are, as the data reader reads them.
+public enum DataLocation: Sendable, Equatable {
+  /// Bytes `offset..<offset+count` of the file: stored zip entries, the legacy stream,
+  /// safetensors. Read in place.
   case file(offset: Int64, count: Int64)
-  /// A zip entry that must be inflated (compressed, or not locatable in the file): read whole.
+  /// A zip entry that must be inflated (compressed): read whole.
   case zipEntry(name: String, count: Int64)
 }
 
@@ -54,127 +52,74 @@ public enum StorageLocation: Sendable, Equatable {
 public final class TensorDataReader: Sendable {
   /// The checkpoint being read.
   public let checkpoint: Checkpoint
-  /// True when the file stores tensor data big-endian (`byteorder` record, legacy sys_info).
+  /// True when the file (any shard, for a sharded checkpoint) stores tensor data big-endian
+  /// (`byteorder` record, legacy sys_info).
   public let isBigEndian: Bool
   /// Largest compressed zip entry ptinspect inflates into memory.
   public static let maxInflatedBytes: Int64 = 1 << 30
   /// Release mapped pages after each chunk (keeps resident memory bounded).
   let releasesPages: Bool
-  let file: TensorFileMapping
-  /// Storage locations by storage id (`folder/key`, or the key outside zips).
-  let locations: [String: StorageLocation]
-  /// Sharded checkpoints: a reader per shard file, by path.
-  let shards: [String: TensorDataReader]
+  /// Storage locations by storage id.
+  let locations: [StorageID: DataLocation]
+  /// The zip entries of compressed storages, by storage id.
+  let compressed: [StorageID: ZipEntry]
 
-  /// Maps `checkpoint.path` (every shard, for a sharded checkpoint) and finds where every
-  /// storage's bytes are.
+  /// Finds where every storage's bytes are (a stored zip entry's data starts after its local
+  /// header, read here once).
   public init(_ checkpoint: Checkpoint, releasesPages: Bool = true) throws(CheckpointError) {
     self.checkpoint = checkpoint
     self.releasesPages = releasesPages
-    var locations: [String: StorageLocation] = [:]
-    var shards: [String: TensorDataReader] = [:]
-    if checkpoint.format == .safetensorsIndex || checkpoint.format == .torchIndex {
-      for t in checkpoint.tensors {
-        for v in t.storageViews {
-          guard let path = v.storage?.file, shards[path] == nil else { continue }
-          shards[path] = try TensorDataReader(
-            try Checkpoint.open(path), releasesPages: releasesPages)
-        }
-      }
-      file = try TensorFileMapping(path: nil)
-    } else {
-      file = try TensorFileMapping(path: checkpoint.path)
-    }
-    self.shards = shards
-    switch checkpoint.format {
-    case .torchZip, .torchscript:
-      isBigEndian = checkpoint.byteOrder == "big"
-      // Where each stored entry's data starts comes from the raw central directory and local
-      // headers (libzip does not expose it), read by the same parser the scan uses.
-      let directory: [String: RawZipEntry]? = (try? RawZip.parse(file.bytes)).map {
-        Dictionary($0.entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-      }
-      let root = checkpoint.archiveRoot ?? ""
-      var refs: [StorageRef] = checkpoint.tensors.flatMap(\.storageViews).compactMap(\.storage)
-      for t in checkpoint.tensors {
-        if let s = t.quantization?.channelScales?.storage { refs.append(s) }
-        if let z = t.quantization?.channelZeroPoints?.storage { refs.append(z) }
-      }
-      for ref in refs {
-        let id = ref.folder + "/" + ref.key
-        if locations[id] != nil { continue }
-        let name = root + id
-        if let r = directory?[name], r.method == 0, let start = r.local?.dataOffset,
-          r.size == r.compressedSize, UInt64(start) + r.size <= UInt64(file.bytes.count)
+    isBigEndian = checkpoint.fileByteOrders.contains(.big)
+    var locations: [StorageID: DataLocation] = [:]
+    var compressed: [StorageID: ZipEntry] = [:]
+    for (id, record) in checkpoint.storageIndex {
+      switch record.location {
+      case .range(let offset, let count):
+        locations[id] = .file(offset: offset, count: count)
+      case .zipEntry(let entry):
+        guard id.file < checkpoint.files.count else { continue }
+        let source = checkpoint.files[id.file]
+        if ZipFile.isStored(entry), entry.size == entry.compressedSize,
+          let zip = try? ZipFile.dataOffset(of: entry, in: source),
+          zip + Int64(clamping: entry.size) <= source.size
         {
-          locations[id] = .file(offset: Int64(start), count: Int64(r.size))
-        } else if let r = directory?[name] {
-          locations[id] = .zipEntry(name: name, count: Int64(clamping: r.size))
+          locations[id] = .file(offset: zip, count: Int64(clamping: entry.size))
         } else {
-          locations[id] = .zipEntry(name: name, count: -1)
+          locations[id] = .zipEntry(name: entry.normalizedName, count: Int64(clamping: entry.size))
+          compressed[id] = entry
         }
       }
-    case .torchLegacy, .torchTar:
-      // Checkpoint.open takes the byte order from sys_info for these containers.
-      isBigEndian = checkpoint.byteOrder == "big"
-      for s in checkpoint.storages {
-        guard s.record.hasPrefix("offset "), let start = Int64(s.record.dropFirst("offset ".count))
-        else { continue }
-        locations[s.key] = .file(offset: start, count: s.recordBytes)
-      }
-    case .safetensors:
-      isBigEndian = false
-      for s in checkpoint.storages {
-        let range = s.record.dropFirst("bytes ".count).split(separator: "-")
-        guard s.record.hasPrefix("bytes "), range.count == 2, let a = Int64(range[0]),
-          let b = Int64(range[1])
-        else {
-          continue
-        }
-        locations[s.key] = .file(offset: a, count: b - a)
-      }
-    default:
-      isBigEndian = shards.values.contains { $0.isBigEndian }
     }
     self.locations = locations
-  }
-
-  /// The shard reader and the tensor as that shard names its storage, for a tensor of a
-  /// sharded checkpoint; nil for tensors in this reader's own file.
-  func shard(_ t: TensorRecord) -> (TensorDataReader, TensorRecord)? {
-    guard !shards.isEmpty, let path = t.storageViews.first?.storage?.file, let reader = shards[path]
-    else {
-      return nil
-    }
-    func local(_ r: TensorRecord) -> TensorRecord {
-      var r = r
-      if var s = r.storage, s.file != nil {
-        // The index qualifies folders with the shard (`shard.bin:data`): undo it.
-        if let colon = s.folder.firstIndex(of: ":") {
-          s.folder = String(s.folder[s.folder.index(after: colon)...])
-        }
-        s.file = nil
-        r.storage = s
-      }
-      r.components = r.components.map(local)
-      return r
-    }
-    return (reader, local(t))
+    self.compressed = compressed
   }
 
   func fail(_ message: String) -> CheckpointError {
     CheckpointError(file: checkpoint.path, message)
   }
 
+  /// The file `t`'s storage is in.
+  func source(_ id: StorageID) -> (any ByteSource)? {
+    id.file < checkpoint.files.count ? checkpoint.files[id.file] : nil
+  }
+
+  /// Whether `t`'s storage is stored big-endian.
+  func isBigEndian(_ t: TensorRecord) -> Bool {
+    guard let s = t.storage, s.file < checkpoint.fileByteOrders.count else { return false }
+    return checkpoint.fileByteOrders[s.file] == .big
+  }
+
   /// Why the values of `t` cannot be read, or nil when they can.
   public func unreadableReason(_ t: TensorRecord) -> String? {
-    if let (reader, local) = shard(t) { return reader.unreadableReason(local) }
     if !t.components.isEmpty {
       return "\(t.layout) layout: values are in its components ("
         + t.components.map { "'\($0.name)'" }.joined(separator: ", ") + ")"
     }
-    if t.layout == "meta" { return "meta tensor: no data" }
-    if t.layout != "strided" { return "\(t.layout) layout: values not read" }
+    switch t.layout {
+    case .strided: break
+    case .meta: return "meta tensor: no data"
+    case .wrapperSubclass, .sparse: return "\(t.layout) layout: values not read"
+    }
     guard t.storage != nil else { return "no data in the file" }
     if checkpoint.format == .pickle { return "a bare pickle: tensor data is not in this file" }
     if let reason = ValueDecoder.unsupportedReason(t.dtype) { return reason }
@@ -204,17 +149,13 @@ public final class TensorDataReader: Sendable {
   }
 
   /// Where the storage `t` views is.
-  public func location(of t: TensorRecord) throws(CheckpointError) -> StorageLocation {
-    if let (reader, local) = shard(t) { return try reader.location(of: local) }
+  public func location(of t: TensorRecord) throws(CheckpointError) -> DataLocation {
     guard let s = t.storage else { throw fail("tensor '\(t.name)' has no data in the file") }
     return try location(of: s, tensor: t.name)
   }
 
-  func location(of s: StorageRef, tensor: String) throws(CheckpointError) -> StorageLocation {
-    let id =
-      checkpoint.format == .torchZip || checkpoint.format == .torchscript
-      ? s.folder + "/" + s.key : s.key
-    guard let l = locations[id] else {
+  func location(of s: StorageRef, tensor: String) throws(CheckpointError) -> DataLocation {
+    guard let l = locations[s.id] else {
       throw fail("tensor '\(tensor)': storage '\(s.key)' is not in this file")
     }
     return l
@@ -226,9 +167,6 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 65_536,
     _ body: (UnsafeBufferPointer<Double>) throws -> Void
   ) throws {
-    if let (reader, local) = shard(t) {
-      return try reader.forEachChunk(local, range: range, chunkElements: chunkElements, body)
-    }
     let plan = try ReadPlan(self, t)
     let elements = range ?? 0..<t.numel
     guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
@@ -269,9 +207,6 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 1 << 20,
     _ body: (UnsafeRawBufferPointer) throws -> Void
   ) throws {
-    if let (reader, local) = shard(t) {
-      return try reader.forEachRawChunk(local, range: range, chunkElements: chunkElements, body)
-    }
     let plan = try ReadPlan(self, t)
     let elements = range ?? 0..<t.numel
     guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
@@ -327,10 +262,7 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>, runElements: Int = 1 << 18,
     _ body: (UnsafeRawPointer, Int) throws -> Void
   ) throws -> Bool {
-    if let (reader, local) = shard(t) {
-      return try reader.forEachStoredRun(local, range: range, runElements: runElements, body)
-    }
-    guard !isBigEndian, [.float32, .bfloat16, .float16].contains(t.dtype),
+    guard !isBigEndian(t), [.float32, .bfloat16, .float16].contains(t.dtype),
       unreadableReason(t) == nil
     else {
       return false
@@ -361,10 +293,13 @@ public final class TensorDataReader: Sendable {
   func withStorage(_ plan: ReadPlan, _ body: (UnsafeRawPointer) throws -> Void) throws {
     switch plan.location {
     case .file(let offset, _):
-      guard let base = file.bytes.baseAddress else { return }
-      try body(base + Int(offset))
+      guard let source = source(plan.storage) else { return }
+      try source.withBytes(at: offset, count: Int(plan.neededBytes)) { raw in
+        guard let base = raw.baseAddress else { return }
+        try body(base)
+      }
     case .zipEntry(let name, _):
-      let bytes = try inflate(name, needed: plan.neededBytes)
+      let bytes = try inflate(plan.storage, name: name, needed: plan.neededBytes)
       try bytes.withUnsafeBytes { raw in
         guard let base = raw.baseAddress else { return }
         try body(base)
@@ -372,43 +307,39 @@ public final class TensorDataReader: Sendable {
     }
   }
 
-  /// Reads a zip entry whole through libzip (compressed, or not locatable by offset).
-  func inflate(_ name: String, needed: Int64) throws(CheckpointError) -> [UInt8] {
-    let archive: ZipArchive
-    do {
-      archive = try ZipArchive(path: checkpoint.path)
-    } catch {
-      throw fail(error.description)
-    }
-    guard let entry = archive.entry(named: name) else {
+  /// Reads a compressed zip entry whole through libzip.
+  func inflate(_ id: StorageID, name: String, needed: Int64) throws(CheckpointError) -> [UInt8] {
+    guard let entry = compressed[id], let source = source(id) else {
       throw fail("storage record '\(name)' is missing")
     }
     guard Int64(clamping: entry.size) >= needed else {
       throw fail("storage record '\(name)' holds \(entry.size) bytes, \(needed) are needed")
     }
     do {
-      return try archive.read(entry, limit: UInt64(Self.maxInflatedBytes))
+      return try ZipFile.inflate(entry, from: source, limit: UInt64(Self.maxInflatedBytes))
     } catch {
-      throw fail(error.description)
+      throw TorchZipReader.checkpointError(error, file: checkpoint.path)
     }
   }
 
-  /// Drops the mapped pages of elements `pending..<end` once they span 4 MB (or at the end),
-  /// so read data does not stay resident. Views release the whole span they can reach, once.
+  /// Lets the pages of elements `pending..<end` go once they span 4 MB (or at the end), so read
+  /// data does not stay resident. Views release the whole span they can reach, once.
   func release(
     _ plan: ReadPlan, _ storage: UnsafeRawPointer, through end: Int64, pending: inout Int64,
     final: Bool = false
   ) {
-    guard releasesPages, case .file = plan.location, end > pending else { return }
+    guard releasesPages, case .file(let fileOffset, _) = plan.location, end > pending,
+      let source = source(plan.storage)
+    else { return }
     let item = Int64(plan.itemSize)
     if plan.isContiguous {
       guard final || (end - pending) * item >= 1 << 22 else { return }
       let low = plan.offset + pending
-      file.release(from: storage + Int(low * item), byteCount: Int((end - pending) * item))
+      source.release(at: fileOffset + low * item, count: Int((end - pending) * item))
     } else {
       guard final else { return }
-      file.release(
-        from: storage + Int(plan.offset * item), byteCount: Int((plan.extent - plan.offset) * item))
+      source.release(
+        at: fileOffset + plan.offset * item, count: Int((plan.extent - plan.offset) * item))
     }
     pending = end
   }
@@ -431,7 +362,7 @@ public final class TensorDataReader: Sendable {
         storage: p.storage,
         storageOffset: p.storageOffset, requiresGrad: nil, kind: .buffer, kindIsExact: false,
         role: .buffer,
-        section: .other, layout: "strided", quantization: nil, sharedWith: nil, moduleClass: nil)
+        section: .other, layout: .strided, quantization: nil, sharedWith: nil, moduleClass: nil)
       guard record.numel == channels, !p.dtype.isQuantized, unreadableReason(record) == nil else {
         throw fail("tensor '\(t.name)': \(what) do not match its \(channels) channels")
       }
@@ -469,7 +400,9 @@ struct ChannelParameters {
 
 /// How to walk one tensor's elements in its storage.
 struct ReadPlan {
-  var location: StorageLocation
+  var location: DataLocation
+  /// The storage it reads.
+  var storage: StorageID
   var decoder: ValueDecoder
   var itemSize: Int
   /// Storage offset in elements.
@@ -487,6 +420,7 @@ struct ReadPlan {
       throw reader.fail("tensor '\(t.name)': \(reason)")
     }
     location = try reader.location(of: t)
+    storage = t.storage?.id ?? StorageID(folder: "", key: "")
     itemSize = t.dtype.itemSize
     offset = t.storageOffset
     guard let extent = t.storageExtent else {
@@ -498,7 +432,8 @@ struct ReadPlan {
     let available: Int64
     switch location {
     case .file(let start, let count):
-      guard start >= 0, count >= 0, start <= Int64(reader.file.bytes.count) - count else {
+      let size = reader.source(storage)?.size ?? 0
+      guard start >= 0, count >= 0, start <= size - count else {
         throw reader.fail("tensor '\(t.name)': its storage runs past the end of the file")
       }
       available = count
@@ -518,7 +453,7 @@ struct ReadPlan {
         q = .perChannel
       }
     }
-    decoder = ValueDecoder(dtype: t.dtype, swap: reader.isBigEndian, dequantization: q)
+    decoder = ValueDecoder(dtype: t.dtype, swap: reader.isBigEndian(t), dequantization: q)
     var sizes: [Int64] = []
     var strides: [Int64] = []
     for (size, stride) in zip(t.shape, t.stride) where size != 1 {
@@ -569,64 +504,5 @@ struct ReadPlan {
         index[d] += 1
       }
     }
-  }
-}
-
-/// A read-only `mmap` of a whole file.
-final class TensorFileMapping: @unchecked Sendable {
-  // Immutable after init; the mapping is read-only, so concurrent reads are safe.
-  let bytes: UnsafeRawBufferPointer
-  static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-
-  /// Maps the file at `path`; nil maps nothing.
-  init(path: String?) throws(CheckpointError) {
-    guard let path else {
-      bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-      return
-    }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw CheckpointError(
-        file: path, "cannot open the file: \(String(cString: strerror(errno)).lowercased())")
-    }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else {
-      throw CheckpointError(
-        file: path, "cannot stat the file: \(String(cString: strerror(errno)).lowercased())")
-    }
-    let size = Int(st.st_size)
-    guard size > 0 else {
-      bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-      return
-    }
-    guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0),
-      p != UnsafeMutableRawPointer(bitPattern: -1)
-    else {
-      throw CheckpointError(
-        file: path, "cannot map the file: \(String(cString: strerror(errno)).lowercased())")
-    }
-    bytes = UnsafeRawBufferPointer(start: p, count: size)
-  }
-
-  deinit {
-    if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
-  }
-
-  /// Drops the pages of a byte range from this process (they stay in the page cache).
-  /// The range is widened to 2 MB boundaries of the file: a page fault maps the cached pages
-  /// around it (the kernel's fault-around, and whole large folios of up to 2 MB, which can
-  /// reach back into a range already released), and pages mapped that way would otherwise
-  /// stay resident.
-  func release(from start: UnsafeRawPointer, byteCount: Int) {
-    guard byteCount > 0, let base = bytes.baseAddress else { return }
-    let window = 1 << 21
-    let page = TensorFileMapping.pageSize
-    let offset = start - base
-    let first = Swift.max(0, offset & ~(window - 1))
-    let end = Swift.min(
-      (bytes.count + page - 1) & ~(page - 1), (offset + byteCount + window - 1) & ~(window - 1))
-    guard end > first else { return }
-    _ = madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
   }
 }

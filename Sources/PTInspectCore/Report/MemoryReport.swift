@@ -140,7 +140,7 @@ public struct MemoryReport: Sendable, Codable, Equatable {
         name: big.name, type: big.type, parameters: big.parameters, bytes: big.bytes,
         shareOfModel: totals.bytes > 0 ? Double(big.bytes) / Double(totals.bytes) : 0)
     }
-    let ema = c.parts.filter { $0.role == "ema" }.reduce(Int64(0)) { $0 &+ $1.bytes }
+    let ema = c.parts.filter { $0.role == .ema }.reduce(Int64(0)) { $0 &+ $1.bytes }
     let other = max(0, a.otherBytes - ema)
     let known =
       a.modelBytes &+ a.optimizerBytes &+ min(ema, a.otherBytes) &+ other &+ a.unviewedStorageBytes

@@ -134,7 +134,7 @@ public enum SummaryRenderer {
         alignments: [.left, .left, .right, .right, .left])
       for p in r.anatomy.parts {
         table.add([
-          p.name.isEmpty ? "(root)" : p.name, p.role,
+          p.name.isEmpty ? "(root)" : p.name, p.role.rawValue,
           p.tensors == 0 ? "-" : Format.count(Int64(p.tensors)),
           p.tensors == 0 ? "-" : Format.bytes(p.bytes), p.value ?? "",
         ])
@@ -207,7 +207,7 @@ public enum SummaryRenderer {
         alignments: [.left, .left, .right, .right, .left])
       for p in r.anatomy.parts {
         parts.add([
-          p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role, Format.count(Int64(p.tensors)),
+          p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role.rawValue, Format.count(Int64(p.tensors)),
           Format.bytes(p.bytes), p.value ?? "",
         ])
       }

@@ -43,7 +43,7 @@ public struct TensorEntry: Sendable, Codable, Equatable {
     role = t.role.rawValue
     section = t.section.rawValue
     sharedWith = t.sharedWith
-    layout = t.layout
+    layout = t.layout.description
     contiguous = t.isContiguous
     requiresGrad = t.requiresGrad
     device = t.storage?.device
@@ -163,7 +163,7 @@ public struct SummaryReport: Sendable, Codable {
   public var fileBytes: Int64
   public var archiveRoot: String?
   public var pickleProtocol: Int
-  public var byteOrder: String?
+  public var byteOrder: ByteOrder?
   /// Where the model lives in the file (`model_state_dict.`), "" at the root.
   public var modelPrefix: String
   /// A prefix every model key carries, dropped from layer names (`module.`), or "".
@@ -292,7 +292,7 @@ public struct SummaryReport: Sendable, Codable {
         )
       }
       if otherBytes > modelBytes / 20 {
-        let emaLike = c.parts.contains { $0.role == "ema" }
+        let emaLike = c.parts.contains { $0.role == .ema }
         reasons.append(
           "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(String(format: "%.1f", Double(otherBytes) / Double(modelBytes)))x"
         )

@@ -7,95 +7,110 @@ import Foundation
 import Pickle
 
 /// Limits for a scan.
-public struct ScanOptions: Sendable {
-  /// Largest compressed pickle entry that is inflated into memory (stored entries are mapped).
-  public var maxInflatedBytes: UInt64 = 1 << 30
-  /// Most pickles read from one bare pickle stream.
-  public var maxStreamPickles = 1000
-  public var pickleLimits = PickleLimits()
-  public init() {}
-}
+public typealias ScanOptions = OpenOptions
 
 /// Scans checkpoint files for the globals their pickles reference.
 public enum SecurityScanner {
-  /// The files to scan for `path`: the shards of a sharded checkpoint index (or of a directory
+  /// The files to scan for `path`: the shards of a sharded checkpoint index (or of a folder
   /// holding one), else `path` itself.
   public static func expand(_ path: String) throws(CheckpointError) -> [String] {
-    let sniff = try Sniffer(path: path)
-    guard sniff.kind == .json || sniff.kind == .directory else { return [path] }
     var indexPath = path
-    if sniff.kind == .directory {
-      let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-      let indexes = names.filter { $0.hasSuffix(".index.json") }.sorted()
-      guard indexes.count == 1, let only = indexes.first else {
-        throw CheckpointError(
-          file: path,
-          indexes.isEmpty
-            ? "is a directory without a checkpoint index (*.index.json): name a checkpoint file"
-            : "is a directory with \(indexes.count) checkpoint indexes (\(indexes.joined(separator: ", "))): name one"
-        )
-      }
-      indexPath = (path as NSString).appendingPathComponent(only)
+    if CheckpointFolder.isFolder(path) {
+      indexPath = try CheckpointFolder.index(of: path)
+    } else {
+      let source = try Checkpoint.fileSource(path)
+      guard case .index = try Containers.identify(source) else { return [path] }
     }
-    guard let data = FileManager.default.contents(atPath: indexPath),
-      let object = try? JSONSerialization.jsonObject(with: data),
-      let root = object as? [String: Any],
-      let weightMap = root["weight_map"] as? [String: Any]
-    else {
+    let index: ShardIndex
+    do {
+      index = try ShardIndex(try Checkpoint.fileSource(indexPath))
+    } catch {
       throw CheckpointError(
         file: indexPath, "a JSON file that is not a sharded checkpoint index (no 'weight_map')")
     }
-    let shards = Set(weightMap.values.compactMap { $0 as? String }).sorted()
-    guard !shards.isEmpty else {
+    guard !index.shards.isEmpty else {
       throw CheckpointError(file: indexPath, "the index lists no shards")
     }
-    let folder = (indexPath as NSString).deletingLastPathComponent
-    return shards.map { (folder as NSString).appendingPathComponent($0) }
+    return index.shards.map { index.path(of: $0) }
   }
 
   /// Scans one file. Throws when nothing in it can be read at all (missing, empty, not a
   /// checkpoint); a file read in part gives a report with `complete == false`.
   public static func scan(_ path: String, options: ScanOptions = ScanOptions())
-    throws(CheckpointError)
-    -> ScanReport
+    throws(CheckpointError) -> ScanReport
   {
-    let sniff = try Sniffer(path: path)
-    var scan = Scan(path: path, options: options)
-    switch sniff.kind {
-    case .json, .directory:
+    if CheckpointFolder.isFolder(path) {
       throw CheckpointError(file: path, "a sharded checkpoint index: scan the shard files it lists")
-    case .safetensors:
-      scan.format = "safetensors"
-      scan.notes.append("safetensors holds no pickle: nothing in it is run when it is loaded")
-      return scan.report()
-    case .unsupported(let message):
-      throw CheckpointError(file: path, message)
-    case .zip, .legacy, .pickle, .tar, .notCheckpoint:
-      break
     }
-    let file = try ScanMappedFile(path: path)
-    try file.withBytes { (buffer) throws(CheckpointError) in
-      switch sniff.kind {
-      case .zip: scan.scanZip(buffer)
-      case .legacy: scan.scanLegacy(buffer)
-      case .tar: scan.scanTar(buffer)
-      case .notCheckpoint(let message):
-        // A zip with data before it: Python's zipfile (and tools built on it) still read it.
-        if let zip = try? RawZip.parse(buffer), !zip.entries.isEmpty {
-          scan.scanZip(buffer)
-          return
+    return try scan(try Checkpoint.fileSource(path), options: options)
+  }
+
+  /// Scans the file in `source`: the same container contents the summary reads, read leniently.
+  public static func scan(_ source: any ByteSource, options: ScanOptions = ScanOptions())
+    throws(CheckpointError) -> ScanReport
+  {
+    let contents: ContainerContents
+    switch try Containers.identify(source) {
+    case .index:
+      throw CheckpointError(
+        file: source.name, "a sharded checkpoint index: scan the shard files it lists")
+    case .unsupported(let message):
+      throw CheckpointError(file: source.name, .unsupported(message))
+    case .container(let reader):
+      contents = try reader.read(source, mode: .lenient, options: options)
+    case .notCheckpoint(let message):
+      contents = try unrecognised(source, message: message, options: options)
+    }
+    var scan = Scan(path: source.name, options: options)
+    scan.format = contents.format.rawValue
+    scan.findings = contents.findings
+    scan.errors = contents.errors
+    scan.notes = contents.notes
+    for p in contents.pickles {
+      let weightsOnly: Bool
+      switch contents.format {
+      case .torchLegacy: weightsOnly = p.role != .other
+      case .torchZip, .pickle: weightsOnly = p.role == .main
+      default: weightsOnly = false
+      }
+      let role: Scan.Role = p.role == .other ? .other : .loaded
+      switch p.bytes {
+      case .owned(let bytes):
+        bytes.withUnsafeBytes { buffer in
+          scan.scanPickle(p.name, buffer, fileOffset: nil, role: role, weightsOnly: weightsOnly)
         }
-        // torch.load unpickles any file that is not a zip: a pickle that opens with an unusual
-        // opcode is still a pickle. Only a complete one naming a global is taken as such.
-        let probe = OpcodeScanner.scan(buffer)
-        guard probe.error == nil, !probe.references.isEmpty else {
-          throw CheckpointError(file: path, message)
+      case .range(let offset, let count):
+        let base = p.base ?? offset
+        do {
+          try source.withBytes(at: base, count: Int(offset - base + count)) { buffer in
+            scan.scanPickle(
+              p.name, buffer, at: Int(offset - base), fileOffset: Int(offset), role: role,
+              weightsOnly: weightsOnly)
+          }
+        } catch {
+          scan.errors.append("\(p.name): cannot read its bytes: \(error)")
         }
-        scan.scanBare(buffer)
-      default: scan.scanBare(buffer)
       }
     }
     return scan.report()
+  }
+
+  /// A file no container claims: a zip with data before it (Python's zipfile, and tools built
+  /// on it, still read it), or a pickle that opens with an unusual opcode (torch.load unpickles
+  /// any file that is not a zip; only a complete one naming a global is taken as such).
+  static func unrecognised(_ source: any ByteSource, message: String, options: ScanOptions)
+    throws(CheckpointError) -> ContainerContents
+  {
+    if let zip = try? ZipDirectory.read(source, thorough: false), !zip.entries.isEmpty {
+      return TorchZipReader.lenient(source, options: options)
+    }
+    let isPickle =
+      (try? source.withBytes(at: 0, count: Int(source.size)) { buffer in
+        let probe = OpcodeScanner.scan(buffer)
+        return probe.error == nil && !probe.references.isEmpty
+      }) ?? false
+    guard isPickle else { throw CheckpointError(file: source.name, .notCheckpoint(message)) }
+    return try BarePickleReader.read(source, mode: .lenient, options: options)
   }
 }
 
@@ -252,330 +267,6 @@ struct Scan {
     .shortBinString, .binPersID, .binGet, .longBinGet, .binPut, .longBinPut,
   ]
 
-  // MARK: containers
-
-  mutating func scanBare(_ buffer: UnsafeRawBufferPointer) {
-    format = "pickle"
-    guard var offset = scanPickle("pickle", buffer, fileOffset: 0, weightsOnly: true) else {
-      return
-    }
-    var n = 1
-    // pickle.load and torch.load read only the first pickle; more that follow are listed too.
-    while offset < buffer.count {
-      guard buffer[offset] == 0x80, offset + 1 < buffer.count, buffer[offset + 1] <= 5,
-        n < options.maxStreamPickles
-      else {
-        notes.append("\(buffer.count - offset) bytes follow the pickle's STOP at offset \(offset)")
-        return
-      }
-      n += 1
-      guard
-        let next = scanPickle("pickle \(n)", buffer, at: offset, fileOffset: offset, role: .other)
-      else {
-        return
-      }
-      offset = next
-    }
-  }
-
-  mutating func scanLegacy(_ buffer: UnsafeRawBufferPointer) {
-    format = "torch-legacy"
-    var offset = 0
-    // torch.load reads these five pickles, in order, with the same unpickler.
-    for name in ["magic number", "protocol version", "sys_info", "main", "storage keys"] {
-      guard let next = scanPickle(name, buffer, at: offset, fileOffset: offset, weightsOnly: true)
-      else {
-        return
-      }
-      offset = next
-    }
-  }
-
-  /// The pre-0.1.10 tar format: `sys_info` and `pickle` are pickles; `storages` and `tensors`
-  /// hold a pickled count, then for each record a pickled header and raw data.
-  mutating func scanTar(_ buffer: UnsafeRawBufferPointer) {
-    format = "torch-tar"
-    var p = 0
-    while p + 512 <= buffer.count {
-      let header = UnsafeRawBufferPointer(rebasing: buffer[p..<p + 512])
-      if header.allSatisfy({ $0 == 0 }) { break }
-      let nameBytes = header.prefix(100).prefix { $0 != 0 }
-      let name = String(decoding: nameBytes, as: UTF8.self)
-      let sizeText = String(
-        decoding: header[124..<136].filter { $0 >= 0x30 && $0 <= 0x37 }, as: UTF8.self)
-      guard let size = Int(sizeText.isEmpty ? "0" : sizeText, radix: 8) else {
-        errors.append("tar member '\(name)': unreadable size field")
-        return
-      }
-      let start = p + 512
-      guard size <= buffer.count - start else {
-        errors.append("truncated tar: member '\(name)' needs \(size) bytes at offset \(start)")
-        return
-      }
-      let member = UnsafeRawBufferPointer(rebasing: buffer[start..<start + size])
-      let base = name.split(separator: "/").last.map(String.init) ?? name
-      switch base {
-      case "sys_info", "pickle":
-        scanPickle(name, member, fileOffset: start)
-      case "storages", "tensors":
-        scanTarRecords(name, member, fileOffset: start, storages: base == "storages")
-      default:
-        break
-      }
-      p = start + (size + 511) / 512 * 512
-    }
-  }
-
-  mutating func scanTarRecords(
-    _ name: String, _ member: UnsafeRawBufferPointer, fileOffset: Int, storages: Bool
-  ) {
-    let decoder = PickleDecoder(limits: options.pickleLimits)
-    guard let countEnd = scanPickle(name, member, fileOffset: fileOffset),
-      let count = try? decoder.decode(member).root.intValue, count >= 0
-    else { return }
-    var offset = countEnd
-    for i in 0..<count {
-      let label = "\(name) record \(i + 1)"
-      guard offset < member.count,
-        let end = scanPickle(label, member, at: offset, fileOffset: fileOffset + offset),
-        let graph = try? decoder.decode(member, at: offset)
-      else {
-        if offset >= member.count {
-          errors.append("\(name): \(count) records declared, \(i) present")
-        }
-        return
-      }
-      offset = end
-      func read(_ width: Int) -> UInt64? {
-        guard offset + width <= member.count else { return nil }
-        var v: UInt64 = 0
-        for k in (0..<width).reversed() { v = v << 8 | UInt64(member[offset + k]) }
-        offset += width
-        return v
-      }
-      var skip: UInt64 = 0
-      var ok = true
-      if storages {
-        // (key, location, storage_type), an 8-byte element count, then the elements.
-        let items = graph.sequence(graph.root) ?? []
-        let cls = items.count == 3 ? graph.global(items[2])?.name : nil
-        let size = UInt64(cls.flatMap { DType(storageClass: $0) }?.itemSize ?? 0)
-        if let n = read(8), size > 0 {
-          let (bytes, overflow) = n.multipliedReportingOverflow(by: size)
-          ok = !overflow
-          skip = bytes
-        } else {
-          ok = false
-        }
-      } else {
-        // (key, storage_key, type), int32 ndim, 4 bytes of padding, sizes, strides, offset.
-        if let ndim = read(4), ndim < 1 << 16, read(4) != nil {
-          skip = ndim * 16 + 8
-        } else {
-          ok = false
-        }
-      }
-      guard ok, skip <= UInt64(member.count - offset) else {
-        errors.append("\(label): its data runs past the end of the member")
-        return
-      }
-      offset += Int(skip)
-    }
-  }
-
-  // MARK: zip
-
-  /// Entry names holding a pickle by torch's conventions (TorchScript's debug info included).
-  static func isPickleName(_ name: String) -> Bool {
-    name.hasSuffix(".pkl") || name.hasSuffix(".debug_pkl")
-  }
-
-  /// `data/12`, `archive/constants/3`: tensor bytes, which may start with 0x80 by chance.
-  static func isStorageRecord(_ name: String) -> Bool {
-    let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-    guard parts.count >= 2, let last = parts.last, !last.isEmpty, last.allSatisfy(\.isNumber) else {
-      return false
-    }
-    let folder = parts[parts.count - 2]
-    return folder == "data" || folder == "constants"
-  }
-
-  static func looksLikePickle(_ head: UnsafeRawBufferPointer) -> Bool {
-    head.count >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5
-  }
-
-  mutating func scanZip(_ buffer: UnsafeRawBufferPointer) {
-    let zip: RawZip
-    do {
-      zip = try RawZip.parse(buffer)
-    } catch {
-      format = "zip"
-      errors.append(error.message)
-      recoverFromLocalHeaders(buffer)
-      return
-    }
-    findings = zip.findings
-    let names = Set(zip.entries.map(\.name))
-    let hasData = names.contains { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }
-    let isScript =
-      hasData && names.contains { $0 == "constants.pkl" || $0.hasSuffix("/constants.pkl") }
-    format = isScript ? "torchscript" : hasData ? "torch-zip" : "zip"
-    if isScript {
-      notes.append(
-        "a TorchScript archive: torch.jit.load reads it, resolving its __torch__ classes from the archive's code/ folder; torch.load(weights_only=True) refuses it whatever add_safe_globals allows"
-      )
-    }
-    var archive: ZipArchive??
-    for entry in zip.entries {
-      let isPickle = Scan.isPickleName(entry.name)
-      let topLevelData =
-        entry.name == "data.pkl"
-        || (entry.name.hasSuffix("/data.pkl") && entry.name.dropLast(9).contains("/") == false)
-      let result = content(of: entry, in: buffer, archive: &archive, headOnly: !isPickle)
-      switch result {
-      case .failure(let message):
-        if isPickle {
-          errors.append(message.contains(entry.name) ? message : "\(entry.name): \(message)")
-        }
-      case .success(let bytes):
-        bytes.withBytes { (data: UnsafeRawBufferPointer) in
-          if isPickle {
-            scanPickle(
-              entry.name, data, fileOffset: bytes.fileOffset,
-              weightsOnly: topLevelData && !isScript)
-            return
-          }
-          guard Scan.looksLikePickle(data) else { return }
-          // The head looked like a pickle: read the whole entry.
-          let whole =
-            bytes.isHead
-            ? content(of: entry, in: buffer, archive: &archive, headOnly: false) : result
-          guard case .success(let full) = whole else { return }
-          full.withBytes { (all: UnsafeRawBufferPointer) in
-            if Scan.isStorageRecord(entry.name) {
-              // Tensor bytes start with 0x80 0x02..0x05 by chance; only a whole pickle that fills the
-              // record and names a global is one.
-              guard let graph = try? PickleDecoder(limits: options.pickleLimits).decode(all),
-                graph.endOffset == all.count, !graph.globals.isEmpty
-              else { return }
-            }
-            findings.append(
-              ZipFinding(
-                kind: "pickle-in-non-pkl-entry", entry: entry.name,
-                message: "'\(entry.name)' holds a pickle although its name does not end in .pkl"))
-            scanPickle(entry.name, all, fileOffset: full.fileOffset, role: .other)
-          }
-        }
-      }
-    }
-  }
-
-  /// The bytes of an entry: a slice of the mapped file when stored, inflated by libzip otherwise.
-  struct EntryBytes {
-    enum Storage {
-      case mapped(UnsafeRawBufferPointer)
-      case owned([UInt8])
-    }
-    var storage: Storage
-    var fileOffset: Int?
-    /// Only the first bytes were read.
-    var isHead: Bool
-
-    func withBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
-      switch storage {
-      case .mapped(let b): body(b)
-      case .owned(let a): a.withUnsafeBytes(body)
-      }
-    }
-  }
-
-  enum EntryResult {
-    case success(EntryBytes)
-    case failure(String)
-  }
-
-  func content(
-    of entry: RawZipEntry, in buffer: UnsafeRawBufferPointer, archive: inout ZipArchive??,
-    headOnly: Bool
-  )
-    -> EntryResult
-  {
-    guard let local = entry.local else {
-      return .failure(
-        "no local header at offset \(entry.localHeaderOffset): the entry cannot be read")
-    }
-    switch entry.method {
-    case 0:
-      // Stored: the central directory's size, as torch's reader uses it; the flags (encryption
-      // included) are ignored, as torch ignores the local header's.
-      let start = local.dataOffset
-      guard start <= buffer.count else {
-        return .failure("its data starts past the end of the file")
-      }
-      let available = buffer.count - start
-      let wanted = headOnly ? min(entry.compressedSize, 16) : entry.compressedSize
-      guard wanted <= UInt64(available) else {
-        return .failure(
-          "truncated: \(entry.compressedSize) bytes declared, \(available) in the file")
-      }
-      return .success(
-        EntryBytes(
-          storage: .mapped(UnsafeRawBufferPointer(rebasing: buffer[start..<start + Int(wanted)])),
-          fileOffset: start, isHead: headOnly))
-    case 8:
-      if archive == nil {
-        archive = .some(try? ZipArchive(path: path))
-      }
-      guard let opened = archive ?? nil else {
-        return .failure("libzip cannot open the archive to inflate it")
-      }
-      guard entry.index < opened.entries.count, opened.entries[entry.index].index == entry.index,
-        opened.entries[entry.index].name == entry.name.replacingOccurrences(of: "\\", with: "/")
-      else { return .failure("libzip lists the archive's entries differently") }
-      let zipEntry = opened.entries[entry.index]
-      do {
-        let bytes =
-          headOnly
-          ? try opened.read(zipEntry, offset: 0, count: Int(min(zipEntry.size, 16)))
-          : try opened.read(zipEntry, limit: options.maxInflatedBytes)
-        return .success(EntryBytes(storage: .owned(bytes), fileOffset: nil, isHead: headOnly))
-      } catch {
-        return .failure(error.description)
-      }
-    default:
-      return .failure("compression method \(entry.method) is not supported")
-    }
-  }
-
-  /// A zip without its end records: list what its local headers still hold.
-  mutating func recoverFromLocalHeaders(_ buffer: UnsafeRawBufferPointer) {
-    let headers = RawZip.recoverLocalHeaders(buffer)
-    var recovered = 0
-    for local in headers where local.method == 0 && local.dataOffset < buffer.count {
-      let head = UnsafeRawBufferPointer(
-        rebasing: buffer[local.dataOffset..<min(buffer.count, local.dataOffset + 2)])
-      guard
-        Scan.isPickleName(local.name)
-          || (Scan.looksLikePickle(head) && !Scan.isStorageRecord(local.name))
-      else {
-        continue
-      }
-      // The size may be deferred to a data descriptor: the pickle's own STOP ends it.
-      let end =
-        local.compressedSize > 0
-        ? min(buffer.count, local.dataOffset &+ Int(clamping: local.compressedSize)) : buffer.count
-      let data = UnsafeRawBufferPointer(
-        rebasing: buffer[local.dataOffset..<max(local.dataOffset, end)])
-      scanPickle("\(local.name) (local header)", data, fileOffset: local.dataOffset, role: .other)
-      recovered += 1
-    }
-    if recovered > 0 {
-      notes.append(
-        "\(recovered) pickle\(recovered == 1 ? "" : "s") read from local headers of the damaged archive; torch.load cannot open it"
-      )
-    }
-  }
-
   // MARK: the report
 
   func report() -> ScanReport {
@@ -659,38 +350,5 @@ struct Scan {
       else { return nil }
     }
     return module == "builtins" ? name : module + "." + name
-  }
-}
-
-/// A file mapped read-only into memory, so that large stored entries are never copied.
-private final class ScanMappedFile {
-  private let base: UnsafeMutableRawPointer?
-  private let length: Int
-
-  init(path: String) throws(CheckpointError) {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw CheckpointError(file: path, "cannot open the file for reading") }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else {
-      throw CheckpointError(file: path, "cannot read the file's size")
-    }
-    length = Int(info.st_size)
-    guard length > 0 else {
-      base = nil
-      return
-    }
-    guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-      throw CheckpointError(file: path, "cannot map the file into memory")
-    }
-    base = mapped
-  }
-
-  deinit {
-    if let base { munmap(base, length) }
-  }
-
-  func withBytes<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) {
-    try body(UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : length))
   }
 }

@@ -1,76 +1,66 @@
 // Checkpoint+Sharded.swift: sharded checkpoints (`model.safetensors.index.json`,
-// `pytorch_model.bin.index.json`, or a directory holding one), read as one model.
-
-import Foundation
-import Pickle
+// `pytorch_model.bin.index.json`, or a folder holding one), read as one model.
 
 extension Checkpoint {
-  static func openIndex(_ path: String, sniff: Sniffer, options: OpenOptions)
-    throws(CheckpointError)
-    -> Checkpoint
+  /// Opens the index in `source` and every shard it lists; `path` is how the checkpoint is
+  /// named (the index, or the folder holding it).
+  static func openIndex(_ source: any ByteSource, as path: String, options: OpenOptions)
+    throws(CheckpointError) -> Checkpoint
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
-    var indexPath = path
-    if sniff.kind == .directory {
-      let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-      let indexes = names.filter { $0.hasSuffix(".index.json") }.sorted()
-      guard indexes.count == 1, let only = indexes.first else {
-        throw fail(
-          indexes.isEmpty
-            ? "is a directory without a checkpoint index (*.index.json): name a checkpoint file"
-            : "is a directory with \(indexes.count) checkpoint indexes (\(indexes.joined(separator: ", "))): name one"
-        )
-      }
-      indexPath = (path as NSString).appendingPathComponent(only)
+    let index = try ShardIndex(source)
+    var diagnostics = index.ignored.map {
+      Diagnostic(.warning, "the index maps '\($0)' to a non-string value; ignored")
     }
-    guard let data = FileManager.default.contents(atPath: indexPath),
-      let object = try? JSONSerialization.jsonObject(with: data),
-      let root = object as? [String: Any]
-    else { throw fail("a JSON file that does not parse as a JSON object") }
-    guard let weightMap = root["weight_map"] as? [String: Any] else {
-      throw fail("a JSON file without a 'weight_map': not a sharded checkpoint index")
-    }
-    var diagnostics: [Diagnostic] = []
     var mapped: [String: String] = [:]
-    for (name, value) in weightMap {
-      guard let file = value as? String else {
-        diagnostics.append(
-          Diagnostic(.warning, "the index maps '\(name)' to a non-string value; ignored"))
-        continue
-      }
-      mapped[name] = file
-    }
-    let shards = Set(mapped.values).sorted()
+    for (name, shard) in index.weightMap { mapped[name] = shard }
+    let shards = index.shards
     guard !shards.isEmpty else { throw fail("the index lists no shards") }
-    let folder = (indexPath as NSString).deletingLastPathComponent
-    var tensors: [TensorRecord] = []
-    var storages: [StorageInfo] = []
+    var c = Checkpoint(path: path, format: .safetensorsIndex, fileBytes: index.fileBytes)
+    c.files = [source]
+    c.fileByteOrders = [nil]
     var seenIn: [String: String] = [:]
-    var fileBytes = Int64(data.count)
-    var metadata: [MetadataItem] = []
-    var globals: [(pickle: String, reference: GlobalReference)] = []
     var isSafetensors = true
     for shard in shards {
-      let shardPath = (folder as NSString).appendingPathComponent(shard)
-      guard FileManager.default.fileExists(atPath: shardPath) else {
-        throw fail("shard '\(shard)' listed in the index is missing")
+      let shardPath = index.path(of: shard)
+      let part: Checkpoint
+      do {
+        part = try Checkpoint.open(shardPath, options: options)
+      } catch {
+        if case .source(let e) = error.reason, e.isMissing {
+          throw fail("shard '\(shard)' listed in the index is missing")
+        }
+        throw error
       }
-      let part = try Checkpoint.open(shardPath, options: options)
       if part.format == .safetensorsIndex || part.format == .torchIndex {
         throw fail("shard '\(shard)' is itself an index")
       }
       if part.format != .safetensors { isSafetensors = false }
-      fileBytes += part.fileBytes
-      globals += part.globals.map { (pickle: shard + ":" + $0.pickle, reference: $0.reference) }
+      let file = c.files.count
+      c.files += part.files.prefix(1)
+      c.fileByteOrders.append(part.byteOrder)
+      c.fileBytes += part.fileBytes
+      c.globals += part.globals.map {
+        NamedGlobal(pickle: shard + ":" + $0.pickle, reference: $0.reference)
+      }
       for d in part.diagnostics where d.severity != .info {
         diagnostics.append(Diagnostic(d.severity, "\(shard): \(d.message)"))
       }
+      // Storage keys repeat across shards ("0" in each): each is qualified by its file.
+      func qualify(_ ref: StorageRef?) -> StorageRef? {
+        guard var r = ref else { return nil }
+        r.file = file
+        return r
+      }
       for s in part.storages {
-        var info = s
-        info.key = shard + ":" + s.key
-        info.record = shard + ":" + s.record
-        info.id = shard + ":" + s.id
-        storages.append(info)
+        var record = s
+        record.id.file = file
+        record.holder = "'\(shard)': " + s.holder
+        c.storages.append(record)
+      }
+      for var s in part.storageIndex.values {
+        s.id.file = file
+        c.storageIndex[s.id] = s
       }
       for var t in part.modelTensors {
         let name = part.layerName(t)
@@ -91,22 +81,20 @@ extension Checkpoint {
               "tensor '\(name)' is in '\(shard)' but the index maps it to '\(mapped[name] ?? "")'"))
         }
         t.name = name
-        // Storage keys repeat across shards ("0" in each); qualify them with the shard.
-        func qualify(_ ref: StorageRef?) -> StorageRef? {
-          guard var r = ref else { return nil }
-          r.folder = shard + ":" + r.folder
-          r.file = shardPath
-          return r
-        }
         t.storage = qualify(t.storage)
         t.components = t.components.map {
-          var c = $0
-          c.storage = qualify(c.storage)
-          return c
+          var component = $0
+          component.storage = qualify(component.storage)
+          return component
         }
-        tensors.append(t)
+        if var q = t.quantization {
+          q.channelScales?.storage.file = file
+          q.channelZeroPoints?.storage.file = file
+          t.quantization = q
+        }
+        c.tensors.append(t)
       }
-      metadata += part.metadata.map {
+      c.metadata += part.metadata.map {
         MetadataItem(name: shard + ":" + $0.name, type: $0.type, value: $0.value)
       }
     }
@@ -116,31 +104,25 @@ extension Checkpoint {
         "tensor '\(first)' is listed in the index (shard '\(mapped[first] ?? "")') but is in no shard"
           + (missing.count > 1 ? " (and \(missing.count - 1) more)" : ""))
     }
-    if let meta = root["metadata"] as? [String: Any] {
-      for (k, v) in meta.sorted(by: { $0.key < $1.key }) {
-        metadata.append(
-          MetadataItem(name: "metadata." + k, type: v is NSNumber ? "int" : "str", value: "\(v)"))
-      }
-      if let total = (meta["total_size"] as? NSNumber)?.int64Value {
-        let bytes = tensors.reduce(Int64(0)) { $0 &+ $1.bytes }
-        if total != bytes {
-          diagnostics.append(
-            Diagnostic(
-              .info, "the index's total_size is \(total) bytes; the shards' tensors hold \(bytes)"))
-        }
+    for (key, value) in index.metadata.sorted(by: { $0.key < $1.key }) {
+      let isNumber = if case .number = value { true } else { false }
+      c.metadata.append(
+        MetadataItem(name: "metadata." + key, type: isNumber ? "int" : "str", value: value.text))
+    }
+    if let total = index.metadata.first(where: { $0.key == "total_size" })?.value.integer {
+      let bytes = c.tensors.reduce(Int64(0)) { $0 &+ $1.bytes }
+      if total != bytes {
+        diagnostics.append(
+          Diagnostic(
+            .info, "the index's total_size is \(total) bytes; the shards' tensors hold \(bytes)"))
       }
     }
-    var c = Checkpoint(
-      path: path, format: isSafetensors ? .safetensorsIndex : .torchIndex, fileBytes: fileBytes,
-      tensors: tensors, modelPrefix: "", strippedPrefix: "", parts: [], metadata: metadata,
-      modules: [:],
-      moduleOrder: [], storages: storages, globals: globals, diagnostics: diagnostics,
-      archiveRoot: nil,
-      pickleProtocol: 0, byteOrder: nil)
+    c.format = isSafetensors ? .safetensorsIndex : .torchIndex
+    c.diagnostics = diagnostics
     c.parts = shards.map { shard in
-      let ts = tensors.filter { seenIn[$0.name] == shard }
+      let ts = c.tensors.filter { seenIn[$0.name] == shard }
       return CheckpointPart(
-        name: shard, role: "shard", tensors: ts.count, elements: ts.reduce(0) { $0 &+ $1.numel },
+        name: shard, role: .shard, tensors: ts.count, elements: ts.reduce(0) { $0 &+ $1.numel },
         bytes: ts.reduce(0) { $0 &+ $1.bytes }, value: nil)
     }
     c.markSharedTensors()

@@ -1,65 +1,13 @@
-// Checkpoint.swift: opens a checkpoint file, finds its pickle, interprets it and checks every
-// storage its tensors need, from the zip central directory alone (no tensor data is read).
+// Checkpoint.swift: a checkpoint as ptinspect knows it without reading tensor data, and how it
+// is opened: identify the container, read its contents, decode the main pickle, interpret it,
+// then one assembly step for every format (storage checks, model location, ties).
 
-import Foundation
 import Pickle
 
-/// The container a checkpoint came in, named as the JSON `format` field names it.
-public enum ContainerFormat: String, Sendable, Codable {
-  case torchZip = "torch-zip"
-  case torchLegacy = "torch-legacy"
-  case torchTar = "torch-tar"
-  case torchscript
-  case safetensors
-  case safetensorsIndex = "safetensors-index"
-  case torchIndex = "torch-index"
-  case pickle
-}
-
-/// A file that could not be read: one line naming the file and the problem.
-public struct CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
-  public var file: String
-  public var message: String
-  public init(file: String, _ message: String) {
-    self.file = file
-    self.message = message
-  }
-  public var description: String { "\(file): \(message)" }
-}
-
-/// A note about the file for the user: something odd, inferred or unsafe.
-public struct Diagnostic: Sendable, Codable, Equatable {
-  public enum Severity: String, Sendable, Codable { case info, warning, error }
-  public var severity: Severity
-  public var message: String
-  public init(_ severity: Severity, _ message: String) {
-    self.severity = severity
-    self.message = message
-  }
-}
-
-/// A storage record and what the tensors ask of it.
-public struct StorageInfo: Sendable, Codable, Equatable {
-  public var key: String
-  /// The record holding it (`sd/data/0`).
-  public var record: String
-  public var dtype: String
-  /// Bytes the persistent id declares.
-  public var declaredBytes: Int64
-  /// Bytes the record holds, from the central directory.
-  public var recordBytes: Int64
-  /// Bytes of the storage that at least one tensor views.
-  public var usedBytes: Int64
-  /// `folder/key`, unique within a checkpoint (TorchScript has `data/0` and `constants/0`).
-  public var id: String = ""
-}
-
-/// Limits applied while opening a checkpoint.
-public struct OpenOptions: Sendable {
-  /// Largest pickle ptinspect will read into memory.
-  public var maxPickleBytes: UInt64 = 1 << 30
-  public var pickleLimits = PickleLimits()
-  public init() {}
+/// A global a pickle of the checkpoint names, with the pickle's name.
+public struct NamedGlobal: Sendable, Equatable {
+  public var pickle: String
+  public var reference: GlobalReference
 }
 
 /// Everything ptinspect learns from a checkpoint without reading tensor data.
@@ -68,23 +16,38 @@ public struct Checkpoint: Sendable {
   public var format: ContainerFormat
   public var fileBytes: Int64
   /// Every tensor, in the order the pickle holds them.
-  public var tensors: [TensorRecord]
+  public var tensors: [TensorRecord] = []
   /// Where the model's tensors sit in the file (`model_state_dict.`), "" at the root.
-  public var modelPrefix: String
+  public var modelPrefix = ""
   /// A prefix every model key carries and layer names drop (`module.`, `model.`), or "".
-  public var strippedPrefix: String
-  public var parts: [CheckpointPart]
-  public var metadata: [MetadataItem]
-  public var modules: [String: ModuleInfo]
-  public var moduleOrder: [String]
-  public var storages: [StorageInfo]
-  /// Every global each pickle names, with the pickle's record name.
-  public var globals: [(pickle: String, reference: GlobalReference)]
-  public var diagnostics: [Diagnostic]
+  public var strippedPrefix = ""
+  public var parts: [CheckpointPart] = []
+  public var metadata: [MetadataItem] = []
+  public var modules: [String: ModuleInfo] = [:]
+  public var moduleOrder: [String] = []
+  /// The storages the file carries for its tensors (those its tensors view, for a zip; every
+  /// one the stream lists, for the legacy and tar containers), in file order.
+  public var storages: [StorageRecord] = []
+  /// Every storage a tensor (or a quantizer's scales) refers to, by id: where its bytes are.
+  public var storageIndex: [StorageID: StorageRecord] = [:]
+  /// The files the storages are in, by `StorageID.file`: the checkpoint's own file first, then
+  /// a sharded checkpoint's shards.
+  public var files: [any ByteSource] = []
+  /// The byte order of each of `files` (nil where the file holds no tensor data).
+  public var fileByteOrders: [ByteOrder?] = []
+  /// Every global each pickle names.
+  public var globals: [NamedGlobal] = []
+  public var diagnostics: [Diagnostic] = []
   /// The zip's top folder (`sd/`, `archive/`), when a zip.
   public var archiveRoot: String?
-  public var pickleProtocol: Int
-  public var byteOrder: String?
+  public var pickleProtocol = 0
+  public var byteOrder: ByteOrder?
+
+  public init(path: String, format: ContainerFormat, fileBytes: Int64) {
+    self.path = path
+    self.format = format
+    self.fileBytes = fileBytes
+  }
 
   /// The model's tensors.
   public var modelTensors: [TensorRecord] { tensors.filter { $0.section == .model } }
@@ -99,180 +62,227 @@ public struct Checkpoint: Sendable {
 }
 
 extension Checkpoint {
-  /// Opens and interprets the checkpoint at `path`. Errors name the file and the problem.
+  /// Opens and interprets the checkpoint at `path` (a file, or a folder holding one sharded
+  /// checkpoint index). Errors name the file and the problem.
   public static func open(_ path: String, options: OpenOptions = OpenOptions())
-    throws(CheckpointError)
-    -> Checkpoint
+    throws(CheckpointError) -> Checkpoint
   {
-    let sniff = try Sniffer(path: path)
-    switch sniff.kind {
-    case .zip:
-      return try openZip(path, fileBytes: sniff.fileBytes, options: options)
-    case .unsupported(let message), .notCheckpoint(let message):
-      throw CheckpointError(file: path, message)
-    case .json, .directory:
-      return try openIndex(path, sniff: sniff, options: options)
-    case .legacy, .pickle, .tar, .safetensors:
-      return try openOther(path, sniff: sniff, options: options)
+    if CheckpointFolder.isFolder(path) {
+      let index = try CheckpointFolder.index(of: path)
+      return try openIndex(try fileSource(index), as: path, options: options)
+    }
+    return try open(try fileSource(path), options: options)
+  }
+
+  /// The local file at `path` as a byte source.
+  static func fileSource(_ path: String) throws(CheckpointError) -> FileSource {
+    do {
+      return try FileSource(path: path)
+    } catch {
+      throw CheckpointError(file: path, .source(error))
     }
   }
 
-  static func openZip(_ path: String, fileBytes: Int64, options: OpenOptions)
+  /// Opens and interprets the checkpoint in `source`.
+  public static func open(_ source: any ByteSource, options: OpenOptions = OpenOptions())
+    throws(CheckpointError) -> Checkpoint
+  {
+    switch try Containers.identify(source) {
+    case .notCheckpoint(let m): throw CheckpointError(file: source.name, .notCheckpoint(m))
+    case .unsupported(let m): throw CheckpointError(file: source.name, .unsupported(m))
+    case .index: return try openIndex(source, as: source.name, options: options)
+    case .container(let reader):
+      let contents = try reader.read(source, mode: .strict, options: options)
+      return try assemble(contents, source: source, options: options)
+    }
+  }
+
+  /// Decodes a pickle of the container (unless the reader already did).
+  static func decode(_ p: PickleSource, source: any ByteSource, options: OpenOptions)
+    throws(CheckpointError) -> PickleGraph
+  {
+    if let graph = p.graph { return graph }
+    do {
+      return try p.withBytes(in: source) {
+        try PickleDecoder(limits: options.pickleLimits).decode($0)
+      }
+    } catch let e as PickleError {
+      throw CheckpointError(file: source.name, .pickle(context: p.context, e))
+    } catch {
+      throw TorchZipReader.checkpointError(error, file: source.name)
+    }
+  }
+
+  /// Interprets a decoded pickle, its errors named by the pickle.
+  static func interpret(_ interpreter: TorchInterpreter, _ p: PickleSource, file: String)
+    throws(CheckpointError) -> InterpretedPickle
+  {
+    do {
+      return try interpreter.interpret()
+    } catch {
+      throw CheckpointError(file: file, .interpretation(context: p.context, error))
+    }
+  }
+
+  /// The one assembly step: the main pickle interpreted, TorchScript's constants and code read,
+  /// every storage checked, the model located and ties marked.
+  static func assemble(_ contents: ContainerContents, source: any ByteSource, options: OpenOptions)
+    throws(CheckpointError) -> Checkpoint
+  {
+    var c = Checkpoint(path: source.name, format: contents.format, fileBytes: contents.fileBytes)
+    c.files = [source]
+    c.fileByteOrders = [contents.byteOrder]
+    c.metadata = contents.metadata
+    c.diagnostics = contents.diagnostics
+    c.archiveRoot = contents.archiveRoot
+    c.byteOrder = contents.byteOrder
+    if contents.format == .safetensors {
+      c.tensors = contents.headerTensors
+      c.storages = contents.storageOrder.compactMap { contents.storages[$0] }
+      c.storageIndex = contents.storages
+      c.parts = [
+        CheckpointPart(
+          name: "", role: .model, tensors: c.tensors.count,
+          elements: c.tensors.reduce(0) { $0 &+ $1.numel },
+          bytes: c.tensors.reduce(0) { $0 &+ $1.bytes }, value: nil)
+      ]
+      return c
+    }
+    guard let main = contents.mainPickle else {
+      throw CheckpointError(file: source.name, "the container holds no pickle to read")
+    }
+    let graph = try decode(main, source: source, options: options)
+    c.pickleProtocol = graph.protocolVersion
+    var interpreter = TorchInterpreter(graph: graph)
+    interpreter.persistentTensors = contents.persistentTensors
+    var interpreted = try interpret(interpreter, main, file: source.name)
+    for p in contents.pickles where p.role != .constants {
+      let globals = p.role == .main ? graph.globals : p.graph?.globals ?? []
+      c.globals += globals.map { NamedGlobal(pickle: p.name, reference: $0) }
+    }
+    if contents.format == .torchscript {
+      try addConstants(contents, into: &interpreted, checkpoint: &c, options: options)
+      if let zip = contents.zip {
+        ScriptCode.classify(&interpreted, zip: zip, root: contents.archiveRoot ?? "")
+      }
+    }
+    if contents.format == .pickle {
+      if interpreted.tensors.contains(where: { $0.storage != nil }) {
+        c.diagnostics.append(
+          Diagnostic(
+            .warning,
+            "a bare pickle: its tensors' storages are not in this file, so their sizes are not checked"
+          ))
+      }
+    } else {
+      try c.checkStorages(interpreted.tensors, contents)
+    }
+    if interpreted.tensors.isEmpty, contents.format == .torchZip || contents.format == .torchscript
+    {
+      c.diagnostics.append(Diagnostic(.warning, "the file holds no tensors"))
+    }
+    for note in interpreted.notes { c.diagnostics.append(Diagnostic(.warning, note)) }
+    c.modules = interpreted.modules
+    c.moduleOrder = interpreted.moduleOrder
+    c.tensors = interpreted.tensors
+    // The checkpoint owns the records now: drop the walk's copy so updating them does not copy
+    // the whole array.
+    interpreted.tensors = []
+    ModelLocator.locate(
+      &c, interpreted: interpreted, graph: graph, persistentTensors: contents.persistentTensors)
+    c.markSharedTensors()
+    return c
+  }
+
+  /// TorchScript's `constants.pkl`: its tensors join the checkpoint as `CONSTANTS.c<n>`.
+  static func addConstants(
+    _ contents: ContainerContents, into interpreted: inout InterpretedPickle,
+    checkpoint c: inout Checkpoint, options: OpenOptions
+  ) throws(CheckpointError) {
+    guard let constants = contents.pickles.first(where: { $0.role == .constants }),
+      let source = c.files.first
+    else { return }
+    let graph = try decode(constants, source: source, options: options)
+    c.globals += graph.globals.map { NamedGlobal(pickle: constants.name, reference: $0) }
+    var interpreter = TorchInterpreter(graph: graph)
+    interpreter.storageFolder = "constants"
+    let part = try interpret(interpreter, constants, file: source.name)
+    for t in part.tensors {
+      var constant = t
+      constant.name = "CONSTANTS.c" + t.name
+      constant.section = .other
+      interpreted.tensors.append(constant)
+      interpreted.tensorParts.append("CONSTANTS")
+    }
+  }
+
+  /// Checks that every storage a tensor views exists and holds the view's extent, and lists
+  /// the storages with the bytes their tensors use.
+  mutating func checkStorages(_ tensors: [TensorRecord], _ contents: ContainerContents)
     throws(CheckpointError)
-    -> Checkpoint
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
-    let archive: ZipArchive
-    do {
-      archive = try ZipArchive(path: path)
-    } catch {
-      if case .open(let reason) = error, reason == "not a zip archive" {
-        // It starts like a zip (the sniffer saw a local header) but has no central directory.
-        throw fail(
-          "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"
-        )
-      }
-      throw fail(error.description)
-    }
-    let names = archive.entries.map(\.name)
-    // The top folder differs from file to file (`sd/`, `archive/`, `resnet18-f37072fd/`).
-    let pickles = archive.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
-    guard let dataPickle = pickles.min(by: { $0.name.count < $1.name.count }) else {
-      if names.contains(where: { $0.hasSuffix(".data/version") })
-        && names.contains(where: { $0.hasSuffix(".pkl") })
-      {
-        throw fail("torch.package archive: ptinspect does not read torch.package files")
-      }
-      if names.contains(where: {
-        $0.hasSuffix("archive_format") || $0.contains("/serialized_exported_program")
-      }) {
-        throw fail("torch.export program (.pt2): ptinspect does not read exported programs")
-      }
-      if names.contains(where: { $0.hasSuffix("bytecode.pkl") }) {
-        throw fail("PyTorch Mobile (lite interpreter) archive: ptinspect does not read .ptl files")
-      }
-      let shown = names.prefix(3).joined(separator: ", ")
-      throw fail(
-        "not a PyTorch checkpoint: no data.pkl among the \(names.count) zip entries (\(shown))")
-    }
-    let root = String(dataPickle.name.dropLast("data.pkl".count))
-    let isScript = archive.entry(named: root + "constants.pkl") != nil
-    var diagnostics: [Diagnostic] = []
-    if isScript, archive.entry(named: root + "bytecode.pkl") != nil {
-      diagnostics.append(
-        Diagnostic(
-          .info,
-          "a PyTorch Mobile (lite interpreter) archive: read as TorchScript; bytecode.pkl is not interpreted"
-        ))
-    }
-    let bytes: [UInt8]
-    do {
-      bytes = try archive.read(dataPickle, limit: options.maxPickleBytes)
-    } catch {
-      throw fail(error.description)
-    }
-    let graph: PickleGraph
-    do {
-      graph = try PickleDecoder(limits: options.pickleLimits).decode(bytes)
-    } catch {
-      throw fail("\(dataPickle.name): \(error.description)")
-    }
-    var interpreted: InterpretedPickle
-    do {
-      interpreted = try TorchInterpreter(graph: graph).interpret()
-    } catch {
-      throw fail("\(dataPickle.name): \(error.message)")
-    }
-    var globals = graph.globals.map { (pickle: dataPickle.name, reference: $0) }
-    if isScript {
-      if let constants = archive.entry(named: root + "constants.pkl") {
-        do {
-          let cbytes = try archive.read(constants, limit: options.maxPickleBytes)
-          let cgraph = try PickleDecoder(limits: options.pickleLimits).decode(cbytes)
-          globals += cgraph.globals.map { (pickle: constants.name, reference: $0) }
-          var ci = TorchInterpreter(graph: cgraph)
-          ci.storageFolder = "constants"
-          let constantsPart = try ci.interpret()
-          for (t, _) in zip(constantsPart.tensors, constantsPart.tensorParts) {
-            var c = t
-            c.name = "CONSTANTS.c" + t.name
-            c.section = .other
-            interpreted.tensors.append(c)
-            interpreted.tensorParts.append("CONSTANTS")
+    var used: [StorageID: StorageRecord] = [:]
+    var order = contents.storageOrder
+    for id in order { used[id] = contents.storages[id] }
+    for t in tensors {
+      for view in t.storageViews {
+        guard let s = view.storage else { continue }
+        let id = s.id
+        guard var record = used[id] ?? contents.record(for: id) else {
+          switch contents.storageNaming {
+          case .zipRecords(let root):
+            throw fail(
+              "tensor '\(view.name)' needs storage record '\(root)\(id)', which is missing")
+          case .stream:
+            throw fail(
+              "tensor '\(view.name)' needs storage '\(s.key)', which the stream does not hold")
+          case .tarArchive, .header:
+            throw fail(
+              "tensor '\(view.name)' needs storage '\(s.key)', which the archive does not hold")
           }
-        } catch let e as PickleError {
-          throw fail("\(constants.name): \(e.description)")
-        } catch let e as InterpretError {
-          throw fail("\(constants.name): \(e.message)")
-        } catch let e as ZipError {
-          throw fail(e.description)
-        } catch {
-          throw fail("\(constants.name): \(error)")
+        }
+        guard let needed = view.requiredStorageBytes else {
+          throw fail(
+            "tensor '\(view.name)' has a shape \(view.shape) and stride \(view.stride) that overflow"
+          )
+        }
+        let isZip = record.location.isZipEntry
+        let available = isZip ? min(record.recordBytes, s.declaredBytes) : record.recordBytes
+        if needed > available {
+          throw fail(
+            "tensor '\(view.name)' needs \(needed) bytes of storage '\(s.key)' (offset \(view.storageOffset), shape \(view.shape), stride \(view.stride)), but \(record.holder) holds \(record.recordBytes)"
+              + (isZip && s.declaredBytes < record.recordBytes
+                ? " and its id declares \(s.declaredBytes)" : ""))
+        }
+        if isZip, s.declaredBytes > record.recordBytes {
+          throw fail(
+            "storage '\(s.key)' declares \(s.declaredBytes) bytes, but \(record.holder) holds \(record.recordBytes)"
+          )
+        }
+        if used[id] == nil {
+          order.append(id)
+          record.dtype = s.dtype?.rawValue ?? "untyped"
+          record.declaredBytes = s.declaredBytes
+        }
+        record.usedBytes = max(record.usedBytes, needed)
+        used[id] = record
+      }
+      // A quantizer's per-channel scales and zero points are read like tensors.
+      for q in [t.quantization?.channelScales, t.quantization?.channelZeroPoints] {
+        if let q, storageIndex[q.storage.id] == nil, let r = contents.record(for: q.storage.id) {
+          storageIndex[q.storage.id] = r
         }
       }
-      ScriptCode.classify(&interpreted, archive: archive, root: root)
     }
-    var byteOrder: String?
-    if let entry = archive.entry(named: root + "byteorder"), entry.size <= 16,
-      let raw = try? archive.read(entry, limit: 16)
-    {
-      byteOrder = String(decoding: raw, as: UTF8.self).trimmingCharacters(
-        in: .whitespacesAndNewlines)
-      if byteOrder == "big" {
-        diagnostics.append(Diagnostic(.info, "tensor data is stored big-endian (byteorder record)"))
-      }
-    }
-    // Every storage a tensor needs must exist and hold the tensor's extent.
-    var storages: [String: StorageInfo] = [:]
-    var storageOrder: [String] = []
-    for t in interpreted.tensors.flatMap(\.storageViews) {
-      guard let s = t.storage else { continue }
-      let record = root + s.folder + "/" + s.key
-      guard let entry = archive.entry(named: record) else {
-        throw fail("tensor '\(t.name)' needs storage record '\(record)', which is missing")
-      }
-      let recordBytes = Int64(clamping: entry.size)
-      guard let needed = t.requiredStorageBytes else {
-        throw fail("tensor '\(t.name)' has a shape \(t.shape) and stride \(t.stride) that overflow")
-      }
-      let available = min(recordBytes, s.declaredBytes)
-      if needed > available {
-        throw fail(
-          "tensor '\(t.name)' needs \(needed) bytes of storage '\(s.key)' (offset \(t.storageOffset), shape \(t.shape), stride \(t.stride)), but '\(record)' holds \(recordBytes)"
-            + (s.declaredBytes < recordBytes ? " and its id declares \(s.declaredBytes)" : ""))
-      }
-      if s.declaredBytes > recordBytes {
-        throw fail(
-          "storage '\(s.key)' declares \(s.declaredBytes) bytes, but '\(record)' holds \(recordBytes)"
-        )
-      }
-      let id = s.folder + "/" + s.key
-      if var info = storages[id] {
-        info.usedBytes = max(info.usedBytes, needed)
-        storages[id] = info
-      } else {
-        storageOrder.append(id)
-        storages[id] = StorageInfo(
-          key: s.key, record: record, dtype: s.dtype?.rawValue ?? "untyped",
-          declaredBytes: s.declaredBytes, recordBytes: recordBytes, usedBytes: needed, id: id)
-      }
-    }
-    if interpreted.tensors.isEmpty {
-      diagnostics.append(Diagnostic(.warning, "the file holds no tensors"))
-    }
-    for note in interpreted.notes { diagnostics.append(Diagnostic(.warning, note)) }
-    var checkpoint = Checkpoint(
-      path: path, format: isScript ? .torchscript : .torchZip, fileBytes: fileBytes,
-      tensors: interpreted.tensors, modelPrefix: "", strippedPrefix: "", parts: [], metadata: [],
-      modules: interpreted.modules, moduleOrder: interpreted.moduleOrder,
-      storages: storageOrder.compactMap { storages[$0] }, globals: globals,
-      diagnostics: diagnostics, archiveRoot: root.isEmpty ? nil : root,
-      pickleProtocol: graph.protocolVersion, byteOrder: byteOrder)
-    // The checkpoint owns the records now: drop the walk's copy so updating them does not
-    // copy the whole array.
-    interpreted.tensors = []
-    ModelLocator.locate(&checkpoint, interpreted: interpreted, graph: graph)
-    checkpoint.markSharedTensors()
-    return checkpoint
+    storages = order.compactMap { used[$0] }
+    for s in storages { storageIndex[s.id] = s }
+  }
+}
+
+extension StorageLocation {
+  var isZipEntry: Bool {
+    if case .zipEntry = self { return true }
+    return false
   }
 }

@@ -3,12 +3,23 @@
 
 import Pickle
 
+/// What a top-level part of a checkpoint is.
+public enum PartRole: String, Sendable, Codable {
+  case model, ema, optimizer, scheduler
+  /// Other tensors.
+  case tensors
+  /// A value without tensors.
+  case value
+  /// A shard file of a sharded checkpoint.
+  case shard
+}
+
 /// One top-level part of a checkpoint: what it is and what it weighs.
 public struct CheckpointPart: Sendable, Codable, Equatable {
-  /// The root-dict key, or "" when the root object is itself the state.
+  /// The root-dict key (the shard's file name, for a sharded checkpoint), or "" when the root
+  /// object is itself the state.
   public var name: String
-  /// `model`, `ema`, `optimizer`, `scheduler`, `tensors` (other tensors) or `value`.
-  public var role: String
+  public var role: PartRole
   public var tensors: Int
   public var elements: Int64
   public var bytes: Int64
@@ -57,20 +68,20 @@ enum ModelLocator {
       s.bytes &+= t.bytes
       stats[part] = s
     }
-    var roles: [String: String] = [:]
+    var roles: [String: PartRole] = [:]
     var modelPart: String?
     if rootIsModel {
       modelPart = ""
-      roles[""] = "model"
+      roles[""] = .model
     } else {
       let keys = interpreted.rootEntries.map { interpreter.keyName($0.key) }
       for (entry, key) in zip(interpreted.rootEntries, keys) {
         if isOptimizer(entry.value, interpreter: interpreter) || optimizerKeys.contains(key) {
-          roles[key] = "optimizer"
+          roles[key] = .optimizer
         } else if schedulerKeys.contains(key) {
-          roles[key] = "scheduler"
+          roles[key] = .scheduler
         } else if emaKeys.contains(key) {
-          roles[key] = "ema"
+          roles[key] = .ema
         }
       }
       let withTensors = keys.filter { (stats[$0]?.tensors ?? 0) > 0 }
@@ -79,9 +90,9 @@ enum ModelLocator {
         ?? withTensors.filter { roles[$0] == nil }.max {
           (stats[$0]?.elements ?? 0) < (stats[$1]?.elements ?? 0)
         }
-        ?? withTensors.first { roles[$0] == "ema" }
+        ?? withTensors.first { roles[$0] == .ema }
       if let m = modelPart {
-        roles[m] = "model"
+        roles[m] = .model
         if !modelKeys.contains(m) && !emaKeys.contains(m) {
           c.diagnostics.append(
             Diagnostic(.info, "took '\(m)', the largest tensor part, as the model"))
@@ -91,8 +102,8 @@ enum ModelLocator {
     for i in c.tensors.indices {
       let part = parts[i]
       switch roles[part] {
-      case "model"?: c.tensors[i].section = .model
-      case "optimizer"?: c.tensors[i].section = .optimizer
+      case .model?: c.tensors[i].section = .model
+      case .optimizer?: c.tensors[i].section = .optimizer
       default: c.tensors[i].section = .other
       }
     }
@@ -118,7 +129,7 @@ enum ModelLocator {
       let s = stats[""] ?? (0, 0, 0)
       c.parts.append(
         CheckpointPart(
-          name: "", role: "model", tensors: s.tensors, elements: s.elements, bytes: s.bytes,
+          name: "", role: .model, tensors: s.tensors, elements: s.elements, bytes: s.bytes,
           value: nil))
     }
     if isDictRoot {
@@ -137,13 +148,13 @@ enum ModelLocator {
           let rendering = ValueRenderer(graph: graph).render(entry.value)
           c.parts.append(
             CheckpointPart(
-              name: key, role: roles[key] ?? "value", tensors: 0, elements: 0, bytes: 0,
+              name: key, role: roles[key] ?? .value, tensors: 0, elements: 0, bytes: 0,
               value: rendering.value))
           c.metadata.append(MetadataItem(name: key, type: rendering.type, value: rendering.value))
         } else {
           c.parts.append(
             CheckpointPart(
-              name: key, role: roles[key] ?? "tensors", tensors: s.tensors, elements: s.elements,
+              name: key, role: roles[key] ?? .tensors, tensors: s.tensors, elements: s.elements,
               bytes: s.bytes, value: nil))
         }
       }

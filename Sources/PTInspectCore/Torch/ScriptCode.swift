@@ -4,11 +4,11 @@
 import Foundation
 
 enum ScriptCode {
-  static func classify(_ interpreted: inout InterpretedPickle, archive: ZipArchive, root: String) {
+  static func classify(_ interpreted: inout InterpretedPickle, zip: ZipFile, root: String) {
     var declared: [String: (parameters: Set<String>, buffers: Set<String>)] = [:]
     for t in interpreted.tensors {
       guard let cls = t.moduleClass, declared[cls] == nil else { continue }
-      declared[cls] = declarations(of: cls, archive: archive, root: root)
+      declared[cls] = declarations(of: cls, zip: zip, root: root)
     }
     for i in interpreted.tensors.indices {
       guard let cls = interpreted.tensors[i].moduleClass, let d = declared[cls] else { continue }
@@ -26,14 +26,14 @@ enum ScriptCode {
   }
 
   /// `__torch__.a.b.Cls` lives in `code/__torch__/a/b.py`.
-  static func declarations(of cls: String, archive: ZipArchive, root: String)
+  static func declarations(of cls: String, zip: ZipFile, root: String)
     -> (parameters: Set<String>, buffers: Set<String>)
   {
     var parts = cls.split(separator: ".").map(String.init)
     guard parts.count >= 2, let name = parts.popLast() else { return ([], []) }
     let file = root + "code/" + parts.joined(separator: "/") + ".py"
-    guard let entry = archive.entry(named: file),
-      let raw = try? archive.read(entry, limit: 64 << 20)
+    guard let entry = zip.entry(named: file),
+      let raw = try? zip.read(entry, limit: 64 << 20)
     else {
       return ([], [])
     }

@@ -22,6 +22,28 @@ public enum Section: String, Sendable, Codable {
   case model, optimizer, other
 }
 
+/// How a tensor's elements are stored, named as the JSON `layout` field names it.
+public enum TensorLayout: Sendable, Hashable, CustomStringConvertible {
+  /// Dense, with strides.
+  case strided
+  /// A meta tensor: shape and dtype, no data.
+  case meta
+  /// A tensor subclass saved without data (`_rebuild_wrapper_subclass`).
+  case wrapperSubclass
+  /// A sparse layout (`sparse_coo`, `sparse_csr`, `sparse_csc`, `sparse_bsr`, `sparse_bsc`), as
+  /// the file names it.
+  case sparse(String)
+
+  public var description: String {
+    switch self {
+    case .strided: "strided"
+    case .meta: "meta"
+    case .wrapperSubclass: "wrapper subclass (no data)"
+    case .sparse(let name): name
+    }
+  }
+}
+
 /// A storage as a persistent id describes it: `('storage', class, key, location, count)`.
 public struct StorageRef: Sendable, Hashable {
   /// The key naming its record (`data/<key>` in a zip).
@@ -36,9 +58,12 @@ public struct StorageRef: Sendable, Hashable {
   public var count: Int64
   /// The folder of records it lives in: `data`, or `constants` for TorchScript constants.
   public var folder: String
-  /// The file holding it when that is not the checkpoint's own path (a shard of a sharded
-  /// checkpoint); nil otherwise.
-  public var file: String? = nil
+  /// The file of the checkpoint holding it (`Checkpoint.files`): 0 for the file itself, the
+  /// shard's number for a sharded checkpoint.
+  public var file = 0
+
+  /// Its identity within the checkpoint.
+  public var id: StorageID { StorageID(file: file, folder: folder, key: key) }
 
   /// The storage's size in bytes as declared.
   public var declaredBytes: Int64 {
@@ -113,8 +138,7 @@ public struct TensorRecord: Sendable {
   public var kindIsExact: Bool
   public var role: TensorRole
   public var section: Section
-  /// `strided`, `sparse_coo`, `sparse_csr`, `meta`, ...
-  public var layout: String
+  public var layout: TensorLayout
   public var quantization: Quantization?
   /// The first earlier tensor with the same storage, offset, shape, stride and dtype (tied).
   public var sharedWith: String?

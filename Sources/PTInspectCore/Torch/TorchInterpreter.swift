@@ -263,7 +263,7 @@ public struct TorchInterpreter {
       else { throw InterpretError("malformed _rebuild_meta_tensor_no_storage arguments") }
       return TensorFacts(
         dtype: dtype, shape: size, stride: stride, storage: nil, offset: 0,
-        requiresGrad: args.count > 3 ? bool(args[3]) : nil, layout: "meta")
+        requiresGrad: args.count > 3 ? bool(args[3]) : nil, layout: .meta)
     case ("torch._utils", "_rebuild_wrapper_subclass"):
       try need(5)
       guard let dg = graph.global(args[1]), let dtype = DType(torchName: dg.name),
@@ -271,7 +271,7 @@ public struct TorchInterpreter {
       else { throw InterpretError("malformed _rebuild_wrapper_subclass arguments") }
       return TensorFacts(
         dtype: dtype, shape: size, stride: stride, storage: nil, offset: int(args[4]) ?? 0,
-        requiresGrad: args.count > 7 ? bool(args[7]) : nil, layout: "wrapper subclass (no data)")
+        requiresGrad: args.count > 7 ? bool(args[7]) : nil, layout: .wrapperSubclass)
     case ("torch._utils", "_rebuild_sparse_tensor"):
       try need(2)
       return try sparse(layout: args[0], data: args[1], depth: depth)
@@ -303,7 +303,7 @@ public struct TorchInterpreter {
     }
     return TensorFacts(
       dtype: dtype, shape: size, stride: stride, storage: ref, offset: offset,
-      requiresGrad: requiresGrad, layout: "strided")
+      requiresGrad: requiresGrad, layout: .strided)
   }
 
   /// `_rebuild_sparse_tensor(layout, data)`: COO data is (indices, values, size[, coalesced]);
@@ -343,7 +343,7 @@ public struct TorchInterpreter {
     }
     var facts = TensorFacts(
       dtype: values.dtype, shape: size, stride: [], storage: nil, offset: 0, requiresGrad: nil,
-      layout: layout)
+      layout: .sparse(layout))
     facts.components = components
     return facts
   }
@@ -385,7 +385,7 @@ public struct TensorFacts: Sendable {
   public var storage: StorageRef?
   public var offset: Int64
   public var requiresGrad: Bool?
-  public var layout: String
+  public var layout: TensorLayout
   public var quantization: Quantization? = nil
   /// True when the file wraps it as an `nn.Parameter`.
   public var isParameter = false

@@ -1,4 +1,4 @@
-// ScanRawZipTests.swift: the raw zip reader on torch's own archives (no findings) and on archives
+// ZipDirectoryTests.swift: the zip layer's directory reader on torch's own archives (no findings) and on archives
 // built byte by byte with each trick a loader and a scanner can disagree on.
 
 import Foundation
@@ -92,11 +92,11 @@ let systemPickle: [UInt8] =
 /// A harmless pickle: `{}`.
 let emptyDictPickle: [UInt8] = [0x80, 0x02, 0x7D, 0x2E]
 
-func parse(_ bytes: [UInt8]) throws -> RawZip {
-  try bytes.withUnsafeBytes { buffer in try RawZip.parse(buffer) }
+func parse(_ bytes: [UInt8]) throws -> ZipDirectory {
+  try bytes.withUnsafeBytes { buffer in try ZipDirectory.parse(buffer) }
 }
 
-@Suite struct ScanRawZipTests {
+@Suite struct ZipDirectoryTests {
   @Test(arguments: [
     "cifar_cnn.pt", "cifar_cnn_p4.pt", "training_checkpoint.pt", "scripted.pt", "dtypes.pt",
     "tied.pt",
@@ -107,12 +107,17 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
     let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(name)))
     let zip = try parse([UInt8](data))
     #expect(zip.findings == [], "\(name)")
-    let libzip = try ZipArchive(path: Fixtures.path(name))
-    #expect(zip.entries.map(\.name) == libzip.entries.map(\.name))
-    #expect(zip.entries.map(\.size) == libzip.entries.map(\.size))
-    #expect(zip.entries.map(\.compressedSize) == libzip.entries.map(\.compressedSize))
-    #expect(zip.entries.map(\.crc) == libzip.entries.map(\.crc))
+    let source = try FileSource(path: Fixtures.path(name))
+    let libzip = try ZipArchive(source: source)
+    #expect(zip.entries.map(\.name) == (0..<libzip.count).map { libzip.name(at: $0) ?? "" })
     #expect(zip.entries.allSatisfy { $0.local != nil })
+    // The quick read (end records and central directory only, as the summary reads) finds
+    // the same entries with the same sizes, CRCs and local header offsets.
+    let quick = try ZipDirectory.read(source, thorough: false)
+    #expect(quick.entries.map { ($0.local == nil) } == zip.entries.map { _ in true })
+    var stripped = zip.entries
+    for i in stripped.indices { stripped[i].local = nil }
+    #expect(quick.entries == stripped)
     if name != "hostile/zip_bomb.pt" {
       // torch writes zip64 end records always, and local headers with flag 0x0808 and zero sizes
       // (0x0800 and no data descriptor for an empty record).
@@ -141,10 +146,10 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
         suffix: [1, 2, 3]),
       [
         ZipFinding(
-          kind: "data-after-archive", entry: nil,
+          kind: .dataAfterArchive, entry: nil,
           message: "3 bytes follow the end of the zip archive"),
         ZipFinding(
-          kind: "data-before-archive", entry: nil,
+          kind: .dataBeforeArchive, entry: nil,
           message: "10 bytes come before the zip archive (its offsets are shifted by that much)"),
       ]
     ),
@@ -153,7 +158,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       TrickZip(entries: [.init(name: "a/data.pkl", data: systemPickle, localName: "a/data.txt")]),
       [
         ZipFinding(
-          kind: "local-central-mismatch", entry: "a/data.pkl",
+          kind: .localCentralMismatch, entry: "a/data.pkl",
           message:
             "'a/data.pkl': the local header says name 'a/data.txt', the central directory 'a/data.pkl'"
         )
@@ -164,10 +169,10 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       TrickZip(entries: [.init(name: "a/data.pkl", data: emptyDictPickle, localSize: 2)]),
       [
         ZipFinding(
-          kind: "local-central-mismatch", entry: "a/data.pkl",
+          kind: .localCentralMismatch, entry: "a/data.pkl",
           message: "'a/data.pkl': the local header says size 2, the central directory 4"),
         ZipFinding(
-          kind: "local-central-mismatch", entry: "a/data.pkl",
+          kind: .localCentralMismatch, entry: "a/data.pkl",
           message: "'a/data.pkl': the local header says compressed size 2, the central directory 4"),
       ]
     ),
@@ -176,7 +181,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       TrickZip(entries: [.init(name: "a/data.pkl", data: systemPickle, flags: 1)]),
       [
         ZipFinding(
-          kind: "encrypted", entry: "a/data.pkl",
+          kind: .encrypted, entry: "a/data.pkl",
           message:
             "'a/data.pkl' has an encryption flag set (0x0001): some readers skip it, some ignore the flag"
         )
@@ -187,7 +192,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       TrickZip(entries: [.init(name: "a/data.pkl", data: emptyDictPickle, flags: 0x0810 | 0x4000)]),
       [
         ZipFinding(
-          kind: "flag-bits", entry: "a/data.pkl",
+          kind: .flagBits, entry: "a/data.pkl",
           message: "'a/data.pkl' has unusual flag bits 0x4010")
       ]
     ),
@@ -199,7 +204,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       ]),
       [
         ZipFinding(
-          kind: "duplicate-name", entry: "a/data.pkl",
+          kind: .duplicateName, entry: "a/data.pkl",
           message:
             "'a/data.pkl' appears 2 times in the central directory: loaders disagree on which copy they read"
         )
@@ -213,7 +218,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       ]),
       [
         ZipFinding(
-          kind: "hidden-entry", entry: "a/evil.pkl",
+          kind: .hiddenEntry, entry: "a/evil.pkl",
           message:
             "a local header for 'a/evil.pkl' lies between entries, but the central directory does not list it"
         )
@@ -226,7 +231,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
         gapAfterEntry: [0: Array(repeating: 0, count: 40)]),
       [
         ZipFinding(
-          kind: "unaccounted-bytes", entry: nil, message: "40 bytes at offset 44 belong to no entry"
+          kind: .unaccountedBytes, entry: nil, message: "40 bytes at offset 44 belong to no entry"
         )
       ]
     ),
@@ -238,15 +243,15 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       ]),
       [
         ZipFinding(
-          kind: "local-central-mismatch", entry: "a/other.pkl",
+          kind: .localCentralMismatch, entry: "a/other.pkl",
           message:
             "'a/other.pkl': the local header says name 'a/data.pkl', the central directory 'a/other.pkl'"
         ),
         ZipFinding(
-          kind: "overlapping-entries", entry: "a/other.pkl",
+          kind: .overlappingEntries, entry: "a/other.pkl",
           message: "'a/other.pkl' overlaps the bytes of 'a/data.pkl'"),
         ZipFinding(
-          kind: "hidden-entry", entry: "a/other.pkl",
+          kind: .hiddenEntry, entry: "a/other.pkl",
           message:
             "a local header for 'a/other.pkl' lies between entries, but the central directory does not list it"
         ),
@@ -257,7 +262,7 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
       TrickZip(entries: [.init(name: "a/data.pkl", data: emptyDictPickle)], countAdjustment: 2),
       [
         ZipFinding(
-          kind: "entry-count-mismatch", entry: nil,
+          kind: .entryCountMismatch, entry: nil,
           message: "the end record counts 3 entries, the central directory holds 1")
       ]
     ),
@@ -268,10 +273,10 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
         comment: Array("hi".utf8)),
       [
         ZipFinding(
-          kind: "comment", entry: nil,
+          kind: .comment, entry: nil,
           message: "the archive carries a 2-byte comment (torch writes none)"),
         ZipFinding(
-          kind: "compression-method", entry: "a/data.pkl",
+          kind: .compressionMethod, entry: "a/data.pkl",
           message: "'a/data.pkl' uses compression method 12 (torch writes 0, zip tools 8)"),
       ]
     ),
@@ -288,12 +293,12 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
     let bytes = TrickZip(entries: [.init(name: "a/data.pkl", data: systemPickle)]).bytes()
     let cut = Array(bytes.prefix(bytes.count - 30))
     #expect(
-      throws: RawZipError(
+      throws: ZipDirectoryError(
         message:
           "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"
       )
     ) { try parse(cut) }
-    let headers = cut.withUnsafeBytes { RawZip.recoverLocalHeaders($0) }
+    let headers = cut.withUnsafeBytes { ZipDirectory.recoverLocalHeaders($0) }
     #expect(headers.map(\.name) == ["a/data.pkl"])
     #expect(headers.first?.dataOffset == 40)
   }
@@ -303,12 +308,12 @@ func parse(_ bytes: [UInt8]) throws -> RawZip {
     var bytes = TrickZip(entries: [.init(name: "a/data.pkl", data: emptyDictPickle)]).bytes()
     let end = bytes.count - 22
     bytes.replaceSubrange(end + 12..<end + 16, with: TrickZip.le32(0x7FFF_FFFF))
-    #expect(throws: RawZipError.self) { try parse(bytes) }
+    #expect(throws: ZipDirectoryError.self) { try parse(bytes) }
     // A central record whose local header offset is past the end of the file.
     var far = TrickZip(entries: [.init(name: "a/data.pkl", data: emptyDictPickle)]).bytes()
     let record = far.count - 22 - 56
     far.replaceSubrange(record + 42..<record + 46, with: TrickZip.le32(0xFFFF_FF00))
     let zip = try parse(far)
-    #expect(zip.findings.first?.kind == "bad-local-header")
+    #expect(zip.findings.first?.kind == .badLocalHeader)
   }
 }

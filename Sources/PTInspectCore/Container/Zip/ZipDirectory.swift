@@ -1,19 +1,38 @@
-// RawZip.swift: a small zip reader over the file's bytes, for what libzip hides: the end records
-// (with zip64), every central-directory record and every local header, so that the two can be
-// compared and the bytes no entry accounts for can be found. Reads are bounds-checked against
-// the buffer; nothing is allocated in proportion to a declared size.
+// ZipDirectory.swift: the zip layer's own reader of a zip's structure, over a byte source: the
+// end records (with zip64) and the central directory, and, for a thorough read (scan), every
+// local header, so that the two can be compared and the bytes no entry accounts for found.
+// Reads are bounds-checked; nothing is allocated in proportion to a declared size. libzip
+// (ZipArchive.swift) is kept for inflating compressed entries.
 
 /// Something odd about a zip archive's structure: a way to make loaders and scanners disagree.
 public struct ZipFinding: Sendable, Codable, Equatable {
-  /// A stable key: `local-central-mismatch`, `duplicate-name`, `flag-bits`, `encrypted`,
-  /// `data-before-archive`, `data-after-archive`, `unaccounted-bytes`, `hidden-entry`,
-  /// `overlapping-entries`, `pickle-in-non-pkl-entry`, `bad-local-header`, `entry-out-of-bounds`,
-  /// `compression-method`, `entry-count-mismatch`, `comment`, `multi-disk`.
-  public var kind: String
+  /// A stable key, as the JSON `kind` field spells it.
+  public enum Kind: String, Sendable, Codable {
+    case localCentralMismatch = "local-central-mismatch"
+    case duplicateName = "duplicate-name"
+    case flagBits = "flag-bits"
+    case encrypted
+    case dataBeforeArchive = "data-before-archive"
+    case dataAfterArchive = "data-after-archive"
+    case directoryOffsetMismatch = "directory-offset-mismatch"
+    case unaccountedBytes = "unaccounted-bytes"
+    case hiddenEntry = "hidden-entry"
+    case overlappingEntries = "overlapping-entries"
+    case pickleInNonPklEntry = "pickle-in-non-pkl-entry"
+    case badLocalHeader = "bad-local-header"
+    case badCentralRecord = "bad-central-record"
+    case badZip64Record = "bad-zip64-record"
+    case entryOutOfBounds = "entry-out-of-bounds"
+    case compressionMethod = "compression-method"
+    case entryCountMismatch = "entry-count-mismatch"
+    case comment
+    case multiDisk = "multi-disk"
+  }
+  public var kind: Kind
   /// The entry concerned, when one is.
   public var entry: String?
   public var message: String
-  public init(kind: String, entry: String?, message: String) {
+  public init(kind: Kind, entry: String?, message: String) {
     self.kind = kind
     self.entry = entry
     self.message = message
@@ -31,7 +50,7 @@ public struct ZipFinding: Sendable, Codable, Equatable {
 }
 
 /// What a local file header says.
-public struct RawLocalHeader: Sendable, Equatable {
+public struct ZipLocalHeader: Sendable, Equatable {
   public var offset: Int
   public var name: String
   public var flags: UInt16
@@ -43,51 +62,97 @@ public struct RawLocalHeader: Sendable, Equatable {
   public var dataOffset: Int
 }
 
-/// One central-directory record, with its local header when that could be read.
-public struct RawZipEntry: Sendable, Equatable {
+/// One central-directory record, with its local header when that was read.
+public struct ZipEntry: Sendable, Equatable {
   /// Position in the central directory (libzip's index).
   public var index: Int
+  /// The name as stored (archives re-packed on Windows may use `\`; see `normalizedName`).
   public var name: String
   public var flags: UInt16
+  /// 0 stored, 8 deflate, others as the zip specification numbers them.
   public var method: UInt16
   public var crc: UInt32
   public var compressedSize: UInt64
+  /// Uncompressed size, from the central directory (torch's local headers hold zeros).
   public var size: UInt64
-  /// Where the local header is, in the buffer (after correcting for data before the archive).
+  /// Where the local header is, in the file (after correcting for data before the archive).
   public var localHeaderOffset: UInt64
-  public var local: RawLocalHeader?
+  public var local: ZipLocalHeader?
+
+  /// The name with `\` turned into `/`, as loaders look entries up.
+  public var normalizedName: String {
+    name.utf8.contains(0x5C) ? String(name.map { $0 == "\\" ? "/" : $0 }) : name
+  }
 }
 
 /// The structure of a zip archive and everything odd about it.
-public struct RawZip: Sendable {
-  public var entries: [RawZipEntry] = []
+public struct ZipDirectory: Sendable {
+  public var entries: [ZipEntry] = []
   public var findings: [ZipFinding] = []
   /// Bytes before the archive proper (a zip appended to something else).
   public var prefixBytes = 0
   public var isZip64 = false
+  /// Whether every local header was read (a thorough read).
+  public var isThorough = false
+  private var byName: [String: Int] = [:]
+
+  /// The first entry with this name (`\` read as `/`).
+  public func entry(named name: String) -> ZipEntry? {
+    byName[name].map { entries[$0] }
+  }
+
+  mutating func index() {
+    byName.reserveCapacity(entries.count)
+    for (i, e) in entries.enumerated() where byName[e.normalizedName] == nil {
+      byName[e.normalizedName] = i
+    }
+  }
 }
 
-/// The end-of-central-directory record is missing or unreadable.
-public struct RawZipError: Error, Sendable, Equatable, CustomStringConvertible {
+/// The end-of-central-directory record is missing, or the central directory cannot be located.
+public struct ZipDirectoryError: Error, Sendable, Equatable, CustomStringConvertible {
   public var message: String
   public var description: String { message }
 }
 
-extension RawZip {
-  static let localSignature: UInt32 = 0x0403_4B50
-  static let centralSignature: UInt32 = 0x0201_4B50
-  static let endSignature: UInt32 = 0x0605_4B50
-  static let end64Signature: UInt32 = 0x0606_4B50
-  static let locatorSignature: UInt32 = 0x0706_4B50
-  static let descriptorSignature: UInt32 = 0x0807_4B50
+extension ZipDirectory {
+  /// Reads the archive's structure from `source`. A quick read takes the end records and the
+  /// central directory only (a few reads at the end of the file); a thorough one (scan) reads
+  /// every local header too and looks for bytes no entry accounts for. Throws only when no end
+  /// record can be found or the central directory cannot be located; everything else becomes a
+  /// finding.
+  public static func read(_ source: any ByteSource, thorough: Bool) throws -> ZipDirectory {
+    if thorough {
+      return try source.withBytes(at: 0, count: Int(source.size)) { buffer in
+        try parse(ZipBytes(whole: buffer), thorough: true)
+      }
+    }
+    // The end record lies in the last 64 KiB + 22 bytes; the zip64 records just before it.
+    let tailCount = Int(min(source.size, 65_557 + 76))
+    let tailBase = source.size - Int64(tailCount)
+    var bytes = ZipBytes(count: Int(source.size))
+    bytes.add(base: Int(tailBase), try source.read(at: tailBase, count: tailCount))
+    return try parse(bytes, thorough: false) { start, count in
+      guard start >= 0, count >= 0, Int64(start) + Int64(count) <= source.size else { return }
+      bytes.add(base: start, try source.read(at: Int64(start), count: count))
+    } reread: {
+      bytes
+    }
+  }
 
-  /// Parses the archive in `buffer`. Throws only when no end record can be found or the central
-  /// directory cannot be located; everything else becomes a finding.
-  public static func parse(_ buffer: UnsafeRawBufferPointer) throws(RawZipError) -> RawZip {
-    var zip = RawZip()
-    let bytes = RawZipBytes(buffer)
+  /// Parses an archive held whole in `buffer` (tests, fuzzing).
+  public static func parse(_ buffer: UnsafeRawBufferPointer) throws -> ZipDirectory {
+    try parse(ZipBytes(whole: buffer), thorough: true)
+  }
+
+  static func parse(
+    _ initial: ZipBytes, thorough: Bool,
+    load: ((Int, Int) throws -> Void)? = nil, reread: (() -> ZipBytes)? = nil
+  ) throws -> ZipDirectory {
+    var zip = ZipDirectory()
+    var bytes = initial
     guard let end = findEnd(bytes) else {
-      throw RawZipError(
+      throw ZipDirectoryError(
         message:
           "truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)"
       )
@@ -97,13 +162,13 @@ extension RawZip {
     if archiveEnd < bytes.count {
       zip.findings.append(
         ZipFinding(
-          kind: "data-after-archive", entry: nil,
+          kind: .dataAfterArchive, entry: nil,
           message: "\(bytes.count - archiveEnd) bytes follow the end of the zip archive"))
     }
     if commentLength > 0 {
       zip.findings.append(
         ZipFinding(
-          kind: "comment", entry: nil,
+          kind: .comment, entry: nil,
           message: "the archive carries a \(commentLength)-byte comment (torch writes none)"))
     }
     var entryCount = UInt64(bytes.u16(end + 10) ?? 0)
@@ -112,7 +177,7 @@ extension RawZip {
     if (bytes.u16(end + 4) ?? 0) != 0 || (bytes.u16(end + 6) ?? 0) != 0 {
       zip.findings.append(
         ZipFinding(
-          kind: "multi-disk", entry: nil, message: "the end record names a multi-disk archive"))
+          kind: .multiDisk, entry: nil, message: "the end record names a multi-disk archive"))
     }
     // Where the central directory must end: at the zip64 end record if there is one, else here.
     var directoryEnd = end
@@ -120,6 +185,11 @@ extension RawZip {
       let located = Int(clamping: at)
       // The locator's offset is as written; data before the archive shifts the real record.
       let shift = end - 20 - 56 - located
+      if let load {
+        try load(located, 56)
+        if shift > 0 { try load(located + shift, 56) }
+        if let reread { bytes = reread() }
+      }
       let record = bytes.u32(located) == end64Signature ? located : located + max(0, shift)
       if bytes.u32(record) == end64Signature, let count = bytes.u64(record + 32),
         let size = bytes.u64(record + 40), let offset = bytes.u64(record + 48)
@@ -132,30 +202,34 @@ extension RawZip {
       } else {
         zip.findings.append(
           ZipFinding(
-            kind: "bad-zip64-record", entry: nil,
+            kind: .badZip64Record, entry: nil,
             message: "the zip64 locator points at offset \(at), where no zip64 end record is"))
       }
     }
     guard directorySize <= UInt64(directoryEnd) else {
-      throw RawZipError(
+      throw ZipDirectoryError(
         message:
           "corrupt zip archive: the central directory (\(directorySize) bytes) would start before the file"
       )
     }
     let directoryStart = directoryEnd - Int(directorySize)
+    if let load {
+      try load(directoryStart, Int(directorySize))
+      if let reread { bytes = reread() }
+    }
     // Data before the archive shifts every offset: Python's zipfile corrects for it, as we do.
     let shift = directoryStart - Int(clamping: directoryOffset)
     if shift > 0 {
       zip.prefixBytes = shift
       zip.findings.append(
         ZipFinding(
-          kind: "data-before-archive", entry: nil,
+          kind: .dataBeforeArchive, entry: nil,
           message:
             "\(shift) bytes come before the zip archive (its offsets are shifted by that much)"))
     } else if shift < 0 {
       zip.findings.append(
         ZipFinding(
-          kind: "directory-offset-mismatch", entry: nil,
+          kind: .directoryOffsetMismatch, entry: nil,
           message:
             "the end record puts the central directory at \(directoryOffset), but it ends at \(directoryEnd)"
         ))
@@ -164,19 +238,30 @@ extension RawZip {
     if UInt64(zip.entries.count) != entryCount {
       zip.findings.append(
         ZipFinding(
-          kind: "entry-count-mismatch", entry: nil,
+          kind: .entryCountMismatch, entry: nil,
           message:
             "the end record counts \(entryCount) entries, the central directory holds \(zip.entries.count)"
         ))
     }
-    zip.compareLocalHeaders(bytes)
-    zip.findDuplicates()
-    zip.findGaps(bytes, directoryStart: directoryStart)
+    if thorough {
+      zip.isThorough = true
+      zip.compareLocalHeaders(bytes)
+      zip.findDuplicates()
+      zip.findGaps(bytes, directoryStart: directoryStart)
+    }
+    zip.index()
     return zip
   }
 
+  static let localSignature: UInt32 = 0x0403_4B50
+  static let centralSignature: UInt32 = 0x0201_4B50
+  static let endSignature: UInt32 = 0x0605_4B50
+  static let end64Signature: UInt32 = 0x0606_4B50
+  static let locatorSignature: UInt32 = 0x0706_4B50
+  static let descriptorSignature: UInt32 = 0x0807_4B50
+
   /// The last end record whose comment fits the file, searched in the last 64 KiB + 22 bytes.
-  static func findEnd(_ bytes: RawZipBytes) -> Int? {
+  static func findEnd(_ bytes: ZipBytes) -> Int? {
     guard bytes.count >= 22 else { return nil }
     var i = bytes.count - 22
     let lowest = max(0, bytes.count - 22 - 65_535)
@@ -191,9 +276,9 @@ extension RawZip {
     return nil
   }
 
-  mutating func readDirectory(_ bytes: RawZipBytes, start: Int, end: Int, shift: Int) {
+  mutating func readDirectory(_ bytes: ZipBytes, start: Int, end: Int, shift: Int) {
     var p = start
-    while p + 46 <= end, bytes.u32(p) == RawZip.centralSignature {
+    while p + 46 <= end, bytes.u32(p) == ZipDirectory.centralSignature {
       guard let flags = bytes.u16(p + 8), let method = bytes.u16(p + 10),
         let crc = bytes.u32(p + 16),
         let c32 = bytes.u32(p + 20), let s32 = bytes.u32(p + 24),
@@ -207,7 +292,7 @@ extension RawZip {
       guard next <= end, let name = bytes.text(nameStart, Int(nameLength)) else {
         findings.append(
           ZipFinding(
-            kind: "bad-central-record", entry: nil,
+            kind: .badCentralRecord, entry: nil,
             message: "central-directory record \(entries.count) runs past the directory's end"))
         break
       }
@@ -215,7 +300,7 @@ extension RawZip {
       var compressed = UInt64(c32)
       var offset = UInt64(o32)
       // The zip64 extra holds, in order, only the fields whose 32-bit slot is 0xFFFFFFFF.
-      if let extra = RawZip.zip64Extra(bytes, start: extraStart, length: Int(extraLength)) {
+      if let extra = ZipDirectory.zip64Extra(bytes, start: extraStart, length: Int(extraLength)) {
         var q = extra.start
         if s32 == 0xFFFF_FFFF, q + 8 <= extra.end, let v = bytes.u64(q) { size = v; q += 8 }
         if c32 == 0xFFFF_FFFF, q + 8 <= extra.end, let v = bytes.u64(q) { compressed = v; q += 8 }
@@ -223,7 +308,7 @@ extension RawZip {
       }
       let (shifted, overflow) = offset.addingReportingOverflow(UInt64(shift))
       entries.append(
-        RawZipEntry(
+        ZipEntry(
           index: entries.count, name: name, flags: flags, method: method, crc: crc,
           compressedSize: compressed, size: size, localHeaderOffset: overflow ? offset : shifted,
           local: nil))
@@ -232,12 +317,12 @@ extension RawZip {
     if p < end {
       findings.append(
         ZipFinding(
-          kind: "bad-central-record", entry: nil,
+          kind: .badCentralRecord, entry: nil,
           message: "\(end - p) bytes of the central directory are not central-directory records"))
     }
   }
 
-  static func zip64Extra(_ bytes: RawZipBytes, start: Int, length: Int) -> (start: Int, end: Int)? {
+  static func zip64Extra(_ bytes: ZipBytes, start: Int, length: Int) -> (start: Int, end: Int)? {
     var q = start
     let end = start + length
     while q + 4 <= end, let id = bytes.u16(q), let size = bytes.u16(q + 2) {
@@ -249,7 +334,7 @@ extension RawZip {
     return nil
   }
 
-  static func readLocal(_ bytes: RawZipBytes, at offset: Int) -> RawLocalHeader? {
+  static func readLocal(_ bytes: ZipBytes, at offset: Int) -> ZipLocalHeader? {
     guard bytes.u32(offset) == localSignature, let flags = bytes.u16(offset + 6),
       let method = bytes.u16(offset + 8), let crc = bytes.u32(offset + 14),
       let c32 = bytes.u32(offset + 18), let s32 = bytes.u32(offset + 22),
@@ -267,7 +352,7 @@ extension RawZip {
       size = s
       compressed = c
     }
-    return RawLocalHeader(
+    return ZipLocalHeader(
       offset: offset, name: name, flags: flags, method: method, crc: crc,
       compressedSize: compressed,
       size: size, dataOffset: extraStart + Int(extraLength))
@@ -278,15 +363,15 @@ extension RawZip {
   static let usualFlags: UInt16 = 0b0000_1000_0000_1110
   static let encryptionFlags: UInt16 = 0b0010_0000_0100_0001
 
-  mutating func compareLocalHeaders(_ bytes: RawZipBytes) {
+  mutating func compareLocalHeaders(_ bytes: ZipBytes) {
     for i in entries.indices {
       let e = entries[i]
       guard e.localHeaderOffset <= UInt64(bytes.count),
-        let local = RawZip.readLocal(bytes, at: Int(e.localHeaderOffset))
+        let local = ZipDirectory.readLocal(bytes, at: Int(e.localHeaderOffset))
       else {
         findings.append(
           ZipFinding(
-            kind: "bad-local-header", entry: e.name,
+            kind: .badLocalHeader, entry: e.name,
             message:
               "no local header at offset \(e.localHeaderOffset), where the central directory puts '\(e.name)'"
           ))
@@ -296,7 +381,7 @@ extension RawZip {
       func mismatch(_ what: String, _ l: String, _ c: String) {
         findings.append(
           ZipFinding(
-            kind: "local-central-mismatch", entry: e.name,
+            kind: .localCentralMismatch, entry: e.name,
             message: "'\(e.name)': the local header says \(what) \(l), the central directory \(c)"))
       }
       if local.name != e.name { mismatch("name", "'\(local.name)'", "'\(e.name)'") }
@@ -313,24 +398,25 @@ extension RawZip {
         }
       }
       for flags in Set([e.flags, local.flags]) {
-        if flags & RawZip.encryptionFlags != 0 {
+        if flags & ZipDirectory.encryptionFlags != 0 {
           findings.append(
             ZipFinding(
-              kind: "encrypted", entry: e.name,
+              kind: .encrypted, entry: e.name,
               message:
                 "'\(e.name)' has an encryption flag set (\(hex(flags))): some readers skip it, some ignore the flag"
             ))
-        } else if flags & ~RawZip.usualFlags != 0 {
+        } else if flags & ~ZipDirectory.usualFlags != 0 {
           findings.append(
             ZipFinding(
-              kind: "flag-bits", entry: e.name,
-              message: "'\(e.name)' has unusual flag bits \(hex(flags & ~RawZip.usualFlags))"))
+              kind: .flagBits, entry: e.name,
+              message: "'\(e.name)' has unusual flag bits \(hex(flags & ~ZipDirectory.usualFlags))")
+          )
         }
       }
       if e.method != 0 && e.method != 8 {
         findings.append(
           ZipFinding(
-            kind: "compression-method", entry: e.name,
+            kind: .compressionMethod, entry: e.name,
             message: "'\(e.name)' uses compression method \(e.method) (torch writes 0, zip tools 8)"
           ))
       }
@@ -338,7 +424,7 @@ extension RawZip {
       if overflow || dataEnd > UInt64(bytes.count) {
         findings.append(
           ZipFinding(
-            kind: "entry-out-of-bounds", entry: e.name,
+            kind: .entryOutOfBounds, entry: e.name,
             message:
               "'\(e.name)' declares \(e.compressedSize) bytes of data at offset \(local.dataOffset), past the end of the file (\(bytes.count) bytes)"
           ))
@@ -356,16 +442,16 @@ extension RawZip {
     for name in order where (counts[name] ?? 0) > 1 {
       findings.append(
         ZipFinding(
-          kind: "duplicate-name", entry: name,
+          kind: .duplicateName, entry: name,
           message:
             "'\(name)' appears \(counts[name] ?? 0) times in the central directory: loaders disagree on which copy they read"
         ))
     }
   }
 
-  /// RawZipBytes between entries, or between the last entry and the central directory, that no entry
+  /// ZipBytes between entries, or between the last entry and the central directory, that no entry
   /// accounts for; and entries whose bytes overlap.
-  mutating func findGaps(_ bytes: RawZipBytes, directoryStart: Int) {
+  mutating func findGaps(_ bytes: ZipBytes, directoryStart: Int) {
     var spans: [(start: Int, end: Int, name: String)] = []
     for e in entries {
       guard let local = e.local else { continue }
@@ -374,7 +460,7 @@ extension RawZip {
       if local.flags & 0x0008 != 0 {
         // A data descriptor follows: an optional signature, the CRC, then 4+4 or 8+8 byte sizes.
         // Take the length after which the next record starts; else guess from the sizes.
-        let base = bytes.u32(end) == RawZip.descriptorSignature ? 16 : 12
+        let base = bytes.u32(end) == ZipDirectory.descriptorSignature ? 16 : 12
         let zip64 =
           e.size >= 0xFFFF_FFFF || e.compressedSize >= 0xFFFF_FFFF
           || e.localHeaderOffset >= 0xFFFF_FFFF
@@ -382,7 +468,8 @@ extension RawZip {
           let next = end + length
           if next == directoryStart { return true }
           guard let signature = bytes.u32(next) else { return false }
-          return signature == RawZip.localSignature || signature == RawZip.centralSignature
+          return signature == ZipDirectory.localSignature
+            || signature == ZipDirectory.centralSignature
         }
         end = min(bytes.count, end + (fits ?? (zip64 ? base + 8 : base)))
       }
@@ -399,7 +486,7 @@ extension RawZip {
       if span.start < cursor, let furthest {
         findings.append(
           ZipFinding(
-            kind: "overlapping-entries", entry: span.name,
+            kind: .overlappingEntries, entry: span.name,
             message: "'\(span.name)' overlaps the bytes of '\(furthest)'"))
       } else if span.start > cursor {
         reportGap(bytes, from: cursor, to: span.start)
@@ -412,12 +499,14 @@ extension RawZip {
     if directoryStart > cursor { reportGap(bytes, from: cursor, to: directoryStart) }
   }
 
-  mutating func reportGap(_ bytes: RawZipBytes, from start: Int, to end: Int) {
+  mutating func reportGap(_ bytes: ZipBytes, from start: Int, to end: Int) {
     // A local header in the gap is an entry the central directory does not list.
     var p = start
     var hidden: [String] = []
     while p + 30 <= end, hidden.count < 8 {
-      if bytes.u32(p) == RawZip.localSignature, let local = RawZip.readLocal(bytes, at: p) {
+      if bytes.u32(p) == ZipDirectory.localSignature,
+        let local = ZipDirectory.readLocal(bytes, at: p)
+      {
         hidden.append(local.name)
         p = local.dataOffset
       } else {
@@ -427,13 +516,13 @@ extension RawZip {
     if hidden.isEmpty {
       findings.append(
         ZipFinding(
-          kind: "unaccounted-bytes", entry: nil,
+          kind: .unaccountedBytes, entry: nil,
           message: "\(end - start) bytes at offset \(start) belong to no entry"))
     } else {
       for name in hidden {
         findings.append(
           ZipFinding(
-            kind: "hidden-entry", entry: name,
+            kind: .hiddenEntry, entry: name,
             message:
               "a local header for '\(name)' lies between entries, but the central directory does not list it"
           ))
@@ -443,10 +532,10 @@ extension RawZip {
 
   /// Local headers read from the start of a file whose end records are missing (a truncated zip).
   public static func recoverLocalHeaders(_ buffer: UnsafeRawBufferPointer, limit: Int = 100_000)
-    -> [RawLocalHeader]
+    -> [ZipLocalHeader]
   {
-    let bytes = RawZipBytes(buffer)
-    var headers: [RawLocalHeader] = []
+    let bytes = ZipBytes(buffer)
+    var headers: [ZipLocalHeader] = []
     var p = 0
     while p + 30 <= bytes.count, headers.count < limit {
       guard bytes.u32(p) == localSignature, let local = readLocal(bytes, at: p) else {
@@ -472,31 +561,52 @@ private func hex32(_ v: UInt32) -> String {
   return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }
 
-/// Bounds-checked little-endian reads; every read past the end gives nil.
-struct RawZipBytes {
-  let buffer: UnsafeRawBufferPointer
-  init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
-  var count: Int { buffer.count }
+/// Bounds-checked little-endian reads at file offsets, from the whole file or from a few
+/// windows of it; every read outside what is held gives nil.
+struct ZipBytes {
+  private let whole: UnsafeRawBufferPointer?
+  private var windows: [(base: Int, bytes: [UInt8])] = []
+  /// The file's size.
+  let count: Int
 
-  func u16(_ at: Int) -> UInt16? {
-    guard at >= 0, at <= count - 2 else { return nil }
-    return UInt16(buffer[at]) | UInt16(buffer[at + 1]) << 8
+  init(whole buffer: UnsafeRawBufferPointer) {
+    whole = buffer
+    count = buffer.count
   }
-  func u32(_ at: Int) -> UInt32? {
-    guard at >= 0, at <= count - 4 else { return nil }
-    var v: UInt32 = 0
-    for i in (0..<4).reversed() { v = v << 8 | UInt32(buffer[at + i]) }
-    return v
+
+  init(_ buffer: UnsafeRawBufferPointer) { self.init(whole: buffer) }
+
+  init(count: Int) {
+    whole = nil
+    self.count = count
   }
-  func u64(_ at: Int) -> UInt64? {
-    guard at >= 0, at <= count - 8 else { return nil }
-    var v: UInt64 = 0
-    for i in (0..<8).reversed() { v = v << 8 | UInt64(buffer[at + i]) }
-    return v
-  }
-  func text(_ at: Int, _ length: Int) -> String? {
+
+  mutating func add(base: Int, _ bytes: [UInt8]) { windows.append((base, bytes)) }
+
+  /// Calls `body` with `length` bytes at `at` when they are held.
+  private func span<R>(_ at: Int, _ length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
     guard at >= 0, length >= 0, at <= count - length else { return nil }
-    return String(
-      decoding: UnsafeRawBufferPointer(rebasing: buffer[at..<at + length]), as: UTF8.self)
+    if let whole { return body(UnsafeRawBufferPointer(rebasing: whole[at..<at + length])) }
+    for w in windows where at >= w.base && at + length <= w.base + w.bytes.count {
+      return w.bytes.withUnsafeBytes {
+        body(UnsafeRawBufferPointer(rebasing: $0[at - w.base..<at - w.base + length]))
+      }
+    }
+    return nil
+  }
+
+  private func le(_ at: Int, _ width: Int) -> UInt64? {
+    span(at, width) { b in
+      var v: UInt64 = 0
+      for i in (0..<width).reversed() { v = v << 8 | UInt64(b[i]) }
+      return v
+    }
+  }
+
+  func u16(_ at: Int) -> UInt16? { le(at, 2).map { UInt16($0) } }
+  func u32(_ at: Int) -> UInt32? { le(at, 4).map { UInt32($0) } }
+  func u64(_ at: Int) -> UInt64? { le(at, 8) }
+  func text(_ at: Int, _ length: Int) -> String? {
+    span(at, length) { String(decoding: $0, as: UTF8.self) }
   }
 }

@@ -1,0 +1,226 @@
+// ByteSource.swift: a sized, random-access run of bytes read by range. Every reader reads
+// through one: a local file (pread, and a read-only mapping for large in-place reads), or bytes
+// in memory (tests, fuzzing, a byte range of another source). Nothing below the executable
+// opens a path except `FileSource`.
+
+import Foundation
+
+/// A failure reading a byte source: the source cannot be opened, or a range cannot be read.
+public struct ByteSourceError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// One lower-case line without the source's name (`cannot read 64 bytes at offset 12`).
+  public var message: String
+  /// True when the source does not exist (no such file).
+  public var isMissing = false
+  public init(_ message: String, isMissing: Bool = false) {
+    self.message = message
+    self.isMissing = isMissing
+  }
+  public var description: String { message }
+}
+
+/// A sized, random-access run of bytes.
+public protocol ByteSource: AnyObject, Sendable {
+  /// How the source is named in messages: the path as given.
+  var name: String { get }
+  /// Its length in bytes.
+  var size: Int64 { get }
+  /// Exactly `count` bytes starting at `offset`; an error when the range is not inside the source.
+  func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8]
+  /// Calls `body` with bytes `offset..<offset+count` in one contiguous buffer, valid only during
+  /// the call: the source's own memory when it has the bytes mapped, else a copy.
+  func withBytes<R>(
+    at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
+  ) throws -> R
+  /// A hint that bytes `offset..<offset+count` will not be needed again (mapped pages may go).
+  func release(at offset: Int64, count: Int)
+}
+
+extension ByteSource {
+  public func release(at offset: Int64, count: Int) {}
+
+  /// Checks that `offset..<offset+count` lies inside the source.
+  func checkRange(_ offset: Int64, _ count: Int) throws(ByteSourceError) {
+    guard offset >= 0, count >= 0, offset <= size, Int64(count) <= size - offset else {
+      throw ByteSourceError(
+        "cannot read \(count) bytes at offset \(offset): the file has \(size) bytes")
+    }
+  }
+
+  /// Up to `count` bytes at `offset`, fewer when the source ends first.
+  public func readPrefix(at offset: Int64 = 0, upTo count: Int) throws(ByteSourceError) -> [UInt8] {
+    let available = max(0, size - max(0, offset))
+    return try read(at: offset, count: Int(min(Int64(count), available)))
+  }
+}
+
+/// Bytes in memory.
+public final class MemorySource: ByteSource {
+  public let name: String
+  let bytes: [UInt8]
+  public var size: Int64 { Int64(bytes.count) }
+
+  public init(_ bytes: [UInt8], name: String = "<memory>") {
+    self.bytes = bytes
+    self.name = name
+  }
+
+  public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
+    try checkRange(offset, count)
+    return Array(bytes[Int(offset)..<Int(offset) + count])
+  }
+
+  public func withBytes<R>(
+    at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
+  ) throws -> R {
+    try checkRange(offset, count)
+    return try bytes.withUnsafeBytes { all in
+      try body(UnsafeRawBufferPointer(rebasing: all[Int(offset)..<Int(offset) + count]))
+    }
+  }
+}
+
+/// A local file, opened read-only. Small reads use `pread`; `withBytes` serves large ranges from
+/// one read-only mapping of the whole file, made on first use (measured faster than copying
+/// for tensor data: no copy, and pages are released as reading moves on).
+public final class FileSource: ByteSource, @unchecked Sendable {
+  // Immutable after init except `mapping`, which is set once under `lock`.
+  public let name: String
+  public let size: Int64
+  private let fd: Int32
+  private let lock = NSLock()
+  private var mapping: UnsafeRawBufferPointer?
+  private var mappingFailed = false
+  /// Reads at least this long go through the mapping.
+  static let mapThreshold = 1 << 20
+  static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+  /// Opens `path`. Errors are the file's problem in one line (`no such file`).
+  public init(path: String) throws(ByteSourceError) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      let code = errno
+      guard code != ENOENT else { throw ByteSourceError("no such file", isMissing: true) }
+      throw ByteSourceError(
+        "cannot open the file for reading: \(String(cString: strerror(code)).lowercased())")
+    }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else {
+      close(fd)
+      throw ByteSourceError("cannot read the file's size")
+    }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+      close(fd)
+      throw ByteSourceError("is a directory")
+    }
+    self.fd = fd
+    self.name = path
+    self.size = Int64(st.st_size)
+  }
+
+  deinit {
+    if let base = mapping?.baseAddress {
+      munmap(UnsafeMutableRawPointer(mutating: base), mapping?.count ?? 0)
+    }
+    close(fd)
+  }
+
+  public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
+    try checkRange(offset, count)
+    var out = [UInt8](repeating: 0, count: count)
+    var filled = 0
+    while filled < count {
+      let n = out.withUnsafeMutableBytes { raw -> Int in
+        guard let start = raw.baseAddress else { return 0 }
+        return pread(fd, start + filled, count - filled, off_t(offset) + off_t(filled))
+      }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw ByteSourceError(
+          "cannot read \(count) bytes at offset \(offset): \(String(cString: strerror(errno)).lowercased())"
+        )
+      }
+      if n == 0 {
+        throw ByteSourceError(
+          "cannot read \(count) bytes at offset \(offset): the file ends after \(Int64(filled) + offset)"
+        )
+      }
+      filled += n
+    }
+    return out
+  }
+
+  public func withBytes<R>(
+    at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
+  ) throws -> R {
+    try checkRange(offset, count)
+    if count >= Self.mapThreshold, let all = mapped() {
+      return try body(UnsafeRawBufferPointer(rebasing: all[Int(offset)..<Int(offset) + count]))
+    }
+    return try read(at: offset, count: count).withUnsafeBytes(body)
+  }
+
+  /// The whole file mapped read-only, or nil when it cannot be mapped.
+  private func mapped() -> UnsafeRawBufferPointer? {
+    lock.lock()
+    defer { lock.unlock() }
+    if let mapping { return mapping }
+    guard !mappingFailed, size > 0 else { return nil }
+    guard let p = mmap(nil, Int(size), PROT_READ, MAP_SHARED, fd, 0),
+      p != UnsafeMutableRawPointer(bitPattern: -1)
+    else {
+      mappingFailed = true
+      return nil
+    }
+    mapping = UnsafeRawBufferPointer(start: p, count: Int(size))
+    return mapping
+  }
+
+  /// Drops the mapped pages of a byte range from this process (they stay in the page cache).
+  /// The range is widened to 2 MB boundaries: a page fault maps the cached pages around it (the
+  /// kernel's fault-around, whole large folios), which would otherwise stay resident.
+  public func release(at offset: Int64, count: Int) {
+    lock.lock()
+    let all = mapping
+    lock.unlock()
+    guard count > 0, let all, let base = all.baseAddress else { return }
+    let window = 1 << 21
+    let page = Self.pageSize
+    let first = Swift.max(0, Int(offset) & ~(window - 1))
+    let end = Swift.min(
+      (all.count + page - 1) & ~(page - 1), (Int(offset) + count + window - 1) & ~(window - 1))
+    guard end > first else { return }
+    _ = madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
+  }
+}
+
+/// Bytes `offset..<offset+count` of another source, as a source of their own (a `.distcp`
+/// member, a zip entry stored in place).
+public final class SliceSource: ByteSource {
+  public let name: String
+  let base: any ByteSource
+  let offset: Int64
+  public let size: Int64
+
+  public init(_ base: any ByteSource, offset: Int64, count: Int64, name: String? = nil) {
+    self.base = base
+    self.offset = offset
+    self.size = count
+    self.name = name ?? base.name
+  }
+
+  public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
+    try checkRange(offset, count)
+    return try base.read(at: self.offset + offset, count: count)
+  }
+
+  public func withBytes<R>(
+    at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
+  ) throws -> R {
+    try checkRange(offset, count)
+    return try base.withBytes(at: self.offset + offset, count: count, body)
+  }
+
+  public func release(at offset: Int64, count: Int) {
+    base.release(at: self.offset + offset, count: count)
+  }
+}

@@ -1,0 +1,146 @@
+// CheckpointFolder.swift: folders and sharded-checkpoint indexes, found the same way by every
+// command: a folder holding one index (`*.index.json`, hidden files left out) is one sharded
+// checkpoint; the index's `weight_map` names the shard files, relative to the index.
+
+import Foundation
+
+/// A sharded checkpoint's index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`).
+public struct ShardIndex: Sendable {
+  /// The index file.
+  public var path: String
+  /// Tensor name to shard file, in the index's order.
+  public var weightMap: [(name: String, shard: String)]
+  /// The `metadata` object (`total_size`), in order.
+  public var metadata: [(key: String, value: JSONValue)]
+  /// Entries of `weight_map` that are not strings (ignored).
+  public var ignored: [String]
+  public var fileBytes: Int64
+
+  /// The shard file names, sorted, each once.
+  public var shards: [String] { Set(weightMap.map(\.shard)).sorted() }
+
+  /// Where a shard file is: beside the index.
+  public func path(of shard: String) -> String {
+    CheckpointFolder.join(CheckpointFolder.parent(of: path), shard)
+  }
+
+  /// Reads the index in `source`.
+  public init(_ source: any ByteSource) throws(CheckpointError) {
+    func fail(_ message: String) -> CheckpointError { CheckpointError(file: source.name, message) }
+    path = source.name
+    fileBytes = source.size
+    let bytes: [UInt8]
+    do {
+      bytes = try source.read(at: 0, count: Int(source.size))
+    } catch {
+      throw CheckpointError(file: source.name, .source(error))
+    }
+    guard let root = (try? JSONReader().parse(bytes))?.object else {
+      throw fail("a JSON file that does not parse as a JSON object")
+    }
+    guard let map = root.first(where: { $0.key == "weight_map" })?.value.object else {
+      throw fail("a JSON file without a 'weight_map': not a sharded checkpoint index")
+    }
+    weightMap = []
+    ignored = []
+    for (name, value) in map {
+      if let shard = value.string { weightMap.append((name, shard)) } else { ignored.append(name) }
+    }
+    metadata = root.first { $0.key == "metadata" }?.value.object ?? []
+  }
+}
+
+/// Folders of checkpoints.
+public enum CheckpointFolder {
+  /// Extensions that mark a checkpoint: such files in a folder are reported when they fail.
+  public static let checkpointExtensions: Set<String> = [
+    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar",
+  ]
+
+  public static func isFolder(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+      && isDirectory.boolValue
+  }
+
+  public static func join(_ folder: String, _ name: String) -> String {
+    folder.isEmpty ? name : folder.hasSuffix("/") ? folder + name : folder + "/" + name
+  }
+
+  /// The folder part of a path ("" for a bare file name).
+  public static func parent(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "" }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+  }
+
+  /// The visible files and folders in a folder, sorted by name.
+  static func names(in folder: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+      .filter { !$0.hasPrefix(".") }.sorted()
+  }
+
+  /// The sharded-checkpoint indexes in a folder (hidden files left out).
+  public static func indexes(in folder: String) -> [String] {
+    names(in: folder).filter { $0.hasSuffix(".index.json") }
+  }
+
+  /// The index a folder stands for, or why it stands for none.
+  public static func index(of folder: String) throws(CheckpointError) -> String {
+    let found = indexes(in: folder)
+    guard found.count == 1, let only = found.first else {
+      throw CheckpointError(
+        file: folder,
+        found.isEmpty
+          ? "is a directory without a checkpoint index (*.index.json): name a checkpoint file"
+          : "is a directory with \(found.count) checkpoint indexes (\(found.joined(separator: ", "))): name one"
+      )
+    }
+    return join(folder, only)
+  }
+
+  /// The shard file names an index lists, or none when it does not read.
+  static func shards(listedIn index: String) -> Set<String> {
+    guard let source = try? FileSource(path: index), let parsed = try? ShardIndex(source) else {
+      return []
+    }
+    return Set(parsed.weightMap.map(\.shard))
+  }
+
+  /// The files inside a folder (subfolders only when `recursive`), leaving out hidden files and
+  /// the shards of the folder's indexes (each index is one checkpoint). A subfolder holding one
+  /// index is one checkpoint.
+  public static func files(in folder: String, recursive: Bool) -> [String] {
+    var listed = Set<String>()
+    for index in indexes(in: folder) { listed.formUnion(shards(listedIn: join(folder, index))) }
+    var files: [String] = []
+    for name in names(in: folder) where !listed.contains(name) {
+      let path = join(folder, name)
+      if isFolder(path) {
+        guard recursive else { continue }
+        files += indexes(in: path).count == 1 ? [path] : self.files(in: path, recursive: true)
+      } else {
+        files.append(path)
+      }
+    }
+    return files
+  }
+
+  /// A checkpoint extension, or a container's structure (zip, legacy torch stream, tar,
+  /// safetensors, a pickle that opens with PROTO).
+  public static func looksLikeCheckpoint(_ path: String) -> Bool {
+    if isFolder(path) || path.hasSuffix(".index.json") { return true }
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    if let dot = name.lastIndex(of: "."),
+      checkpointExtensions.contains(name[name.index(after: dot)...].lowercased())
+    {
+      return true
+    }
+    guard let source = try? FileSource(path: path), let kind = try? Containers.identify(source)
+    else { return false }
+    guard case .container(let reader) = kind else { return false }
+    if reader == BarePickleReader.self {
+      return (try? source.readPrefix(upTo: 1))?.first == 0x80
+    }
+    return true
+  }
+}

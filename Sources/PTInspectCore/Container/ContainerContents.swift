@@ -1,0 +1,220 @@
+// ContainerContents.swift: what a container reader finds in a file, the one value every
+// pipeline (summary, scan, tensor data) starts from: the pickles, the storages with typed
+// locations, the byte order, header metadata, zip findings and diagnostics.
+
+import Pickle
+
+/// The container a checkpoint came in, named as the JSON `format` field names it.
+public enum ContainerFormat: String, Sendable, Codable {
+  case torchZip = "torch-zip"
+  case torchLegacy = "torch-legacy"
+  case torchTar = "torch-tar"
+  case torchscript
+  case safetensors
+  case safetensorsIndex = "safetensors-index"
+  case torchIndex = "torch-index"
+  case pickle
+  /// A zip that is not a torch checkpoint (scans only).
+  case zip
+}
+
+/// The byte order of stored tensor data.
+public enum ByteOrder: String, Sendable, Codable {
+  case little, big
+}
+
+/// A storage's identity within a checkpoint: which file of it (0 for the file itself, 1... for
+/// the shards of a sharded checkpoint), the folder of records (`data`, TorchScript's
+/// `constants`, the tar container's `storages`, "" for safetensors) and the key.
+public struct StorageID: Hashable, Sendable, CustomStringConvertible {
+  public var file: Int
+  public var folder: String
+  public var key: String
+
+  public init(file: Int = 0, folder: String, key: String) {
+    self.file = file
+    self.folder = folder
+    self.key = key
+  }
+
+  /// `data/0`, as zip records are named below the archive's root.
+  public var description: String { folder.isEmpty ? key : folder + "/" + key }
+}
+
+/// Where a storage's bytes are, in the file its `StorageID.file` names.
+public enum StorageLocation: Sendable, Equatable {
+  /// Bytes `offset..<offset+count` of the file, stored as they are: the legacy stream, the tar
+  /// container, safetensors.
+  case range(offset: Int64, count: Int64)
+  /// A zip entry: read in place when stored, inflated when compressed.
+  case zipEntry(ZipEntry)
+
+  /// Bytes the location holds.
+  public var count: Int64 {
+    switch self {
+    case .range(_, let count): count
+    case .zipEntry(let e): Int64(clamping: e.size)
+    }
+  }
+}
+
+/// A storage of the file and what its tensors ask of it.
+public struct StorageRecord: Sendable, Equatable {
+  public var id: StorageID
+  public var location: StorageLocation
+  /// `float32`, or `untyped`.
+  public var dtype: String
+  /// Bytes the persistent id declares.
+  public var declaredBytes: Int64
+  /// Bytes the record holds.
+  public var recordBytes: Int64
+  /// Bytes of the storage that at least one tensor views.
+  public var usedBytes: Int64
+  /// How messages name what holds it: `'archive/data/0'`, `the stream`, `the archive`.
+  public var holder: String
+
+  /// The storage key (`0`).
+  public var key: String { id.key }
+}
+
+/// What a pickle of the file is for.
+public enum PickleRole: String, Sendable {
+  /// The object torch.load returns (`data.pkl`, the legacy stream's main pickle, a bare pickle).
+  case main
+  /// TorchScript's `constants.pkl`.
+  case constants
+  /// Other pickles a loader reads too (the legacy stream's magic number, protocol version,
+  /// sys_info and storage keys; the tar container's members and records).
+  case loaded
+  /// Pickles the loader does not read (TorchScript debug info, other `.pkl` entries, pickles
+  /// found after a bare pickle's STOP).
+  case other
+}
+
+/// One pickle of a container.
+public struct PickleSource: Sendable {
+  /// Where a pickle's bytes are.
+  public enum Bytes: Sendable {
+    /// Bytes `offset..<offset+count` of the file (the pickle starts at `offset`; what holds it
+    /// may run on past its STOP).
+    case range(offset: Int64, count: Int64)
+    /// Bytes read out of the file (an inflated zip entry).
+    case owned([UInt8])
+  }
+
+  /// How scans name it: the zip entry (`archive/data.pkl`), the legacy stream part (`main`),
+  /// `pickle`.
+  public var name: String
+  public var role: PickleRole
+  public var bytes: Bytes
+  /// How error messages name it (`archive/data.pkl`, `legacy stream, main pickle`); nil for a
+  /// bare pickle, whose errors need no context.
+  public var context: String?
+  /// The decoded graph, when the reader had to decode it to find where it ends.
+  public var graph: PickleGraph? = nil
+  /// Where the stream holding it starts in the file, which a scan's opcode offsets count from:
+  /// the entry's data for zip entries, the member for tar members, 0 for the legacy stream and
+  /// bare pickles. Defaults to the pickle's own start.
+  public var base: Int64?
+
+  public init(
+    name: String, role: PickleRole, bytes: Bytes, context: String?, graph: PickleGraph? = nil,
+    base: Int64? = nil
+  ) {
+    self.name = name
+    self.role = role
+    self.bytes = bytes
+    self.context = context
+    self.graph = graph
+    self.base = base
+  }
+
+  /// Where its first byte is in the file, when it is stored there as is.
+  public var fileOffset: Int64? {
+    if case .range(let offset, _) = bytes { return offset }
+    return nil
+  }
+
+  /// Calls `body` with the pickle's bytes, read through `source` when they are a range of it.
+  public func withBytes<R>(
+    in source: any ByteSource, _ body: (UnsafeRawBufferPointer) throws -> R
+  ) throws -> R {
+    switch bytes {
+    case .range(let offset, let count):
+      return try source.withBytes(at: offset, count: Int(count), body)
+    case .owned(let array): return try array.withUnsafeBytes(body)
+    }
+  }
+}
+
+/// How messages name where a container keeps its storages.
+public enum StorageNaming: Sendable {
+  /// Zip records below the archive root (`archive/data/0`).
+  case zipRecords(root: String)
+  /// The legacy stream.
+  case stream
+  /// The tar container.
+  case tarArchive
+  /// A header that describes byte ranges (safetensors).
+  case header
+}
+
+/// A tensor defined outside any pickle (the tar container's `tensors` member).
+public typealias PersistentTensors = [String: TensorFacts]
+
+/// Everything a container reader finds in a file, without reading tensor data.
+public struct ContainerContents: Sendable {
+  public var format: ContainerFormat
+  public var fileBytes: Int64
+  /// The pickles, the main one first where there is one.
+  public var pickles: [PickleSource] = []
+  /// Every storage record the container holds, by id (referenced or not).
+  public var storages: [StorageID: StorageRecord] = [:]
+  /// The ids of `storages` in the order the file lists them.
+  public var storageOrder: [StorageID] = []
+  public var storageNaming: StorageNaming = .header
+  public var byteOrder: ByteOrder? = nil
+  /// Header metadata (safetensors `__metadata__`), as checkpoint metadata.
+  public var metadata: [MetadataItem] = []
+  /// Tensors a header describes without a pickle (safetensors).
+  public var headerTensors: [TensorRecord] = []
+  /// Tensors defined outside the pickle, by persistent id (the tar container).
+  public var persistentTensors: PersistentTensors = [:]
+  /// The zip's top folder (`archive/`), when a zip.
+  public var archiveRoot: String? = nil
+  /// The zip archive, for readers that need more of its entries (TorchScript code).
+  public var zip: ZipFile? = nil
+  public var findings: [ZipFinding] = []
+  public var diagnostics: [Diagnostic] = []
+  /// Lenient reads: what could not be read (each one line); strict reads throw instead.
+  public var errors: [String] = []
+  /// Lenient reads: notes for the scan report.
+  public var notes: [String] = []
+
+  public init(format: ContainerFormat, fileBytes: Int64) {
+    self.format = format
+    self.fileBytes = fileBytes
+  }
+
+  /// The pickle torch.load returns, when there is one.
+  public var mainPickle: PickleSource? { pickles.first { $0.role == .main } }
+}
+
+extension ContainerContents {
+  /// Adds a storage record the file lists.
+  public mutating func add(_ record: StorageRecord) {
+    if storages.updateValue(record, forKey: record.id) == nil { storageOrder.append(record.id) }
+  }
+
+  /// The record holding storage `id`: one the reader listed, or the zip entry of that name.
+  public func record(for id: StorageID) -> StorageRecord? {
+    if let r = storages[id] { return r }
+    guard case .zipRecords(let root) = storageNaming, let zip,
+      let entry = zip.entry(named: root + id.description)
+    else { return nil }
+    let bytes = Int64(clamping: entry.size)
+    return StorageRecord(
+      id: id, location: .zipEntry(entry), dtype: "untyped", declaredBytes: bytes,
+      recordBytes: bytes, usedBytes: 0, holder: "'\(root)\(id)'")
+  }
+}

@@ -1,0 +1,101 @@
+// ZipFile.swift: one zip archive over a byte source: its directory (read by ZipDirectory), its
+// entries read in place when stored, inflated through libzip when compressed.
+
+import Foundation
+
+/// A zip archive: its directory and its entries' bytes. Safe to share between threads (libzip,
+/// opened only for compressed entries, is opened per call).
+public final class ZipFile: Sendable {
+  public let source: any ByteSource
+  public let directory: ZipDirectory
+
+  /// Reads the directory of the archive in `source` (see `ZipDirectory.read`).
+  public init(source: any ByteSource, thorough: Bool = false) throws {
+    self.source = source
+    self.directory = try ZipDirectory.read(source, thorough: thorough)
+  }
+
+  public var entries: [ZipEntry] { directory.entries }
+
+  public func entry(named name: String) -> ZipEntry? { directory.entry(named: name) }
+
+  /// Where the entry's data starts in the file: after its local header, name and extra field.
+  public func dataOffset(of entry: ZipEntry) throws -> Int64 {
+    try Self.dataOffset(of: entry, in: source)
+  }
+
+  /// Where the entry's data starts in `source`, from the local header.
+  public static func dataOffset(of entry: ZipEntry, in source: any ByteSource) throws -> Int64 {
+    if let local = entry.local { return Int64(local.dataOffset) }
+    let at = Int64(clamping: entry.localHeaderOffset)
+    let header = try source.readPrefix(at: at, upTo: 30)
+    guard header.count == 30, header[0] == 0x50, header[1] == 0x4B, header[2] == 3, header[3] == 4
+    else {
+      throw ZipError.read(
+        name: entry.name, reason: "no local header at offset \(entry.localHeaderOffset)")
+    }
+    let nameLength = Int64(header[26]) | Int64(header[27]) << 8
+    let extraLength = Int64(header[28]) | Int64(header[29]) << 8
+    return at + 30 + nameLength + extraLength
+  }
+
+  /// Whether the entry is stored as is, so its bytes (`compressedSize` of them, as torch's
+  /// reader takes them) can be read in place.
+  public static func isStored(_ entry: ZipEntry) -> Bool { entry.method == 0 }
+
+  /// Reads a whole entry, refusing before allocating if it is larger than `limit` or looks like
+  /// a zip bomb.
+  public func read(_ entry: ZipEntry, limit: UInt64) throws -> [UInt8] {
+    guard entry.size <= limit else {
+      throw ZipError.entryTooLarge(name: entry.name, size: entry.size, limit: limit)
+    }
+    // Real pickles compress a few times at most; a large entry that expands over 200x is a bomb
+    // (deflate reaches about 1032:1 on runs of one byte).
+    if entry.method != 0, entry.size > 16 << 20, entry.size / max(entry.compressedSize, 1) > 200 {
+      throw ZipError.compressionBomb(
+        name: entry.name, size: entry.size, compressedSize: entry.compressedSize)
+    }
+    return try read(entry, offset: 0, count: Int(entry.size))
+  }
+
+  /// Reads `count` bytes of an entry's data starting `offset` bytes into it.
+  public func read(_ entry: ZipEntry, offset: UInt64, count: Int) throws -> [UInt8] {
+    if Self.isStored(entry) {
+      guard offset + UInt64(count) <= entry.compressedSize else {
+        throw ZipError.read(
+          name: entry.name,
+          reason: "ends after \(entry.compressedSize) of \(offset + UInt64(count)) bytes")
+      }
+      let start = try dataOffset(of: entry)
+      do {
+        return try source.read(at: start + Int64(offset), count: count)
+      } catch {
+        throw ZipError.read(name: entry.name, reason: error.message)
+      }
+    }
+    return try Self.inflate(entry, from: source, offset: offset, count: count)
+  }
+
+  /// Inflates `count` bytes of a compressed entry of the archive in `source` through libzip.
+  public static func inflate(
+    _ entry: ZipEntry, from source: any ByteSource, offset: UInt64 = 0, count: Int
+  ) throws -> [UInt8] {
+    let archive = try ZipArchive(source: source)
+    guard archive.name(at: entry.index) == entry.normalizedName else {
+      throw ZipError.read(
+        name: entry.name, reason: "libzip lists the archive's entries differently")
+    }
+    return try archive.read(
+      index: entry.index, name: entry.normalizedName, offset: offset, count: count)
+  }
+
+  /// Inflates a whole compressed entry, refusing entries larger than `limit`.
+  public static func inflate(_ entry: ZipEntry, from source: any ByteSource, limit: UInt64)
+    throws -> [UInt8]
+  {
+    guard entry.size <= limit else {
+      throw ZipError.entryTooLarge(name: entry.name, size: entry.size, limit: limit)
+    }
+    return try inflate(entry, from: source, count: Int(entry.size))
+  }
+}
