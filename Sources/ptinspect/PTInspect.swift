@@ -23,20 +23,20 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
   case table, json, markdown, jsonl
 }
 
-enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
-  case auto, always, never
-}
+extension ColorMode: ExpressibleByArgument {}
+
+extension TensorSort: ExpressibleByArgument {}
 
 struct OutputOptions: ParsableArguments {
   @Option(help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
   var format: OutputFormat = .table
 
   @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
-  var color: ColorChoice = .auto
+  var color: ColorMode = .auto
 
   var style: TerminalStyle {
     TerminalStyle.resolve(
-      color.rawValue, isTerminal: isatty(STDOUT_FILENO) != 0,
+      color, isTerminal: isatty(STDOUT_FILENO) != 0,
       environment: ProcessInfo.processInfo.environment)
   }
 }
@@ -135,13 +135,13 @@ extension PTInspect {
     var filter: String?
 
     @Option(help: "Order: file, name, size, numel, dtype or storage.")
-    var sort: TensorSortArgument = .file
+    var sort: TensorSort = .file
 
     @OptionGroup var output: OutputOptions
 
     func run() throws {
       do {
-        let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort.value)
+        let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort)
         switch output.format {
         case .json: printJSON(report)
         case .jsonl: print(JSONLines.line(report))
@@ -154,9 +154,4 @@ extension PTInspect {
       }
     }
   }
-}
-
-enum TensorSortArgument: String, ExpressibleByArgument, CaseIterable {
-  case file, name, size, numel, dtype, storage
-  var value: TensorSort { TensorSort(rawValue: rawValue) ?? .file }
 }

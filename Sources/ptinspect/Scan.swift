@@ -55,7 +55,7 @@ extension PTInspect {
             }
             first = false
             for message in scan.errors {
-              report(CheckpointError(file: path, ScanRenderer.printable(message)))
+              report(CheckpointError(file: path, Format.printable(message)))
             }
             worst = max(worst, scan.exitCode(strict: strict))
           } catch {
