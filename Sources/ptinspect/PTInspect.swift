@@ -51,6 +51,15 @@ func report(_ error: Error) {
   FileHandle.standardError.write(Data("ptinspect: \(error)\n".utf8))
 }
 
+/// A progress bar on standard error, or nil when standard error is not a terminal (or TERM is
+/// dumb).
+func progressBar(_ unit: ProgressBar.Unit) -> ProgressBar? {
+  ProgressBar(
+    unit, isTerminal: isatty(STDERR_FILENO) != 0,
+    environment: ProcessInfo.processInfo.environment
+  ) { FileHandle.standardError.write(Data($0.utf8)) }
+}
+
 /// Exit code 2: an input could not be read.
 let unreadable = ExitCode(2)
 
@@ -93,10 +102,10 @@ extension PTInspect {
       let compact =
         format == .table && !(explain || memory || expand || depth != nil)
         && (files.count > 1 || FileBatch.expand(files, recursive: recursive).count > 1)
-      let rows = BatchResults<SummaryRow>()
-      let printed = BatchResults<Int>()
-      let failed = runBatch(
-        files, recursive: recursive,
+      let rows = Locked<[SummaryRow]>([])
+      let printed = Locked(0)
+      let failed = BatchRunner.run(
+        files, recursive: recursive, progressBar: progressBar(.files), report: { report($0) },
         work: { (path: String) throws(CheckpointError) -> SummaryReport in
           SummaryReport(try Checkpoint.open(path))
         },
@@ -105,21 +114,21 @@ extension PTInspect {
           case .skipped: return
           case .failure(let error):
             report(error)
-            if compact { rows.append(SummaryRow(file: input.path, error: error.message)) }
+            if compact { rows.withLock { $0.append(SummaryRow(file: input.path, error: error.message)) } }
           case .success(let report):
-            if compact { return rows.append(SummaryRow(report)) }
+            if compact { return rows.withLock { $0.append(SummaryRow(report)) } }
             switch format {
             case .json: printJSON(report)
             case .jsonl: print(JSONLines.line(report))
             case .markdown: print(SummaryRenderer.markdown(report, options: options), terminator: "")
             case .table:
-              if printed.count > 0 { print() }
+              if printed.current > 0 { print() }
               print(SummaryRenderer.table(report, options: options, style: style), terminator: "")
             }
-            printed.append(0)
+            printed.withLock { $0 += 1 }
           }
         })
-      if compact { print(SummaryListRenderer.table(rows.items, style: style), terminator: "") }
+      if compact { print(SummaryListRenderer.table(rows.current, style: style), terminator: "") }
       if failed { throw unreadable }
     }
   }
