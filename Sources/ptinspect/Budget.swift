@@ -191,7 +191,7 @@ extension PTInspect {
       case .table: print(BudgetRenderer.table(reports, style: style), terminator: "")
       }
       if failed { throw unreadable }
-      if reports.contains(where: { $0.verdict == "fail" }) { throw ExitCode(1) }
+      if reports.contains(where: { $0.verdict == .fail }) { throw ExitCode(1) }
     }
   }
 }
