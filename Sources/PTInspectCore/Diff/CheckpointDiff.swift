@@ -374,37 +374,51 @@ public enum CheckpointDiff {
 
   // MARK: names
 
+  static let sideNames = ["before", "after"]
+
   /// The tensors of each side under their comparison names, and the prefixes stripped.
   static func names(_ a: Checkpoint, _ b: Checkpoint, options: DiffOptions, notes: inout [String])
     -> (left: [DiffEntry], right: [DiffEntry], strips: [PrefixStrip])
   {
-    func entries(_ c: Checkpoint) -> [DiffEntry] {
-      let chosen = options.allTensors ? c.tensors : c.modelTensors
-      return chosen.map { t in
-        let model = t.section == .model
-        var name = Substring(t.name)
-        if model && name.hasPrefix(c.modelPrefix) { name = name.dropFirst(c.modelPrefix.count) }
-        return DiffEntry(name: String(name), tensor: t, isModel: model)
-      }
+    var sides = [entries(a, options: options), entries(b, options: options)]
+    var strips = stripGiven(options.stripPrefixes, &sides, notes: &notes)
+    if options.autoStrip { strips += stripDetected(&sides) }
+    for side in 0..<2 { sides[side] = keepingFirst(sides[side], side: side, notes: &notes) }
+    return (sides[0], sides[1], strips)
+  }
+
+  /// The tensors of one side (the model's, or all with `allTensors`), model tensors named
+  /// relative to the model.
+  static func entries(_ c: Checkpoint, options: DiffOptions) -> [DiffEntry] {
+    let chosen = options.allTensors ? c.tensors : c.modelTensors
+    return chosen.map { t in
+      let model = t.section == .model
+      var name = Substring(t.name)
+      if model && name.hasPrefix(c.modelPrefix) { name = name.dropFirst(c.modelPrefix.count) }
+      return DiffEntry(name: String(name), tensor: t, isModel: model)
     }
-    var sides = [entries(a), entries(b)]
-    let sideNames = ["before", "after"]
+  }
+
+  /// Removes `prefix` from the names that carry it (model tensors only, or all); how many.
+  static func strip(_ prefix: String, from entries: inout [DiffEntry], modelOnly: Bool) -> Int {
+    var n = 0
+    for i in entries.indices
+    where (!modelOnly || entries[i].isModel) && entries[i].name.hasPrefix(prefix) {
+      entries[i].name.removeFirst(prefix.count)
+      n += 1
+    }
+    return n
+  }
+
+  /// `--strip-prefix`: each prefix removed from every name of either side that carries it.
+  static func stripGiven(
+    _ prefixes: [String], _ sides: inout [[DiffEntry]], notes: inout [String]
+  ) -> [PrefixStrip] {
     var strips: [PrefixStrip] = []
-
-    func strip(_ prefix: String, side: Int, modelOnly: Bool) -> Int {
-      var n = 0
-      for i in sides[side].indices
-      where (!modelOnly || sides[side][i].isModel) && sides[side][i].name.hasPrefix(prefix) {
-        sides[side][i].name.removeFirst(prefix.count)
-        n += 1
-      }
-      return n
-    }
-
-    for prefix in options.stripPrefixes where !prefix.isEmpty {
+    for prefix in prefixes where !prefix.isEmpty {
       var any = false
       for side in 0..<2 {
-        let n = strip(prefix, side: side, modelOnly: false)
+        let n = strip(prefix, from: &sides[side], modelOnly: false)
         if n > 0 {
           strips.append(
             PrefixStrip(side: sideNames[side], prefix: prefix, automatic: false, tensors: n))
@@ -413,57 +427,62 @@ public enum CheckpointDiff {
       }
       if !any { notes.append("--strip-prefix '\(prefix)' matches no tensor name on either side") }
     }
+    return strips
+  }
 
-    if options.autoStrip {
-      // Strip a prefix every model key of one side carries when that gives more common names.
-      func modelNames(_ side: Int) -> [String] { sides[side].filter(\.isModel).map(\.name) }
-      func commonCount(_ x: [String], _ y: [String]) -> Int { Set(x).intersection(y).count }
-      var rounds = 0
-      var progress = true
-      while progress && rounds < 8 {
-        progress = false
-        rounds += 1
-        for side in 0..<2 {
-          let mine = modelNames(side)
-          let theirs = modelNames(1 - side)
-          guard !mine.isEmpty, !theirs.isEmpty else { continue }
-          var candidates = knownPrefixes
-          if let first = mine.first, let dot = first.firstIndex(of: ".") {
-            let component = String(first[...dot])
-            if !candidates.contains(component) { candidates.append(component) }
-          }
-          for prefix in candidates
-          where mine.allSatisfy({ $0.hasPrefix(prefix) })
-            && !theirs.allSatisfy({ $0.hasPrefix(prefix) })
-          {
-            let stripped = mine.map { String($0.dropFirst(prefix.count)) }
-            guard commonCount(stripped, theirs) > commonCount(mine, theirs) else { continue }
-            let n = strip(prefix, side: side, modelOnly: true)
-            strips.append(
-              PrefixStrip(side: sideNames[side], prefix: prefix, automatic: true, tensors: n))
-            progress = true
-            break
-          }
+  /// Strips a prefix every model key of one side carries when that gives more common names.
+  static func stripDetected(_ sides: inout [[DiffEntry]]) -> [PrefixStrip] {
+    func modelNames(_ side: Int) -> [String] { sides[side].filter(\.isModel).map(\.name) }
+    func commonCount(_ x: [String], _ y: [String]) -> Int { Set(x).intersection(y).count }
+    var strips: [PrefixStrip] = []
+    var rounds = 0
+    var progress = true
+    while progress && rounds < 8 {
+      progress = false
+      rounds += 1
+      for side in 0..<2 {
+        let mine = modelNames(side)
+        let theirs = modelNames(1 - side)
+        guard !mine.isEmpty, !theirs.isEmpty else { continue }
+        var candidates = knownPrefixes
+        if let first = mine.first, let dot = first.firstIndex(of: ".") {
+          let component = String(first[...dot])
+          if !candidates.contains(component) { candidates.append(component) }
+        }
+        for prefix in candidates
+        where mine.allSatisfy({ $0.hasPrefix(prefix) })
+          && !theirs.allSatisfy({ $0.hasPrefix(prefix) })
+        {
+          let stripped = mine.map { String($0.dropFirst(prefix.count)) }
+          guard commonCount(stripped, theirs) > commonCount(mine, theirs) else { continue }
+          let n = strip(prefix, from: &sides[side], modelOnly: true)
+          strips.append(
+            PrefixStrip(side: sideNames[side], prefix: prefix, automatic: true, tensors: n))
+          progress = true
+          break
         }
       }
     }
+    return strips
+  }
 
-    // Stripping can make two names equal: keep the first.
-    for side in 0..<2 {
-      var seen = Set<String>()
-      var duplicates: [String] = []
-      sides[side] = sides[side].filter { e in
-        if seen.insert(e.name).inserted { return true }
-        duplicates.append(e.name)
-        return false
-      }
-      if !duplicates.isEmpty {
-        notes.append(
-          "\(sideNames[side]): \(duplicates.count) name(s) occur twice after prefix stripping (first kept): "
-            + duplicates.prefix(3).joined(separator: ", "))
-      }
+  /// Stripping can make two names equal: keeps the first, with a note.
+  static func keepingFirst(_ entries: [DiffEntry], side: Int, notes: inout [String])
+    -> [DiffEntry]
+  {
+    var seen = Set<String>()
+    var duplicates: [String] = []
+    let kept = entries.filter { e in
+      if seen.insert(e.name).inserted { return true }
+      duplicates.append(e.name)
+      return false
     }
-    return (sides[0], sides[1], strips)
+    if !duplicates.isEmpty {
+      notes.append(
+        "\(sideNames[side]): \(duplicates.count) name(s) occur twice after prefix stripping (first kept): "
+          + duplicates.prefix(3).joined(separator: ", "))
+    }
+    return kept
   }
 
   /// Applies `--filter` and `--exclude`.
