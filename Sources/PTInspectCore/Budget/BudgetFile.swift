@@ -13,7 +13,8 @@
 
 import Foundation
 
-/// Reads budget files.
+/// The budget file: found in the current folder (`names`, in order) and parsed into a
+/// `BudgetSpec`.
 public enum BudgetFile {
   /// The names looked for in the current directory, in this order.
   public static let names = [".ptinspect.toml", "pyproject.toml"]
