@@ -178,9 +178,13 @@ public enum LayerInference {
       describe: batchNorm),
     Rule(matches: { $0.weight == nil }, describe: listing),
     Rule(
-      matches: { (3...5).contains($0.rank ?? 0) && transposedHints.contains(where: $0.name.contains) },
-      describe: transposedConvolution),
-    Rule(matches: { (3...5).contains($0.rank ?? 0) }, describe: convolution),
+      matches: {
+        (3...5).contains($0.rank ?? 0) && transposedHints.contains(where: $0.name.contains)
+      },
+      describe: { l, e in convolution(&l, e, transposed: true) }),
+    Rule(
+      matches: { (3...5).contains($0.rank ?? 0) },
+      describe: { l, e in convolution(&l, e, transposed: false) }),
     Rule(
       matches: { e in
         e.rank == 2 && !e.hasBias
@@ -207,7 +211,9 @@ public enum LayerInference {
           &l, e, type: "InstanceNorm", description: "InstanceNorm(\(e.channels), affine=True)")
       }),
     Rule(
-      matches: { $0.rank == 1 && $0.hasBias && $0.nameContains("ln", "layernorm", "layer_norm", "norm") },
+      matches: {
+        $0.rank == 1 && $0.hasBias && $0.nameContains("ln", "layernorm", "layer_norm", "norm")
+      },
       describe: { l, e in
         affineNorm(&l, e, type: "LayerNorm", description: "LayerNorm((\(e.channels),))")
       }),
@@ -277,26 +283,22 @@ public enum LayerInference {
     l.formula = e.weight == nil ? "no learnable parameters" : "2*C = 2*\(c) = \(2 * c)"
   }
 
-  static func transposedConvolution(_ l: inout Layer, _ e: Evidence) {
+  /// A convolution, or a transposed one: torch stores the weight as [out, in/groups, k...] for
+  /// `Conv` and as [in, out/groups, k...] for `ConvTranspose`.
+  static func convolution(_ l: inout Layer, _ e: Evidence, transposed: Bool) {
     let w = e.weight ?? []
-    let nd = w.count - 2
     let k = w[2...].map(String.init).joined(separator: "*")
-    l.type = "ConvTranspose\(nd)d"
+    let (inChannels, outChannels) = transposed ? (w[0], w[1]) : (w[1], w[0])
+    l.type = (transposed ? "ConvTranspose" : "Conv") + "\(w.count - 2)d"
     l.description =
-      "ConvTranspose\(nd)d(\(w[0]), \(w[1]), kernel_size=\(tuple(w[2...]))"
+      "\(l.type)(\(inChannels), \(outChannels), kernel_size=\(tuple(w[2...]))"
       + (e.hasBias ? "" : ", bias=False") + ")"
-    l.inferred.append("transposed because of the name '\(e.name)' (shapes alone cannot tell)")
-    l.formula = "(\(k)*\(w[0]))*\(w[1])" + (e.hasBias ? " + \(w[1])" : "") + " = \(l.parameters)"
-  }
-
-  static func convolution(_ l: inout Layer, _ e: Evidence) {
-    let w = e.weight ?? []
-    let nd = w.count - 2
-    let k = w[2...].map(String.init).joined(separator: "*")
-    l.type = "Conv\(nd)d"
-    l.description =
-      "Conv\(nd)d(\(w[1]), \(w[0]), kernel_size=\(tuple(w[2...]))"
-      + (e.hasBias ? "" : ", bias=False") + ")"
+    if transposed {
+      l.inferred.append("transposed because of the name '\(e.name)' (shapes alone cannot tell)")
+      l.formula =
+        "(\(k)*\(w[0]))*\(w[1])" + (e.hasBias ? " + \(w[1])" : "") + " = \(l.parameters)"
+      return
+    }
     l.formula =
       (e.hasBias ? "((\(k)*\(w[1]))+1)*\(w[0])" : "(\(k)*\(w[1]))*\(w[0])") + " = \(l.parameters)"
     if w[1] == 1 && w[0] > 1 {
