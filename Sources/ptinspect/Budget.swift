@@ -163,7 +163,8 @@ extension PTInspect {
         work: { (path: String) throws(CheckpointError) -> BudgetReport in
           let c = try Checkpoint.open(path)
           return BudgetEvaluator.evaluate(
-            spec, checkpoint: c, report: SummaryReport(c), baseline: try baselines.baseline(for: path),
+            spec, checkpoint: c, report: SummaryReport(c),
+            baseline: try baselines.baseline(for: path),
             config: configPath)
         },
         emit: { input, outcome in

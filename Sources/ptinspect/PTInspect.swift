@@ -28,7 +28,8 @@ extension ColorMode: ExpressibleByArgument {}
 extension TensorSort: ExpressibleByArgument {}
 
 struct OutputOptions: ParsableArguments {
-  @Option(help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
+  @Option(
+    help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
   var format: OutputFormat = .table
 
   @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
@@ -68,7 +69,8 @@ extension PTInspect {
     static let configuration = CommandConfiguration(
       abstract: "Show the layer table, parameter and buffer totals, and the checkpoint's anatomy.")
 
-    @Argument(help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.")
+    @Argument(
+      help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.")
     var files: [String]
 
     @OptionGroup var output: OutputOptions
@@ -83,7 +85,8 @@ extension PTInspect {
     var expand = false
 
     @Flag(
-      help: "Show memory: bytes by dtype, fp32/fp16/int8/int4 sizes, training with Adam, file anatomy.")
+      help:
+        "Show memory: bytes by dtype, fp32/fp16/int8/int4 sizes, training with Adam, file anatomy.")
     var memory = false
 
     @Flag(help: "Look for checkpoints in subfolders of the folders given.")
@@ -95,7 +98,8 @@ extension PTInspect {
     }
 
     func run() throws {
-      let options = LayerTableOptions(depth: depth, collapse: !expand, explain: explain, memory: memory)
+      let options = LayerTableOptions(
+        depth: depth, collapse: !expand, explain: explain, memory: memory)
       let format = output.format
       let style = output.style
       // Several files as a table: one row per file, unless a per-file detail is asked for.
@@ -114,13 +118,16 @@ extension PTInspect {
           case .skipped: return
           case .failure(let error):
             report(error)
-            if compact { rows.withLock { $0.append(SummaryRow(file: input.path, error: error.message)) } }
+            if compact {
+              rows.withLock { $0.append(SummaryRow(file: input.path, error: error.message)) }
+            }
           case .success(let report):
             if compact { return rows.withLock { $0.append(SummaryRow(report)) } }
             switch format {
             case .json: printJSON(report)
             case .jsonl: print(JSONLines.line(report))
-            case .markdown: print(SummaryRenderer.markdown(report, options: options), terminator: "")
+            case .markdown:
+              print(SummaryRenderer.markdown(report, options: options), terminator: "")
             case .table:
               if printed.current > 0 { print() }
               print(SummaryRenderer.table(report, options: options, style: style), terminator: "")

@@ -24,7 +24,9 @@ public enum ScanRenderer {
     out.append(verdictLine(r, strict: strict, style: style))
     if !r.zipFindings.isEmpty {
       out.append("")
-      for f in r.zipFindings { out.append("\(style.yellow("zip:")) \(Format.printable(f.message))") }
+      for f in r.zipFindings {
+        out.append("\(style.yellow("zip:")) \(Format.printable(f.message))")
+      }
     }
     if let line = r.addSafeGlobalsLine {
       out.append("")
@@ -71,7 +73,8 @@ public enum ScanRenderer {
       out.append("```")
     }
     let notes =
-      r.errors.map { "- error: \(Format.printable($0))" } + r.notes.map { "- note: \(Format.printable($0))" }
+      r.errors.map { "- error: \(Format.printable($0))" }
+      + r.notes.map { "- note: \(Format.printable($0))" }
     if !notes.isEmpty {
       out.append("")
       out.append(contentsOf: notes)
@@ -81,7 +84,8 @@ public enum ScanRenderer {
 
   static func header(_ r: ScanReport) -> String {
     let pickles = r.pickles.count
-    var text = "\(Format.printable(r.file)): \(r.format), \(pickles) pickle\(pickles == 1 ? "" : "s"), "
+    var text =
+      "\(Format.printable(r.file)): \(r.format), \(pickles) pickle\(pickles == 1 ? "" : "s"), "
     text += "\(r.globals.count) distinct global\(r.globals.count == 1 ? "" : "s")"
     if !r.globals.isEmpty {
       text +=
