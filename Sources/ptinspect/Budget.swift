@@ -100,11 +100,11 @@ extension PTInspect {
       var spec = BudgetSpec()
       var configPath: String?
       if !noConfig, let path = config ?? BudgetFile.discover(in: ".") {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-          let exists = FileManager.default.fileExists(atPath: path)
-          report(
-            CheckpointError(
-              file: path, exists ? "cannot read the budget file" : "no such budget file"))
+        let text: String
+        do {
+          text = try BudgetFile.text(at: path)
+        } catch {
+          report(error)
           throw unreadable
         }
         do {
