@@ -1,5 +1,5 @@
-// Budget.swift: the `budget` subcommand (parameter and size budgets for CI), and the many-files
-// runner that `budget` and `summary` share (folders, all cores, a progress bar, stable order).
+// Budget.swift: the `budget` subcommand: parameter and size budgets for CI, over many files
+// (`BatchRunner`, shared with `summary`).
 
 import ArgumentParser
 import Foundation
@@ -100,11 +100,11 @@ extension PTInspect {
       var spec = BudgetSpec()
       var configPath: String?
       if !noConfig, let path = config ?? BudgetFile.discover(in: ".") {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-          let exists = FileManager.default.fileExists(atPath: path)
-          report(
-            CheckpointError(
-              file: path, exists ? "cannot read the budget file" : "no such budget file"))
+        let text: String
+        do {
+          text = try BudgetFile.text(at: path)
+        } catch {
+          report(error)
           throw unreadable
         }
         do {
@@ -148,45 +148,24 @@ extension PTInspect {
     func run() throws {
       let (spec, configPath) = try rules()
       // One baseline file is read once; a folder of baselines is matched by file name.
-      var fixedBaseline: BudgetBaseline?
-      var baselineFolder: String?
-      if let b = spec.baseline {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: b, isDirectory: &isDirectory),
-          isDirectory.boolValue
-        {
-          baselineFolder = b
-        } else {
-          do {
-            fixedBaseline = BudgetBaseline(SummaryReport(try Checkpoint.open(b)))
-          } catch {
-            report(CheckpointError(file: error.file, "baseline: " + error.message))
-            throw unreadable
-          }
-        }
+      let baselines: BaselineSource
+      do {
+        baselines = try BaselineSource(spec.baseline)
+      } catch {
+        report(error)
+        throw unreadable
       }
       let format = output.format
       let style = output.style
-      let (fixed, folder) = (fixedBaseline, baselineFolder)
-      let collected = BatchResults<BudgetReport>()
-      let failed = runBatch(
-        files, recursive: recursive,
+      let collected = Locked<[BudgetReport]>([])
+      let failed = BatchRunner.run(
+        files, recursive: recursive, progressBar: progressBar(.files), report: { report($0) },
         work: { (path: String) throws(CheckpointError) -> BudgetReport in
           let c = try Checkpoint.open(path)
-          let summary = SummaryReport(c)
-          var base = fixed
-          if let folder {
-            let candidate = folder + "/" + (path as NSString).lastPathComponent
-            if FileManager.default.fileExists(atPath: candidate) {
-              do throws(CheckpointError) {
-                base = BudgetBaseline(SummaryReport(try Checkpoint.open(candidate)))
-              } catch {
-                throw CheckpointError(file: error.file, "baseline: " + error.message)
-              }
-            }
-          }
           return BudgetEvaluator.evaluate(
-            spec, checkpoint: c, report: summary, baseline: base, config: configPath)
+            spec, checkpoint: c, report: SummaryReport(c),
+            baseline: try baselines.baseline(for: path),
+            config: configPath)
         },
         emit: { input, outcome in
           let result: BudgetReport
@@ -198,9 +177,9 @@ extension PTInspect {
             result = .unreadable(input.path, e.message, config: configPath)
           }
           if format == .jsonl { print(JSONLines.line(result)) }
-          collected.append(result)
+          collected.withLock { $0.append(result) }
         })
-      let reports = collected.items
+      let reports = collected.current
       switch format {
       case .jsonl: break
       case .json:
@@ -213,79 +192,7 @@ extension PTInspect {
       case .table: print(BudgetRenderer.table(reports, style: style), terminator: "")
       }
       if failed { throw unreadable }
-      if reports.contains(where: { $0.verdict == "fail" }) { throw ExitCode(1) }
+      if reports.contains(where: { $0.verdict == .fail }) { throw ExitCode(1) }
     }
   }
-}
-
-/// Outcomes gathered from the batch runner's `emit`, which runs one call at a time.
-final class BatchResults<T: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var storage: [T] = []
-  func append(_ item: T) {
-    lock.lock()
-    storage.append(item)
-    lock.unlock()
-  }
-  var items: [T] {
-    lock.lock()
-    defer { lock.unlock() }
-    return storage
-  }
-  var count: Int { items.count }
-}
-
-/// A progress bar on standard error, drawn only when standard error is a terminal.
-struct FilesProgressBar: Sendable {
-  let enabled: Bool
-
-  init(total: Int) {
-    enabled = total > 1 && isatty(STDERR_FILENO) != 0
-  }
-
-  func draw(_ done: Int, _ total: Int) {
-    guard enabled else { return }
-    let width = 30
-    let filled = total > 0 ? done * width / total : width
-    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-    FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) files".utf8))
-  }
-
-  /// Clears the bar's line (before printing results, and at the end).
-  func clear() {
-    guard enabled else { return }
-    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-  }
-}
-
-/// Expands `paths` (folders to the checkpoints inside), runs `work` on every file over all cores
-/// and passes each outcome to `emit` in input order, with a progress bar on a terminal. Returns
-/// true when any input could not be read (or a folder held no checkpoint), after reporting it.
-func runBatch<Value: Sendable>(
-  _ paths: [String], recursive: Bool,
-  work: @escaping @Sendable (String) throws(CheckpointError) -> Value,
-  emit: @escaping @Sendable (BatchInput, BatchOutcome<Value>) -> Void
-) -> Bool {
-  let inputs = FileBatch.expand(paths, recursive: recursive)
-  let bar = FilesProgressBar(total: inputs.count)
-  let counted = BatchResults<Int>()
-  let failures = BatchResults<Int>()
-  FileBatch.run(
-    inputs, work: work,
-    progress: { done, total in bar.draw(done, total) },
-    emit: { index, input, outcome in
-      bar.clear()
-      switch outcome {
-      case .success: counted.append(index)
-      case .failure:
-        counted.append(index)
-        failures.append(index)
-      case .skipped: break
-      }
-      emit(input, outcome)
-    })
-  bar.clear()
-  let empty = FileBatch.emptyFolders(paths, inputs: inputs, counted: Set(counted.items))
-  for e in empty { report(e) }
-  return failures.count > 0 || !empty.isEmpty
 }

@@ -119,17 +119,17 @@ extension PTInspect {
       options.allTensors = all
       options.ignoreDType = ignoreDType
       options.threads = threads
-      // The bar (shared with `stats`, in Stats.swift) draws only on a terminal, after half a second.
-      let bar = noProgress ? nil : ProgressBar.onTerminal()
+      // The bar draws only on a terminal, after half a second.
+      let bar = noProgress ? nil : progressBar(.bytes)
       var progress: CheckpointDiff.Progress?
       if let bar { progress = { done, total in bar.update(done, total) } }
       let diffReport: DiffReport
       do {
         diffReport = try CheckpointDiff.compare(
           opened[0], opened[1], options: options, progress: progress)
-        bar?.finish()
+        bar?.clear()
       } catch {
-        bar?.finish()
+        bar?.clear()
         report(error)
         throw unreadable
       }

@@ -34,20 +34,21 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
   case table, json, markdown, jsonl
 }
 
-enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
-  case auto, always, never
-}
+extension ColorMode: ExpressibleByArgument {}
+
+extension TensorSort: ExpressibleByArgument {}
 
 struct OutputOptions: ParsableArguments {
-  @Option(help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
+  @Option(
+    help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
   var format: OutputFormat = .table
 
   @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
-  var color: ColorChoice = .auto
+  var color: ColorMode = .auto
 
   var style: TerminalStyle {
     TerminalStyle.resolve(
-      color.rawValue, isTerminal: isatty(STDOUT_FILENO) != 0,
+      color, isTerminal: isatty(STDOUT_FILENO) != 0,
       environment: ProcessInfo.processInfo.environment)
   }
 }
@@ -62,6 +63,15 @@ func report(_ error: Error) {
   FileHandle.standardError.write(Data("ptinspect: \(error)\n".utf8))
 }
 
+/// A progress bar on standard error, or nil when standard error is not a terminal (or TERM is
+/// dumb).
+func progressBar(_ unit: ProgressBar.Unit) -> ProgressBar? {
+  ProgressBar(
+    unit, isTerminal: isatty(STDERR_FILENO) != 0,
+    environment: ProcessInfo.processInfo.environment
+  ) { FileHandle.standardError.write(Data($0.utf8)) }
+}
+
 /// Exit code 2: an input could not be read.
 let unreadable = ExitCode(2)
 
@@ -70,7 +80,8 @@ extension PTInspect {
     static let configuration = CommandConfiguration(
       abstract: "Show the layer table, parameter and buffer totals, and the checkpoint's anatomy.")
 
-    @Argument(help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.")
+    @Argument(
+      help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.")
     var files: [String]
 
     @OptionGroup var output: OutputOptions
@@ -85,7 +96,8 @@ extension PTInspect {
     var expand = false
 
     @Flag(
-      help: "Show memory: bytes by dtype, fp32/fp16/int8/int4 sizes, training with Adam, file anatomy.")
+      help:
+        "Show memory: bytes by dtype, fp32/fp16/int8/int4 sizes, training with Adam, file anatomy.")
     var memory = false
 
     @Flag(help: "Look for checkpoints in subfolders of the folders given.")
@@ -97,17 +109,18 @@ extension PTInspect {
     }
 
     func run() throws {
-      let options = LayerTableOptions(depth: depth, collapse: !expand, explain: explain, memory: memory)
+      let options = LayerTableOptions(
+        depth: depth, collapse: !expand, explain: explain, memory: memory)
       let format = output.format
       let style = output.style
       // Several files as a table: one row per file, unless a per-file detail is asked for.
       let compact =
         format == .table && !(explain || memory || expand || depth != nil)
         && (files.count > 1 || FileBatch.expand(files, recursive: recursive).count > 1)
-      let rows = BatchResults<SummaryRow>()
-      let printed = BatchResults<Int>()
-      let failed = runBatch(
-        files, recursive: recursive,
+      let rows = Locked<[SummaryRow]>([])
+      let printed = Locked(0)
+      let failed = BatchRunner.run(
+        files, recursive: recursive, progressBar: progressBar(.files), report: { report($0) },
         work: { (path: String) throws(CheckpointError) -> SummaryReport in
           SummaryReport(try Checkpoint.open(path))
         },
@@ -116,21 +129,24 @@ extension PTInspect {
           case .skipped: return
           case .failure(let error):
             report(error)
-            if compact { rows.append(SummaryRow(file: input.path, error: error.message)) }
+            if compact {
+              rows.withLock { $0.append(SummaryRow(file: input.path, error: error.message)) }
+            }
           case .success(let report):
-            if compact { return rows.append(SummaryRow(report)) }
+            if compact { return rows.withLock { $0.append(SummaryRow(report)) } }
             switch format {
             case .json: printJSON(report)
             case .jsonl: print(JSONLines.line(report))
-            case .markdown: print(SummaryRenderer.markdown(report, options: options), terminator: "")
+            case .markdown:
+              print(SummaryRenderer.markdown(report, options: options), terminator: "")
             case .table:
-              if printed.count > 0 { print() }
+              if printed.current > 0 { print() }
               print(SummaryRenderer.table(report, options: options, style: style), terminator: "")
             }
-            printed.append(0)
+            printed.withLock { $0 += 1 }
           }
         })
-      if compact { print(SummaryListRenderer.table(rows.items, style: style), terminator: "") }
+      if compact { print(SummaryListRenderer.table(rows.current, style: style), terminator: "") }
       if failed { throw unreadable }
     }
   }
@@ -146,13 +162,13 @@ extension PTInspect {
     var filter: String?
 
     @Option(help: "Order: file, name, size, numel, dtype or storage.")
-    var sort: TensorSortArgument = .file
+    var sort: TensorSort = .file
 
     @OptionGroup var output: OutputOptions
 
     func run() throws {
       do {
-        let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort.value)
+        let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort)
         switch output.format {
         case .json: printJSON(report)
         case .jsonl: print(JSONLines.line(report))
@@ -165,9 +181,4 @@ extension PTInspect {
       }
     }
   }
-}
-
-enum TensorSortArgument: String, ExpressibleByArgument, CaseIterable {
-  case file, name, size, numel, dtype, storage
-  var value: TensorSort { TensorSort(rawValue: rawValue) ?? .file }
 }

@@ -31,7 +31,7 @@ extension PTInspect {
     }
 
     func run() throws {
-      var worst: Int32 = 0
+      var exit = ScanExitCode()
       var first = true
       for argument in files {
         let paths: [String]
@@ -39,7 +39,7 @@ extension PTInspect {
           paths = try SecurityScanner.expand(argument)
         } catch {
           report(error)
-          worst = max(worst, 2)
+          exit.addUnreadable()
           continue
         }
         for path in paths {
@@ -55,16 +55,16 @@ extension PTInspect {
             }
             first = false
             for message in scan.errors {
-              report(CheckpointError(file: path, ScanRenderer.printable(message)))
+              report(CheckpointError(file: path, Format.printable(message)))
             }
-            worst = max(worst, scan.exitCode(strict: strict))
+            exit.add(scan, strict: strict)
           } catch {
             report(error)
-            worst = max(worst, 2)
+            exit.addUnreadable()
           }
         }
       }
-      if worst != 0 { throw ExitCode(worst) }
+      if exit.code != 0 { throw ExitCode(exit.code) }
     }
   }
 }

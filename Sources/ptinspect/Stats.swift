@@ -32,16 +32,11 @@ extension PTInspect {
       let stats: StatsReport
       do {
         let checkpoint = try Checkpoint.open(file)
-        let bar = ProgressBar.onTerminal()
-        defer { bar?.finish() }
+        let bar = progressBar(.bytes)
+        defer { bar?.clear() }
         var progress: (@Sendable (Int64, Int64) -> Void)?
         if let bar { progress = { done, total in bar.update(done, total) } }
-        var engine = StatsEngine()
-        // For benchmarks: PTINSPECT_THREADS=1 measures one core.
-        if let n = ProcessInfo.processInfo.environment["PTINSPECT_THREADS"].flatMap(Int.init), n > 0
-        {
-          engine.threads = n
-        }
+        let engine = StatsEngine(environment: ProcessInfo.processInfo.environment)
         stats = try StatsReport(checkpoint, filter: filter, engine: engine, progress: progress)
       } catch {
         report(error)
@@ -61,49 +56,5 @@ extension PTInspect {
         throw ExitCode.failure
       }
     }
-  }
-}
-
-/// A progress bar on standard error, drawn only when it is a terminal and the work has taken
-/// more than half a second; updated at most ten times a second from any thread.
-final class ProgressBar: @unchecked Sendable {
-  private let lock = NSLock()
-  private let start = Date()
-  private var lastDraw = Date.distantPast
-  private var drawn = false
-
-  /// A bar when standard error is a terminal (and TERM is not dumb), else nil.
-  static func onTerminal() -> ProgressBar? {
-    guard isatty(STDERR_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"] != "dumb" else {
-      return nil
-    }
-    return ProgressBar()
-  }
-
-  func update(_ done: Int64, _ total: Int64) {
-    lock.lock()
-    defer { lock.unlock() }
-    let now = Date()
-    let elapsed = now.timeIntervalSince(start)
-    guard elapsed > 0.5, now.timeIntervalSince(lastDraw) > 0.1, total > 0 else { return }
-    lastDraw = now
-    drawn = true
-    let fraction = min(1, Double(done) / Double(total))
-    let width = 30
-    let filled = Int(fraction * Double(width))
-    let rate = Double(done) / elapsed
-    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-    let line = String(
-      format: "\r[%@] %3.0f%%  %@ of %@  %@/s ", bar, fraction * 100, Format.bytes(done),
-      Format.bytes(total),
-      Format.bytes(Int64(rate)))
-    FileHandle.standardError.write(Data(line.utf8))
-  }
-
-  /// Clears the bar's line.
-  func finish() {
-    lock.lock()
-    defer { lock.unlock() }
-    if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
   }
 }

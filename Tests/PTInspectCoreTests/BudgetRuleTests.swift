@@ -76,7 +76,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
     let torch = try TorchNumbers("cifar_cnn.pt")
     #expect(torch.parameters == 5_852_234)
     let over = try evaluateBudget("cifar_cnn.pt", budgetSpec { try $0.set(.maxParams, "5.8M") })
-    #expect(over.verdict == "fail")
+    #expect(over.verdict == .fail)
     #expect(over.rules.count == 1)
     let rule = try #require(over.rules.first)
     #expect(rule.rule == "max-params 5.8M")
@@ -87,16 +87,16 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
     #expect(rule.pass == false)
 
     let within = try evaluateBudget("cifar_cnn.pt", budgetSpec { try $0.set(.maxParams, "6M") })
-    #expect(within.verdict == "pass")
+    #expect(within.verdict == .pass)
     #expect(within.rules.first?.margin == 6_000_000 - torch.parameters)
     // Exactly at the limit passes.
     let exact = try evaluateBudget(
       "cifar_cnn.pt", budgetSpec { try $0.set(.maxParams, "5_852_234") })
-    #expect(exact.verdict == "pass")
+    #expect(exact.verdict == .pass)
     #expect(exact.rules.first?.margin == 0)
     let oneShort = try evaluateBudget(
       "cifar_cnn.pt", budgetSpec { try $0.set(.maxParams, "5,852,233") })
-    #expect(oneShort.verdict == "fail")
+    #expect(oneShort.verdict == .fail)
   }
 
   @Test func maxBytesIsTheModelsTensorBytes() throws {
@@ -119,7 +119,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
     #expect(r.rules[1].actual == fileSize)
     #expect(r.rules[1].limit == 22 * 1_048_576)
     #expect(r.rules[1].pass == false)
-    #expect(r.verdict == "fail")
+    #expect(r.verdict == .fail)
   }
 
   @Test func groupBudgetsMatchNamesRelativeToTheModel() throws {
@@ -180,7 +180,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
 
   @Test func aGroupMatchingNothingFails() throws {
     let r = try evaluateBudget("cifar_cnn.pt", budgetSpec { try $0.addGroup("encoder.*=20M") })
-    #expect(r.verdict == "fail")
+    #expect(r.verdict == .fail)
     #expect(r.rules.first?.matched == 0)
     #expect(r.rules.first?.actual == 0)
     #expect(r.rules.first?.pass == false)
@@ -199,7 +199,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
       try $0.set(.baseline, "base.pt")
     }
     let r = try evaluateBudget("diff/widened.pt", spec, baseline: "diff/base.pt")
-    #expect(r.verdict == "fail")
+    #expect(r.verdict == .fail)
     let params = try #require(r.rules.first)
     #expect(params.rule == "max-growth 5% vs \(Fixtures.path("diff/base.pt"))")
     #expect(params.baseline == base.parameters)
@@ -221,7 +221,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
         try $0.set(.maxGrowth, "+200"); try $0.set(.baseline, "x")
       },
       baseline: "diff/base.pt")
-    #expect(roomy.verdict == "pass")
+    #expect(roomy.verdict == .pass)
     #expect(roomy.rules.first?.margin == 200 - growth)
     let percent = try evaluateBudget(
       "diff/widened.pt",
@@ -230,7 +230,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
       },
       baseline: "diff/base.pt")
     #expect(percent.rules.first?.limit == 170)  // floor(170.66)
-    #expect(percent.verdict == "pass")
+    #expect(percent.verdict == .pass)
     // Shrinking is always within a growth budget.
     let shrink = try evaluateBudget(
       "diff/base.pt",
@@ -239,7 +239,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
       },
       baseline: "diff/widened.pt")
     #expect(shrink.rules.first?.actual == -growth)
-    #expect(shrink.verdict == "pass")
+    #expect(shrink.verdict == .pass)
   }
 
   @Test func growthWithoutABaselineIsNotedNotPassed() throws {
@@ -286,8 +286,8 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
         == "PASS \(Fixtures.path("cifar_cnn.pt")): within budget (1 rule)")
     let error = BudgetReport.unreadable("x.pt", "no such file")
     #expect(BudgetRenderer.verdictLine(error) == "ERROR x.pt: could not be read: no such file")
-    #expect(BudgetBatchReport([within, over]).verdict == "fail")
-    #expect(BudgetBatchReport([within, over, error]).verdict == "error")
-    #expect(BudgetBatchReport([within]).verdict == "pass")
+    #expect(BudgetBatchReport([within, over]).verdict == .fail)
+    #expect(BudgetBatchReport([within, over, error]).verdict == .error)
+    #expect(BudgetBatchReport([within]).verdict == .pass)
   }
 }

@@ -13,12 +13,23 @@
 
 import Foundation
 
-/// Reads budget files.
+/// The budget file: found in the current folder (`names`, in order) and parsed into a
+/// `BudgetSpec`.
 public enum BudgetFile {
   /// The names looked for in the current directory, in this order.
   public static let names = [".ptinspect.toml", "pyproject.toml"]
   /// Keys of the budget table besides the rule keys.
   static let groupsKey = "groups"
+
+  /// The text of the budget file at `path`; the error says whether it is missing or unreadable.
+  public static func text(at path: String) throws(CheckpointError) -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      let exists = FileManager.default.fileExists(atPath: path)
+      throw CheckpointError(
+        file: path, exists ? "cannot read the budget file" : "no such budget file")
+    }
+    return text
+  }
 
   /// The budget file in `directory`: the first of `names` that exists and has a budget table,
   /// or nil. A pyproject.toml without `[tool.ptinspect.budget]` is not a budget file.

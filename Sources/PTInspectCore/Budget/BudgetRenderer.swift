@@ -8,7 +8,7 @@ public struct BudgetBatchReport: Sendable, Codable, Equatable {
   public var schemaVersion = reportSchemaVersion
   /// `pass` when every file is within budget, `fail` when any is over, `error` when any could
   /// not be read.
-  public var verdict: String
+  public var verdict: BudgetVerdict
   public var files: [BudgetReport]
 
   public init(_ files: [BudgetReport]) {
@@ -19,10 +19,10 @@ public struct BudgetBatchReport: Sendable, Codable, Equatable {
 
 public enum BudgetRenderer {
   /// `error` if any file could not be read, else `fail` if any is over budget, else `pass`.
-  public static func overallVerdict(_ reports: [BudgetReport]) -> String {
-    if reports.contains(where: { $0.verdict == "error" }) { return "error" }
-    if reports.contains(where: { $0.verdict == "fail" }) { return "fail" }
-    return "pass"
+  public static func overallVerdict(_ reports: [BudgetReport]) -> BudgetVerdict {
+    if reports.contains(where: { $0.verdict == .error }) { return .error }
+    if reports.contains(where: { $0.verdict == .fail }) { return .fail }
+    return .pass
   }
 
   static func signed(_ n: Int64) -> String { n > 0 ? "+" + Format.count(n) : Format.count(n) }
@@ -57,13 +57,13 @@ public enum BudgetRenderer {
 
   /// One line: the verdict for one file (`PASS x.pt: within budget (2 rules)`).
   public static func verdictLine(_ r: BudgetReport) -> String {
-    let tag = r.verdict == "error" ? "ERROR" : r.passed ? "PASS" : "FAIL"
+    let tag = r.verdict == .error ? "ERROR" : r.passed ? "PASS" : "FAIL"
     return "\(tag) \(r.file): \(verdictDetail(r))"
   }
 
   /// The verdict without the file: `within budget (2 rules)`, `over budget on 1 of 2 rules (...)`.
   public static func verdictDetail(_ r: BudgetReport) -> String {
-    if r.verdict == "error" { return "could not be read: \(r.error ?? "")" }
+    if r.verdict == .error { return "could not be read: \(r.error ?? "")" }
     let failed = r.failedRules
     let n = r.rules.count
     if failed.isEmpty {
@@ -80,8 +80,8 @@ public enum BudgetRenderer {
 
   /// One line: the verdict for several files.
   public static func batchVerdictLine(_ reports: [BudgetReport]) -> String {
-    let failed = reports.filter { $0.verdict == "fail" }
-    let errors = reports.filter { $0.verdict == "error" }
+    let failed = reports.filter { $0.verdict == .fail }
+    let errors = reports.filter { $0.verdict == .error }
     let ok = reports.count - failed.count - errors.count
     let files = { (n: Int) in "\(n) file\(n == 1 ? "" : "s")" }
     var parts: [String] = []
@@ -108,7 +108,7 @@ public enum BudgetRenderer {
     }
     var t = TextTable(headers: headers, alignments: alignments)
     for r in reports {
-      if r.verdict == "error" {
+      if r.verdict == .error {
         t.add((withFile ? [r.file] : []) + ["-", "-", "-", "-", "unreadable"])
         continue
       }
@@ -151,7 +151,7 @@ public enum BudgetRenderer {
   public static func table(_ r: BudgetReport, style: TerminalStyle = .plain) -> String {
     var out: [String] = []
     if let config = r.config { out.append(style.dim("rules from \(config)")) }
-    if r.verdict != "error" {
+    if r.verdict != .error {
       out.append(colour(table([r], withFile: false).render(style: style), style: style))
       out.append(contentsOf: notes([r], withFile: false))
       out.append("")
@@ -169,7 +169,7 @@ public enum BudgetRenderer {
     out.append(contentsOf: notes(reports, withFile: true))
     out.append("")
     let verdict = batchVerdictLine(reports)
-    out.append(style.bold(styled(verdict, overallVerdict(reports) == "pass", style)))
+    out.append(style.bold(styled(verdict, overallVerdict(reports) == .pass, style)))
     return out.joined(separator: "\n") + "\n"
   }
 
@@ -178,9 +178,9 @@ public enum BudgetRenderer {
     let verdict = overallVerdict(reports)
     let heading =
       switch verdict {
-      case "pass": "✅ within budget"
-      case "fail": "❌ over budget"
-      default: "⚠️ could not check every file"
+      case .pass: "✅ within budget"
+      case .fail: "❌ over budget"
+      case .error: "⚠️ could not check every file"
       }
     var out = ["### ptinspect budget: \(heading)", ""]
     let single = reports.count == 1
@@ -203,7 +203,7 @@ public enum BudgetRenderer {
     }
     if t.rows.isEmpty == false { out.append(t.markdown()) }
     let notes = notes(reports, withFile: !single)
-    let errors = reports.filter { $0.verdict == "error" }
+    let errors = reports.filter { $0.verdict == .error }
     if !notes.isEmpty || !errors.isEmpty {
       out.append("")
       for e in errors { out.append("- **unreadable** `\(e.file)`: \(e.error ?? "")") }
@@ -214,86 +214,5 @@ public enum BudgetRenderer {
       out.append("_Rules from `\(config)`._")
     }
     return out.joined(separator: "\n") + "\n"
-  }
-}
-
-/// One row of the many-files summary table.
-public struct SummaryRow: Sendable, Codable, Equatable {
-  public var file: String
-  public var format: String
-  public var tensors: Int
-  public var parameters: Int64
-  public var buffers: Int64
-  public var bytes: Int64
-  public var fileBytes: Int64
-  /// Why the file could not be read.
-  public var error: String?
-
-  public init(_ r: SummaryReport) {
-    file = r.file
-    format = r.format
-    tensors = r.tensors.count
-    parameters = r.totals.parameters
-    buffers = r.totals.buffers
-    bytes = r.totals.bytes
-    fileBytes = r.fileBytes
-  }
-
-  public init(file: String, error: String) {
-    self.file = file
-    format = "-"
-    tensors = 0
-    parameters = 0
-    buffers = 0
-    bytes = 0
-    fileBytes = 0
-    self.error = error
-  }
-}
-
-/// `summary` over several files: one row per file.
-public enum SummaryListRenderer {
-  static func table(_ rows: [SummaryRow]) -> TextTable {
-    var t = TextTable(
-      headers: ["File", "Format", "Tensors", "Parameters", "Buffers", "Bytes", "File size"],
-      alignments: [.left, .left, .right, .right, .right, .right, .right])
-    var total = (
-      tensors: 0, parameters: Int64(0), buffers: Int64(0), bytes: Int64(0), file: Int64(0)
-    )
-    var read = 0
-    for r in rows {
-      if r.error != nil {
-        t.add([r.file, "unreadable", "-", "-", "-", "-", "-"])
-        continue
-      }
-      read += 1
-      total.tensors += r.tensors
-      total.parameters &+= r.parameters
-      total.buffers &+= r.buffers
-      total.bytes &+= r.bytes
-      total.file &+= r.fileBytes
-      t.add([
-        r.file, r.format, Format.count(Int64(r.tensors)), Format.count(r.parameters),
-        Format.count(r.buffers),
-        Format.bytes(r.bytes), Format.bytes(r.fileBytes),
-      ])
-    }
-    t.rulesBefore = [t.rows.count]
-    t.add([
-      "Total", "\(read) file\(read == 1 ? "" : "s")", Format.count(Int64(total.tensors)),
-      Format.count(total.parameters), Format.count(total.buffers), Format.bytes(total.bytes),
-      Format.bytes(total.file),
-    ])
-    return t
-  }
-
-  /// The rows as a table for a terminal, with a total.
-  public static func table(_ rows: [SummaryRow], style: TerminalStyle = .plain) -> String {
-    var out = table(rows).render(style: style)
-    let failed = rows.filter { $0.error != nil }.count
-    if failed > 0 {
-      out += "\n\(failed) file\(failed == 1 ? "" : "s") could not be read (see above)"
-    }
-    return out + "\n"
   }
 }

@@ -199,12 +199,21 @@ public struct BudgetCheck: Sendable, Codable, Equatable {
   }
 }
 
+/// A budget verdict, as the JSON spells it.
+public enum BudgetVerdict: String, Sendable, Codable, Equatable {
+  /// Within every budget.
+  case pass
+  /// Over at least one budget.
+  case fail
+  /// The file could not be read.
+  case error
+}
+
 /// The budget verdict for one checkpoint (schemaVersion 1).
 public struct BudgetReport: Sendable, Codable, Equatable {
   public var schemaVersion = reportSchemaVersion
   public var file: String
-  /// `pass`, `fail`, or `error` when the file could not be read.
-  public var verdict: String
+  public var verdict: BudgetVerdict
   public var rules: [BudgetCheck]
   /// The baseline checkpoint the growth rules compare with.
   public var baselineFile: String?
@@ -216,7 +225,7 @@ public struct BudgetReport: Sendable, Codable, Equatable {
   public var notes: [String] = []
 
   public init(
-    file: String, verdict: String, rules: [BudgetCheck], baselineFile: String? = nil,
+    file: String, verdict: BudgetVerdict, rules: [BudgetCheck], baselineFile: String? = nil,
     config: String? = nil, error: String? = nil, notes: [String] = []
   ) {
     self.file = file
@@ -232,10 +241,10 @@ public struct BudgetReport: Sendable, Codable, Equatable {
   public static func unreadable(_ file: String, _ error: String, config: String? = nil)
     -> BudgetReport
   {
-    BudgetReport(file: file, verdict: "error", rules: [], config: config, error: error)
+    BudgetReport(file: file, verdict: .error, rules: [], config: config, error: error)
   }
 
-  public var passed: Bool { verdict == "pass" }
+  public var passed: Bool { verdict == .pass }
   public var failedRules: [BudgetCheck] { rules.filter { !$0.pass } }
 
   enum CodingKeys: String, CodingKey {
@@ -321,7 +330,7 @@ public enum BudgetEvaluator {
         checks.append(result)
       }
     }
-    let verdict = checks.allSatisfy(\.pass) ? "pass" : "fail"
+    let verdict: BudgetVerdict = checks.allSatisfy(\.pass) ? .pass : .fail
     return BudgetReport(
       file: report.file, verdict: verdict, rules: checks,
       baselineFile: spec.hasGrowthRules ? baseline?.file : nil, config: config, notes: notes)

@@ -23,6 +23,13 @@ public struct StatsEngine: Sendable {
 
   public init() {}
 
+  /// The engine as the environment sets it: `PTINSPECT_THREADS=N` (N at least 1) uses N
+  /// threads, for benchmarks (`PTINSPECT_THREADS=1` measures one core).
+  public init(environment: [String: String]) {
+    self.init()
+    if let n = environment["PTINSPECT_THREADS"].flatMap(Int.init), n > 0 { threads = n }
+  }
+
   /// A unit: elements `range` of the tensor (or sparse values component) `source`.
   struct Unit {
     var tensor: Int

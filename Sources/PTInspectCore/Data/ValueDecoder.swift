@@ -32,7 +32,10 @@ struct ValueDecoder: Sendable {
     case .int1, .int2, .int3, .int4, .int5, .int6, .int7, .uint1, .uint2, .uint3, .uint4, .uint5,
       .uint6, .uint7:
       return "sub-byte dtype \(dtype.rawValue) is not decoded"
-    default:
+    case .float64, .float32, .float16, .bfloat16, .float8_e5m2, .float8_e4m3fn, .float8_e5m2fnuz,
+      .float8_e4m3fnuz, .float8_e8m0fnu, .float4_e2m1fn_x2, .complex32, .complex64, .complex128,
+      .bcomplex32, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool, .qint8,
+      .quint8, .qint32:
       return nil
     }
   }
@@ -121,8 +124,9 @@ struct ValueDecoder: Sendable {
     case .qint32:
       run(UInt32.self, src, s, count, out) { Double(Int32(bitPattern: $0)) }
       dequantize(out, count)
-    default:
-      // unsupportedReason(dtype) is non-nil for the rest; callers never get here.
+    case .bits8, .bits16, .bits1x8, .bits2x4, .bits4x2, .quint4x2, .quint2x4, .int1, .int2, .int3,
+      .int4, .int5, .int6, .int7, .uint1, .uint2, .uint3, .uint4, .uint5, .uint6, .uint7:
+      // unsupportedReason(dtype) is non-nil for these; callers never get here.
       for i in 0..<count { out[i] = .nan }
     }
   }

@@ -17,6 +17,33 @@ public struct DiffPair: Sendable {
   public var after: TensorRecord
 }
 
+/// What changed about one tensor. The report spells it with the names joined by `+`
+/// (`shape+dtype`, `dtype+values`), always in the order of `spelled`.
+public struct TensorChanges: OptionSet, Sendable, Hashable, CustomStringConvertible {
+  public let rawValue: UInt8
+  public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+  public static let added = TensorChanges(rawValue: 1 << 0)
+  public static let removed = TensorChanges(rawValue: 1 << 1)
+  public static let shape = TensorChanges(rawValue: 1 << 2)
+  public static let dtype = TensorChanges(rawValue: 1 << 3)
+  /// Values beyond the tolerance.
+  public static let values = TensorChanges(rawValue: 1 << 4)
+  /// Values that differ within the tolerance (listed, not counted).
+  public static let close = TensorChanges(rawValue: 1 << 5)
+
+  /// Each change with its name, in the order the names are joined.
+  static let spelled: [(change: TensorChanges, name: String)] = [
+    (.added, "added"), (.removed, "removed"), (.shape, "shape"), (.dtype, "dtype"),
+    (.values, "values"), (.close, "close"),
+  ]
+
+  /// `shape+dtype`; empty for no change.
+  public var description: String {
+    Self.spelled.filter { contains($0.change) }.map(\.name).joined(separator: "+")
+  }
+}
+
 /// Compares two opened checkpoints.
 public enum CheckpointDiff {
   /// Prefixes wrappers put before every key: DataParallel/DDP, torch.compile, Lightning.
@@ -40,229 +67,42 @@ public enum CheckpointDiff {
         "no tensor matches the filter \(options.filters.map { "'\($0)'" }.joined(separator: ", "))")
     }
 
-    // Structure: names, shapes, dtypes.
-    var added: [DiffTensor] = []
-    var removed: [DiffTensor] = []
-    var shapeChanged: [ShapeChange] = []
-    var dtypeChanged: [DTypeChange] = []
-    var changes: [String: [String]] = [:]
-    var pairs: [DiffPair] = []
-    var rightIndex: [String: Int] = [:]
-    for (i, e) in right.enumerated() { rightIndex[e.name] = i }
-    let leftNames = Set(left.map(\.name))
-    for e in left {
-      guard let j = rightIndex[e.name] else {
-        removed.append(entry(e))
-        changes[e.name, default: []].append("removed")
-        continue
-      }
-      let t = e.tensor
-      let u = right[j].tensor
-      if t.shape != u.shape {
-        shapeChanged.append(
-          ShapeChange(
-            name: e.name, shapeBefore: t.shape, shapeAfter: u.shape, dtypeBefore: t.dtype.rawValue,
-            dtypeAfter: u.dtype.rawValue, numelBefore: t.numel, numelAfter: u.numel))
-        changes[e.name, default: []].append("shape")
-      }
-      if t.dtype != u.dtype {
-        dtypeChanged.append(
-          DTypeChange(
-            name: e.name, before: t.dtype.rawValue, after: u.dtype.rawValue, shape: t.shape))
-        changes[e.name, default: []].append("dtype")
-      }
-      if t.shape == u.shape { pairs.append(DiffPair(name: e.name, before: t, after: u)) }
-    }
-    for e in right where !leftNames.contains(e.name) {
-      added.append(entry(e))
-      changes[e.name, default: []].append("added")
-    }
-
-    // Contents: every pair with --values; with --expect-unchanged alone, the pairs it covers.
-    let valuePairs =
-      options.values
-      ? pairs : pairs.filter { NameGlob.matchesAny(options.expectUnchanged, $0.name) }
-    let compareValues = options.values || !options.expectUnchanged.isEmpty
-    var changed: [ValueChange] = []
-    var close: [ValueChange] = []
-    var summary = ValueSummary(
-      compared: 0, identical: 0, equal: 0, withinTolerance: 0, changed: 0, bytesRead: 0,
-      skipped: [],
-      nonFinite: [])
-    var unverified: [String: String] = [:]
-    if compareValues && !valuePairs.isEmpty {
-      let outcome = try ValueComparator.compare(
-        valuePairs, a, b, options: options, progress: progress)
-      summary.bytesRead = outcome.bytesRead
-      for (pair, result) in zip(valuePairs, outcome.results) {
-        switch result {
-        case .skipped(let reason):
-          summary.skipped.append(SkippedTensor(name: pair.name, reason: reason))
-          unverified[pair.name] = reason
-        case .compared(let stats):
-          summary.compared += 1
-          if stats.nanBefore + stats.nanAfter + stats.infBefore + stats.infAfter > 0 {
-            summary.nonFinite.append(
-              NonFiniteCount(
-                name: pair.name, nanBefore: stats.nanBefore, nanAfter: stats.nanAfter,
-                infBefore: stats.infBefore,
-                infAfter: stats.infAfter))
-          }
-          if stats.isChanged {
-            summary.changed += 1
-            changed.append(
-              ValueChange(
-                name: pair.name, dtypeBefore: pair.before.dtype.rawValue,
-                dtypeAfter: pair.after.dtype.rawValue,
-                shape: pair.before.shape, stats: stats))
-            changes[pair.name, default: []].append("values")
-          } else if stats.bitIdentical == true {
-            summary.identical += 1
-          } else if stats.elementsDifferent == 0 {
-            summary.equal += 1
-          } else {
-            summary.withinTolerance += 1
-            close.append(
-              ValueChange(
-                name: pair.name, dtypeBefore: pair.before.dtype.rawValue,
-                dtypeAfter: pair.after.dtype.rawValue,
-                shape: pair.before.shape, stats: stats))
-          }
-        }
-      }
-    }
-    if !options.values {
-      notes.append(
-        options.expectUnchanged.isEmpty
-          ? "values not compared: add --values to compare contents"
-          : "values compared only under --expect-unchanged; add --values to compare every tensor")
-    }
-    if compareValues {
-      notes.append(
-        options.hasTolerance
-          ? "an element counts as changed when |a - b| > atol + rtol * |b| (atol \(options.atol), rtol \(options.rtol); numpy's allclose)"
-          : "any difference in value counts as a change (set --atol/--rtol for a tolerance)")
-    }
+    var structure = Structure(left: left, right: right)
+    let contents = try Contents(
+      structure.pairs, a, b, options: options, progress: progress, changes: &structure.changes)
+    notes += valueNotes(options)
 
     // With --ignore-dtype, a tensor whose only change is its dtype is listed but not counted.
-    let counted = changes.filter { !(options.ignoreDType && $0.value == ["dtype"]) }
+    let counted = structure.changes.filter { !(options.ignoreDType && $0.value == .dtype) }
     let differences = counted.count
-    let layers = layerChanges(a, b, left: left, right: right, changes: changes)
+    let layers = layerChanges(a, b, left: left, right: right, changes: structure.changes)
     let totals = DiffTotals(
       before: counts(left), after: counts(right),
       difference: difference(counts(right), counts(left)))
-
-    // Expectations.
-    var expectations: [ExpectationResult] = []
-    for pattern in options.expectUnchanged {
-      var covered: [String] = []
-      var seen = Set<String>()
-      for e in left + right where NameGlob.matches(pattern, e.name) && seen.insert(e.name).inserted
-      {
-        covered.append(e.name)
-      }
-      var violations: [ExpectationViolation] = []
-      for name in covered {
-        if let c = counted[name] {
-          violations.append(ExpectationViolation(name: name, change: c.joined(separator: "+")))
-        } else if let reason = unverified[name] {
-          violations.append(ExpectationViolation(name: name, change: "unverified (\(reason))"))
-        }
-      }
-      expectations.append(
-        ExpectationResult(
-          pattern: pattern, tensors: covered.count, kept: !covered.isEmpty && violations.isEmpty,
-          violations: violations))
-    }
+    let expectations = expectations(
+      options.expectUnchanged, entries: left + right, counted: counted,
+      unverified: contents.unverified)
     let broken = expectations.filter { !$0.kept }
     let finding = options.expectUnchanged.isEmpty ? differences > 0 : !broken.isEmpty
-
-    var rows: [TensorDifference] = []
-    func look(_ t: TensorRecord) -> TensorLook {
-      TensorLook(dtype: t.dtype.rawValue, shape: t.shape)
-    }
-    let closeNames = Set(close.map(\.name))
-    for e in left {
-      let c = (changes[e.name] ?? []) + (closeNames.contains(e.name) ? ["close"] : [])
-      guard !c.isEmpty else { continue }
-      rows.append(
-        TensorDifference(
-          name: e.name, change: c.joined(separator: "+"), before: look(e.tensor),
-          after: rightIndex[e.name].map { look(right[$0].tensor) }))
-    }
-    for e in right where !leftNames.contains(e.name) {
-      rows.append(
-        TensorDifference(name: e.name, change: "added", before: nil, after: look(e.tensor)))
-    }
-    let unchanged = left.filter { rightIndex[$0.name] != nil && counted[$0.name] == nil }.count
-    let total = leftNames.union(right.map(\.name)).count
-    var verdict: String
-    if differences == 0 {
-      let ignoring = options.ignoreDType && !dtypeChanged.isEmpty
-      let same =
-        ["names", "shapes"] + (ignoring ? [] : ["dtypes"]) + (options.values ? ["values"] : [])
-      let list = same.dropLast().joined(separator: ", ") + " and " + (same.last ?? "")
-      verdict =
-        (options.values ? "no differences: " : "same structure: ")
-        + "\(Format.count(Int64(total))) tensors with the same \(list)"
-      if ignoring {
-        verdict += " (\(Format.count(Int64(dtypeChanged.count))) with another dtype, ignored)"
-      }
-    } else {
-      var parts: [String] = []
-      if !added.isEmpty { parts.append("\(Format.count(Int64(added.count))) added") }
-      if !removed.isEmpty { parts.append("\(Format.count(Int64(removed.count))) removed") }
-      if !shapeChanged.isEmpty {
-        parts.append("\(Format.count(Int64(shapeChanged.count))) with another shape")
-      }
-      if !dtypeChanged.isEmpty {
-        parts.append(
-          "\(Format.count(Int64(dtypeChanged.count))) with another dtype"
-            + (options.ignoreDType ? " (ignored)" : ""))
-      }
-      if !changed.isEmpty {
-        parts.append("\(Format.count(Int64(changed.count))) with changed values")
-      }
-      verdict =
-        "\(Format.count(Int64(differences))) of \(Format.count(Int64(total))) tensors differ: "
-        + parts.joined(separator: ", ")
-    }
-    if !summary.skipped.isEmpty {
-      verdict += "; \(Format.count(Int64(summary.skipped.count))) not compared (no readable values)"
-    }
-    if summary.withinTolerance > 0 {
-      verdict +=
-        "; \(Format.count(Int64(summary.withinTolerance))) with values within the tolerance"
-    }
-    if !options.values && total > 0 {
-      verdict +=
-        options.expectUnchanged.isEmpty
-        ? " (values not compared)" : " (values compared under --expect-unchanged only)"
-    }
-    if !expectations.isEmpty {
-      if broken.isEmpty {
-        verdict =
-          "expectations kept (\(expectations.map { "'\($0.pattern)'" }.joined(separator: ", ")) unchanged); "
-          + verdict
-      } else {
-        let shown = broken.map { r in
-          r.tensors == 0
-            ? "'\(r.pattern)' matches no tensor" : "'\(r.pattern)': \(r.violations.count) changed"
-        }
-        verdict = "EXPECTATION BROKEN (\(shown.joined(separator: "; "))); " + verdict
-      }
-    }
+    let rows = rows(structure, close: Set(contents.close.map(\.name)))
+    let unchanged = left.filter { structure.rightIndex[$0.name] != nil && counted[$0.name] == nil }
+      .count
+    let total = structure.leftNames.union(right.map(\.name)).count
+    let verdict = verdict(
+      structure, contents, differences: differences, total: total, expectations: expectations,
+      options: options)
 
     return DiffReport(
       before: DiffSide(
         file: a.path, format: a.format.rawValue, modelPrefix: a.modelPrefix, tensors: left.count),
       after: DiffSide(
         file: b.path, format: b.format.rawValue, modelPrefix: b.modelPrefix, tensors: right.count),
-      valuesCompared: compareValues && !valuePairs.isEmpty, atol: options.atol, rtol: options.rtol,
-      filter: options.filters, exclude: options.excludes, prefixStripped: strips, added: added,
-      removed: removed, shapeChanged: shapeChanged, dtypeChanged: dtypeChanged, changed: changed,
-      withinTolerance: close, tensors: rows, unchanged: unchanged, values: summary, layers: layers,
-      totals: totals, expectations: expectations,
+      valuesCompared: contents.compared, atol: options.atol, rtol: options.rtol,
+      filter: options.filters, exclude: options.excludes, prefixStripped: strips,
+      added: structure.added, removed: structure.removed, shapeChanged: structure.shapeChanged,
+      dtypeChanged: structure.dtypeChanged, changed: contents.changed,
+      withinTolerance: contents.close, tensors: rows, unchanged: unchanged,
+      values: contents.summary, layers: layers, totals: totals, expectations: expectations,
       differences: differences, finding: finding, notes: notes, verdict: verdict)
   }
 
@@ -272,39 +112,313 @@ public enum CheckpointDiff {
       bytes: e.tensor.bytes, kind: e.tensor.kind.rawValue)
   }
 
+  // MARK: structure
+
+  /// Structure: names, shapes, dtypes, from the headers alone.
+  struct Structure {
+    var left: [DiffEntry]
+    var right: [DiffEntry]
+    var added: [DiffTensor] = []
+    var removed: [DiffTensor] = []
+    var shapeChanged: [ShapeChange] = []
+    var dtypeChanged: [DTypeChange] = []
+    /// Every tensor that differs, by comparison name.
+    var changes: [String: TensorChanges] = [:]
+    /// Tensors on both sides with the same shape: their contents can be compared.
+    var pairs: [DiffPair] = []
+    /// Where each name stands on the right.
+    var rightIndex: [String: Int] = [:]
+    var leftNames: Set<String>
+
+    init(left: [DiffEntry], right: [DiffEntry]) {
+      self.left = left
+      self.right = right
+      leftNames = Set(left.map(\.name))
+      for (i, e) in right.enumerated() { rightIndex[e.name] = i }
+      for e in left {
+        guard let j = rightIndex[e.name] else {
+          removed.append(entry(e))
+          changes[e.name, default: []].insert(.removed)
+          continue
+        }
+        let t = e.tensor
+        let u = right[j].tensor
+        if t.shape != u.shape {
+          shapeChanged.append(
+            ShapeChange(
+              name: e.name, shapeBefore: t.shape, shapeAfter: u.shape,
+              dtypeBefore: t.dtype.rawValue, dtypeAfter: u.dtype.rawValue, numelBefore: t.numel,
+              numelAfter: u.numel))
+          changes[e.name, default: []].insert(.shape)
+        }
+        if t.dtype != u.dtype {
+          dtypeChanged.append(
+            DTypeChange(
+              name: e.name, before: t.dtype.rawValue, after: u.dtype.rawValue, shape: t.shape))
+          changes[e.name, default: []].insert(.dtype)
+        }
+        if t.shape == u.shape { pairs.append(DiffPair(name: e.name, before: t, after: u)) }
+      }
+      for e in right where !leftNames.contains(e.name) {
+        added.append(entry(e))
+        changes[e.name, default: []].insert(.added)
+      }
+    }
+  }
+
+  // MARK: contents
+
+  /// Contents: every pair with --values; with --expect-unchanged alone, the pairs it covers.
+  struct Contents {
+    /// Whether any contents were compared.
+    var compared: Bool
+    var changed: [ValueChange] = []
+    /// Values that differ within the tolerance.
+    var close: [ValueChange] = []
+    var summary = ValueSummary(
+      compared: 0, identical: 0, equal: 0, withinTolerance: 0, changed: 0, bytesRead: 0,
+      skipped: [], nonFinite: [])
+    /// Tensors whose contents could not be read, with the reason.
+    var unverified: [String: String] = [:]
+
+    /// Compares the contents of `pairs` (those options ask for) and marks changed values in
+    /// `changes`.
+    init(
+      _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
+      progress: Progress?, changes: inout [String: TensorChanges]
+    ) throws(CheckpointError) {
+      let valuePairs =
+        options.values
+        ? pairs : pairs.filter { NameGlob.matchesAny(options.expectUnchanged, $0.name) }
+      let compareValues = options.values || !options.expectUnchanged.isEmpty
+      compared = compareValues && !valuePairs.isEmpty
+      guard compared else { return }
+      let outcome = try ValueComparator.compare(
+        valuePairs, a, b, options: options, progress: progress)
+      summary.bytesRead = outcome.bytesRead
+      for (pair, result) in zip(valuePairs, outcome.results) {
+        switch result {
+        case .skipped(let reason):
+          summary.skipped.append(SkippedTensor(name: pair.name, reason: reason))
+          unverified[pair.name] = reason
+        case .compared(let stats):
+          add(pair, stats, changes: &changes)
+        }
+      }
+    }
+
+    /// Counts one compared pair.
+    mutating func add(
+      _ pair: DiffPair, _ stats: ValueStats, changes: inout [String: TensorChanges]
+    ) {
+      summary.compared += 1
+      if stats.nanBefore + stats.nanAfter + stats.infBefore + stats.infAfter > 0 {
+        summary.nonFinite.append(
+          NonFiniteCount(
+            name: pair.name, nanBefore: stats.nanBefore, nanAfter: stats.nanAfter,
+            infBefore: stats.infBefore, infAfter: stats.infAfter))
+      }
+      let change = ValueChange(
+        name: pair.name, dtypeBefore: pair.before.dtype.rawValue,
+        dtypeAfter: pair.after.dtype.rawValue, shape: pair.before.shape, stats: stats)
+      if stats.isChanged {
+        summary.changed += 1
+        changed.append(change)
+        changes[pair.name, default: []].insert(.values)
+      } else if stats.bitIdentical == true {
+        summary.identical += 1
+      } else if stats.elementsDifferent == 0 {
+        summary.equal += 1
+      } else {
+        summary.withinTolerance += 1
+        close.append(change)
+      }
+    }
+  }
+
+  /// What the notes say about comparing values.
+  static func valueNotes(_ options: DiffOptions) -> [String] {
+    var notes: [String] = []
+    if !options.values {
+      notes.append(
+        options.expectUnchanged.isEmpty
+          ? "values not compared: add --values to compare contents"
+          : "values compared only under --expect-unchanged; add --values to compare every tensor")
+    }
+    if options.values || !options.expectUnchanged.isEmpty {
+      notes.append(
+        options.hasTolerance
+          ? "an element counts as changed when |a - b| > atol + rtol * |b| (atol \(options.atol), rtol \(options.rtol); numpy's allclose)"
+          : "any difference in value counts as a change (set --atol/--rtol for a tolerance)")
+    }
+    return notes
+  }
+
+  // MARK: expectations
+
+  /// Expectations: each `--expect-unchanged` pattern, the tensors it covers and those that
+  /// changed (or could not be verified).
+  static func expectations(
+    _ patterns: [String], entries: [DiffEntry], counted: [String: TensorChanges],
+    unverified: [String: String]
+  ) -> [ExpectationResult] {
+    patterns.map { pattern in
+      var covered: [String] = []
+      var seen = Set<String>()
+      for e in entries where NameGlob.matches(pattern, e.name) && seen.insert(e.name).inserted {
+        covered.append(e.name)
+      }
+      var violations: [ExpectationViolation] = []
+      for name in covered {
+        if let c = counted[name] {
+          violations.append(ExpectationViolation(name: name, change: c.description))
+        } else if let reason = unverified[name] {
+          violations.append(ExpectationViolation(name: name, change: "unverified (\(reason))"))
+        }
+      }
+      return ExpectationResult(
+        pattern: pattern, tensors: covered.count, kept: !covered.isEmpty && violations.isEmpty,
+        violations: violations)
+    }
+  }
+
+  // MARK: rows
+
+  /// One row per tensor that differs (or is `close`): the before file's order, then the added.
+  static func rows(_ s: Structure, close: Set<String>) -> [TensorDifference] {
+    func look(_ t: TensorRecord) -> TensorLook {
+      TensorLook(dtype: t.dtype.rawValue, shape: t.shape)
+    }
+    var rows: [TensorDifference] = []
+    for e in s.left {
+      var c = s.changes[e.name] ?? []
+      if close.contains(e.name) { c.insert(.close) }
+      guard !c.isEmpty else { continue }
+      rows.append(
+        TensorDifference(
+          name: e.name, change: c.description, before: look(e.tensor),
+          after: s.rightIndex[e.name].map { look(s.right[$0].tensor) }))
+    }
+    for e in s.right where !s.leftNames.contains(e.name) {
+      rows.append(
+        TensorDifference(
+          name: e.name, change: TensorChanges.added.description, before: nil,
+          after: look(e.tensor)))
+    }
+    return rows
+  }
+
+  // MARK: verdict
+
+  /// The one-sentence verdict: what differs, what was not compared, and the expectations.
+  static func verdict(
+    _ s: Structure, _ contents: Contents, differences: Int, total: Int,
+    expectations: [ExpectationResult], options: DiffOptions
+  ) -> String {
+    func count(_ n: Int) -> String { Format.count(Int64(n)) }
+    var verdict: String
+    if differences == 0 {
+      let ignoring = options.ignoreDType && !s.dtypeChanged.isEmpty
+      let same =
+        ["names", "shapes"] + (ignoring ? [] : ["dtypes"]) + (options.values ? ["values"] : [])
+      let list = same.dropLast().joined(separator: ", ") + " and " + (same.last ?? "")
+      verdict =
+        (options.values ? "no differences: " : "same structure: ")
+        + "\(count(total)) tensors with the same \(list)"
+      if ignoring {
+        verdict += " (\(count(s.dtypeChanged.count)) with another dtype, ignored)"
+      }
+    } else {
+      var parts: [String] = []
+      if !s.added.isEmpty { parts.append("\(count(s.added.count)) added") }
+      if !s.removed.isEmpty { parts.append("\(count(s.removed.count)) removed") }
+      if !s.shapeChanged.isEmpty {
+        parts.append("\(count(s.shapeChanged.count)) with another shape")
+      }
+      if !s.dtypeChanged.isEmpty {
+        parts.append(
+          "\(count(s.dtypeChanged.count)) with another dtype"
+            + (options.ignoreDType ? " (ignored)" : ""))
+      }
+      if !contents.changed.isEmpty {
+        parts.append("\(count(contents.changed.count)) with changed values")
+      }
+      verdict =
+        "\(count(differences)) of \(count(total)) tensors differ: "
+        + parts.joined(separator: ", ")
+    }
+    if !contents.summary.skipped.isEmpty {
+      verdict += "; \(count(contents.summary.skipped.count)) not compared (no readable values)"
+    }
+    if contents.summary.withinTolerance > 0 {
+      verdict += "; \(count(contents.summary.withinTolerance)) with values within the tolerance"
+    }
+    if !options.values && total > 0 {
+      verdict +=
+        options.expectUnchanged.isEmpty
+        ? " (values not compared)" : " (values compared under --expect-unchanged only)"
+    }
+    guard !expectations.isEmpty else { return verdict }
+    let broken = expectations.filter { !$0.kept }
+    guard !broken.isEmpty else {
+      return
+        "expectations kept (\(expectations.map { "'\($0.pattern)'" }.joined(separator: ", ")) unchanged); "
+        + verdict
+    }
+    let shown = broken.map { r in
+      r.tensors == 0
+        ? "'\(r.pattern)' matches no tensor" : "'\(r.pattern)': \(r.violations.count) changed"
+    }
+    return "EXPECTATION BROKEN (\(shown.joined(separator: "; "))); " + verdict
+  }
+
   // MARK: names
+
+  static let sideNames = ["before", "after"]
 
   /// The tensors of each side under their comparison names, and the prefixes stripped.
   static func names(_ a: Checkpoint, _ b: Checkpoint, options: DiffOptions, notes: inout [String])
     -> (left: [DiffEntry], right: [DiffEntry], strips: [PrefixStrip])
   {
-    func entries(_ c: Checkpoint) -> [DiffEntry] {
-      let chosen = options.allTensors ? c.tensors : c.modelTensors
-      return chosen.map { t in
-        let model = t.section == .model
-        var name = Substring(t.name)
-        if model && name.hasPrefix(c.modelPrefix) { name = name.dropFirst(c.modelPrefix.count) }
-        return DiffEntry(name: String(name), tensor: t, isModel: model)
-      }
+    var sides = [entries(a, options: options), entries(b, options: options)]
+    var strips = stripGiven(options.stripPrefixes, &sides, notes: &notes)
+    if options.autoStrip { strips += stripDetected(&sides) }
+    for side in 0..<2 { sides[side] = keepingFirst(sides[side], side: side, notes: &notes) }
+    return (sides[0], sides[1], strips)
+  }
+
+  /// The tensors of one side (the model's, or all with `allTensors`), model tensors named
+  /// relative to the model.
+  static func entries(_ c: Checkpoint, options: DiffOptions) -> [DiffEntry] {
+    let chosen = options.allTensors ? c.tensors : c.modelTensors
+    return chosen.map { t in
+      let model = t.section == .model
+      var name = Substring(t.name)
+      if model && name.hasPrefix(c.modelPrefix) { name = name.dropFirst(c.modelPrefix.count) }
+      return DiffEntry(name: String(name), tensor: t, isModel: model)
     }
-    var sides = [entries(a), entries(b)]
-    let sideNames = ["before", "after"]
+  }
+
+  /// Removes `prefix` from the names that carry it (model tensors only, or all); how many.
+  static func strip(_ prefix: String, from entries: inout [DiffEntry], modelOnly: Bool) -> Int {
+    var n = 0
+    for i in entries.indices
+    where (!modelOnly || entries[i].isModel) && entries[i].name.hasPrefix(prefix) {
+      entries[i].name.removeFirst(prefix.count)
+      n += 1
+    }
+    return n
+  }
+
+  /// `--strip-prefix`: each prefix removed from every name of either side that carries it.
+  static func stripGiven(
+    _ prefixes: [String], _ sides: inout [[DiffEntry]], notes: inout [String]
+  ) -> [PrefixStrip] {
     var strips: [PrefixStrip] = []
-
-    func strip(_ prefix: String, side: Int, modelOnly: Bool) -> Int {
-      var n = 0
-      for i in sides[side].indices
-      where (!modelOnly || sides[side][i].isModel) && sides[side][i].name.hasPrefix(prefix) {
-        sides[side][i].name.removeFirst(prefix.count)
-        n += 1
-      }
-      return n
-    }
-
-    for prefix in options.stripPrefixes where !prefix.isEmpty {
+    for prefix in prefixes where !prefix.isEmpty {
       var any = false
       for side in 0..<2 {
-        let n = strip(prefix, side: side, modelOnly: false)
+        let n = strip(prefix, from: &sides[side], modelOnly: false)
         if n > 0 {
           strips.append(
             PrefixStrip(side: sideNames[side], prefix: prefix, automatic: false, tensors: n))
@@ -313,57 +427,62 @@ public enum CheckpointDiff {
       }
       if !any { notes.append("--strip-prefix '\(prefix)' matches no tensor name on either side") }
     }
+    return strips
+  }
 
-    if options.autoStrip {
-      // Strip a prefix every model key of one side carries when that gives more common names.
-      func modelNames(_ side: Int) -> [String] { sides[side].filter(\.isModel).map(\.name) }
-      func commonCount(_ x: [String], _ y: [String]) -> Int { Set(x).intersection(y).count }
-      var rounds = 0
-      var progress = true
-      while progress && rounds < 8 {
-        progress = false
-        rounds += 1
-        for side in 0..<2 {
-          let mine = modelNames(side)
-          let theirs = modelNames(1 - side)
-          guard !mine.isEmpty, !theirs.isEmpty else { continue }
-          var candidates = knownPrefixes
-          if let first = mine.first, let dot = first.firstIndex(of: ".") {
-            let component = String(first[...dot])
-            if !candidates.contains(component) { candidates.append(component) }
-          }
-          for prefix in candidates
-          where mine.allSatisfy({ $0.hasPrefix(prefix) })
-            && !theirs.allSatisfy({ $0.hasPrefix(prefix) })
-          {
-            let stripped = mine.map { String($0.dropFirst(prefix.count)) }
-            guard commonCount(stripped, theirs) > commonCount(mine, theirs) else { continue }
-            let n = strip(prefix, side: side, modelOnly: true)
-            strips.append(
-              PrefixStrip(side: sideNames[side], prefix: prefix, automatic: true, tensors: n))
-            progress = true
-            break
-          }
+  /// Strips a prefix every model key of one side carries when that gives more common names.
+  static func stripDetected(_ sides: inout [[DiffEntry]]) -> [PrefixStrip] {
+    func modelNames(_ side: Int) -> [String] { sides[side].filter(\.isModel).map(\.name) }
+    func commonCount(_ x: [String], _ y: [String]) -> Int { Set(x).intersection(y).count }
+    var strips: [PrefixStrip] = []
+    var rounds = 0
+    var progress = true
+    while progress && rounds < 8 {
+      progress = false
+      rounds += 1
+      for side in 0..<2 {
+        let mine = modelNames(side)
+        let theirs = modelNames(1 - side)
+        guard !mine.isEmpty, !theirs.isEmpty else { continue }
+        var candidates = knownPrefixes
+        if let first = mine.first, let dot = first.firstIndex(of: ".") {
+          let component = String(first[...dot])
+          if !candidates.contains(component) { candidates.append(component) }
+        }
+        for prefix in candidates
+        where mine.allSatisfy({ $0.hasPrefix(prefix) })
+          && !theirs.allSatisfy({ $0.hasPrefix(prefix) })
+        {
+          let stripped = mine.map { String($0.dropFirst(prefix.count)) }
+          guard commonCount(stripped, theirs) > commonCount(mine, theirs) else { continue }
+          let n = strip(prefix, from: &sides[side], modelOnly: true)
+          strips.append(
+            PrefixStrip(side: sideNames[side], prefix: prefix, automatic: true, tensors: n))
+          progress = true
+          break
         }
       }
     }
+    return strips
+  }
 
-    // Stripping can make two names equal: keep the first.
-    for side in 0..<2 {
-      var seen = Set<String>()
-      var duplicates: [String] = []
-      sides[side] = sides[side].filter { e in
-        if seen.insert(e.name).inserted { return true }
-        duplicates.append(e.name)
-        return false
-      }
-      if !duplicates.isEmpty {
-        notes.append(
-          "\(sideNames[side]): \(duplicates.count) name(s) occur twice after prefix stripping (first kept): "
-            + duplicates.prefix(3).joined(separator: ", "))
-      }
+  /// Stripping can make two names equal: keeps the first, with a note.
+  static func keepingFirst(_ entries: [DiffEntry], side: Int, notes: inout [String])
+    -> [DiffEntry]
+  {
+    var seen = Set<String>()
+    var duplicates: [String] = []
+    let kept = entries.filter { e in
+      if seen.insert(e.name).inserted { return true }
+      duplicates.append(e.name)
+      return false
     }
-    return (sides[0], sides[1], strips)
+    if !duplicates.isEmpty {
+      notes.append(
+        "\(sideNames[side]): \(duplicates.count) name(s) occur twice after prefix stripping (first kept): "
+          + duplicates.prefix(3).joined(separator: ", "))
+    }
+    return kept
   }
 
   /// Applies `--filter` and `--exclude`.
@@ -444,7 +563,7 @@ public enum CheckpointDiff {
 
   static func layerChanges(
     _ a: Checkpoint, _ b: Checkpoint, left: [DiffEntry], right: [DiffEntry],
-    changes: [String: [String]]
+    changes: [String: TensorChanges]
   ) -> [LayerChange] {
     let (orderA, layersA) = namedLayers(a, entries: left)
     let (orderB, layersB) = namedLayers(b, entries: right)
@@ -459,7 +578,7 @@ public enum CheckpointDiff {
       let seen = Set(leaves.map(\.leaf))
       leaves += (y?.tensors ?? []).filter { !seen.contains($0.leaf) }
       let tensorChanges = leaves.compactMap { l in
-        changes[l.name].map { LayerTensorChange(name: l.leaf, change: $0.joined(separator: "+")) }
+        changes[l.name].map { LayerTensorChange(name: l.leaf, change: $0.description) }
       }
       let describedDifferently = x?.layer.description != y?.layer.description
       let countsDiffer =

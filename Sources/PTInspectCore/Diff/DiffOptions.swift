@@ -32,22 +32,3 @@ public struct DiffOptions: Sendable {
   /// Whether any tolerance is set (otherwise any difference at all counts).
   public var hasTolerance: Bool { atol > 0 || rtol > 0 }
 }
-
-/// Glob matching on dotted tensor names: a pattern matches a name when it matches the whole name
-/// or one of its dotted ancestors, so `backbone` and `backbone.*` both cover `backbone.0.weight`.
-public enum NameGlob {
-  public static func matches(_ pattern: String, _ name: String) -> Bool {
-    if Glob.matches(pattern, name) { return true }
-    var prefix = Substring(name)
-    while let dot = prefix.lastIndex(of: ".") {
-      prefix = prefix[..<dot]
-      if Glob.matches(pattern, String(prefix)) { return true }
-    }
-    return false
-  }
-
-  /// Whether any of `patterns` matches `name`.
-  public static func matchesAny(_ patterns: [String], _ name: String) -> Bool {
-    patterns.contains { matches($0, name) }
-  }
-}

@@ -53,12 +53,25 @@ public enum ValueComparator {
       pairs: pairs, readerA: readerA, readerB: readerB, options: options, total: total,
       progress: progress)
     let workers = max(1, min(options.threads ?? ProcessInfo.processInfo.activeProcessorCount, 64))
+    let identical = try identicalPairs(work, shared, workers: workers)
+    let partials = try decode(work, shared, identical: identical, workers: workers)
+    for i in work {
+      let acc = partials[i] ?? DiffAccumulator(atol: options.atol, rtol: options.rtol)
+      results[i] = .compared(stats(pairs[i], acc, identical: identical[i] ?? false))
+    }
+    return ValueOutcome(results: results.map { $0 ?? .skipped("not compared") }, bytesRead: total)
+  }
 
-    // Phase 1: same-dtype pairs byte for byte, in ranges (a big tensor spreads over the cores);
-    // a pair is identical when every range is. Ranges of a pair found different are skipped.
+  /// Phase 1: same-dtype pairs byte for byte, in ranges (a big tensor spreads over the cores);
+  /// a pair is identical when every range is. Ranges of a pair found different are skipped.
+  /// Returns, for each same-dtype pair of `work`, whether it is identical.
+  static func identicalPairs(_ work: [Int], _ shared: Shared, workers: Int)
+    throws(CheckpointError) -> [Int: Bool]
+  {
+    let pairs = shared.pairs
     var rangeJobs: [Job] = []
     for i in work where pairs[i].before.dtype == pairs[i].after.dtype {
-      rangeJobs += split(i, count: pairs[i].before.numel, identical: false, options: options)
+      rangeJobs += split(i, count: pairs[i].before.numel, identical: false, options: shared.options)
     }
     rangeJobs.sort { ($0.range.count, $1.pair) > ($1.range.count, $0.pair) }
     let compareJobs = rangeJobs
@@ -72,8 +85,15 @@ public enum ValueComparator {
     for i in work where pairs[i].before.dtype == pairs[i].after.dtype {
       identical[i] = !differing.contains(i)
     }
+    return identical
+  }
 
-    // Phase 2: decode. Identical pairs need only NaN/Inf counts; the rest full statistics.
+  /// Phase 2: decode. Identical pairs need only NaN/Inf counts; the rest full statistics.
+  /// Returns the merged accumulator of each decoded pair.
+  static func decode(_ work: [Int], _ shared: Shared, identical: [Int: Bool], workers: Int)
+    throws(CheckpointError) -> [Int: DiffAccumulator]
+  {
+    let pairs = shared.pairs
     var jobs: [Job] = []
     for i in work {
       let n = shared.readerA.valueCount(pairs[i].before)
@@ -81,33 +101,27 @@ public enum ValueComparator {
       if same && !pairs[i].before.dtype.isFloatingPoint && !pairs[i].before.dtype.isComplex {
         continue
       }
-      jobs += split(i, count: n, identical: same, options: options)
+      jobs += split(i, count: n, identical: same, options: shared.options)
     }
     jobs.sort { ($0.range.count, $1.pair) > ($1.range.count, $0.pair) }
-    let partials = try shared.runJobs(jobs, workers: workers)
+    return try shared.runJobs(jobs, workers: workers)
+  }
 
-    for i in work {
-      let acc = partials[i] ?? DiffAccumulator(atol: options.atol, rtol: options.rtol)
-      let same = identical[i] ?? false
-      if same {
-        // The bytes match: no difference; only the NaN/Inf counts come from the decode.
-        let n = pairs[i].before.numel
-        let nan = acc.nanBefore
-        let inf = acc.infBefore
-        let finite = n - nan - inf
-        results[i] = .compared(
-          ValueStats(
-            numel: n, elementsChanged: 0, elementsDifferent: 0, maxAbsDiff: 0, maxRelDiff: nil,
-            rmsDiff: 0,
-            cosine: finite > 0 ? 1 : nil, bitIdentical: true, nanBefore: nan, nanAfter: nan,
-            infBefore: inf,
-            infAfter: inf))
-      } else {
-        let sameDType = pairs[i].before.dtype == pairs[i].after.dtype
-        results[i] = .compared(acc.stats(bitIdentical: sameDType ? false : nil))
-      }
+  /// The statistics of one pair from its accumulator.
+  static func stats(_ pair: DiffPair, _ acc: DiffAccumulator, identical: Bool) -> ValueStats {
+    guard identical else {
+      let sameDType = pair.before.dtype == pair.after.dtype
+      return acc.stats(bitIdentical: sameDType ? false : nil)
     }
-    return ValueOutcome(results: results.map { $0 ?? .skipped("not compared") }, bytesRead: total)
+    // The bytes match: no difference; only the NaN/Inf counts come from the decode.
+    let n = pair.before.numel
+    let nan = acc.nanBefore
+    let inf = acc.infBefore
+    let finite = n - nan - inf
+    return ValueStats(
+      numel: n, elementsChanged: 0, elementsDifferent: 0, maxAbsDiff: 0, maxRelDiff: nil,
+      rmsDiff: 0, cosine: finite > 0 ? 1 : nil, bitIdentical: true, nanBefore: nan,
+      nanAfter: nan, infBefore: inf, infAfter: inf)
   }
 
   /// NaN and Inf counts of `values`: a vectorised pass (x * 0 is 0 for every finite x and NaN

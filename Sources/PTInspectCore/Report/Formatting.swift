@@ -1,4 +1,5 @@
-// Formatting.swift: numbers, bytes and shapes as people read them, and a small text table.
+// Formatting.swift: numbers, bytes and shapes as people read them, text from files made safe
+// for a terminal, a small text table, and terminal styling.
 
 import Foundation
 
@@ -29,6 +30,27 @@ public enum Format {
   /// `[32, 3, 3, 3]`; `[]` for a scalar.
   public static func shape(_ s: [Int64]) -> String {
     "[" + s.map(String.init).joined(separator: ", ") + "]"
+  }
+
+  /// Text from the file made safe for a terminal: control and format characters (escape
+  /// sequences, bidi overrides) are shown as `\u{1B}`, and more than `limit` characters are cut.
+  public static func printable(_ text: String, limit: Int = 4096) -> String {
+    var out = ""
+    var count = 0
+    for scalar in text.unicodeScalars {
+      if count >= limit {
+        out += "..."
+        break
+      }
+      switch scalar.properties.generalCategory {
+      case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned:
+        out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+      default:
+        out.unicodeScalars.append(scalar)
+      }
+      count += 1
+    }
+    return out
   }
 }
 
@@ -87,6 +109,13 @@ public struct TextTable: Sendable {
   }
 }
 
+/// When output is coloured (`--color`).
+public enum ColorMode: String, Sendable, CaseIterable {
+  /// On a terminal, unless NO_COLOR is set or TERM is dumb.
+  case auto
+  case always, never
+}
+
 /// ANSI styling, or none. Colour is for people at a terminal only.
 public struct TerminalStyle: Sendable {
   public var enabled: Bool
@@ -95,13 +124,13 @@ public struct TerminalStyle: Sendable {
   public init(enabled: Bool) { self.enabled = enabled }
 
   /// Colour when asked (`always`), or when `auto` and stdout is a terminal and NO_COLOR is unset.
-  public static func resolve(_ choice: String, isTerminal: Bool, environment: [String: String])
+  public static func resolve(_ mode: ColorMode, isTerminal: Bool, environment: [String: String])
     -> TerminalStyle
   {
-    switch choice {
-    case "always": return TerminalStyle(enabled: true)
-    case "never": return .plain
-    default:
+    switch mode {
+    case .always: return TerminalStyle(enabled: true)
+    case .never: return .plain
+    case .auto:
       let noColor = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
       return TerminalStyle(enabled: isTerminal && !noColor && environment["TERM"] != "dumb")
     }

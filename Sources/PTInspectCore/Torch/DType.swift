@@ -22,7 +22,11 @@ public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
     case .float32, .int32, .uint32, .qint32, .complex32, .bcomplex32: 4
     case .float16, .bfloat16, .int16, .uint16, .bits16: 2
     case .complex128: 16
-    default: 1
+    case .float8_e5m2, .float8_e4m3fn, .float8_e5m2fnuz, .float8_e4m3fnuz, .float8_e8m0fnu,
+      .float4_e2m1fn_x2, .int8, .uint8, .bool, .qint8, .quint8, .quint4x2, .quint2x4, .bits8,
+      .bits1x8, .bits2x4, .bits4x2, .int1, .int2, .int3, .int4, .int5, .int6, .int7, .uint1,
+      .uint2, .uint3, .uint4, .uint5, .uint6, .uint7:
+      1
     }
   }
 
@@ -32,18 +36,35 @@ public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
     case .float64, .float32, .float16, .bfloat16, .float8_e5m2, .float8_e4m3fn,
       .float8_e5m2fnuz, .float8_e4m3fnuz, .float8_e8m0fnu, .float4_e2m1fn_x2:
       true
-    default: false
+    case .complex32, .complex64, .complex128, .bcomplex32, .int8, .int16, .int32, .int64, .uint8,
+      .uint16, .uint32, .uint64, .bool, .qint8, .quint8, .qint32, .quint4x2, .quint2x4, .bits8,
+      .bits16, .bits1x8, .bits2x4, .bits4x2, .int1, .int2, .int3, .int4, .int5, .int6, .int7,
+      .uint1, .uint2, .uint3, .uint4, .uint5, .uint6, .uint7:
+      false
     }
   }
 
   public var isComplex: Bool {
-    self == .complex32 || self == .complex64 || self == .complex128 || self == .bcomplex32
+    switch self {
+    case .complex32, .complex64, .complex128, .bcomplex32: true
+    case .float64, .float32, .float16, .bfloat16, .float8_e5m2, .float8_e4m3fn, .float8_e5m2fnuz,
+      .float8_e4m3fnuz, .float8_e8m0fnu, .float4_e2m1fn_x2, .int8, .int16, .int32, .int64, .uint8,
+      .uint16, .uint32, .uint64, .bool, .qint8, .quint8, .qint32, .quint4x2, .quint2x4, .bits8,
+      .bits16, .bits1x8, .bits2x4, .bits4x2, .int1, .int2, .int3, .int4, .int5, .int6, .int7,
+      .uint1, .uint2, .uint3, .uint4, .uint5, .uint6, .uint7:
+      false
+    }
   }
 
   public var isQuantized: Bool {
     switch self {
     case .qint8, .quint8, .qint32, .quint4x2, .quint2x4: true
-    default: false
+    case .float64, .float32, .float16, .bfloat16, .float8_e5m2, .float8_e4m3fn, .float8_e5m2fnuz,
+      .float8_e4m3fnuz, .float8_e8m0fnu, .float4_e2m1fn_x2, .complex32, .complex64, .complex128,
+      .bcomplex32, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool, .bits8,
+      .bits16, .bits1x8, .bits2x4, .bits4x2, .int1, .int2, .int3, .int4, .int5, .int6, .int7,
+      .uint1, .uint2, .uint3, .uint4, .uint5, .uint6, .uint7:
+      false
     }
   }
 

@@ -2,25 +2,10 @@
 
 /// Renders `ScanReport`s.
 public enum ScanRenderer {
-  /// Text from the file made safe for a terminal: control and format characters (escape
-  /// sequences, bidi overrides) are shown as `\u{1B}`, and more than `limit` characters are cut.
+  /// Text from the file made safe for a terminal: `Format.printable`. Kept only because
+  /// Scan/GlobalClassifier.swift still calls it; remove it once that call names `Format`.
   public static func printable(_ text: String, limit: Int = 4096) -> String {
-    var out = ""
-    var count = 0
-    for scalar in text.unicodeScalars {
-      if count >= limit {
-        out += "..."
-        break
-      }
-      switch scalar.properties.generalCategory {
-      case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned:
-        out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-      default:
-        out.unicodeScalars.append(scalar)
-      }
-      count += 1
-    }
-    return out
+    Format.printable(text, limit: limit)
   }
 
   /// Occurrences listed per global in the Where column before "+N more".
@@ -39,7 +24,9 @@ public enum ScanRenderer {
     out.append(verdictLine(r, strict: strict, style: style))
     if !r.zipFindings.isEmpty {
       out.append("")
-      for f in r.zipFindings { out.append("\(style.yellow("zip:")) \(printable(f.message))") }
+      for f in r.zipFindings {
+        out.append("\(style.yellow("zip:")) \(Format.printable(f.message))")
+      }
     }
     if let line = r.addSafeGlobalsLine {
       out.append("")
@@ -52,7 +39,7 @@ public enum ScanRenderer {
       r.errors.map { (style.red("error:"), $0) } + r.notes.map { (style.dim("note:"), $0) }
     if !notes.isEmpty {
       out.append("")
-      for (tag, message) in notes { out.append("\(tag) \(printable(message))") }
+      for (tag, message) in notes { out.append("\(tag) \(Format.printable(message))") }
     }
     return out.joined(separator: "\n") + "\n"
   }
@@ -60,8 +47,8 @@ public enum ScanRenderer {
   /// The report as Markdown, ready to post in a pull request.
   public static func markdown(_ r: ScanReport) -> String {
     var out = [
-      "### ptinspect scan: `\(printable(r.file))`", "",
-      header(r).replacingOccurrences(of: "\(printable(r.file)): ", with: ""), "",
+      "### ptinspect scan: `\(Format.printable(r.file))`", "",
+      header(r).replacingOccurrences(of: "\(Format.printable(r.file)): ", with: ""), "",
     ]
     if !r.globals.isEmpty {
       var table = globalsTable(r)
@@ -74,7 +61,7 @@ public enum ScanRenderer {
     out.append("**\(verdictLine(r, strict: false, style: .plain))**")
     if !r.zipFindings.isEmpty {
       out.append("")
-      for f in r.zipFindings { out.append("- zip: \(printable(f.message))") }
+      for f in r.zipFindings { out.append("- zip: \(Format.printable(f.message))") }
     }
     if let line = r.addSafeGlobalsLine {
       out.append("")
@@ -86,7 +73,8 @@ public enum ScanRenderer {
       out.append("```")
     }
     let notes =
-      r.errors.map { "- error: \(printable($0))" } + r.notes.map { "- note: \(printable($0))" }
+      r.errors.map { "- error: \(Format.printable($0))" }
+      + r.notes.map { "- note: \(Format.printable($0))" }
     if !notes.isEmpty {
       out.append("")
       out.append(contentsOf: notes)
@@ -96,7 +84,8 @@ public enum ScanRenderer {
 
   static func header(_ r: ScanReport) -> String {
     let pickles = r.pickles.count
-    var text = "\(printable(r.file)): \(r.format), \(pickles) pickle\(pickles == 1 ? "" : "s"), "
+    var text =
+      "\(Format.printable(r.file)): \(r.format), \(pickles) pickle\(pickles == 1 ? "" : "s"), "
     text += "\(r.globals.count) distinct global\(r.globals.count == 1 ? "" : "s")"
     if !r.globals.isEmpty {
       text +=
@@ -111,7 +100,7 @@ public enum ScanRenderer {
       alignments: [.left, .left, .right, .left, .left])
     for g in r.globals {
       table.add([
-        g.classification.rawValue, printable(g.qualifiedName, limit: 160),
+        g.classification.rawValue, Format.printable(g.qualifiedName, limit: 160),
         Format.count(Int64(g.occurrences.count)),
         locations(g), g.reason,
       ])
@@ -131,7 +120,7 @@ public enum ScanRenderer {
       }
     }
     var text = groups.map {
-      printable($0.pickle, limit: 160) + " " + $0.items.joined(separator: " ")
+      Format.printable($0.pickle, limit: 160) + " " + $0.items.joined(separator: " ")
     }
     .joined(separator: "; ")
     if g.occurrences.count > shownOccurrences {
@@ -146,7 +135,7 @@ public enum ScanRenderer {
     switch r.verdict {
     case .dangerous:
       let names = r.globals.filter { $0.classification == .dangerous }.map {
-        printable($0.qualifiedName, limit: 160)
+        Format.printable($0.qualifiedName, limit: 160)
       }
       let shown = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", ..." : "")
       text =

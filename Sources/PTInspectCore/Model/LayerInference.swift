@@ -1,5 +1,6 @@
-// Layers.swift: groups a model's tensors by module prefix and infers each layer's type from
-// tensor names and shapes, or takes it from the file when the file names module classes.
+// LayerInference.swift: groups a model's tensors by module prefix and infers each layer's type
+// from tensor names and shapes (an ordered list of rules), or takes it from the file when the
+// file names module classes. Model analysis; the layer table itself is Report/LayerRows.swift.
 
 /// One module of the model with the tensors it owns directly.
 public struct Layer: Sendable, Codable, Equatable {
@@ -125,10 +126,6 @@ public enum LayerInference {
     lastComponent(cls)
   }
 
-  static func dims(_ s: [Int64]) -> String {
-    "[" + s.map(String.init).joined(separator: ", ") + "]"
-  }
-
   static func tuple(_ values: ArraySlice<Int64>) -> String {
     values.count == 1
       ? "(\(values.first ?? 0),)" : "(" + values.map(String.init).joined(separator: ", ") + ")"
@@ -142,118 +139,205 @@ public enum LayerInference {
     "embed_positions",
   ]
 
-  static func infer(_ l: inout Layer, shapes: [String: [Int64]], name: String) {
-    let w = shapes["weight"]
-    let b = shapes["bias"]
-    if shapes["weight_ih_l0"] != nil {
-      recurrent(&l, shapes: shapes)
-      return
-    }
-    if let inProj = shapes["in_proj_weight"] ?? shapes["q_proj_weight"] {
-      l.type = "MultiheadAttention"
-      let e = inProj.last ?? 0
-      l.description = "MultiheadAttention(embed_dim=\(e))"
-      l.formula = "4*\(e)*\(e) + 4*\(e) (in_proj 3E*E + 3E, out_proj E*E + E) = \(l.parameters)"
-      l.inferred.append("num_heads is not stored in the file")
-      return
-    }
-    if shapes["running_mean"] != nil || shapes["running_var"] != nil {
-      let c = (shapes["running_mean"] ?? shapes["running_var"] ?? []).first ?? 0
-      l.type = "BatchNorm"
-      l.description = "BatchNorm(\(c)" + (w == nil ? ", affine=False" : "") + ")"
-      l.formula = w == nil ? "no learnable parameters" : "2*C = 2*\(c) = \(2 * c)"
-      return
-    }
-    guard let w else {
-      l.type = "Module"
-      l.description = l.tensors.map { "\($0) \(dims(shapes[$0] ?? []))" }.joined(separator: ", ")
-      return
-    }
-    switch w.count {
-    case 3, 4, 5:
-      let nd = w.count - 2
-      let kernel = tuple(w[2...])
-      let k = w[2...].map(String.init).joined(separator: "*")
-      if ["deconv", "upconv", "convtranspose", "transposed", "conv_transpose", "upsample"].contains(
-        where: name.contains)
-      {
-        l.type = "ConvTranspose\(nd)d"
-        l.description =
-          "ConvTranspose\(nd)d(\(w[0]), \(w[1]), kernel_size=\(kernel)"
-          + (b == nil ? ", bias=False" : "") + ")"
-        l.inferred.append("transposed because of the name '\(name)' (shapes alone cannot tell)")
-        l.formula = "(\(k)*\(w[0]))*\(w[1])" + (b != nil ? " + \(w[1])" : "") + " = \(l.parameters)"
-      } else {
-        l.type = "Conv\(nd)d"
-        l.description =
-          "Conv\(nd)d(\(w[1]), \(w[0]), kernel_size=\(kernel)" + (b == nil ? ", bias=False" : "")
-          + ")"
-        l.formula =
-          (b != nil ? "((\(k)*\(w[1]))+1)*\(w[0])" : "(\(k)*\(w[1]))*\(w[0])")
-          + " = \(l.parameters)"
-        if w[1] == 1 && w[0] > 1 {
-          l.inferred.append(
-            "in_channels/groups = 1: a depthwise conv (groups = in_channels) or a 1-channel input; the shape cannot tell"
-          )
-        }
-      }
-    case 2:
-      let isEmbedding =
-        b == nil
-        && embeddingHints.contains { name == $0 || name.hasSuffix("_" + $0) || name.hasPrefix($0) }
-      if isEmbedding {
-        l.type = "Embedding"
-        l.description = "Embedding(\(w[0]), \(w[1]))"
-        l.formula = "\(w[0])*\(w[1]) = \(l.parameters)"
-        l.inferred.append("Embedding rather than Linear(bias=False) because of the name '\(name)'")
-      } else {
-        l.type = "Linear"
-        l.description =
-          "Linear(in_features=\(w[1]), out_features=\(w[0]), bias=\(b != nil ? "True" : "False"))"
-        l.formula =
-          (b != nil ? "(\(w[1])*\(w[0]))+\(w[0])" : "\(w[1])*\(w[0])") + " = \(l.parameters)"
-      }
-    case 1:
-      let c = w[0]
-      if b != nil {
-        if name.contains("gn") || name.contains("group") {
-          l.type = "GroupNorm"
-          l.description = "GroupNorm(?, \(c))"
-          l.inferred.append("num_groups is not stored in the file")
-        } else if name.hasPrefix("in") && !name.hasPrefix("input") || name.contains("instance") {
-          l.type = "InstanceNorm"
-          l.description = "InstanceNorm(\(c), affine=True)"
-        } else if name.contains("ln") || name.contains("layernorm") || name.contains("layer_norm")
-          || name.contains("norm")
-        {
-          l.type = "LayerNorm"
-          l.description = "LayerNorm((\(c),))"
-        } else {
-          l.type = "LayerNorm/GroupNorm"
-          l.description = "LayerNorm((\(c),)) or GroupNorm(?, \(c))"
-          l.inferred.append("a 1-D weight and bias fit LayerNorm, GroupNorm and InstanceNorm alike")
-        }
-        l.formula = "2*C = 2*\(c) = \(2 * c)"
-      } else if name.contains("prelu") || name.contains("act") {
-        l.type = "PReLU"
-        l.description = "PReLU(num_parameters=\(c))"
-        l.formula = "C = \(c)"
-      } else if name.contains("rms") {
-        l.type = "RMSNorm"
-        l.description = "RMSNorm((\(c),))"
-        l.formula = "C = \(c)"
-      } else {
-        l.type = "RMSNorm/LayerNorm/PReLU"
-        l.description = "RMSNorm((\(c),)), LayerNorm((\(c),), bias=False) or PReLU(\(c))"
-        l.formula = "C = \(c)"
+  /// Name fragments that mark a transposed convolution, which shapes alone cannot tell apart.
+  static let transposedHints = [
+    "deconv", "upconv", "convtranspose", "transposed", "conv_transpose", "upsample",
+  ]
+
+  /// What a shape rule looks at: the layer's tensor shapes by leaf name, and the layer's own
+  /// name (its last path component, lowercased).
+  struct Evidence {
+    var shapes: [String: [Int64]]
+    var name: String
+    var weight: [Int64]? { shapes["weight"] }
+    var hasBias: Bool { shapes["bias"] != nil }
+    /// The weight's rank, or nil without a weight.
+    var rank: Int? { weight?.count }
+    /// The channel count of a 1-D weight.
+    var channels: Int64 { weight?.first ?? 0 }
+    func nameContains(_ fragments: String...) -> Bool { fragments.contains(where: name.contains) }
+  }
+
+  /// One inference rule: when `matches` holds, `describe` fills in the layer's type,
+  /// description, formula and what it had to guess.
+  struct Rule: Sendable {
+    var matches: @Sendable (Evidence) -> Bool
+    var describe: @Sendable (inout Layer, Evidence) -> Void
+  }
+
+  /// The shape rules, tried in this order; the first that matches describes the layer. A new
+  /// rule is one entry: put it before any broader rule that would also match.
+  static let rules: [Rule] = [
+    // LSTM, GRU, RNN: per-layer weight_ih_l0 / weight_hh_l0.
+    Rule(matches: { $0.shapes["weight_ih_l0"] != nil }) { l, e in recurrent(&l, shapes: e.shapes) },
+    Rule(
+      matches: { $0.shapes["in_proj_weight"] ?? $0.shapes["q_proj_weight"] != nil },
+      describe: multiheadAttention),
+    Rule(
+      matches: { $0.shapes["running_mean"] != nil || $0.shapes["running_var"] != nil },
+      describe: batchNorm),
+    Rule(matches: { $0.weight == nil }, describe: listing),
+    Rule(
+      matches: {
+        (3...5).contains($0.rank ?? 0) && transposedHints.contains(where: $0.name.contains)
+      },
+      describe: { l, e in convolution(&l, e, transposed: true) }),
+    Rule(
+      matches: { (3...5).contains($0.rank ?? 0) },
+      describe: { l, e in convolution(&l, e, transposed: false) }),
+    Rule(
+      matches: { e in
+        e.rank == 2 && !e.hasBias
+          && embeddingHints.contains {
+            e.name == $0 || e.name.hasSuffix("_" + $0) || e.name.hasPrefix($0)
+          }
+      },
+      describe: embedding),
+    Rule(matches: { $0.rank == 2 }, describe: linear),
+    // A 1-D weight with a bias: a norm with an affine transform; the name tells which.
+    Rule(
+      matches: { $0.rank == 1 && $0.hasBias && $0.nameContains("gn", "group") },
+      describe: { l, e in
+        affineNorm(&l, e, type: "GroupNorm", description: "GroupNorm(?, \(e.channels))")
+        l.inferred.append("num_groups is not stored in the file")
+      }),
+    Rule(
+      matches: { e in
+        e.rank == 1 && e.hasBias
+          && (e.name.hasPrefix("in") && !e.name.hasPrefix("input") || e.nameContains("instance"))
+      },
+      describe: { l, e in
+        affineNorm(
+          &l, e, type: "InstanceNorm", description: "InstanceNorm(\(e.channels), affine=True)")
+      }),
+    Rule(
+      matches: {
+        $0.rank == 1 && $0.hasBias && $0.nameContains("ln", "layernorm", "layer_norm", "norm")
+      },
+      describe: { l, e in
+        affineNorm(&l, e, type: "LayerNorm", description: "LayerNorm((\(e.channels),))")
+      }),
+    Rule(
+      matches: { $0.rank == 1 && $0.hasBias },
+      describe: { l, e in
+        let c = e.channels
+        affineNorm(
+          &l, e, type: "LayerNorm/GroupNorm",
+          description: "LayerNorm((\(c),)) or GroupNorm(?, \(c))")
+        l.inferred.append("a 1-D weight and bias fit LayerNorm, GroupNorm and InstanceNorm alike")
+      }),
+    // A 1-D weight without a bias.
+    Rule(
+      matches: { $0.rank == 1 && !$0.hasBias && $0.nameContains("prelu", "act") },
+      describe: { l, e in
+        perChannel(&l, e, type: "PReLU", description: "PReLU(num_parameters=\(e.channels))")
+      }),
+    Rule(
+      matches: { $0.rank == 1 && !$0.hasBias && $0.nameContains("rms") },
+      describe: { l, e in
+        perChannel(&l, e, type: "RMSNorm", description: "RMSNorm((\(e.channels),))")
+      }),
+    Rule(
+      matches: { $0.rank == 1 && !$0.hasBias },
+      describe: { l, e in
+        let c = e.channels
+        perChannel(
+          &l, e, type: "RMSNorm/LayerNorm/PReLU",
+          description: "RMSNorm((\(c),)), LayerNorm((\(c),), bias=False) or PReLU(\(c))")
         l.inferred.append("a 1-D weight without bias fits RMSNorm, LayerNorm(bias=False) and PReLU")
-      }
-    default:
-      l.type = "Module"
-      l.description = l.tensors.map { "\($0) \(dims(shapes[$0] ?? []))" }.joined(separator: ", ")
+      }),
+  ]
+
+  /// Fills in the layer from the first rule that matches; a layer no rule matches is a
+  /// `Module` listing its tensors.
+  static func infer(_ l: inout Layer, shapes: [String: [Int64]], name: String) {
+    let evidence = Evidence(shapes: shapes, name: name)
+    guard let rule = rules.first(where: { $0.matches(evidence) }) else {
+      return listing(&l, evidence)
+    }
+    rule.describe(&l, evidence)
+  }
+
+  // MARK: the rules' descriptions
+
+  /// No rule fits: a `Module` listing each tensor with its shape.
+  static func listing(_ l: inout Layer, _ e: Evidence) {
+    l.type = "Module"
+    l.description = l.tensors.map { "\($0) \(Format.shape(e.shapes[$0] ?? []))" }.joined(
+      separator: ", ")
+  }
+
+  static func multiheadAttention(_ l: inout Layer, _ e: Evidence) {
+    let inProj = e.shapes["in_proj_weight"] ?? e.shapes["q_proj_weight"] ?? []
+    let d = inProj.last ?? 0
+    l.type = "MultiheadAttention"
+    l.description = "MultiheadAttention(embed_dim=\(d))"
+    l.formula = "4*\(d)*\(d) + 4*\(d) (in_proj 3E*E + 3E, out_proj E*E + E) = \(l.parameters)"
+    l.inferred.append("num_heads is not stored in the file")
+  }
+
+  static func batchNorm(_ l: inout Layer, _ e: Evidence) {
+    let c = (e.shapes["running_mean"] ?? e.shapes["running_var"] ?? []).first ?? 0
+    l.type = "BatchNorm"
+    l.description = "BatchNorm(\(c)" + (e.weight == nil ? ", affine=False" : "") + ")"
+    l.formula = e.weight == nil ? "no learnable parameters" : "2*C = 2*\(c) = \(2 * c)"
+  }
+
+  /// A convolution, or a transposed one: torch stores the weight as [out, in/groups, k...] for
+  /// `Conv` and as [in, out/groups, k...] for `ConvTranspose`.
+  static func convolution(_ l: inout Layer, _ e: Evidence, transposed: Bool) {
+    let w = e.weight ?? []
+    let k = w[2...].map(String.init).joined(separator: "*")
+    let (inChannels, outChannels) = transposed ? (w[0], w[1]) : (w[1], w[0])
+    l.type = (transposed ? "ConvTranspose" : "Conv") + "\(w.count - 2)d"
+    l.description =
+      "\(l.type)(\(inChannels), \(outChannels), kernel_size=\(tuple(w[2...]))"
+      + (e.hasBias ? "" : ", bias=False") + ")"
+    if transposed {
+      l.inferred.append("transposed because of the name '\(e.name)' (shapes alone cannot tell)")
+      l.formula =
+        "(\(k)*\(w[0]))*\(w[1])" + (e.hasBias ? " + \(w[1])" : "") + " = \(l.parameters)"
+      return
+    }
+    l.formula =
+      (e.hasBias ? "((\(k)*\(w[1]))+1)*\(w[0])" : "(\(k)*\(w[1]))*\(w[0])") + " = \(l.parameters)"
+    if w[1] == 1 && w[0] > 1 {
+      l.inferred.append(
+        "in_channels/groups = 1: a depthwise conv (groups = in_channels) or a 1-channel input; the shape cannot tell"
+      )
     }
   }
 
+  static func embedding(_ l: inout Layer, _ e: Evidence) {
+    let w = e.weight ?? []
+    l.type = "Embedding"
+    l.description = "Embedding(\(w[0]), \(w[1]))"
+    l.formula = "\(w[0])*\(w[1]) = \(l.parameters)"
+    l.inferred.append("Embedding rather than Linear(bias=False) because of the name '\(e.name)'")
+  }
+
+  static func linear(_ l: inout Layer, _ e: Evidence) {
+    let w = e.weight ?? []
+    l.type = "Linear"
+    l.description =
+      "Linear(in_features=\(w[1]), out_features=\(w[0]), bias=\(e.hasBias ? "True" : "False"))"
+    l.formula =
+      (e.hasBias ? "(\(w[1])*\(w[0]))+\(w[0])" : "\(w[1])*\(w[0])") + " = \(l.parameters)"
+  }
+
+  /// A norm with a weight and a bias per channel.
+  static func affineNorm(_ l: inout Layer, _ e: Evidence, type: String, description: String) {
+    l.type = type
+    l.description = description
+    l.formula = "2*C = 2*\(e.channels) = \(2 * e.channels)"
+  }
+
+  /// One learnable value per channel (PReLU, RMSNorm, LayerNorm without bias).
+  static func perChannel(_ l: inout Layer, _ e: Evidence, type: String, description: String) {
+    l.type = type
+    l.description = description
+    l.formula = "C = \(e.channels)"
+  }
   static func recurrent(_ l: inout Layer, shapes: [String: [Int64]]) {
     let ih = shapes["weight_ih_l0"] ?? []
     let hh = shapes["weight_hh_l0"] ?? []

@@ -1,4 +1,4 @@
-// TensorsRenderer.swift: the `tensors` listing: every tensor with dtype, shape, stride, storage
+// TensorsReport.swift: the `tensors` listing: every tensor with dtype, shape, stride, storage
 // and offset, filtered and sorted.
 
 import Foundation
@@ -73,12 +73,5 @@ public struct TensorsReport: Sendable, Codable {
 
   public func markdown() -> String {
     "### ptinspect tensors: `\(file)`\n\n" + textTable().markdown() + "\n"
-  }
-}
-
-/// Shell-style globs (`*`, `?`, `[...]`), where `*` also matches dots.
-public enum Glob {
-  public static func matches(_ pattern: String, _ name: String) -> Bool {
-    fnmatch(pattern, name, 0) == 0
   }
 }
