@@ -210,7 +210,8 @@ func safetensors(headerLength: Int) -> [UInt8] {
 
   @Test(arguments: [
     ("{\"a\": }", "invalid value at offset 6"), ("[1, 2", "unexpected end of JSON at offset 5"),
-    ("{\"a\" 1}", "expected ':' at offset 5"), ("{} x", "unexpected text after the JSON value at offset 3"),
+    ("{\"a\" 1}", "expected ':' at offset 5"),
+    ("{} x", "unexpected text after the JSON value at offset 3"),
     ("\"a\u{1}\"", "control character in a string at offset 3"),
   ])
   func errorsNameTheOffset(_ text: String, _ message: String) {

@@ -19,7 +19,7 @@ public enum BaselineSource: Sendable {
       self = .none
       return
     }
-    if FileBatch.isFolder(path) {
+    if CheckpointFolder.isFolder(path) {
       self = .folder(path)
     } else {
       self = .checkpoint(try Self.read(path))

@@ -207,7 +207,8 @@ public enum SummaryRenderer {
         alignments: [.left, .left, .right, .right, .left])
       for p in r.anatomy.parts {
         parts.add([
-          p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role.rawValue, Format.count(Int64(p.tensors)),
+          p.name.isEmpty ? "(root)" : "`\(p.name)`", p.role.rawValue,
+          Format.count(Int64(p.tensors)),
           Format.bytes(p.bytes), p.value ?? "",
         ])
       }

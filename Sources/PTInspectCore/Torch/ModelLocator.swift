@@ -110,7 +110,9 @@ enum ModelLocator {
     if let m = modelPart {
       c.modelPrefix = m.isEmpty ? "" : m + "."
       var names: [String] = []
-      for i in c.tensors.indices where c.tensors[i].section == .model { names.append(c.layerName(c.tensors[i])) }
+      for i in c.tensors.indices where c.tensors[i].section == .model {
+        names.append(c.layerName(c.tensors[i]))
+      }
       for prefix in ["module.", "_orig_mod.", "model."] where !names.isEmpty {
         if names.allSatisfy({ $0.hasPrefix(prefix) }) {
           c.strippedPrefix = prefix
