@@ -107,6 +107,23 @@ enum Containers {
   }
 }
 
+extension Containers {
+  /// Calls `body` with the whole file in one buffer (mapped, for a local file): for the stream
+  /// formats, whose pickles must be decoded to find where the next part starts.
+  static func withWholeFile<R>(
+    _ source: any ByteSource, _ body: (UnsafeRawBufferPointer) throws(CheckpointError) -> R
+  ) throws(CheckpointError) -> R {
+    do {
+      return try source.withBytes(at: 0, count: Int(source.size)) { buffer in try body(buffer) }
+    } catch let error as CheckpointError {
+      throw error
+    } catch {
+      throw CheckpointError(
+        file: source.name, .source(error as? ByteSourceError ?? ByteSourceError("\(error)")))
+    }
+  }
+}
+
 /// `0x4f` as `4f`.
 func hexByte(_ b: UInt8) -> String {
   let digits = Array("0123456789abcdef")

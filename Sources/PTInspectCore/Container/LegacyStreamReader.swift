@@ -24,15 +24,8 @@ enum LegacyStreamReader: ContainerReader {
   static func read(_ source: any ByteSource, mode: ReadMode, options: OpenOptions)
     throws(CheckpointError) -> ContainerContents
   {
-    do {
-      return try source.withBytes(at: 0, count: Int(source.size)) { buffer in
-        try read(buffer, source: source, mode: mode, options: options)
-      }
-    } catch let error as CheckpointError {
-      throw error
-    } catch {
-      throw CheckpointError(
-        file: source.name, .source(error as? ByteSourceError ?? ByteSourceError("\(error)")))
+    try Containers.withWholeFile(source) { buffer throws(CheckpointError) in
+      try read(buffer, source: source, mode: mode, options: options)
     }
   }
 

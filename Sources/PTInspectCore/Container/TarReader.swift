@@ -64,15 +64,8 @@ enum TarReader: ContainerReader {
   static func read(_ source: any ByteSource, mode: ReadMode, options: OpenOptions)
     throws(CheckpointError) -> ContainerContents
   {
-    do {
-      return try source.withBytes(at: 0, count: Int(source.size)) { buffer in
-        try read(buffer, source: source, mode: mode, options: options)
-      }
-    } catch let error as CheckpointError {
-      throw error
-    } catch {
-      throw CheckpointError(
-        file: source.name, .source(error as? ByteSourceError ?? ByteSourceError("\(error)")))
+    try Containers.withWholeFile(source) { buffer throws(CheckpointError) in
+      try read(buffer, source: source, mode: mode, options: options)
     }
   }
 
@@ -116,6 +109,26 @@ enum TarReader: ContainerReader {
             context: "tar member '\(member.name)'", base: Int64(member.start)))
         throw fail(.pickle(context: "tar member '\(member.name)'", error))
       }
+    }
+
+    /// The member's records: a pickled count, then per record a pickled header and raw bytes.
+    /// `body` gets each header and where it ends, and returns where the next record starts.
+    mutating func records(
+      _ m: Member, _ body: (inout Walk, PickleGraph, Int) throws(CheckpointError) -> Int
+    ) throws(CheckpointError) -> Int {
+      let first = try pickle(m, at: 0, name: m.name, role: .loaded)
+      guard let count = first.root.intValue, count >= 0 else {
+        throw fail(.container("tar member '\(m.name)' does not start with a count"))
+      }
+      var offset = first.endOffset
+      for i in 0..<count {
+        guard offset < m.size else {
+          throw fail(.container("\(m.name): \(count) records declared, \(i) present"))
+        }
+        let header = try pickle(m, at: offset, name: "\(m.name) record \(i + 1)", role: .loaded)
+        offset = try body(&self, header, header.endOffset)
+      }
+      return offset
     }
 
     /// A little-endian integer of `width` bytes at `at` of `member`.
@@ -205,21 +218,12 @@ enum TarReader: ContainerReader {
     StorageRef]
   {
     var refs: [String: StorageRef] = [:]
-    var g = try walk.pickle(m, at: 0, name: m.name, role: .loaded)
-    guard let count = g.root.intValue, count >= 0 else {
-      throw walk.fail(.container("tar member 'storages' does not start with a count"))
-    }
-    var offset = g.endOffset
-    for i in 0..<count {
-      guard offset < m.size else {
-        throw walk.fail(.container("\(m.name): \(count) records declared, \(i) present"))
-      }
-      g = try walk.pickle(m, at: offset, name: "\(m.name) record \(i + 1)", role: .loaded)
+    let offset = try walk.records(m) { walk, g, end throws(CheckpointError) in
       guard let items = g.sequence(g.root), items.count == 3, let k = key(items[0]),
         let cls = g.global(items[2]), let dtype = DType(storageClass: cls.name)
       else { throw walk.fail(.container("tar member 'storages' has a malformed storage header")) }
-      let n = try walk.integer(m, g.endOffset, 8, what: "storages")
-      let dataStart = g.endOffset + 8
+      let n = try walk.integer(m, end, 8, what: "storages")
+      let dataStart = end + 8
       let (bytes, overflow) = n.multipliedReportingOverflow(by: Int64(dtype.itemSize))
       guard n >= 0, !overflow, bytes <= Int64(m.size - dataStart) else {
         throw walk.fail(
@@ -236,10 +240,10 @@ enum TarReader: ContainerReader {
           id: id, location: .range(offset: Int64(m.start + dataStart), count: bytes),
           dtype: dtype.rawValue, declaredBytes: ref.declaredBytes, recordBytes: ref.declaredBytes,
           usedBytes: 0, holder: "the archive"))
-      offset = dataStart + Int(bytes)
+      return dataStart + Int(bytes)
     }
     guard walk.mode == .strict || offset < m.size else { return refs }
-    g = try walk.pickle(m, at: offset, name: "\(m.name) views", role: .loaded)
+    let g = try walk.pickle(m, at: offset, name: "\(m.name) views", role: .loaded)
     for view in g.sequence(g.root) ?? [] {
       guard let v = g.sequence(view), v.count == 4, let target = key(v[0]), let root = key(v[1]),
         let start = v[2].intValue, let numel = v[3].intValue, let base = refs[root],
@@ -272,20 +276,11 @@ enum TarReader: ContainerReader {
     throws(CheckpointError) -> PersistentTensors
   {
     var tensors: PersistentTensors = [:]
-    var g = try walk.pickle(m, at: 0, name: m.name, role: .loaded)
-    guard let count = g.root.intValue, count >= 0 else {
-      throw walk.fail(.container("tar member 'tensors' does not start with a count"))
-    }
-    var offset = g.endOffset
-    for i in 0..<count {
-      guard offset < m.size else {
-        throw walk.fail(.container("\(m.name): \(count) records declared, \(i) present"))
-      }
-      g = try walk.pickle(m, at: offset, name: "\(m.name) record \(i + 1)", role: .loaded)
+    _ = try walk.records(m) { walk, g, end throws(CheckpointError) in
       guard let items = g.sequence(g.root), items.count == 3, let k = key(items[0]),
         let sk = key(items[1])
       else { throw walk.fail(.container("tar member 'tensors' has a malformed tensor header")) }
-      var at = g.endOffset
+      var at = end
       let ndim = try walk.integer(m, at, 4, what: "tensors")
       guard (0...64).contains(ndim) else {
         throw walk.fail(.container("tensor '\(k)' has \(ndim) dimensions"))
@@ -302,8 +297,7 @@ enum TarReader: ContainerReader {
         at += 8
       }
       let storageOffset = try walk.integer(m, at, 8, what: "tensors")
-      offset = at + 8
-      guard walk.mode == .strict else { continue }
+      guard walk.mode == .strict else { return at + 8 }
       guard let s = stored[sk], let dtype = s.dtype else {
         throw walk.fail(
           .container("tensor '\(k)' needs storage '\(sk)', which the tar archive does not hold"))
@@ -314,6 +308,7 @@ enum TarReader: ContainerReader {
       tensors[k] = TensorFacts(
         dtype: dtype, shape: shape, stride: stride, storage: s, offset: storageOffset,
         requiresGrad: nil, layout: .strided)
+      return at + 8
     }
     return tensors
   }
