@@ -5,27 +5,27 @@
 import Foundation
 
 /// A sharded checkpoint's index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`).
-public struct ShardIndex: Sendable {
+package struct ShardIndex: Sendable {
   /// The index file.
-  public var path: String
+  package var path: String
   /// Tensor name to shard file, in the index's order.
-  public var weightMap: [(name: String, shard: String)]
+  package var weightMap: [(name: String, shard: String)]
   /// The `metadata` object (`total_size`), in order.
-  public var metadata: [(key: String, value: JSONValue)]
+  package var metadata: [(key: String, value: JSONValue)]
   /// Entries of `weight_map` that are not strings (ignored).
-  public var ignored: [String]
-  public var fileBytes: Int64
+  package var ignored: [String]
+  package var fileBytes: Int64
 
   /// The shard file names, sorted, each once.
-  public var shards: [String] { Set(weightMap.map(\.shard)).sorted() }
+  package var shards: [String] { Set(weightMap.map(\.shard)).sorted() }
 
   /// Where a shard file is: beside the index.
-  public func path(of shard: String) -> String {
+  package func path(of shard: String) -> String {
     CheckpointFolder.join(CheckpointFolder.parent(of: path), shard)
   }
 
   /// Reads the index in `source`.
-  public init(_ source: any ByteSource) throws(CheckpointError) {
+  package init(_ source: any ByteSource) throws(CheckpointError) {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: source.name, message) }
     path = source.name
     fileBytes = source.size
@@ -51,24 +51,24 @@ public struct ShardIndex: Sendable {
 }
 
 /// Folders of checkpoints.
-public enum CheckpointFolder {
+package enum CheckpointFolder {
   /// Extensions that mark a checkpoint: such files in a folder are reported when they fail.
-  public static let checkpointExtensions: Set<String> = [
+  package static let checkpointExtensions: Set<String> = [
     "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar",
   ]
 
-  public static func isFolder(_ path: String) -> Bool {
+  package static func isFolder(_ path: String) -> Bool {
     var isDirectory: ObjCBool = false
     return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
       && isDirectory.boolValue
   }
 
-  public static func join(_ folder: String, _ name: String) -> String {
+  package static func join(_ folder: String, _ name: String) -> String {
     folder.isEmpty ? name : folder.hasSuffix("/") ? folder + name : folder + "/" + name
   }
 
   /// The folder part of a path ("" for a bare file name).
-  public static func parent(of path: String) -> String {
+  package static func parent(of path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "" }
     return slash == path.startIndex ? "/" : String(path[..<slash])
   }
@@ -80,12 +80,12 @@ public enum CheckpointFolder {
   }
 
   /// The sharded-checkpoint indexes in a folder (hidden files left out).
-  public static func indexes(in folder: String) -> [String] {
+  package static func indexes(in folder: String) -> [String] {
     names(in: folder).filter { $0.hasSuffix(".index.json") }
   }
 
   /// The index a folder stands for, or why it stands for none.
-  public static func index(of folder: String) throws(CheckpointError) -> String {
+  package static func index(of folder: String) throws(CheckpointError) -> String {
     let found = indexes(in: folder)
     guard found.count == 1, let only = found.first else {
       throw CheckpointError(
@@ -109,7 +109,7 @@ public enum CheckpointFolder {
   /// The files inside a folder (subfolders only when `recursive`), leaving out hidden files and
   /// the shards of the folder's indexes (each index is one checkpoint). A subfolder holding one
   /// index is one checkpoint.
-  public static func files(in folder: String, recursive: Bool) -> [String] {
+  package static func files(in folder: String, recursive: Bool) -> [String] {
     var listed = Set<String>()
     for index in indexes(in: folder) { listed.formUnion(shards(listedIn: join(folder, index))) }
     var files: [String] = []
@@ -127,7 +127,7 @@ public enum CheckpointFolder {
 
   /// A checkpoint extension, or a container's structure (zip, legacy torch stream, tar,
   /// safetensors, a pickle that opens with PROTO).
-  public static func looksLikeCheckpoint(_ path: String) -> Bool {
+  package static func looksLikeCheckpoint(_ path: String) -> Bool {
     if isFolder(path) || path.hasSuffix(".index.json") { return true }
     let name = path.split(separator: "/").last.map(String.init) ?? path
     if let dot = name.lastIndex(of: "."),

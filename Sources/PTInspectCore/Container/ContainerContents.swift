@@ -183,7 +183,7 @@ public struct ContainerContents: Sendable {
   /// The zip's top folder (`archive/`), when a zip.
   public var archiveRoot: String? = nil
   /// The zip archive, for readers that need more of its entries (TorchScript code).
-  public var zip: ZipFile? = nil
+  package var zip: ZipFile? = nil
   public var findings: [ZipFinding] = []
   public var diagnostics: [Diagnostic] = []
   /// Lenient reads: what could not be read (each one line); strict reads throw instead.

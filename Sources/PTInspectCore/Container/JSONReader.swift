@@ -3,7 +3,7 @@
 // depth and size are bounded, and an error names the byte offset.
 
 /// A parsed JSON value. Objects keep their keys in file order.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
   case null
   case bool(Bool)
   /// A number, with its exact value when it is an integer that fits 64 bits.
@@ -12,7 +12,7 @@ public enum JSONValue: Sendable, Equatable {
   case array([JSONValue])
   case object([(key: String, value: JSONValue)])
 
-  public static func == (a: JSONValue, b: JSONValue) -> Bool {
+  package static func == (a: JSONValue, b: JSONValue) -> Bool {
     switch (a, b) {
     case (.null, .null): true
     case (.bool(let x), .bool(let y)): x == y
@@ -26,33 +26,33 @@ public enum JSONValue: Sendable, Equatable {
   }
 
   /// The value of `key` in an object (the first, when repeated).
-  public subscript(key: String) -> JSONValue? {
+  package subscript(key: String) -> JSONValue? {
     guard case .object(let entries) = self else { return nil }
     return entries.first { $0.key == key }?.value
   }
 
-  public var string: String? {
+  package var string: String? {
     if case .string(let s) = self { return s }
     return nil
   }
 
-  public var integer: Int64? {
+  package var integer: Int64? {
     if case .number(_, let i) = self { return i }
     return nil
   }
 
-  public var array: [JSONValue]? {
+  package var array: [JSONValue]? {
     if case .array(let a) = self { return a }
     return nil
   }
 
-  public var object: [(key: String, value: JSONValue)]? {
+  package var object: [(key: String, value: JSONValue)]? {
     if case .object(let o) = self { return o }
     return nil
   }
 
   /// The value as JSON text (compact), for showing header metadata.
-  public var text: String {
+  package var text: String {
     switch self {
     case .null: return "null"
     case .bool(let b): return b ? "true" : "false"
@@ -71,20 +71,20 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// Malformed JSON: what and where.
-public struct JSONReaderError: Error, Sendable, Equatable, CustomStringConvertible {
-  public var message: String
-  public var offset: Int
-  public var description: String { "\(message) at offset \(offset)" }
+package struct JSONReaderError: Error, Sendable, Equatable, CustomStringConvertible {
+  package var message: String
+  package var offset: Int
+  package var description: String { "\(message) at offset \(offset)" }
 }
 
 /// Parses JSON text.
-public struct JSONReader {
+package struct JSONReader {
   /// Deepest nesting accepted.
-  public var maxDepth = 256
+  package var maxDepth = 256
 
-  public init() {}
+  package init() {}
 
-  public func parse(_ bytes: [UInt8]) throws(JSONReaderError) -> JSONValue {
+  package func parse(_ bytes: [UInt8]) throws(JSONReaderError) -> JSONValue {
     try bytes.withUnsafeBufferPointer { (b) throws(JSONReaderError) -> JSONValue in
       var p = Parser(b: b, maxDepth: maxDepth)
       p.skipSpace()

@@ -3,13 +3,13 @@
 // bar of files, and an error for each folder argument with no checkpoint in it.
 
 /// Runs one piece of work on every checkpoint of a list of files and folders.
-public enum BatchRunner {
+package enum BatchRunner {
   /// Expands `paths` (folders to the checkpoints inside), runs `work` on every file over all
   /// cores and passes each outcome to `emit` in input order. `progressBar`, if any, counts the
   /// files when there are several. `report` is told about each folder argument in which no
   /// checkpoint was found (failures to read a file come to `emit`). Returns true when any
   /// input could not be read or a folder held no checkpoint.
-  public static func run<Value: Sendable>(
+  package static func run<Value: Sendable>(
     _ paths: [String], recursive: Bool, progressBar: ProgressBar? = nil,
     report: @escaping @Sendable (CheckpointError) -> Void,
     work: @escaping @Sendable (String) throws(CheckpointError) -> Value,

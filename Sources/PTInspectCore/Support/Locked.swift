@@ -4,20 +4,20 @@ import Foundation
 
 /// A value that closures on several threads share (the batch runner's `emit`, a worker's
 /// progress): every access holds the lock.
-public final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
   private let lock = NSLock()
   private var value: Value
 
-  public init(_ value: Value) { self.value = value }
+  package init(_ value: Value) { self.value = value }
 
   /// Runs `body` on the value under the lock and returns what it returns.
   @discardableResult
-  public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+  package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
     lock.lock()
     defer { lock.unlock() }
     return try body(&value)
   }
 
   /// A copy of the value.
-  public var current: Value { withLock { $0 } }
+  package var current: Value { withLock { $0 } }
 }

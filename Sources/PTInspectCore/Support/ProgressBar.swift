@@ -6,9 +6,9 @@ import Foundation
 
 /// A progress bar on one line, redrawn in place and cleared before results are printed. Safe
 /// to update from any thread.
-public final class ProgressBar: @unchecked Sendable {
+package final class ProgressBar: @unchecked Sendable {
   /// What the bar counts.
-  public enum Unit: Sendable {
+  package enum Unit: Sendable {
     /// Files of a batch: drawn on every update (`[####....] 3/8 files`).
     case files
     /// Bytes read: drawn once the work has taken half a second, at most ten times a second,
@@ -26,7 +26,7 @@ public final class ProgressBar: @unchecked Sendable {
 
   /// A bar when the output it draws on is a terminal and TERM is not dumb, else nil. `write`
   /// puts text on that output.
-  public init?(
+  package init?(
     _ unit: Unit, isTerminal: Bool, environment: [String: String],
     write: @escaping @Sendable (String) -> Void
   ) {
@@ -36,7 +36,7 @@ public final class ProgressBar: @unchecked Sendable {
   }
 
   /// Shows `done` of `total` (files or bytes).
-  public func update(_ done: Int64, _ total: Int64) {
+  package func update(_ done: Int64, _ total: Int64) {
     lock.lock()
     defer { lock.unlock() }
     let line: String
@@ -60,7 +60,7 @@ public final class ProgressBar: @unchecked Sendable {
   }
 
   /// Clears the bar's line if it is drawn (before printing results, and at the end).
-  public func clear() {
+  package func clear() {
     lock.lock()
     defer { lock.unlock() }
     guard drawn else { return }

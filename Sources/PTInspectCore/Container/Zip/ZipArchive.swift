@@ -113,14 +113,14 @@ private func sourceCallback(
 /// time zone on each call unless `TZ` is set: the ptinspect executable sets `TZ=UTC` at start
 /// when it is unset (3.5x faster on large archives, libzip-notes.md). The library itself never
 /// changes the process's environment.
-public final class ZipArchive {
+package final class ZipArchive {
   private let handle: OpaquePointer
   /// The number of entries libzip lists.
-  public let count: Int
+  package let count: Int
 
   /// Opens the archive in `source` and reads its central directory. The corresponding C
   /// functions are `zip_source_function_create` and `zip_open_from_source`.
-  public init(source: any ByteSource) throws(ZipError) {
+  package init(source: any ByteSource) throws(ZipError) {
     let context = Unmanaged.passRetained(SourceContext(source))
     var error = zip_error_t()
     zip_error_init(&error)
@@ -142,14 +142,14 @@ public final class ZipArchive {
   deinit { zip_discard(handle) }
 
   /// The name libzip gives entry `index`, `\` turned into `/`.
-  public func name(at index: Int) -> String? {
+  package func name(at index: Int) -> String? {
     guard let cName = zip_get_name(handle, zip_uint64_t(index), 0) else { return nil }
     return String(cString: cName).replacing("\\", with: "/")
   }
 
   /// Reads `count` bytes of entry `index` starting `offset` bytes into its data. The
   /// corresponding C functions are `zip_fopen_index`, `zip_fseek` and `zip_fread`.
-  public func read(index: Int, name: String, offset: UInt64 = 0, count: Int) throws(ZipError)
+  package func read(index: Int, name: String, offset: UInt64 = 0, count: Int) throws(ZipError)
     -> [UInt8]
   {
     guard let file = zip_fopen_index(handle, zip_uint64_t(index), 0) else {

@@ -86,18 +86,18 @@ public struct ZipEntry: Sendable, Equatable {
 }
 
 /// The structure of a zip archive and everything odd about it.
-public struct ZipDirectory: Sendable {
-  public var entries: [ZipEntry] = []
-  public var findings: [ZipFinding] = []
+package struct ZipDirectory: Sendable {
+  package var entries: [ZipEntry] = []
+  package var findings: [ZipFinding] = []
   /// Bytes before the archive proper (a zip appended to something else).
-  public var prefixBytes = 0
-  public var isZip64 = false
+  package var prefixBytes = 0
+  package var isZip64 = false
   /// Whether every local header was read (a thorough read).
-  public var isThorough = false
+  package var isThorough = false
   private var byName: [String: Int] = [:]
 
   /// The first entry with this name (`\` read as `/`).
-  public func entry(named name: String) -> ZipEntry? {
+  package func entry(named name: String) -> ZipEntry? {
     byName[name].map { entries[$0] }
   }
 
@@ -110,9 +110,9 @@ public struct ZipDirectory: Sendable {
 }
 
 /// The end-of-central-directory record is missing, or the central directory cannot be located.
-public struct ZipDirectoryError: Error, Sendable, Equatable, CustomStringConvertible {
-  public var message: String
-  public var description: String { message }
+package struct ZipDirectoryError: Error, Sendable, Equatable, CustomStringConvertible {
+  package var message: String
+  package var description: String { message }
 }
 
 extension ZipDirectory {
@@ -121,7 +121,7 @@ extension ZipDirectory {
   /// every local header too and looks for bytes no entry accounts for. Throws only when no end
   /// record can be found or the central directory cannot be located; everything else becomes a
   /// finding.
-  public static func read(_ source: any ByteSource, thorough: Bool) throws -> ZipDirectory {
+  package static func read(_ source: any ByteSource, thorough: Bool) throws -> ZipDirectory {
     if thorough {
       return try source.withBytes(at: 0, count: Int(source.size)) { buffer in
         try parse(ZipBytes(whole: buffer), thorough: true)
@@ -141,7 +141,7 @@ extension ZipDirectory {
   }
 
   /// Parses an archive held whole in `buffer` (tests, fuzzing).
-  public static func parse(_ buffer: UnsafeRawBufferPointer) throws -> ZipDirectory {
+  package static func parse(_ buffer: UnsafeRawBufferPointer) throws -> ZipDirectory {
     try parse(ZipBytes(whole: buffer), thorough: true)
   }
 
@@ -531,7 +531,7 @@ extension ZipDirectory {
   }
 
   /// Local headers read from the start of a file whose end records are missing (a truncated zip).
-  public static func recoverLocalHeaders(_ buffer: UnsafeRawBufferPointer, limit: Int = 100_000)
+  package static func recoverLocalHeaders(_ buffer: UnsafeRawBufferPointer, limit: Int = 100_000)
     -> [ZipLocalHeader]
   {
     let bytes = ZipBytes(buffer)

@@ -5,27 +5,27 @@ import Foundation
 
 /// A zip archive: its directory and its entries' bytes. Safe to share between threads (libzip,
 /// opened only for compressed entries, is opened per call).
-public final class ZipFile: Sendable {
-  public let source: any ByteSource
-  public let directory: ZipDirectory
+package final class ZipFile: Sendable {
+  package let source: any ByteSource
+  package let directory: ZipDirectory
 
   /// Reads the directory of the archive in `source` (see `ZipDirectory.read`).
-  public init(source: any ByteSource, thorough: Bool = false) throws {
+  package init(source: any ByteSource, thorough: Bool = false) throws {
     self.source = source
     self.directory = try ZipDirectory.read(source, thorough: thorough)
   }
 
-  public var entries: [ZipEntry] { directory.entries }
+  package var entries: [ZipEntry] { directory.entries }
 
-  public func entry(named name: String) -> ZipEntry? { directory.entry(named: name) }
+  package func entry(named name: String) -> ZipEntry? { directory.entry(named: name) }
 
   /// Where the entry's data starts in the file: after its local header, name and extra field.
-  public func dataOffset(of entry: ZipEntry) throws -> Int64 {
+  package func dataOffset(of entry: ZipEntry) throws -> Int64 {
     try Self.dataOffset(of: entry, in: source)
   }
 
   /// Where the entry's data starts in `source`, from the local header.
-  public static func dataOffset(of entry: ZipEntry, in source: any ByteSource) throws -> Int64 {
+  package static func dataOffset(of entry: ZipEntry, in source: any ByteSource) throws -> Int64 {
     if let local = entry.local { return Int64(local.dataOffset) }
     let at = Int64(clamping: entry.localHeaderOffset)
     let header = try source.readPrefix(at: at, upTo: 30)
@@ -41,11 +41,11 @@ public final class ZipFile: Sendable {
 
   /// Whether the entry is stored as is, so its bytes (`compressedSize` of them, as torch's
   /// reader takes them) can be read in place.
-  public static func isStored(_ entry: ZipEntry) -> Bool { entry.method == 0 }
+  package static func isStored(_ entry: ZipEntry) -> Bool { entry.method == 0 }
 
   /// Reads a whole entry, refusing before allocating if it is larger than `limit` or looks like
   /// a zip bomb.
-  public func read(_ entry: ZipEntry, limit: UInt64) throws -> [UInt8] {
+  package func read(_ entry: ZipEntry, limit: UInt64) throws -> [UInt8] {
     guard entry.size <= limit else {
       throw ZipError.entryTooLarge(name: entry.name, size: entry.size, limit: limit)
     }
@@ -59,7 +59,7 @@ public final class ZipFile: Sendable {
   }
 
   /// Reads `count` bytes of an entry's data starting `offset` bytes into it.
-  public func read(_ entry: ZipEntry, offset: UInt64, count: Int) throws -> [UInt8] {
+  package func read(_ entry: ZipEntry, offset: UInt64, count: Int) throws -> [UInt8] {
     if Self.isStored(entry) {
       guard offset + UInt64(count) <= entry.compressedSize else {
         throw ZipError.read(
@@ -77,7 +77,7 @@ public final class ZipFile: Sendable {
   }
 
   /// Inflates `count` bytes of a compressed entry of the archive in `source` through libzip.
-  public static func inflate(
+  package static func inflate(
     _ entry: ZipEntry, from source: any ByteSource, offset: UInt64 = 0, count: Int
   ) throws -> [UInt8] {
     let archive = try ZipArchive(source: source)
@@ -90,7 +90,7 @@ public final class ZipFile: Sendable {
   }
 
   /// Inflates a whole compressed entry, refusing entries larger than `limit`.
-  public static func inflate(_ entry: ZipEntry, from source: any ByteSource, limit: UInt64)
+  package static func inflate(_ entry: ZipEntry, from source: any ByteSource, limit: UInt64)
     throws -> [UInt8]
   {
     guard entry.size <= limit else {
