@@ -183,7 +183,8 @@ private struct Machine {
     }
   }
 
-  func memoGet(_ key: UInt64) throws(PickleError) -> PickleValue {
+  // Mutating, so that a BINGET does not copy the machine to call it.
+  mutating func memoGet(_ key: UInt64) throws(PickleError) -> PickleValue {
     if key < UInt64(memo.count), let value = memo[Int(key)] { return value }
     if key <= UInt64(Int.max), let value = sparseMemo[Int(key)] { return value }
     throw .memoKeyNotFound(key: Int(clamping: key), opcode: op.name, offset: offset)
@@ -501,44 +502,44 @@ private struct Machine {
     return try addNode(.global(global))
   }
 
+  // APPENDS/ADDITEMS/SETITEMS add to a container already on the stack, 1,000 items a batch in
+  // torch's files: the container's array is taken out of its node (so it is uniquely owned and
+  // grows in place) and put back, never copied per batch.
+
   mutating func appendItems(_ items: [PickleValue], to target: PickleValue) throws(PickleError) {
-    let opName = op.name
-    let off = offset
-    let what = describe(target)
     let isAdd = op == .addItems
+    var added = true
     try update(target) { (node: inout PickleNode) throws(PickleError) in
-      switch node {
-      case .list(var list) where !isAdd:
-        node = .extensionCode(0)
-        list.append(contentsOf: items)
-        node = .list(list)
-      case .set(var set) where isAdd:
-        node = .extensionCode(0)
-        set.append(contentsOf: items)
-        node = .set(set)
-      case .object(let box):
+      if case .object(let box) = node, !isAdd {
         box.object.listItems.append(contentsOf: items)
-      default:
-        throw .wrongType(opcode: opName, offset: off, reason: "cannot add items to \(what)")
+      } else if var list = isAdd ? node.takeSet() : node.takeList() {
+        list.append(contentsOf: items)
+        node = isAdd ? .set(list) : .list(list)
+      } else {
+        added = false
       }
+    }
+    guard added else {
+      throw .wrongType(
+        opcode: op.name, offset: offset, reason: "cannot add items to \(describe(target))")
     }
   }
 
   mutating func setItems(_ entries: [PickleEntry], on target: PickleValue) throws(PickleError) {
-    let opName = op.name
-    let off = offset
-    let what = describe(target)
+    var added = true
     try update(target) { (node: inout PickleNode) throws(PickleError) in
-      switch node {
-      case .dict(var items, let state):
-        node = .extensionCode(0)
+      if case .object(let box) = node {
+        box.object.dictItems.append(contentsOf: entries)
+      } else if var (items, state) = node.takeDict() {
         items.append(contentsOf: entries)
         node = .dict(items, state: state)
-      case .object(let box):
-        box.object.dictItems.append(contentsOf: entries)
-      default:
-        throw .wrongType(opcode: opName, offset: off, reason: "cannot set items on \(what)")
+      } else {
+        added = false
       }
+    }
+    guard added else {
+      throw .wrongType(
+        opcode: op.name, offset: offset, reason: "cannot set items on \(describe(target))")
     }
   }
 

@@ -120,6 +120,32 @@ public enum PickleNode: Sendable {
   case extensionCode(Int)
 }
 
+extension PickleNode {
+  // Each take moves the payload out in its own statement, so that no copy of the node is alive
+  // while the caller appends to it: the array stays uniquely owned and grows in place.
+
+  /// A list's items, leaving the node empty; nil (node unchanged) when it is not a list.
+  mutating func takeList() -> [PickleValue]? {
+    guard case .list(let items) = self else { return nil }
+    self = .extensionCode(0)
+    return items
+  }
+
+  /// A set's items, leaving the node empty; nil (node unchanged) when it is not a set.
+  mutating func takeSet() -> [PickleValue]? {
+    guard case .set(let items) = self else { return nil }
+    self = .extensionCode(0)
+    return items
+  }
+
+  /// A dict's entries and state, leaving the node empty; nil (unchanged) when it is not a dict.
+  mutating func takeDict() -> ([PickleEntry], PickleValue?)? {
+    guard case .dict(let items, let state) = self else { return nil }
+    self = .extensionCode(0)
+    return (items, state)
+  }
+}
+
 /// A reference to a global, with where it occurs, for security reports.
 public struct GlobalReference: Sendable, Equatable {
   public var global: PickleGlobal
