@@ -54,7 +54,7 @@ package struct ShardIndex: Sendable {
 package enum CheckpointFolder {
   /// Extensions that mark a checkpoint: such files in a folder are reported when they fail.
   package static let checkpointExtensions: Set<String> = [
-    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar",
+    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar", "npy", "npz",
   ]
 
   package static func isFolder(_ path: String) -> Bool {

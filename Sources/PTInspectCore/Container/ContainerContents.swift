@@ -14,6 +14,10 @@ public enum ContainerFormat: String, Sendable, Codable {
   case safetensorsIndex = "safetensors-index"
   case torchIndex = "torch-index"
   case pickle
+  /// A NumPy `.npy` array.
+  case npy
+  /// A NumPy `.npz` archive of arrays.
+  case npz
   /// A zip that is not a torch checkpoint (scans only).
   case zip
 }
@@ -72,6 +76,9 @@ public struct StorageRecord: Sendable, Equatable {
   public var usedBytes: Int64
   /// How messages name what holds it: `'archive/data/0'`, `the stream`, `the archive`.
   public var holder: String
+  /// The byte order of this storage's data, where it differs by storage (NumPy arrays carry
+  /// their own); nil: the file's.
+  public var byteOrder: ByteOrder? = nil
 
   /// The storage key (`0`).
   public var key: String { id.key }

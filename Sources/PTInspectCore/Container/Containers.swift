@@ -34,6 +34,13 @@ protocol ContainerReader {
     throws(CheckpointError) -> ContainerContents
 }
 
+/// A container's bytes break its format (a reader's own error, made a checkpoint error by its
+/// caller).
+struct FormatError: Error {
+  var message: String
+  init(_ message: String) { self.message = message }
+}
+
 /// What a file is.
 enum ContainerKind {
   case container(any ContainerReader.Type)
@@ -46,12 +53,12 @@ enum ContainerKind {
 }
 
 enum Containers {
-  /// The readers, most specific probe first: a safetensors header length can begin with a
-  /// byte that is also a pickle opcode (0x80 PROTO, 0x28 MARK), so safetensors, whose check is
-  /// structural, comes before the pickles.
+  /// The readers, most specific probe first: a zip of `.npy` members before other zips; a
+  /// safetensors header length can begin with a byte that is also a pickle opcode (0x80 PROTO,
+  /// 0x28 MARK), so safetensors, whose check is structural, comes before the pickles.
   static let readers: [any ContainerReader.Type] = [
-    TorchZipReader.self, TarReader.self, SafetensorsReader.self, LegacyStreamReader.self,
-    BarePickleReader.self,
+    NpzReader.self, TorchZipReader.self, TarReader.self, SafetensorsReader.self,
+    NumpyReader.self, LegacyStreamReader.self, BarePickleReader.self,
   ]
 
   /// Reads up to 512 bytes from the start of `source`.

@@ -6,11 +6,6 @@
 
 import Pickle
 
-/// A tar header that cannot be read.
-struct TarError: Error {
-  var message: String
-}
-
 enum TarReader: ContainerReader {
   struct Member {
     var name: String
@@ -23,7 +18,7 @@ enum TarReader: ContainerReader {
   }
 
   /// Members of a ustar/PAX archive, in order.
-  static func members(_ buffer: UnsafeRawBufferPointer) throws(TarError) -> [Member] {
+  static func members(_ buffer: UnsafeRawBufferPointer) throws(FormatError) -> [Member] {
     func text(_ range: Range<Int>) -> String {
       String(decoding: buffer[range].prefix { $0 != 0 }, as: UTF8.self)
     }
@@ -37,12 +32,12 @@ enum TarReader: ContainerReader {
       if !prefix.isEmpty { name = prefix + "/" + name }
       let sizeText = text(pos + 124..<pos + 136).filter { $0 != " " }
       guard let size = Int(sizeText.isEmpty ? "0" : sizeText, radix: 8), size >= 0 else {
-        throw TarError(message: "tar header at offset \(pos) has an invalid size")
+        throw FormatError("tar header at offset \(pos) has an invalid size")
       }
       let start = pos + 512
       guard size <= buffer.count - start else {
-        throw TarError(
-          message: "truncated tar archive: member '\(name)' needs \(size) bytes at offset \(start)")
+        throw FormatError(
+          "truncated tar archive: member '\(name)' needs \(size) bytes at offset \(start)")
       }
       switch buffer[pos + 156] {
       case UInt8(ascii: "x"):

@@ -105,8 +105,9 @@ public final class TensorDataReader: Sendable {
 
   /// Whether `t`'s storage is stored big-endian.
   func isBigEndian(_ t: TensorRecord) -> Bool {
-    guard let s = t.storage, s.file < checkpoint.fileByteOrders.count else { return false }
-    return checkpoint.fileByteOrders[s.file] == .big
+    guard let s = t.storage else { return false }
+    if let order = checkpoint.storageIndex[s.id]?.byteOrder { return order == .big }
+    return s.file < checkpoint.fileByteOrders.count && checkpoint.fileByteOrders[s.file] == .big
   }
 
   /// Why the values of `t` cannot be read, or nil when they can.

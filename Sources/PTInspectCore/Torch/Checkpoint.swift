@@ -136,8 +136,14 @@ extension Checkpoint {
     c.diagnostics = contents.diagnostics
     c.archiveRoot = contents.archiveRoot
     c.byteOrder = contents.byteOrder
-    if contents.format == .safetensors {
+    if contents.mainPickle == nil {
+      // A header-only container (safetensors, NumPy): its tensors come from the header; the
+      // pickles of object arrays are decoded for the globals they name, never interpreted.
       c.tensors = contents.headerTensors
+      for p in contents.pickles {
+        guard let graph = try? decode(p, source: source, options: options) else { continue }
+        c.globals += graph.globals.map { NamedGlobal(pickle: p.name, reference: $0) }
+      }
       c.storages = contents.storageOrder.compactMap { contents.storages[$0] }
       c.storageIndex = contents.storages
       c.parts = [
@@ -148,9 +154,7 @@ extension Checkpoint {
       ]
       return c
     }
-    guard let main = contents.mainPickle else {
-      throw CheckpointError(file: source.name, "the container holds no pickle to read")
-    }
+    guard let main = contents.mainPickle else { return c }
     let graph = try decode(main, source: source, options: options)
     c.pickleProtocol = graph.protocolVersion
     var interpreter = TorchInterpreter(graph: graph)
