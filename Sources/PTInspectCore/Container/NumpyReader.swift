@@ -282,11 +282,13 @@ extension StorageLocation {
 
 /// `.npz`: a zip whose entries are all `.npy` arrays.
 enum NpzReader: ContainerReader {
+  /// A zip whose first entry (its local header, at the start) is an `.npy` array: what
+  /// `np.savez` writes. Costs nothing beyond the first bytes.
   static func probe(_ head: [UInt8], source: any ByteSource) -> Bool {
-    guard TorchZipReader.probe(head, source: source),
-      let zip = try? ZipDirectory.read(source, thorough: false), !zip.entries.isEmpty
-    else { return false }
-    return zip.entries.allSatisfy { $0.normalizedName.hasSuffix(".npy") }
+    guard head.count >= 30, head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { return false }
+    let length = Int(littleEndian(head, at: 26, width: 2))
+    guard length >= 4, 30 + length <= head.count else { return false }
+    return head[30 + length - 4..<30 + length].elementsEqual(".npy".utf8)
   }
 
   static func read(_ source: any ByteSource, mode: ReadMode, options: OpenOptions)
@@ -297,6 +299,11 @@ enum NpzReader: ContainerReader {
     contents.zip = zip
     contents.findings = mode == .lenient ? zip.directory.findings : []
     for entry in zip.entries {
+      guard entry.normalizedName.hasSuffix(".npy") else {
+        contents.diagnostics.append(
+          Diagnostic(.warning, "'\(entry.normalizedName)' is not an .npy array: not read"))
+        continue
+      }
       let name = String(entry.normalizedName.dropLast(4))
       do throws(CheckpointError) {
         try member(entry, name: name, zip: zip, into: &contents)
