@@ -44,9 +44,16 @@ public enum ScanRenderer {
     if let line = r.addSafeGlobalsLine {
       out.append("")
       out.append(
-        "If you trust the unknown globals, allow them before torch.load(weights_only=True):")
+        "Reviewed data types (and globals you allowed) that torch.load(weights_only=True) refuses by default; to allow them:"
+      )
       if let imports = r.addSafeGlobalsImports { out.append("  " + imports) }
       out.append("  " + line)
+    }
+    let advice = adviceGroups(r)
+    if !advice.isEmpty {
+      out.append("")
+      out.append("Not suggested for allowing; check instead:")
+      for (names, check) in advice { out.append("  \(names): \(printable(check))") }
     }
     let notes =
       r.errors.map { (style.red("error:"), $0) } + r.notes.map { (style.dim("note:"), $0) }
@@ -78,12 +85,19 @@ public enum ScanRenderer {
     }
     if let line = r.addSafeGlobalsLine {
       out.append("")
-      out.append("If you trust the unknown globals:")
+      out.append("Reviewed data types (and globals you allowed) that torch refuses by default:")
       out.append("")
       out.append("```python")
       if let imports = r.addSafeGlobalsImports { out.append(imports) }
       out.append(line)
       out.append("```")
+    }
+    let advice = adviceGroups(r)
+    if !advice.isEmpty {
+      out.append("")
+      out.append("Not suggested for allowing; check instead:")
+      out.append("")
+      for (names, check) in advice { out.append("- \(names): \(printable(check))") }
     }
     let notes =
       r.errors.map { "- error: \(printable($0))" } + r.notes.map { "- note: \(printable($0))" }
@@ -92,6 +106,33 @@ public enum ScanRenderer {
       out.append(contentsOf: notes)
     }
     return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The advice, one line per distinct check: `a, b, c: what to check`.
+  static func adviceGroups(_ r: ScanReport) -> [(String, String)] {
+    var groups: [(names: [String], check: String)] = []
+    for a in r.advice {
+      let name = printable(a.global, limit: 160)
+      if let i = groups.firstIndex(where: { $0.check == a.check }) {
+        groups[i].names.append(name)
+      } else {
+        groups.append(([name], a.check))
+      }
+    }
+    return groups.map { g in
+      let shown = g.names.prefix(4).joined(separator: ", ")
+      return (g.names.count > 4 ? shown + " and \(g.names.count - 4) more" : shown, g.check)
+    }
+  }
+
+  /// The Why column: the reason, and for an unknown global whether loading calls it.
+  static func why(_ g: ScanGlobal) -> String {
+    guard g.classification == .unknown, !GlobalClassifier.isPartial(g.qualifiedName) else {
+      return g.reason
+    }
+    return g.reason
+      + (g.calledBy.isEmpty
+        ? "; referenced, not called" : "; called (\(g.calledBy.joined(separator: ", ")))")
   }
 
   static func header(_ r: ScanReport) -> String {
@@ -111,9 +152,9 @@ public enum ScanRenderer {
       alignments: [.left, .left, .right, .left, .left])
     for g in r.globals {
       table.add([
-        g.classification.rawValue, printable(g.qualifiedName, limit: 160),
+        g.classification.rawValue, printable(g.displayName, limit: 160),
         Format.count(Int64(g.occurrences.count)),
-        locations(g), g.reason,
+        locations(g), printable(why(g)),
       ])
     }
     return table
@@ -146,7 +187,7 @@ public enum ScanRenderer {
     switch r.verdict {
     case .dangerous:
       let names = r.globals.filter { $0.classification == .dangerous }.map {
-        printable($0.qualifiedName, limit: 160)
+        printable($0.displayName, limit: 160)
       }
       let shown = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", ..." : "")
       text =
@@ -165,7 +206,9 @@ public enum ScanRenderer {
         style.green("SAFE")
         + (r.globals.isEmpty
           ? (r.pickles.isEmpty ? ": no pickle to run" : ": the pickles name no global")
-          : ": every global is on torch's weights_only allowlist")
+          : r.globals.contains(where: \.allowedByUser)
+            ? ": every global is on torch's weights_only allowlist or allowed by you"
+            : ": every global is on torch's weights_only allowlist")
     }
     if !r.complete {
       let n = r.errors.count
