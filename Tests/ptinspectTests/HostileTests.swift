@@ -156,7 +156,16 @@ func freshDirectory(_ label: String) throws -> URL {
     let nestedState: [UInt8] =
       [0x80, 0x02] + Array("ccollections\nOrderedDict\n)RX\u{01}\0\0\0a)".utf8)
       + Array(repeating: 0x85, count: 2_000_000) + [0x73, 0x2E]
+    // 20,000 partials, each wrapping a global of its own module, beside 20,000 more globals:
+    // grouping the scan's advice by text was quadratic (minutes).
+    var manyGlobals: [UInt8] = [0x80, 0x02, 0x28]
+    for i in 0..<20_000 {
+      manyGlobals += Array("cfunctools\npartial\ncm\(i)\nf\(i)\n".utf8) + [0x85, 0x52]
+      manyGlobals += Array("cn\(i)\ng\(i)\n".utf8)
+    }
+    manyGlobals += [0x6C, 0x2E]
     return [
+      ("many_globals.pkl", manyGlobals, 0, ""),
       // A LONG of 196,000 digits: a quadratic conversion took minutes.
       (
         "long_digits.pkl",

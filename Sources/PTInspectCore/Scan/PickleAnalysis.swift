@@ -21,9 +21,25 @@ struct ScanAnalysis {
   var via: [String: [String]] = [:]
   var calledBy: [String: [String]] = [:]
   var wraps: [String: [String]] = [:]
+  /// `key NUL wrapped` pairs already in `wraps` (a hostile file may hold many partials).
+  var wrapSeen = Set<String>()
   var nestedPickles = 0
   var nestedBytes = 0
   var limitNoted = false
+  /// Names of the nested pickles' records.
+  var nestedNames = Set<String>()
+
+  /// The records with each nested pickle after the pickle that holds it (a file's own pickle is
+  /// recorded after its analysis, the nested ones during it).
+  func ordered(_ records: [ScannedPickle]) -> [ScannedPickle] {
+    guard !nestedNames.isEmpty else { return records }
+    var out: [ScannedPickle] = []
+    for r in records where !nestedNames.contains(r.name) {
+      out.append(r)
+      out += records.filter { nestedNames.contains($0.name) && $0.name.hasPrefix(r.name + " -> ") }
+    }
+    return out
+  }
 
   mutating func call(_ key: String, _ opcode: String) {
     if !(calledBy[key] ?? []).contains(opcode) { calledBy[key, default: []].append(opcode) }
@@ -181,7 +197,7 @@ extension Scan {
   }
 
   private mutating func appendWrap(_ key: String, _ wrapped: String) {
-    if !(analysis.wraps[key] ?? []).contains(wrapped) {
+    if analysis.wrapSeen.insert(key + "\u{0}" + wrapped).inserted {
       analysis.wraps[key, default: []].append(wrapped)
     }
   }
@@ -267,6 +283,7 @@ extension Scan {
       return
     }
     analysis.nestedPickles += 1
+    analysis.nestedNames.insert(name)
     analysis.nestedBytes += payload.count
     payload.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
       let opcodes = OpcodeScanner.scan(buffer)

@@ -110,18 +110,22 @@ public enum ScanRenderer {
 
   /// The advice, one line per distinct check: `a, b, c: what to check`.
   static func adviceGroups(_ r: ScanReport) -> [(String, String)] {
-    var groups: [(names: [String], check: String)] = []
+    var groups: [(names: [String], count: Int, check: String)] = []
+    var index: [String: Int] = [:]
     for a in r.advice {
-      let name = printable(a.global, limit: 160)
-      if let i = groups.firstIndex(where: { $0.check == a.check }) {
-        groups[i].names.append(name)
+      if let i = index[a.check] {
+        groups[i].count += 1
+        if groups[i].names.count < 4 { groups[i].names.append(printable(a.global, limit: 160)) }
       } else {
-        groups.append(([name], a.check))
+        index[a.check] = groups.count
+        groups.append(([printable(a.global, limit: 160)], 1, a.check))
       }
     }
     return groups.map { g in
-      let shown = g.names.prefix(4).joined(separator: ", ")
-      return (g.names.count > 4 ? shown + " and \(g.names.count - 4) more" : shown, g.check)
+      let shown = g.names.joined(separator: ", ")
+      return (
+        g.count > g.names.count ? shown + " and \(g.count - g.names.count) more" : shown, g.check
+      )
     }
   }
 

@@ -100,10 +100,20 @@ enum ScanResolver {
     var byUser = [Bool](repeating: false, count: rows.count)
     for _ in 0...rows.count {
       var changed = false
+      // The dangerous globals inside each loader chain (`pickle.loads`, `pickle.loads -> dill.loads`).
+      var inside: [String: [String]] = [:]
+      for (j, g) in rows.enumerated() where verdicts[j] == .dangerous && !g.via.isEmpty {
+        for k in 1...g.via.count {
+          let chain = g.via.prefix(k).joined(separator: " -> ")
+          if inside[chain].map({ $0.count < 4 && !$0.contains(g.qualifiedName) }) ?? true {
+            inside[chain, default: []].append(g.qualifiedName)
+          }
+        }
+      }
       for i in rows.indices {
         let (v, why, user) = verdict(
           of: i, rows: rows, base: base[i], verdicts: verdicts, reasons: reasons, index: index,
-          allow: allow)
+          inside: inside, allow: allow)
         if v != verdicts[i] || why != reasons[i] || user != byUser[i] {
           verdicts[i] = v
           reasons[i] = why
@@ -139,7 +149,7 @@ enum ScanResolver {
   /// One row's verdict and reason, given the others'.
   static func verdict(
     of i: Int, rows: [ScanGlobal], base: GlobalClassification, verdicts: [GlobalVerdict],
-    reasons: [String], index: [String: Int], allow: ScanAllowlist
+    reasons: [String], index: [String: Int], inside: [String: [String]], allow: ScanAllowlist
   ) -> (GlobalVerdict, String, Bool) {
     let g = rows[i]
     var v = base.verdict
@@ -170,25 +180,23 @@ enum ScanResolver {
       }
       if !dangerous.isEmpty {
         v = .dangerous
-        why = "functools.partial wrapping " + dangerous.joined(separator: ", ")
+        why =
+          "functools.partial wrapping " + dangerous.prefix(3).joined(separator: ", ")
+          + (dangerous.count > 3 ? " and \(dangerous.count - 3) more" : "")
         forced = true
       } else if shown.isEmpty {
         v = .unknown
         why = "functools.partial, never built here: it wraps nothing"
       } else {
         v = .unknown
-        why =
-          "functools.partial wrapping \(shown.joined(separator: ", ")): harmless unless what it wraps is"
+        let listed =
+          shown.prefix(3).joined(separator: ", ")
+          + (shown.count > 3 ? " and \(shown.count - 3) more" : "")
+        why = "functools.partial wrapping \(listed): harmless unless what it wraps is"
       }
     }
     if PickleLoaders.names.contains(g.qualifiedName) {
-      let inner = g.via + [g.qualifiedName]
-      var worst: [String] = []
-      for (j, other) in rows.enumerated() where j != i && other.via.starts(with: inner) {
-        if verdicts[j] == .dangerous, !worst.contains(other.qualifiedName) {
-          worst.append(other.qualifiedName)
-        }
-      }
+      let worst = inside[(g.via + [g.qualifiedName]).joined(separator: " -> ")] ?? []
       if !worst.isEmpty {
         v = .dangerous
         let shown = worst.prefix(3).joined(separator: ", ") + (worst.count > 3 ? ", ..." : "")
@@ -202,8 +210,14 @@ enum ScanResolver {
     return (v, why, false)
   }
 
-  /// The add_safe_globals list (reviewed data types and user-allowed globals that torch refuses
-  /// by default) and, for every other unknown global, what to check instead.
+  /// Whether a user-allowed row was only unknown before (a dangerous one, even accepted, is never
+  /// put in an add_safe_globals line).
+  static func wasUnknown(_ g: ScanGlobal) -> Bool {
+    g.allowedByUser && g.reason.contains("); otherwise unknown: ")
+  }
+
+  /// The add_safe_globals list (reviewed data types, and user-allowed globals that were only
+  /// unknown, that torch refuses by default) and, for every other unknown global, what to check instead.
   static func advise(_ r: inout ScanReport, reviewed: Set<String>) {
     var safe: [String] = []
     var advice: [ScanAdvice] = []
@@ -212,7 +226,7 @@ enum ScanResolver {
       let suggestible =
         g.via.isEmpty && !script
         && ((g.classification == .unknown && reviewed.contains(g.displayName))
-          || (g.allowedByUser && !GlobalClassifier.allowed.contains(g.qualifiedName)))
+          || (wasUnknown(g) && !GlobalClassifier.allowed.contains(g.qualifiedName)))
       if suggestible, let expression = Scan.pythonExpression(module: g.module, name: g.name) {
         safe.append(expression)
         continue
@@ -243,7 +257,11 @@ enum ScanResolver {
         "TorchScript: load the archive with torch.jit.load, which compiles its code/ folder; review that code rather than allowing names"
     }
     if GlobalClassifier.isPartial(g.qualifiedName) {
-      let wrapped = g.wraps.isEmpty ? "nothing" : g.wraps.joined(separator: ", ")
+      let wrapped =
+        g.wraps.isEmpty
+        ? "nothing"
+        : g.wraps.prefix(3).joined(separator: ", ")
+          + (g.wraps.count > 3 ? " and \(g.wraps.count - 3) more" : "")
       return
         "wraps \(wrapped): check those; a partial is never suggested for allowing, since allowing it lets a file wrap any allowed callable"
     }

@@ -620,7 +620,8 @@ struct Scan {
     }
     var report = ScanReport(
       file: path, format: format, verdict: .allowed, complete: errors.isEmpty, errors: errors,
-      pickles: pickles, globals: globals, zipFindings: findings, notes: notes, addSafeGlobals: [],
+      pickles: analysis.ordered(pickles), globals: globals, zipFindings: findings, notes: notes,
+      addSafeGlobals: [],
       impliedSafeGlobals: impliedSafeGlobals, appearance: globals.map(\.displayName))
     ScanResolver.resolve(&report, allow: ScanAllowlist())
     return report
