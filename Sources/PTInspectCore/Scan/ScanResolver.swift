@@ -273,6 +273,9 @@ enum ScanResolver {
     case .script:
       return
         "a class from the script that saved the file (\(calls)): review its code, or re-save the weights alone (model.state_dict()) and load them into your own copy"
+    case .torch where g.module.hasPrefix("torch.nn.modules") && g.calledBy.isEmpty:
+      return
+        "an nn.Module class named but not called by name while loading: check what uses it (a persistent id, a partial, another call); module classes are not suggested for allowing"
     case .torch where g.module.hasPrefix("torch.nn.modules"):
       return
         "a whole nn.Module was saved (\(calls)): build the model from code and load a state_dict instead; module classes are not suggested for allowing"
