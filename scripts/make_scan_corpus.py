@@ -133,14 +133,19 @@ def torch_zip(path, obj, protocol=2, extra=()):
     buf = io.BytesIO()
     Collecting(buf, protocol=protocol).dump(obj)
     stem = path.stem
+
+    def put(z, name, data):
+        # A fixed timestamp: regenerating gives the same bytes.
+        z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
+
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{stem}/data.pkl", buf.getvalue())
-        z.writestr(f"{stem}/byteorder", "little")
+        put(z, f"{stem}/data.pkl", buf.getvalue())
+        put(z, f"{stem}/byteorder", "little")
         for s in storages:
-            z.writestr(f"{stem}/data/{s.key}", s.data)
+            put(z, f"{stem}/data/{s.key}", s.data)
         for name, data in extra:
-            z.writestr(f"{stem}/{name}", data)
-        z.writestr(f"{stem}/version", "3\n")
+            put(z, f"{stem}/{name}", data)
+        put(z, f"{stem}/version", "3\n")
 
 
 # torch stand-ins
@@ -354,6 +359,8 @@ def hostile_files():
          "smtplib.SMTP(host): a network connection"),
         ("scan_idlelib_pyshell.pkl", "idlelib.pyshell", "main", [],
          "idlelib.pyshell.main(): starts IDLE's shell (idlelib gadgets, picklescan advisories)"),
+        ("scan_logging_filehandler.pkl", "logging", "FileHandler", [op_str("ptinspect-pwned-filehandler")],
+         "logging.FileHandler(path): creates a file (picklescan CVE-2026-56304, fixed in 1.0.1)"),
         ("scan_runpy_run_path.pkl", "runpy", "_run_code",
          [op_str(pycode("runpy")), b"}"], "runpy._run_code(src, globals): runs Python source"),
     ]:
