@@ -1,6 +1,9 @@
 // GlobalClassifier.swift: sorts the globals a pickle names into allowed (what torch.load with
-// weights_only=True accepts by default), dangerous (can run code or touch the system) and unknown
-// (everything else). Nothing is imported or resolved: the decision is made on the names alone.
+// weights_only=True accepts by default), dangerous (can run code or touch the system: the
+// denylist, and any standard-library global outside the reviewed data types of
+// ReviewedGlobals.swift, by the module list of StdlibModules.swift) and unknown (third-party code
+// not known either way). Nothing is imported or resolved: the decision is made on the names
+// alone. ScanResolver.swift adds what needs the whole pickle (partials, nested pickles, --allow).
 
 /// How safe a global is to let an unpickler resolve.
 public enum GlobalVerdict: String, Sendable, Codable, Comparable, CaseIterable {
