@@ -1135,9 +1135,10 @@ def write_readme(skipped):
 def main():
     FIX.mkdir(exist_ok=True)
     # Regenerate from scratch, but keep what is not made here: the opcode table of
-    # dump_opcodes.py, golden outputs, hand-written budget files and hand-made hostile inputs.
+    # dump_opcodes.py, golden outputs, hand-written budget files, hand-made hostile inputs and
+    # the scan corpus of scripts/make_scan_corpus.py (hostile/scan_*, benign/).
     for p in FIX.iterdir():
-        if p.name in ("pickle_opcodes.tsv", "golden", "budget", "hostile"):
+        if p.name in ("pickle_opcodes.tsv", "golden", "budget", "hostile", "benign"):
             continue
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     fixture_a()

@@ -28,6 +28,12 @@ public enum PickleValue: Sendable, Equatable, Hashable {
     default: return nil
     }
   }
+
+  /// The node index, if this refers to a node.
+  public var nodeIndex: Int? {
+    if case .node(let i) = self { return i }
+    return nil
+  }
 }
 
 /// How an object node came to be: which opcode built it.

@@ -24,13 +24,42 @@ extension PTInspect {
     @Flag(help: "Exit 1 when any global is not on the allowlist, or the zip has findings.")
     var strict = false
 
+    @Option(
+      help: ArgumentHelp(
+        "Accept a reviewed global (module.name, or prefix.*): reported as allowed by the user. Repeatable; os, sys, eval and the like are never accepted.",
+        valueName: "global"))
+    var allow: [String] = []
+
+    @Option(
+      help: ArgumentHelp(
+        "A config file (TOML) with an allow list: [scan] table, or [tool.ptinspect.scan] in pyproject.toml.",
+        valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Ignore .ptinspect.toml and pyproject.toml in the current folder.")
+    var noConfig = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
       if files.isEmpty { throw ValidationError("give at least one file to scan") }
+      if noConfig && config != nil {
+        throw ValidationError("'--config' and '--no-config' cannot go together")
+      }
+      _ = try allowlist()
+    }
+
+    /// The --allow values and the config file's allow list (bad ones are usage errors).
+    func allowlist() throws -> ScanAllowlist {
+      do {
+        return try ScanConfig.allowlist(flags: allow, config: config, noConfig: noConfig)
+      } catch {
+        throw ValidationError(error.message)
+      }
     }
 
     func run() throws {
+      let allowed = try allowlist()
       var exit = ScanExitCode()
       var first = true
       for argument in files {
@@ -44,7 +73,7 @@ extension PTInspect {
         }
         for path in paths {
           do {
-            let scan = try SecurityScanner.scan(path)
+            let scan = try SecurityScanner.scan(path).allowing(allowed)
             switch output.format {
             case .json: print(scan.json())
             case .jsonl: print(scan.json(pretty: false))

@@ -109,7 +109,7 @@ import Testing
     ("bdb", "Bdb", .dangerous, "runs Python source (debugger)"),
     ("cProfile", "run", .dangerous, "runs Python source (cProfile.run)"),
     ("ctypes", "CDLL", .dangerous, "calls native code"),
-    ("functools", "partial", .dangerous, "wraps any callable with arguments (a gadget)"),
+    ("functools", "partial", .unknown, "functools.partial: judged by the callable it wraps"),
     ("operator", "attrgetter", .dangerous, "reaches any attribute"),
     ("_operator", "methodcaller", .dangerous, "calls any method"),
     (
@@ -156,17 +156,108 @@ import Testing
       "__torch__.torch.nn.modules.conv", "Conv2d", .unknown,
       "TorchScript class: torch.jit.load compiles it from the archive's code"
     ),
-    ("copy_reg", "_reconstructor", .unknown, "protocol 0/1 object reconstruction"),
-    ("copyreg", "__newobj__", .unknown, "protocol 0/1 object reconstruction"),
-    ("pathlib", "PosixPath", .unknown, "path object"),
+    (
+      "copy_reg", "_reconstructor", .unknown,
+      "protocol 0/1 object reconstruction (the class is a global of its own, checked on its own)"
+    ),
+    (
+      "copyreg", "__newobj__", .unknown,
+      "protocol 0/1 object reconstruction (the class is a global of its own, checked on its own)"
+    ),
+    ("pathlib", "PosixPath", .unknown, "a path as text: building it touches no file"),
+    ("pathlib._local", "PurePosixPath", .unknown, "a path as text: building it touches no file"),
+    (
+      "collections", "defaultdict", .unknown,
+      "a dict with a default factory (the factory is a global of its own, checked on its own)"
+    ),
+    ("datetime", "datetime", .unknown, "a date, time or duration value"),
+    ("numpy.dtypes", "Float32DType", .unknown, "numpy dtype class"),
+    // Classified by origin: standard-library code outside the reviewed set.
+    (
+      "test.support.script_helper", "assert_python_ok", .dangerous,
+      "standard-library code outside the reviewed set; loading runs it"
+    ),
+    ("cgi", "test", .dangerous, "standard-library code outside the reviewed set; loading runs it"),
+    (
+      "linecache", "getlines", .dangerous,
+      "standard-library code outside the reviewed set; loading runs it"
+    ),
+    (
+      "builtins", "print", .dangerous,
+      "standard-library code outside the reviewed set; loading runs it"
+    ),
+    // fix_imports maps Python 2's commands to subprocess.
+    ("commands", "getoutput", .dangerous, "starts processes"),
+    (
+      "popen2", "popen2", .dangerous,
+      "standard-library code outside the reviewed set; loading runs it"
+    ),
+    (
+      "Tkinter", "Tk", .dangerous,
+      "standard-library code outside the reviewed set; loading runs it"
+    ),
+    (
+      "collections", "OrderedDict.fromkeys", .dangerous,
+      "standard-library code outside the reviewed set; loading runs it"
+    ),
+    (
+      "torch", "os.system", .dangerous,
+      "walks attributes into the standard-library module os: operating-system access (os.system, os.popen, file writes)"
+    ),
+    ("numpy", "loads", .dangerous, "loads pickles"),
+    (
+      "torch.storage", "_load_from_bytes", .dangerous,
+      "a torch.load inside the pickle (weights_only off)"
+    ),
     ("torch.nn.modules.linear", "Linear", .unknown, "nn.Module class (a whole model was saved)"),
-    ("__builtin__", "slice", .unknown, "builtin outside the allowlist"),
-    ("mymodels.code", "Net", .unknown, "not on torch's weights_only allowlist"),
+    ("__builtin__", "slice", .unknown, "a slice of indices"),
+    ("mymodels.code", "Net", .unknown, "third-party code, not on torch's weights_only allowlist"),
+    (
+      "timm.layers", "Mlp.random", .unknown,
+      "third-party code, not on torch's weights_only allowlist"
+    ),
   ])
   func classify(_ module: String, _ name: String, _ verdict: GlobalVerdict, _ reason: String) {
     let c = GlobalClassifier.classify(module: module, name: name)
     #expect(c.verdict == verdict, "\(module).\(name)")
     #expect(c.reason == reason, "\(module).\(name)")
+  }
+
+  @Test func standardLibraryTableCoversEveryVersion() {
+    // 3.8-only, removed in 3.12 or 3.13, added in 3.11, 3.13 and 3.14, and the test package.
+    for name in [
+      "_dummy_thread", "distutils", "imp", "asyncore", "cgi", "lib2to3", "telnetlib", "tomllib",
+      "_pyrepl", "annotationlib", "test", "os", "builtins", "_codecs", "idlelib",
+    ] {
+      #expect(GlobalOrigin.of(module: name) == .standardLibrary, "\(name)")
+    }
+    #expect(GlobalOrigin.of(module: "test.support.script_helper") == .standardLibrary)
+    #expect(GlobalOrigin.of(module: "commands") == .standardLibrary)
+    #expect(GlobalOrigin.of(module: "torch.nn") == .torch)
+    #expect(GlobalOrigin.of(module: "numpy.core.multiarray") == .numpy)
+    #expect(GlobalOrigin.of(module: "__main__") == .script)
+    #expect(GlobalOrigin.of(module: "torchvision.models") == .thirdParty)
+    #expect(GlobalOrigin.of(module: "testing") == .thirdParty)
+  }
+
+  @Test func onlyReviewedGlobalsAreMarkedReviewed() {
+    for (m, n) in [
+      ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"), ("argparse", "Namespace"),
+      ("builtins", "slice"), ("collections", "deque"),
+    ] {
+      #expect(GlobalClassifier.classify(module: m, name: n).reviewed, "\(m).\(n)")
+    }
+    for (m, n) in [
+      ("torch.nn.modules.linear", "Linear"), ("__main__", "Net"), ("functools", "partial"),
+      ("test.support.script_helper", "assert_python_ok"), ("mymodels", "Net"),
+    ] {
+      #expect(!GlobalClassifier.classify(module: m, name: n).reviewed, "\(m).\(n)")
+    }
+    // Every reviewed standard-library entry names a standard-library module.
+    for name in ReviewedGlobals.standardLibrary.keys {
+      let module = String(name[..<name.lastIndex(of: ".")!])
+      #expect(GlobalOrigin.of(module: module) == .standardLibrary, "\(name)")
+    }
   }
 
   @Test func python2SpellingsAreNormalised() {

@@ -27,27 +27,27 @@ import Testing
           occurrences: [
             .init(pickle: p, offset: 175, opcode: "GLOBAL"),
             .init(pickle: p, offset: 211, opcode: "REDUCE"),
-          ]),
+          ], origin: .standardLibrary, calledBy: ["REDUCE"]),
         ScanGlobal(
           module: "torch._utils", name: "_rebuild_tensor_v2", classification: .allowed,
           reason: "tensor rebuild function",
           occurrences: [
             .init(pickle: p, offset: 14, opcode: "GLOBAL"),
             .init(pickle: p, offset: 158, opcode: "REDUCE"),
-          ]),
+          ], origin: .torch, calledBy: ["REDUCE"]),
         ScanGlobal(
           module: "torch", name: "FloatStorage", classification: .allowed, reason: "storage class",
           occurrences: [
             .init(pickle: p, offset: 65, opcode: "GLOBAL"),
             .init(pickle: p, offset: 110, opcode: "BINPERSID"),
-          ]),
+          ], origin: .torch),
         ScanGlobal(
           module: "collections", name: "OrderedDict", classification: .allowed,
           reason: "weights_only allowlist",
           occurrences: [
             .init(pickle: p, offset: 124, opcode: "GLOBAL"),
             .init(pickle: p, offset: 152, opcode: "REDUCE"),
-          ]),
+          ], origin: .standardLibrary, calledBy: ["REDUCE"]),
       ])
     #expect(
       r.pickles == [

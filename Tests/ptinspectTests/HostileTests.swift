@@ -126,10 +126,20 @@ func freshDirectory(_ label: String) throws -> URL {
     #expect(scan.stderr == line(scanError), "\(name)")
   }
 
+  /// The scan corpus (scripts/make_scan_corpus.py), listed in hostile/corpus.tsv: ScanCorpusTests.
+  static func corpus(_ folder: String) throws -> [String] {
+    let text = try String(contentsOfFile: Fixtures.path(folder + "/corpus.tsv"), encoding: .utf8)
+    return text.split(separator: "\n").dropFirst().compactMap {
+      $0.split(separator: "\t").first.map { folder + "/" + $0 }
+    }
+  }
+
   @Test func everyHostileFixtureIsCovered() throws {
     let names = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("hostile")).filter
-    { !$0.hasSuffix(".md") }
-    #expect(Set(names.map { "hostile/" + $0 }) == Set(Self.cases.map(\.0)))
+    { !$0.hasSuffix(".md") && !$0.hasSuffix(".tsv") }
+    #expect(
+      Set(names.map { "hostile/" + $0 })
+        == Set(Self.cases.map(\.0)).union(try Self.corpus("hostile")))
   }
 
   /// Inputs made on the fly: each once made the decoder or the interpreter crash, take minutes,
@@ -146,7 +156,16 @@ func freshDirectory(_ label: String) throws -> URL {
     let nestedState: [UInt8] =
       [0x80, 0x02] + Array("ccollections\nOrderedDict\n)RX\u{01}\0\0\0a)".utf8)
       + Array(repeating: 0x85, count: 2_000_000) + [0x73, 0x2E]
+    // 20,000 partials, each wrapping a global of its own module, beside 20,000 more globals:
+    // grouping the scan's advice by text was quadratic (minutes).
+    var manyGlobals: [UInt8] = [0x80, 0x02, 0x28]
+    for i in 0..<20_000 {
+      manyGlobals += Array("cfunctools\npartial\ncm\(i)\nf\(i)\n".utf8) + [0x85, 0x52]
+      manyGlobals += Array("cn\(i)\ng\(i)\n".utf8)
+    }
+    manyGlobals += [0x6C, 0x2E]
     return [
+      ("many_globals.pkl", manyGlobals, 0, ""),
       // A LONG of 196,000 digits: a quadratic conversion took minutes.
       (
         "long_digits.pkl",
@@ -193,8 +212,9 @@ func freshDirectory(_ label: String) throws -> URL {
   @Test func noFileCreatedNoCommandRun() throws {
     let cwd = try freshDirectory("sandbox")
     var files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("hostile")).filter
-    { !$0.hasSuffix(".md") }
+    { !$0.hasSuffix(".md") && !$0.hasSuffix(".tsv") }
     .map { "hostile/" + $0 }
+    files += try Self.corpus("benign")
     files += try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("broken")).filter {
       !$0.hasSuffix(".md")
     }
@@ -202,7 +222,7 @@ func freshDirectory(_ label: String) throws -> URL {
     files += [
       "views.pt", "legacy_cnn.pt", "scripted.pt", "whole_model_legacy.pt", "small_cnn.safetensors",
     ]
-    #expect(files.count >= 20)
+    #expect(files.count >= 80)
     let commands: [[String]] = [
       [], ["--format", "json"], ["tensors"], ["scan"], ["scan", "--format", "json"],
       ["scan", "--format", "markdown"],

@@ -2,12 +2,6 @@
 
 /// Renders `ScanReport`s.
 public enum ScanRenderer {
-  /// Text from the file made safe for a terminal: `Format.printable`. Kept only because
-  /// Scan/GlobalClassifier.swift still calls it; remove it once that call names `Format`.
-  public static func printable(_ text: String, limit: Int = 4096) -> String {
-    Format.printable(text, limit: limit)
-  }
-
   /// Occurrences listed per global in the Where column before "+N more".
   static let shownOccurrences = 3
 
@@ -31,9 +25,16 @@ public enum ScanRenderer {
     if let line = r.addSafeGlobalsLine {
       out.append("")
       out.append(
-        "If you trust the unknown globals, allow them before torch.load(weights_only=True):")
+        "Reviewed data types (and globals you allowed) that torch.load(weights_only=True) refuses by default; to allow them:"
+      )
       if let imports = r.addSafeGlobalsImports { out.append("  " + imports) }
       out.append("  " + line)
+    }
+    let advice = adviceGroups(r)
+    if !advice.isEmpty {
+      out.append("")
+      out.append("Not suggested for allowing; check instead:")
+      for (names, check) in advice { out.append("  \(names): \(Format.printable(check))") }
     }
     let notes =
       r.errors.map { (style.red("error:"), $0) } + r.notes.map { (style.dim("note:"), $0) }
@@ -65,12 +66,19 @@ public enum ScanRenderer {
     }
     if let line = r.addSafeGlobalsLine {
       out.append("")
-      out.append("If you trust the unknown globals:")
+      out.append("Reviewed data types (and globals you allowed) that torch refuses by default:")
       out.append("")
       out.append("```python")
       if let imports = r.addSafeGlobalsImports { out.append(imports) }
       out.append(line)
       out.append("```")
+    }
+    let advice = adviceGroups(r)
+    if !advice.isEmpty {
+      out.append("")
+      out.append("Not suggested for allowing; check instead:")
+      out.append("")
+      for (names, check) in advice { out.append("- \(names): \(Format.printable(check))") }
     }
     let notes =
       r.errors.map { "- error: \(Format.printable($0))" }
@@ -80,6 +88,37 @@ public enum ScanRenderer {
       out.append(contentsOf: notes)
     }
     return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The advice, one line per distinct check: `a, b, c: what to check`.
+  static func adviceGroups(_ r: ScanReport) -> [(String, String)] {
+    var groups: [(names: [String], count: Int, check: String)] = []
+    var index: [String: Int] = [:]
+    for a in r.advice {
+      if let i = index[a.check] {
+        groups[i].count += 1
+        if groups[i].names.count < 4 { groups[i].names.append(Format.printable(a.global, limit: 160)) }
+      } else {
+        index[a.check] = groups.count
+        groups.append(([Format.printable(a.global, limit: 160)], 1, a.check))
+      }
+    }
+    return groups.map { g in
+      let shown = g.names.joined(separator: ", ")
+      return (
+        g.count > g.names.count ? shown + " and \(g.count - g.names.count) more" : shown, g.check
+      )
+    }
+  }
+
+  /// The Why column: the reason, and for an unknown global whether loading calls it.
+  static func why(_ g: ScanGlobal) -> String {
+    guard g.classification == .unknown, !GlobalClassifier.isPartial(g.qualifiedName) else {
+      return g.reason
+    }
+    return g.reason
+      + (g.calledBy.isEmpty
+        ? "; referenced, not called" : "; called (\(g.calledBy.joined(separator: ", ")))")
   }
 
   static func header(_ r: ScanReport) -> String {
@@ -100,9 +139,9 @@ public enum ScanRenderer {
       alignments: [.left, .left, .right, .left, .left])
     for g in r.globals {
       table.add([
-        g.classification.rawValue, Format.printable(g.qualifiedName, limit: 160),
+        g.classification.rawValue, Format.printable(g.displayName, limit: 160),
         Format.count(Int64(g.occurrences.count)),
-        locations(g), g.reason,
+        locations(g), Format.printable(why(g)),
       ])
     }
     return table
@@ -135,7 +174,7 @@ public enum ScanRenderer {
     switch r.verdict {
     case .dangerous:
       let names = r.globals.filter { $0.classification == .dangerous }.map {
-        Format.printable($0.qualifiedName, limit: 160)
+        Format.printable($0.displayName, limit: 160)
       }
       let shown = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", ..." : "")
       text =
@@ -154,7 +193,9 @@ public enum ScanRenderer {
         style.green("SAFE")
         + (r.globals.isEmpty
           ? (r.pickles.isEmpty ? ": no pickle to run" : ": the pickles name no global")
-          : ": every global is on torch's weights_only allowlist")
+          : r.globals.contains(where: \.allowedByUser)
+            ? ": every global is on torch's weights_only allowlist or allowed by you"
+            : ": every global is on torch's weights_only allowlist")
     }
     if !r.complete {
       let n = r.errors.count

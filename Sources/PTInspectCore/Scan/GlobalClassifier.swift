@@ -1,6 +1,9 @@
 // GlobalClassifier.swift: sorts the globals a pickle names into allowed (what torch.load with
-// weights_only=True accepts by default), dangerous (can run code or touch the system) and unknown
-// (everything else). Nothing is imported or resolved: the decision is made on the names alone.
+// weights_only=True accepts by default), dangerous (can run code or touch the system: the
+// denylist, and any standard-library global outside the reviewed data types of
+// ReviewedGlobals.swift, by the module list of StdlibModules.swift) and unknown (third-party code
+// not known either way). Nothing is imported or resolved: the decision is made on the names
+// alone. ScanResolver.swift adds what needs the whole pickle (partials, nested pickles, --allow).
 
 /// How safe a global is to let an unpickler resolve.
 public enum GlobalVerdict: String, Sendable, Codable, Comparable, CaseIterable {
@@ -21,13 +24,49 @@ public enum GlobalVerdict: String, Sendable, Codable, Comparable, CaseIterable {
   public static func < (a: GlobalVerdict, b: GlobalVerdict) -> Bool { a.rank < b.rank }
 }
 
+/// Where a global's code comes from: what decides how far it can be trusted without review.
+public enum GlobalOrigin: String, Sendable, Codable, CaseIterable {
+  /// CPython's standard library (any of 3.8-3.14, Python 2 names included).
+  case standardLibrary = "standard-library"
+  case torch
+  case numpy
+  /// `__main__`: the script that saved the file.
+  case script
+  /// `__torch__`: TorchScript classes compiled from the archive's own code.
+  case torchScript = "torchscript"
+  /// Any other installed package.
+  case thirdParty = "third-party"
+  /// A STACK_GLOBAL whose operands are computed while loading.
+  case unresolved
+
+  /// The origin of a (normalised) module name.
+  public static func of(module: String) -> GlobalOrigin {
+    let top = module.split(separator: ".", maxSplits: 1).first.map(String.init) ?? module
+    if module == ScanGlobal.computed { return .unresolved }
+    if StdlibModules.names.contains(top) || StdlibModules.python2Names.contains(top) {
+      return .standardLibrary
+    }
+    switch top {
+    case "torch": return .torch
+    case "numpy": return .numpy
+    case "__main__": return .script
+    case "__torch__": return .torchScript
+    default: return .thirdParty
+    }
+  }
+}
+
 /// A verdict and the reason for it, in a few words.
 public struct GlobalClassification: Sendable, Equatable {
   public var verdict: GlobalVerdict
   public var reason: String
-  public init(_ verdict: GlobalVerdict, _ reason: String) {
+  /// On a reviewed list of plain data types (ReviewedGlobals): the only unknown globals the scan
+  /// ever suggests allowing.
+  public var reviewed: Bool
+  public init(_ verdict: GlobalVerdict, _ reason: String, reviewed: Bool = false) {
     self.verdict = verdict
     self.reason = reason
+    self.reviewed = reviewed
   }
 }
 
@@ -36,13 +75,27 @@ public enum GlobalClassifier {
   /// Maps Python 2 spellings to Python 3 ones as torch does before it looks a global up
   /// (`torch/_utils.py` IMPORT_MAPPING and NAME_MAPPING, applied by `_read_global_instruction` in
   /// `torch/_weights_only_unpickler.py`), plus `cPickle`, which CPython's `_compat_pickle` maps.
+  /// Other Python 2 names are mapped as pickle's `fix_imports` maps them (`_compat_pickle`).
   public static func normalize(module: String, name: String) -> (module: String, name: String) {
     if let mapped = nameMapping[module + "\n" + name] { return mapped }
-    if let mapped = importMapping[module] { return (mapped, name) }
+    if let mapped = StdlibModules.nameMapping[module + "\n" + name],
+      let newline = mapped.firstIndex(of: "\n")
+    {
+      return (String(mapped[..<newline]), String(mapped[mapped.index(after: newline)...]))
+    }
+    if let mapped = importMapping[module] ?? StdlibModules.importMapping[module] {
+      return (mapped, name)
+    }
     return (module, name)
   }
 
   /// The verdict for a global, after normalising its spelling.
+  ///
+  /// In order: the denylist (dangerous); torch's allowlist (allowed); the reviewed data types
+  /// (unknown, and suggested for allowing); `functools.partial` (unknown here: the scan judges
+  /// each one by the callable it wraps); a name that walks attributes into the standard library
+  /// (`GLOBAL torch os.system`) is judged as that standard-library global; any other
+  /// standard-library global is dangerous (code outside the reviewed set); the rest is unknown.
   public static func classify(module: String, name: String) -> GlobalClassification {
     let (m, n) = normalize(module: module, name: name)
     let qualified = m + "." + n
@@ -52,7 +105,50 @@ public enum GlobalClassifier {
     if allowed.contains(qualified) {
       return GlobalClassification(.allowed, allowedReason(module: m, name: n))
     }
+    if let reason = ReviewedGlobals.reason(qualified) {
+      return GlobalClassification(.unknown, reason, reviewed: true)
+    }
+    if isPartial(qualified) {
+      return GlobalClassification(.unknown, partialReason)
+    }
+    let origin = GlobalOrigin.of(module: m)
+    if origin != .standardLibrary, let walked = walkIntoStandardLibrary(module: m, name: n),
+      walked.verdict == .dangerous
+    {
+      return walked
+    }
+    if origin == .standardLibrary {
+      return GlobalClassification(.dangerous, outsideReviewedSet)
+    }
     return GlobalClassification(.unknown, unknownReason(module: m, name: n))
+  }
+
+  /// The reason for a standard-library global that is neither denylisted nor reviewed.
+  public static let outsideReviewedSet =
+    "standard-library code outside the reviewed set; loading runs it"
+
+  /// `functools.partial` on its own: harmless; what it wraps decides.
+  static let partialReason = "functools.partial: judged by the callable it wraps"
+
+  /// `functools.partial` and its C implementation.
+  static func isPartial(_ qualified: String) -> Bool {
+    qualified == "functools.partial" || qualified == "_functools.partial"
+  }
+
+  /// `GLOBAL torch os.system`: an attribute walk from a third-party module into a
+  /// standard-library module it imported. Judged as the global it reaches (`os.system`).
+  static func walkIntoStandardLibrary(module: String, name: String) -> GlobalClassification? {
+    let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    guard parts.count >= 2 else { return nil }
+    for i in 0..<(parts.count - 1) where StdlibModules.names.contains(parts[i]) {
+      let inner = classify(
+        module: parts[i], name: parts[(i + 1)...].joined(separator: "."))
+      guard inner.verdict == .dangerous else { continue }
+      return GlobalClassification(
+        .dangerous,
+        "walks attributes into the standard-library module \(parts[i]): \(inner.reason)")
+    }
+    return nil
   }
 
   /// A STACK_GLOBAL whose module and name are computed while loading cannot be checked at all.
@@ -66,7 +162,7 @@ public enum GlobalClassifier {
     for g in globals where seen.insert(g.module + "\n" + g.name).inserted {
       guard classify(module: g.module, name: g.name).verdict == .dangerous else { continue }
       let (m, n) = normalize(module: g.module, name: g.name)
-      let shown = ScanRenderer.printable(m + "." + n, limit: 160)
+      let shown = Format.printable(m + "." + n, limit: 160)
       if !names.contains(shown) { names.append(shown) }
     }
     guard let first = names.first else { return nil }
@@ -238,8 +334,7 @@ public enum GlobalClassifier {
     "operator.methodcaller": "calls any method", "operator.itemgetter": "reaches any item",
     "_operator.attrgetter": "reaches any attribute", "_operator.methodcaller": "calls any method",
     "_operator.itemgetter": "reaches any item",
-    "functools.partial": "wraps any callable with arguments (a gadget)",
-    "functools.reduce": "calls any callable", "_functools.partial": "wraps any callable",
+    "functools.reduce": "calls any callable",
     "_functools.reduce": "calls any callable", "types.CodeType": "builds code objects",
     "types.FunctionType": "builds functions from code", "types.LambdaType": "builds functions",
     "types.MethodType": "binds any callable",
@@ -248,7 +343,9 @@ public enum GlobalClassifier {
     "platform._syscmd_ver": "runs commands", "platform._syscmd_file": "runs commands",
     "uuid._get_command_stdout": "runs commands", "uuid._popen": "runs commands",
     "sqlite3.connect": "creates database files",
-    "numpy.load": "loads pickles (allow_pickle)", "numpy.loadtxt": "reads files",
+    "numpy.load": "loads pickles (allow_pickle)", "numpy.loads": "loads pickles",
+    "numpy.core.numeric.loads": "loads pickles", "numpy.ma.core.loads": "loads pickles",
+    "numpy.loadtxt": "reads files",
     "numpy.genfromtxt": "reads files", "numpy.fromfile": "reads files",
     "numpy.save": "writes files",
     "numpy.savez": "writes files", "numpy.savez_compressed": "writes files",
@@ -259,7 +356,9 @@ public enum GlobalClassifier {
     "torch.serialization.load": "a torch.load inside the pickle (weights_only can be off)",
     "torch.serialization._load": "a torch.load inside the pickle",
     "torch.serialization._legacy_load": "a torch.load inside the pickle",
-    "torch.jit.load": "loads TorchScript", "torch.ops.load_library": "loads native code",
+    "torch.jit.load": "loads TorchScript",
+    "torch.storage._load_from_bytes": "a torch.load inside the pickle (weights_only off)",
+    "torch.ops.load_library": "loads native code",
     "torch._dynamo.guards.GuardBuilder": "evaluates guard source (GuardBuilder.get)",
     "torch.fx.experimental.symbolic_shapes.ShapeEnv":
       "evaluates guard source (evaluate_guards_expression)",
@@ -337,11 +436,6 @@ public enum GlobalClassifier {
     if module == "torch" || module.hasPrefix("torch.") {
       return "torch object outside the allowlist"
     }
-    if module == "argparse", name == "Namespace" { return "command-line arguments object" }
-    if module == "builtins" { return "builtin outside the allowlist" }
-    if module == "copyreg" { return "protocol 0/1 object reconstruction" }
-    if module == "pathlib" { return "path object" }
-    if module == "collections" { return "collections type outside the allowlist" }
-    return "not on torch's weights_only allowlist"
+    return "third-party code, not on torch's weights_only allowlist"
   }
 }

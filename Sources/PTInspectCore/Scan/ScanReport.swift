@@ -30,14 +30,62 @@ public struct ScanGlobal: Sendable, Codable, Equatable {
   public var classification: GlobalVerdict
   public var reason: String
   public var occurrences: [ScanOccurrence]
+  /// Where its code comes from: `standard-library`, `torch`, `numpy`, `script` (`__main__`),
+  /// `torchscript`, `third-party` or `unresolved`.
+  public var origin: GlobalOrigin = .thirdParty
+  /// The opcodes that call it while loading, each once: REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST
+  /// (it is called), BUILD (its `__setstate__` runs on an object it made). Empty for a mere
+  /// reference, such as a class passed as an argument.
+  public var calledBy: [String] = []
+  /// The pickle-loading calls it is nested in, outermost first (`["pickle.loads"]` for the
+  /// `posix.system` inside the bytes handed to `pickle.loads`); empty in the file's own pickles.
+  public var via: [String] = []
+  /// For `functools.partial`: the callables it wraps (`module.name`, or `<...>` when the wrapped
+  /// value is not a named global).
+  public var wraps: [String] = []
+  /// Allowed because the user said so (`--allow` or the config file's `allow` list).
+  public var allowedByUser = false
+
+  public init(
+    module: String, name: String, classification: GlobalVerdict, reason: String,
+    occurrences: [ScanOccurrence], origin: GlobalOrigin = .thirdParty, calledBy: [String] = [],
+    via: [String] = [], wraps: [String] = [], allowedByUser: Bool = false
+  ) {
+    self.module = module
+    self.name = name
+    self.classification = classification
+    self.reason = reason
+    self.occurrences = occurrences
+    self.origin = origin
+    self.calledBy = calledBy
+    self.via = via
+    self.wraps = wraps
+    self.allowedByUser = allowedByUser
+  }
 
   /// `module.name`, or a placeholder for a STACK_GLOBAL computed at load time.
   public var qualifiedName: String {
     module == ScanGlobal.computed ? "<computed at load time>" : module + "." + name
   }
 
+  /// The name with the loaders it is nested in: `pickle.loads -> posix.system`.
+  public var displayName: String {
+    (via + [qualifiedName]).joined(separator: " -> ")
+  }
+
   /// The module and name of a STACK_GLOBAL whose operands the pickle computes.
   public static let computed = "<computed>"
+}
+
+/// What to check about one unknown global the scan does not suggest allowing.
+public struct ScanAdvice: Sendable, Codable, Equatable {
+  /// The global's display name (`pickle.loads -> m.f` when nested).
+  public var global: String
+  public var check: String
+  public init(global: String, check: String) {
+    self.global = global
+    self.check = check
+  }
 }
 
 /// One pickle that was scanned.
@@ -74,8 +122,16 @@ public struct ScanReport: Sendable, Codable {
   public var globals: [ScanGlobal]
   public var zipFindings: [ZipFinding]
   public var notes: [String]
-  /// The unknown globals as Python expressions, for `torch.serialization.add_safe_globals`.
+  /// The unknown globals on a reviewed list of plain data types (numpy arrays, dtypes and
+  /// scalars, `argparse.Namespace`, ...) or allowed by the user, as Python expressions, for
+  /// `torch.serialization.add_safe_globals`. No other global is ever suggested.
   public var addSafeGlobals: [String]
+  /// For every other unknown global: what to check instead of allowing it.
+  public var advice: [ScanAdvice] = []
+  /// `numpy.dtypes` classes that `numpy.dtype(...)` calls create (not encoded).
+  var impliedSafeGlobals: [String] = []
+  /// Display names in order of first appearance (not encoded): ties in the sort keep it.
+  var appearance: [String] = []
 
   /// Counts of distinct globals by classification.
   public func count(_ verdict: GlobalVerdict) -> Int {
@@ -126,7 +182,7 @@ public struct ScanReport: Sendable, Codable {
 
   enum CodingKeys: String, CodingKey {
     case schemaVersion, file, format, verdict, complete, errors, pickles, globals, zipFindings
-    case notes, addSafeGlobals
+    case notes, addSafeGlobals, advice
   }
 }
 

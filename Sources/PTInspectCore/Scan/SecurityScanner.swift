@@ -130,6 +130,8 @@ struct Scan {
   var unsupportedByWeightsOnly: [String: [String]] = [:]
   /// Classes the unknown globals create, which add_safe_globals needs as well.
   var impliedSafeGlobals: [String] = []
+  /// Calls, BUILDs, partials and nested pickles (PickleAnalysis.swift).
+  var analysis = ScanAnalysis()
 
   init(path: String, options: ScanOptions) {
     self.path = path
@@ -221,6 +223,8 @@ struct Scan {
           "\(name): \(computedCalls) call\(computedCalls == 1 ? "" : "s") of a value computed while loading (not a named global): a gadget-chain pattern"
         )
       }
+      // Calls, BUILDs, what partials wrap, and pickles nested as bytes (PickleAnalysis.swift).
+      analyze(graph, pickle: name, via: [], depth: 0)
     } catch {
       // Globals up to the first error, from the opcode walk.
       for r in opcodes.references { found(r.module, r.name, r.opcode.name, r.offset) }
@@ -241,19 +245,25 @@ struct Scan {
     return end
   }
 
-  mutating func add(module: String?, name: String?, occurrence: ScanOccurrence) {
-    let key: String
+  /// Files an occurrence under its global; `via` is the chain of loader calls a nested pickle
+  /// sits in (a global nested in `pickle.loads` is a row of its own).
+  mutating func add(
+    module: String?, name: String?, occurrence: ScanOccurrence, via: [String] = []
+  ) {
     let pair: (module: String, name: String)
     if let module, let name {
       pair = GlobalClassifier.normalize(module: module, name: name)
-      key = pair.module + "\n" + pair.name
     } else {
       pair = (ScanGlobal.computed, ScanGlobal.computed)
-      key = "\n"
     }
+    let key =
+      pair.module == ScanGlobal.computed
+      ? Scan.key(module: "", name: "", via: via)
+      : Scan.key(module: pair.module, name: pair.name, via: via)
     if keys[key] == nil {
       keys[key] = pair
       order.append(key)
+      if !via.isEmpty { analysis.via[key] = via }
     }
     occurrences[key, default: []].append(occurrence)
   }
@@ -270,53 +280,46 @@ struct Scan {
   // MARK: the report
 
   func report() -> ScanReport {
+    let undecoded = Set(pickles.filter { !$0.decoded }.map(\.name))
     var globals: [ScanGlobal] = []
     for key in order {
       guard let pair = keys[key] else { continue }
-      let classification =
-        pair.module == ScanGlobal.computed
-        ? GlobalClassifier.unresolved
-        : GlobalClassifier.classify(module: pair.module, name: pair.name)
+      let found = occurrences[key] ?? []
+      // Calls seen in the opcodes (also when decoding failed), then BUILDs from the graph.
+      var calledBy: [String] = []
+      for o in found where Scan.callOpcodes.contains(o.opcode) && !calledBy.contains(o.opcode) {
+        calledBy.append(o.opcode)
+      }
+      for op in analysis.calledBy[key] ?? [] where !calledBy.contains(op) { calledBy.append(op) }
+      var wraps = analysis.wraps[key] ?? []
+      if GlobalClassifier.isPartial(pair.module + "." + pair.name),
+        found.contains(where: { undecoded.contains($0.pickle) })
+      {
+        wraps.append(ScanResolver.undetermined)
+      }
       globals.append(
         ScanGlobal(
-          module: pair.module, name: pair.name, classification: classification.verdict,
-          reason: classification.reason, occurrences: occurrences[key] ?? []))
+          module: pair.module, name: pair.name, classification: .unknown, reason: "",
+          occurrences: found, origin: GlobalOrigin.of(module: pair.module), calledBy: calledBy,
+          via: analysis.via[key] ?? [], wraps: wraps))
     }
-    // Dangerous first, then unknown, then allowed; within each, in order of first appearance.
-    let indexed = globals.enumerated().sorted {
-      $0.element.classification != $1.element.classification
-        ? $0.element.classification > $1.element.classification : $0.offset < $1.offset
-    }
-    globals = indexed.map(\.element)
-    let verdict = globals.map(\.classification).max() ?? .allowed
     var notes = self.notes
     for (name, ops) in unsupportedByWeightsOnly.sorted(by: { $0.key < $1.key }) {
       notes.append(
         "\(name) uses \(ops.joined(separator: ", ")), which torch.load(weights_only=True) does not implement: it refuses the file whatever add_safe_globals allows"
       )
     }
-    var safe: [String] = []
-    var skipped = 0
-    // torch.load(weights_only=True) refuses TorchScript archives outright: no allowlist helps.
-    for g in globals where g.classification == .unknown && format != "torchscript" {
-      if let expression = Scan.pythonExpression(module: g.module, name: g.name) {
-        safe.append(expression)
-      } else {
-        skipped += 1
-      }
-    }
-    if !safe.isEmpty {
-      for name in impliedSafeGlobals where !safe.contains(name) { safe.append(name) }
-    }
-    if skipped > 0 {
-      notes.append(
-        "\(skipped) unknown global\(skipped == 1 ? " is" : "s are") not importable Python names and left out of add_safe_globals"
-      )
-    }
-    return ScanReport(
-      file: path, format: format, verdict: verdict, complete: errors.isEmpty, errors: errors,
-      pickles: pickles, globals: globals, zipFindings: findings, notes: notes, addSafeGlobals: safe)
+    var report = ScanReport(
+      file: path, format: format, verdict: .allowed, complete: errors.isEmpty, errors: errors,
+      pickles: analysis.ordered(pickles), globals: globals, zipFindings: findings, notes: notes,
+      addSafeGlobals: [],
+      impliedSafeGlobals: impliedSafeGlobals, appearance: globals.map(\.displayName))
+    ScanResolver.resolve(&report, allow: ScanAllowlist())
+    return report
   }
+
+  /// Opcodes that call the global they use.
+  static let callOpcodes: Set<String> = ["REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "INST"]
 
   /// The `numpy.dtypes` class a dtype code makes: `f8` is `Float64DType` (numpy 1.25 and later).
   static func numpyDTypeClass(_ code: String) -> String? {
