@@ -74,8 +74,14 @@ public struct StorageRecord: Sendable, Equatable {
   public var recordBytes: Int64
   /// Bytes of the storage that at least one tensor views.
   public var usedBytes: Int64
+  /// How messages name what holds it when it is not a zip entry: `the stream`, `the archive`.
+  var holderText: String
+
   /// How messages name what holds it: `'archive/data/0'`, `the stream`, `the archive`.
-  public var holder: String
+  public var holder: String {
+    if case .zipEntry(let e) = location { return "'\(e.normalizedName)'" }
+    return holderText
+  }
   /// The byte order of this storage's data, where it differs by storage (NumPy arrays carry
   /// their own); nil: the file's.
   public var byteOrder: ByteOrder? = nil
@@ -222,6 +228,6 @@ extension ContainerContents {
     let bytes = Int64(clamping: entry.size)
     return StorageRecord(
       id: id, location: .zipEntry(entry), dtype: "untyped", declaredBytes: bytes,
-      recordBytes: bytes, usedBytes: 0, holder: "'\(root)\(id)'")
+      recordBytes: bytes, usedBytes: 0, holderText: "")
   }
 }

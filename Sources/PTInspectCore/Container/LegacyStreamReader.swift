@@ -119,7 +119,7 @@ enum LegacyStreamReader: ContainerReader {
         StorageRecord(
           id: id, location: .range(offset: Int64(dataStart), count: Int64(bytes)),
           dtype: ref.dtype?.rawValue ?? "untyped", declaredBytes: ref.declaredBytes,
-          recordBytes: Int64(bytes), usedBytes: 0, holder: "the stream"))
+          recordBytes: Int64(bytes), usedBytes: 0, holderText: "the stream"))
       offset = dataStart + Int(bytes)
     }
     if offset < buffer.count {

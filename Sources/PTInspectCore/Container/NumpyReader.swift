@@ -257,7 +257,7 @@ enum NumpyReader: ContainerReader {
     contents.headerTensors.append(record)
     var storage = StorageRecord(
       id: StorageID(folder: "npy", key: name), location: location(bytes), dtype: dtype.rawValue,
-      declaredBytes: bytes, recordBytes: bytes, usedBytes: bytes, holder: "'\(name)'")
+      declaredBytes: bytes, recordBytes: bytes, usedBytes: bytes, holderText: "'\(name)'")
     storage.byteOrder = bigEndian ? .big : .little
     contents.add(storage)
     if bigEndian, contents.byteOrder != .big {

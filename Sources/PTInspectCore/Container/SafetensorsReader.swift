@@ -117,7 +117,7 @@ enum SafetensorsReader: ContainerReader {
         StorageRecord(
           id: id, location: .range(offset: dataStart + r.begin, count: r.end - r.begin),
           dtype: r.dtype.rawValue, declaredBytes: r.end - r.begin, recordBytes: r.end - r.begin,
-          usedBytes: r.end - r.begin, holder: "the header's entry '\(r.name)'"))
+          usedBytes: r.end - r.begin, holderText: "the header's entry '\(r.name)'"))
     }
     guard cursor <= dataBytes else {
       throw fail(

@@ -234,7 +234,7 @@ enum TarReader: ContainerReader {
         StorageRecord(
           id: id, location: .range(offset: Int64(m.start + dataStart), count: bytes),
           dtype: dtype.rawValue, declaredBytes: ref.declaredBytes, recordBytes: ref.declaredBytes,
-          usedBytes: 0, holder: "the archive"))
+          usedBytes: 0, holderText: "the archive"))
       return dataStart + Int(bytes)
     }
     guard walk.mode == .strict || offset < m.size else { return refs }
@@ -260,7 +260,7 @@ enum TarReader: ContainerReader {
           location: .range(
             offset: baseOffset + start * Int64(dtype.itemSize), count: ref.declaredBytes),
           dtype: dtype.rawValue, declaredBytes: ref.declaredBytes, recordBytes: ref.declaredBytes,
-          usedBytes: 0, holder: "the archive"))
+          usedBytes: 0, holderText: "the archive"))
     }
     return refs
   }

@@ -149,12 +149,20 @@ public enum LayerInference {
   struct Evidence {
     var shapes: [String: [Int64]]
     var name: String
-    var weight: [Int64]? { shapes["weight"] }
-    var hasBias: Bool { shapes["bias"] != nil }
+    // Looked up once: every rule asks.
+    let weight: [Int64]?
+    let hasBias: Bool
     /// The weight's rank, or nil without a weight.
     var rank: Int? { weight?.count }
     /// The channel count of a 1-D weight.
     var channels: Int64 { weight?.first ?? 0 }
+
+    init(shapes: [String: [Int64]], name: String) {
+      self.shapes = shapes
+      self.name = name
+      weight = shapes["weight"]
+      hasBias = shapes["bias"] != nil
+    }
     func nameContains(_ fragments: String...) -> Bool { fragments.contains(where: name.contains) }
   }
 
@@ -188,8 +196,9 @@ public enum LayerInference {
     Rule(
       matches: { e in
         e.rank == 2 && !e.hasBias
-          && embeddingHints.contains {
-            e.name == $0 || e.name.hasSuffix("_" + $0) || e.name.hasPrefix($0)
+          && embeddingHints.contains { hint in
+            e.name.hasPrefix(hint)
+              || (e.name.hasSuffix(hint) && e.name.dropLast(hint.count).last == "_")
           }
       },
       describe: embedding),

@@ -55,7 +55,7 @@ extension Checkpoint {
       for s in part.storages {
         var record = s
         record.id.file = file
-        record.holder = "'\(shard)': " + s.holder
+        if case .zipEntry = s.location {} else { record.holderText = "'\(shard)': " + s.holder }
         c.storages.append(record)
       }
       for var s in part.storageIndex.values {

@@ -226,14 +226,26 @@ extension Checkpoint {
     throws(CheckpointError)
   {
     func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, message) }
-    var used: [StorageID: StorageRecord] = [:]
-    var order = contents.storageOrder
-    for id in order { used[id] = contents.storages[id] }
+    // The records in file order (those the container lists), then as tensors first use them;
+    // `position` finds a record with one lookup per view.
+    var records = contents.storageOrder.compactMap { contents.storages[$0] }
+    var position: [StorageID: Int] = [:]
+    position.reserveCapacity(max(records.count, tensors.count))
+    for (i, r) in records.enumerated() { position[r.id] = i }
     for t in tensors {
       for view in t.storageViews {
         guard let s = view.storage else { continue }
         let id = s.id
-        guard var record = used[id] ?? contents.record(for: id) else {
+        let index: Int
+        if let i = position[id] {
+          index = i
+        } else if var record = contents.record(for: id) {
+          record.dtype = s.dtype?.rawValue ?? "untyped"
+          record.declaredBytes = s.declaredBytes
+          index = records.count
+          records.append(record)
+          position[id] = index
+        } else {
           switch contents.storageNaming {
           case .zipRecords(let root):
             throw fail(
@@ -251,6 +263,7 @@ extension Checkpoint {
             "tensor '\(view.name)' has a shape \(view.shape) and stride \(view.stride) that overflow"
           )
         }
+        let record = records[index]
         let isZip = record.location.isZipEntry
         let available = isZip ? min(record.recordBytes, s.declaredBytes) : record.recordBytes
         if needed > available {
@@ -264,23 +277,20 @@ extension Checkpoint {
             "storage '\(s.key)' declares \(s.declaredBytes) bytes, but \(record.holder) holds \(record.recordBytes)"
           )
         }
-        if used[id] == nil {
-          order.append(id)
-          record.dtype = s.dtype?.rawValue ?? "untyped"
-          record.declaredBytes = s.declaredBytes
-        }
-        record.usedBytes = max(record.usedBytes, needed)
-        used[id] = record
+        if needed > record.usedBytes { records[index].usedBytes = needed }
       }
       // A quantizer's per-channel scales and zero points are read like tensors.
-      for q in [t.quantization?.channelScales, t.quantization?.channelZeroPoints] {
-        if let q, storageIndex[q.storage.id] == nil, let r = contents.record(for: q.storage.id) {
-          storageIndex[q.storage.id] = r
+      if let q = t.quantization {
+        for p in [q.channelScales, q.channelZeroPoints] {
+          if let p, storageIndex[p.storage.id] == nil, let r = contents.record(for: p.storage.id) {
+            storageIndex[p.storage.id] = r
+          }
         }
       }
     }
-    storages = order.compactMap { used[$0] }
-    for s in storages { storageIndex[s.id] = s }
+    storages = records
+    storageIndex.reserveCapacity(records.count)
+    for s in records { storageIndex[s.id] = s }
   }
 }
 
