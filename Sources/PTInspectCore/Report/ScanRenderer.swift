@@ -97,7 +97,9 @@ public enum ScanRenderer {
     for a in r.advice {
       if let i = index[a.check] {
         groups[i].count += 1
-        if groups[i].names.count < 4 { groups[i].names.append(Format.printable(a.global, limit: 160)) }
+        if groups[i].names.count < 4 {
+          groups[i].names.append(Format.printable(a.global, limit: 160))
+        }
       } else {
         index[a.check] = groups.count
         groups.append(([Format.printable(a.global, limit: 160)], 1, a.check))
