@@ -131,7 +131,9 @@ struct JSONWriter {
       case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
       case 0..<0x20:
         let hex = Array("0123456789abcdef".utf8)
-        bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        bytes.append(contentsOf: [
+          0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+        ])
       default: bytes.append(byte)
       }
     }
@@ -532,7 +534,8 @@ struct JSONObjectWriter {
     w.close(0x5D, empty: values.isEmpty)
   }
   /// Any other value (nil as null), through the generic encoder.
-  mutating func value<T: Encodable>(_ key: StaticString, _ value: T?, _ w: inout JSONWriter) throws {
+  mutating func value<T: Encodable>(_ key: StaticString, _ value: T?, _ w: inout JSONWriter) throws
+  {
     self.key(key, &w)
     guard let value else { return w.null() }
     try node(value, [], rawRows: true).write(to: &w)
