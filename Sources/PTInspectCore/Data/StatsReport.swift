@@ -1,5 +1,5 @@
 // StatsReport.swift: `ptinspect stats` as data (Codable, schemaVersion 1) and its renderings:
-// a table per tensor with the totals, a per-layer rollup, Markdown and JSON.
+// a table per tensor with the totals, a per-layer rollup and Markdown (JSON: ReportJSON).
 
 import Foundation
 

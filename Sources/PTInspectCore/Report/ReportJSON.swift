@@ -1,8 +1,9 @@
 // ReportJSON.swift: the one JSON encoder for every report (summary, tensors, diff, scan, stats,
 // budget), in both layouts: pretty (`--format json`) and compact one-line (`--format jsonl`).
-// Foundation's JSONEncoder spends most of a large report's time in dynamic casts and key sorting;
-// this one builds a small tree and writes it, several times faster. The contract it keeps:
-// - keys are sorted (by their Unicode scalars) in both layouts;
+// Foundation's encoder spends most of a large report's time in dynamic casts and key sorting;
+// this one builds a small tree and writes it, and the high-volume rows write themselves.
+// The contract it keeps:
+// - keys are sorted (Swift's String order: byte order for ASCII keys) in both layouts;
 // - an absent value is `null`, never a missing key: the keyed container's `encodeIfPresent`
 //   writes `null`, so synthesized Codable keeps every key;
 // - NaN, +Inf and -Inf are `null` (JSON has no literal for them);

@@ -1,5 +1,5 @@
 // ScanReport.swift: what `ptinspect scan` found in one file, as data (Codable, schemaVersion 1).
-// ScanRenderer turns it into a table, Markdown or JSON.
+// ScanRenderer turns it into a table or Markdown, ReportJSON into JSON.
 
 import Foundation
 
