@@ -202,6 +202,36 @@ func keySets(_ value: Any, _ path: String = "", into sets: inout [String: Set<[S
     #expect(try ReportJSON.encode(Sample()) == expected)
   }
 
+  @Test func integersAreWrittenInFull() throws {
+    for v: Int64 in [0, 9, 10, -1, -9, -10, 1_234_567_890, .max, .min] {
+      var w = JSONWriter(layout: .compact, capacity: 0, sink: nil)
+      w.int(v)
+      #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
+    }
+  }
+
+  indirect enum Nest: Encodable {
+    case leaf
+    case list(Nest)
+    func encode(to encoder: any Encoder) throws {
+      var c = encoder.unkeyedContainer()
+      if case .list(let inner) = self { try c.encode(inner) } else { try c.encode(1) }
+    }
+  }
+
+  /// Deep nesting: the indent grows two spaces a level, past any fixed run of spaces.
+  @Test func deepIndent() throws {
+    var nest = Nest.leaf
+    for _ in 0..<59 { nest = .list(nest) }
+    let lines = try ReportJSON.encode(nest).split(separator: "\n")
+    #expect(lines.count == 121)
+    for (i, line) in lines.enumerated() {
+      let depth = i <= 60 ? i : 120 - i
+      #expect(line.prefix { $0 == " " }.count == 2 * depth, "line \(i)")
+    }
+    #expect(lines[60].trimmingCharacters(in: .whitespaces) == "1")
+  }
+
   @Test func streamWritesTheDocumentAndANewline() throws {
     let report = try Self.summary("training_checkpoint.pt")
     for layout in Self.layouts {

@@ -72,20 +72,31 @@ struct JSONWriter {
   /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
   mutating func member(first: Bool) {
     if !first { bytes.append(0x2C) }
-    if pretty {
-      bytes.append(0x0A)
-      bytes.append(contentsOf: repeatElement(0x20, count: indent))
-    }
+    if pretty { newline() }
   }
 
   /// `}` or `]`, on its own line (pretty) unless the container is empty.
   mutating func close(_ bracket: UInt8, empty: Bool) {
     indent -= 2
-    if pretty && !empty {
-      bytes.append(0x0A)
-      bytes.append(contentsOf: repeatElement(0x20, count: indent))
-    }
+    if pretty && !empty { newline() }
     bytes.append(bracket)
+  }
+
+  /// A newline and the indent.
+  private mutating func newline() {
+    let spaces: StaticString = "                                                "
+    bytes.append(0x0A)
+    var left = indent
+    while left > 0 {
+      let n = min(left, spaces.utf8CodeUnitCount)
+      bytes.append(contentsOf: UnsafeBufferPointer(start: spaces.utf8Start, count: n))
+      left -= n
+    }
+  }
+
+  /// Bytes known at compile time.
+  mutating func append(_ s: StaticString) {
+    bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
   }
 
   /// A key, quoted, and its colon: `"key" : ` or `"key":`.
@@ -94,25 +105,27 @@ struct JSONWriter {
     colon()
   }
 
-  mutating func colon() {
-    if pretty {
-      bytes.append(contentsOf: [0x20, 0x3A, 0x20])
-    } else {
-      bytes.append(0x3A)
+  mutating func colon() { append(pretty ? " : " : ":") }
+
+  mutating func null() { append("null") }
+
+  mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
+
+  /// An integer's digits, written in place (no String).
+  mutating func int(_ value: Int64) {
+    if value < 0 { bytes.append(0x2D) }
+    var magnitude = value.magnitude
+    if magnitude < 10 { return bytes.append(0x30 &+ UInt8(magnitude)) }
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+      var i = digits.count
+      while magnitude > 0 {
+        i -= 1
+        digits[i] = 0x30 &+ UInt8(magnitude % 10)
+        magnitude /= 10
+      }
+      bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
     }
   }
-
-  mutating func null() { bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
-
-  mutating func bool(_ value: Bool) {
-    if value {
-      bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-    } else {
-      bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-    }
-  }
-
-  mutating func int(_ value: Int64) { bytes.append(contentsOf: String(value).utf8) }
 
   /// `s` as a JSON string literal.
   mutating func string(_ s: String) {
@@ -499,8 +512,7 @@ struct JSONObjectWriter {
     w.member(first: first)
     first = false
     w.bytes.append(0x22)
-    w.bytes.append(
-      contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+    w.append(key)
     w.bytes.append(0x22)
     w.colon()
   }
