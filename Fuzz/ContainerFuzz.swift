@@ -9,7 +9,7 @@ public func containerFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
   let source = MemorySource(Array(UnsafeBufferPointer(start: data, count: size)), name: "fuzz.pt")
   if let checkpoint = try? Checkpoint.open(source) {
     let summary = SummaryReport(checkpoint)
-    _ = summary.json()
+    _ = try? ReportJSON.encode(summary)
     _ = SummaryRenderer.table(summary, options: LayerTableOptions(explain: true, memory: true))
     _ = SummaryRenderer.markdown(summary)
     _ = TensorsReport(checkpoint, filter: nil, sort: .size).table()
@@ -20,7 +20,7 @@ public func containerFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     }
   }
   if let scan = try? SecurityScanner.scan(source) {
-    _ = scan.json()
+    _ = try? ReportJSON.encode(scan)
     _ = ScanRenderer.table(scan, strict: true)
     _ = ScanRenderer.markdown(scan)
     precondition(scan.complete == scan.errors.isEmpty, "complete must mean no errors")

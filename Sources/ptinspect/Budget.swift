@@ -176,7 +176,7 @@ extension PTInspect {
             report(e)
             result = .unreadable(input.path, e.message, config: configPath)
           }
-          if format == .jsonl { print(JSONLines.line(result)) }
+          if format == .jsonl { printJSON(result, layout: .compact) }
           collected.withLock { $0.append(result) }
         })
       let reports = collected.current
@@ -184,9 +184,9 @@ extension PTInspect {
       case .jsonl: break
       case .json:
         if reports.count == 1, let only = reports.first {
-          print(JSONLines.pretty(only))
+          printJSON(only)
         } else {
-          print(JSONLines.pretty(BudgetBatchReport(reports)))
+          printJSON(BudgetBatchReport(reports))
         }
       case .markdown: print(BudgetRenderer.markdown(reports), terminator: "")
       case .table: print(BudgetRenderer.table(reports, style: style), terminator: "")

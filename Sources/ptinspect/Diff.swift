@@ -134,8 +134,8 @@ extension PTInspect {
         throw unreadable
       }
       switch output.format {
-      case .json: print(diffReport.json())
-      case .jsonl: print(diffReport.json(pretty: false))
+      case .json: printJSON(diffReport)
+      case .jsonl: printJSON(diffReport, layout: .compact)
       case .markdown: print(DiffRenderer.markdown(diffReport), terminator: "")
       case .table: print(DiffRenderer.table(diffReport, style: output.style), terminator: "")
       }

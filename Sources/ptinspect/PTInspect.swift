@@ -53,9 +53,18 @@ struct OutputOptions: ParsableArguments {
   }
 }
 
-/// Prints a report as JSON to standard output, streamed in chunks.
-func printJSON<T: Encodable>(_ value: T) {
-  JSONOutput.stream(value) { FileHandle.standardOutput.write(Data($0)) }
+/// Prints a report as JSON and a newline to standard output, streamed in chunks: pretty
+/// (`--format json`) or on one line (`--format jsonl`). A report that cannot be encoded is a
+/// bug: the error goes to standard error and the process exits 70 (EX_SOFTWARE).
+func printJSON<T: Encodable>(_ value: T, layout: JSONLayout = .pretty) {
+  fflush(nil)  // what `print` buffered goes first
+  do {
+    try ReportJSON.stream(value, layout: layout) { FileHandle.standardOutput.write(Data($0)) }
+  } catch {
+    let message = "ptinspect: cannot encode the report as JSON: \(error)\n"
+    FileHandle.standardError.write(Data(message.utf8))
+    exit(70)
+  }
 }
 
 /// Prints a one-line error for an unreadable input to standard error.
@@ -136,7 +145,7 @@ extension PTInspect {
             if compact { return rows.withLock { $0.append(SummaryRow(report)) } }
             switch format {
             case .json: printJSON(report)
-            case .jsonl: print(JSONLines.line(report))
+            case .jsonl: printJSON(report, layout: .compact)
             case .markdown:
               print(SummaryRenderer.markdown(report, options: options), terminator: "")
             case .table:
@@ -171,7 +180,7 @@ extension PTInspect {
         let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort)
         switch output.format {
         case .json: printJSON(report)
-        case .jsonl: print(JSONLines.line(report))
+        case .jsonl: printJSON(report, layout: .compact)
         case .markdown: print(report.markdown(), terminator: "")
         case .table: print(report.table(style: output.style), terminator: "")
         }

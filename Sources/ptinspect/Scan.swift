@@ -75,8 +75,8 @@ extension PTInspect {
           do {
             let scan = try SecurityScanner.scan(path).allowing(allowed)
             switch output.format {
-            case .json: print(scan.json())
-            case .jsonl: print(scan.json(pretty: false))
+            case .json: printJSON(scan)
+            case .jsonl: printJSON(scan, layout: .compact)
             case .markdown: print(ScanRenderer.markdown(scan), terminator: "")
             case .table:
               if !first { print() }

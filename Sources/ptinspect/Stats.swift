@@ -43,9 +43,10 @@ extension PTInspect {
         throw unreadable
       }
       switch output.format {
-      case .json: print(stats.json())
+      case .json: printJSON(stats)
+      case .jsonl: printJSON(stats, layout: .compact)
       case .markdown: print(stats.markdown(), terminator: "")
-      default: print(stats.table(style: output.style), terminator: "")
+      case .table: print(stats.table(style: output.style), terminator: "")
       }
       if check && stats.hasNonFinite {
         let n = stats.totals.nonFiniteTensors.count

@@ -256,7 +256,7 @@ func evaluateBudget(_ fixture: String, _ spec: BudgetSpec, baseline: String? = n
   @Test func jsonHasTheSchemaFields() throws {
     let r = try evaluateBudget("cifar_cnn.pt", budgetSpec { try $0.set(.maxParams, "5.8M") })
     let json = try #require(
-      try JSONSerialization.jsonObject(with: Data(JSONLines.pretty(r).utf8)) as? [String: Any])
+      try JSONSerialization.jsonObject(with: Data(try ReportJSON.encode(r).utf8)) as? [String: Any])
     #expect(json["schemaVersion"] as? Int == 1)
     #expect(json["file"] as? String == Fixtures.path("cifar_cnn.pt"))
     #expect(json["verdict"] as? String == "fail")

@@ -124,7 +124,7 @@ func safetensors(headerLength: Int) -> [UInt8] {
     let fromFile = SummaryReport(try Checkpoint.open(Fixtures.path(name)))
     let memory = MemorySource(try fileBytes(name), name: Fixtures.path(name))
     let fromMemory = SummaryReport(try Checkpoint.open(memory))
-    #expect(JSONOutput.encode(fromMemory) == JSONOutput.encode(fromFile), "\(name)")
+    #expect(try ReportJSON.encode(fromMemory) == ReportJSON.encode(fromFile), "\(name)")
   }
 
   @Test(arguments: ["cifar_cnn.pt", "legacy_cnn.pt", "legacy_tar.pt", "scripted.pt"])

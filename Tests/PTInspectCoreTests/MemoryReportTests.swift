@@ -119,7 +119,7 @@ func memoryReport(_ fixture: String) throws -> MemoryReport {
   }
 
   @Test func summaryJSONAlwaysHasMemory() throws {
-    let json = SummaryReport(try Checkpoint.open(Fixtures.path("tied.pt"))).json()
+    let json = try ReportJSON.encode(SummaryReport(try Checkpoint.open(Fixtures.path("tied.pt"))))
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     let memory = try #require(object["memory"] as? [String: Any])

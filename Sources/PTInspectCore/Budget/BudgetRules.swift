@@ -181,22 +181,6 @@ public struct BudgetCheck: Sendable, Codable, Equatable {
   /// Why a rule failed beyond its numbers (`matches no model tensor`).
   public var note: String?
 
-  enum CodingKeys: String, CodingKey {
-    case rule, metric, actual, limit, margin, pass, baseline, matched, note
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(rule, forKey: .rule)
-    try c.encode(metric, forKey: .metric)
-    try c.encode(actual, forKey: .actual)
-    try c.encode(limit, forKey: .limit)
-    try c.encode(margin, forKey: .margin)
-    try c.encode(pass, forKey: .pass)
-    try c.encode(baseline, forKey: .baseline)
-    try c.encode(matched, forKey: .matched)
-    try c.encode(note, forKey: .note)
-  }
 }
 
 /// A budget verdict, as the JSON spells it.
@@ -246,22 +230,6 @@ public struct BudgetReport: Sendable, Codable, Equatable {
 
   public var passed: Bool { verdict == .pass }
   public var failedRules: [BudgetCheck] { rules.filter { !$0.pass } }
-
-  enum CodingKeys: String, CodingKey {
-    case schemaVersion, file, verdict, rules, baselineFile, config, error, notes
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(schemaVersion, forKey: .schemaVersion)
-    try c.encode(file, forKey: .file)
-    try c.encode(verdict, forKey: .verdict)
-    try c.encode(rules, forKey: .rules)
-    try c.encode(baselineFile, forKey: .baselineFile)
-    try c.encode(config, forKey: .config)
-    try c.encode(error, forKey: .error)
-    try c.encode(notes, forKey: .notes)
-  }
 }
 
 /// The baseline's numbers the growth rules compare with.

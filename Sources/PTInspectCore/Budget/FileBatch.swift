@@ -132,22 +132,3 @@ final class BatchState<Value: Sendable>: @unchecked Sendable {
     deliver(done, ready)
   }
 }
-
-/// One compact JSON object per line (`--format jsonl`).
-public enum JSONLines {
-  /// `value` as JSON on one line, keys sorted.
-  public static func line<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(value) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
-
-  /// `value` as pretty-printed JSON, keys sorted.
-  public static func pretty<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(value) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
-}

@@ -1,5 +1,5 @@
 // StatsReport.swift: `ptinspect stats` as data (Codable, schemaVersion 1) and its renderings:
-// a table per tensor with the totals, a per-layer rollup, Markdown and JSON.
+// a table per tensor with the totals, a per-layer rollup and Markdown (JSON: ReportJSON).
 
 import Foundation
 
@@ -155,7 +155,7 @@ enum StatsJSON {
       ("min", s?.min), ("max", s?.max), ("mean", s?.mean), ("std", s?.std),
     ] {
       guard let k = key(name) else { continue }
-      try c.encode(value.flatMap { $0.isFinite ? $0 : nil }, forKey: k)
+      try c.encode(value, forKey: k)
     }
     for (name, value) in [("zeros", s?.zeros), ("nan", s?.nan), ("inf", s?.inf)] {
       guard let k = key(name) else { continue }
@@ -292,31 +292,8 @@ public struct StatsReport: Sendable, Codable {
     }
   }
 
-  enum CodingKeys: String, CodingKey {
-    case schemaVersion, file, format, filter, tensors, layers, totals
-  }
-
-  // Written by hand so that a missing filter is an explicit null: the schema's keys are stable.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(schemaVersion, forKey: .schemaVersion)
-    try c.encode(file, forKey: .file)
-    try c.encode(format, forKey: .format)
-    try c.encode(filter, forKey: .filter)
-    try c.encode(tensors, forKey: .tensors)
-    try c.encode(layers, forKey: .layers)
-    try c.encode(totals, forKey: .totals)
-  }
-
   /// Whether any listed tensor holds NaN or Inf (what `--check` fails on).
   public var hasNonFinite: Bool { !totals.nonFiniteTensors.isEmpty }
-
-  public func json() -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(self) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
 
   // MARK: rendering
 

@@ -267,14 +267,14 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
     case count, min, max, mean, std, zeros, zeroFraction, nan, inf
   }
 
-  /// Written with explicit nulls, so the keys are stable whatever the values.
+  /// The computed statistics, null when there is no finite value.
   public func encode(to encoder: Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(count, forKey: .count)
-    try c.encode(min.flatMap(Self.finite), forKey: .min)
-    try c.encode(max.flatMap(Self.finite), forKey: .max)
-    try c.encode(mean.flatMap(Self.finite), forKey: .mean)
-    try c.encode(std.flatMap(Self.finite), forKey: .std)
+    try c.encode(min, forKey: .min)
+    try c.encode(max, forKey: .max)
+    try c.encode(mean, forKey: .mean)
+    try c.encode(std, forKey: .std)
     try c.encode(zeros, forKey: .zeros)
     try c.encode(zeroFraction, forKey: .zeroFraction)
     try c.encode(nan, forKey: .nan)
@@ -294,8 +294,6 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
     let std = try c.decodeIfPresent(Double.self, forKey: .std) ?? 0
     m2 = std * std * Double(finiteCount)
   }
-
-  static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
 }
 
 /// How a fused kernel loads stored values: 8 at a time (as two `SIMD4<Double>`) or one.

@@ -251,21 +251,11 @@ public struct TensorDifference: Sendable, Codable, Equatable {
   /// Null when removed.
   public var after: TensorLook?
 
-  enum CodingKeys: String, CodingKey { case name, change, before, after }
-
   public init(name: String, change: String, before: TensorLook?, after: TensorLook?) {
     self.name = name
     self.change = change
     self.before = before
     self.after = after
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(change, forKey: .change)
-    try c.encode(before, forKey: .before)
-    try c.encode(after, forKey: .after)
   }
 }
 
@@ -297,11 +287,6 @@ public struct LayerChange: Sendable, Codable, Equatable {
   public var buffersAfter: Int64
   public var tensors: [LayerTensorChange]
 
-  enum CodingKeys: String, CodingKey {
-    case name, before, after, parametersBefore, parametersAfter, parameterDifference, buffersBefore
-    case buffersAfter, tensors
-  }
-
   public init(
     name: String, before: String?, after: String?, parametersBefore: Int64, parametersAfter: Int64,
     buffersBefore: Int64, buffersAfter: Int64, tensors: [LayerTensorChange]
@@ -315,20 +300,6 @@ public struct LayerChange: Sendable, Codable, Equatable {
     self.buffersBefore = buffersBefore
     self.buffersAfter = buffersAfter
     self.tensors = tensors
-  }
-
-  // `before`/`after` are written as null for new and removed layers: the keys are stable.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(before, forKey: .before)
-    try c.encode(after, forKey: .after)
-    try c.encode(parametersBefore, forKey: .parametersBefore)
-    try c.encode(parametersAfter, forKey: .parametersAfter)
-    try c.encode(parameterDifference, forKey: .parameterDifference)
-    try c.encode(buffersBefore, forKey: .buffersBefore)
-    try c.encode(buffersAfter, forKey: .buffersAfter)
-    try c.encode(tensors, forKey: .tensors)
   }
 }
 
@@ -408,18 +379,4 @@ public struct DiffReport: Sendable, Codable {
   public var notes: [String]
   /// One line: what the comparison found.
   public var verdict: String
-
-  /// The report as JSON with sorted keys, pretty-printed or on one line (`--format jsonl`).
-  /// Infinite and NaN statistics are written as the strings "Infinity", "-Infinity", "NaN".
-  public func json(pretty: Bool = true) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting =
-      pretty
-      ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      : [.sortedKeys, .withoutEscapingSlashes]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    guard let data = try? encoder.encode(self) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
 }

@@ -464,8 +464,9 @@ public enum LayerInference {
   }
 }
 
+// Written by hand for speed: the same JSON as the Codable conformance (ReportJSONTests checks it).
 extension Layer: JSONRawWritable {
-  func writeJSON(into out: inout [UInt8]) {
+  func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("biases", biases, &out)
     w.int("buffers", buffers, &out)

@@ -49,35 +49,6 @@ public struct TensorEntry: Sendable, Codable, Equatable {
     device = t.storage?.device
     quantization = t.quantization
   }
-
-  enum CodingKeys: String, CodingKey {
-    case name, dtype, shape, stride, numel, bytes, storage, storageOffset, kind, kindExact, role
-    case section, sharedWith, layout, contiguous, requiresGrad, device, quantization
-  }
-
-  // Optional fields are written as null rather than left out: the schema's keys are stable.
-  // (`writeJSON` below writes the same, faster; keep the two in step.)
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(dtype, forKey: .dtype)
-    try c.encode(shape, forKey: .shape)
-    try c.encode(stride, forKey: .stride)
-    try c.encode(numel, forKey: .numel)
-    try c.encode(bytes, forKey: .bytes)
-    try c.encode(storage, forKey: .storage)
-    try c.encode(storageOffset, forKey: .storageOffset)
-    try c.encode(kind, forKey: .kind)
-    try c.encode(kindExact, forKey: .kindExact)
-    try c.encode(role, forKey: .role)
-    try c.encode(section, forKey: .section)
-    try c.encode(sharedWith, forKey: .sharedWith)
-    try c.encode(layout, forKey: .layout)
-    try c.encode(contiguous, forKey: .contiguous)
-    try c.encode(requiresGrad, forKey: .requiresGrad)
-    try c.encode(device, forKey: .device)
-    try c.encode(quantization, forKey: .quantization)
-  }
 }
 
 /// Model totals, with tied tensors counted once.
@@ -106,33 +77,6 @@ public struct Totals: Sendable, Codable, Equatable {
   public var frozen: Int64?
   /// Tensors that alias an earlier one (tied weights), not counted again.
   public var sharedTensors = 0
-
-  enum CodingKeys: String, CodingKey {
-    case tensors, parameters, buffers, weights, biases, otherParameters, runningStats
-    case numBatchesTracked, otherBuffers, elements, bytes, byDtype, byLayerType
-    case parametersExact, trainable, frozen, sharedTensors
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(tensors, forKey: .tensors)
-    try c.encode(parameters, forKey: .parameters)
-    try c.encode(buffers, forKey: .buffers)
-    try c.encode(weights, forKey: .weights)
-    try c.encode(biases, forKey: .biases)
-    try c.encode(otherParameters, forKey: .otherParameters)
-    try c.encode(runningStats, forKey: .runningStats)
-    try c.encode(numBatchesTracked, forKey: .numBatchesTracked)
-    try c.encode(otherBuffers, forKey: .otherBuffers)
-    try c.encode(elements, forKey: .elements)
-    try c.encode(bytes, forKey: .bytes)
-    try c.encode(byDtype, forKey: .byDtype)
-    try c.encode(byLayerType, forKey: .byLayerType)
-    try c.encode(parametersExact, forKey: .parametersExact)
-    try c.encode(trainable, forKey: .trainable)
-    try c.encode(frozen, forKey: .frozen)
-    try c.encode(sharedTensors, forKey: .sharedTensors)
-  }
 }
 
 /// Where the file's bytes go.
@@ -313,15 +257,12 @@ public struct SummaryReport: Sendable, Codable {
       otherBytes: otherBytes, storageBytes: storageBytes, unviewedStorageBytes: unviewed,
       fileToModelRatio: ratio, optimizer: optimizer, verdict: verdict)
   }
-
-  /// The report as pretty-printed JSON with sorted keys.
-  public func json() -> String {
-    JSONOutput.encode(self)
-  }
 }
 
+// The summary's and the listing's rows write themselves: the same JSON as their Codable
+// conformance (ReportJSONTests checks it), much faster. A new field goes in both.
 extension TensorEntry: JSONRawWritable {
-  func writeJSON(into out: inout [UInt8]) {
+  func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("bytes", bytes, &out)
     w.bool("contiguous", contiguous, &out)
@@ -332,11 +273,7 @@ extension TensorEntry: JSONRawWritable {
     w.string("layout", layout, &out)
     w.string("name", name, &out)
     w.int("numel", numel, &out)
-    if let quantization {
-      w.value("quantization", quantization, &out)
-    } else {
-      w.string("quantization", nil, &out)
-    }
+    try w.value("quantization", quantization, &out)
     w.bool("requiresGrad", requiresGrad, &out)
     w.string("role", role, &out)
     w.string("section", section, &out)

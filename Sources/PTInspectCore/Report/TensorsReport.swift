@@ -40,10 +40,6 @@ public struct TensorsReport: Sendable, Codable {
     tensors = entries
   }
 
-  public func json() -> String {
-    JSONOutput.encode(self)
-  }
-
   func textTable() -> TextTable {
     var table = TextTable(
       headers: ["Name", "Dtype", "Shape", "Stride", "Storage", "Offset", "Numel", "Bytes", "Kind"],

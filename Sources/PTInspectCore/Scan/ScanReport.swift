@@ -1,5 +1,5 @@
 // ScanReport.swift: what `ptinspect scan` found in one file, as data (Codable, schemaVersion 1).
-// ScanRenderer turns it into a table, Markdown or JSON.
+// ScanRenderer turns it into a table or Markdown, ReportJSON into JSON.
 
 import Foundation
 
@@ -169,37 +169,8 @@ public struct ScanReport: Sendable, Codable {
     return 0
   }
 
-  /// The report as JSON with sorted keys: pretty-printed, or on one line (`jsonl`).
-  public func json(pretty: Bool = true) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting =
-      pretty
-      ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      : [.sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(self) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
-
   enum CodingKeys: String, CodingKey {
     case schemaVersion, file, format, verdict, complete, errors, pickles, globals, zipFindings
     case notes, addSafeGlobals, advice
-  }
-}
-
-extension ScannedPickle {
-  enum CodingKeys: String, CodingKey {
-    case name, fileOffset, bytes, protocolVersion, decoded, error, references
-  }
-
-  // Optional fields are written as null rather than left out: the schema's keys are stable.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(fileOffset, forKey: .fileOffset)
-    try c.encode(bytes, forKey: .bytes)
-    try c.encode(protocolVersion, forKey: .protocolVersion)
-    try c.encode(decoded, forKey: .decoded)
-    try c.encode(error, forKey: .error)
-    try c.encode(references, forKey: .references)
   }
 }

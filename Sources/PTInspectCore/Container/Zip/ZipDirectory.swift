@@ -37,16 +37,6 @@ public struct ZipFinding: Sendable, Codable, Equatable {
     self.entry = entry
     self.message = message
   }
-
-  enum CodingKeys: String, CodingKey { case kind, entry, message }
-
-  // `entry` is written as null rather than left out: the schema's keys are stable.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(kind, forKey: .kind)
-    try c.encode(entry, forKey: .entry)
-    try c.encode(message, forKey: .message)
-  }
 }
 
 /// What a local file header says.
