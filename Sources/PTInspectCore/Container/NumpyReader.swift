@@ -182,8 +182,7 @@ enum NumpyReader: ContainerReader {
       let header = try NpyHeader.parse(head)
       try add(
         header, name: "array", dataStart: Int64(header.dataOffset), available: source.size,
-        location: { .range(offset: Int64(header.dataOffset), count: $0) }, into: &contents,
-        file: source.name)
+        location: { .range(offset: Int64(header.dataOffset), count: $0) }, into: &contents)
     } catch {
       if mode == .strict { throw CheckpointError(file: source.name, error.message) }
       contents.errors.append(error.message)
@@ -191,28 +190,35 @@ enum NumpyReader: ContainerReader {
     return contents
   }
 
+  /// An object array: listed, and the pickle its values are (after the header) kept for the
+  /// scan and the summary's warning.
+  static func addObjectArray(
+    _ header: NpyHeader, name: String, pickle: PickleSource.Bytes,
+    into contents: inout ContainerContents
+  ) {
+    let shapeText = "(" + header.shape.map(String.init).joined(separator: ", ") + ")"
+    contents.pickles.append(
+      PickleSource(name: name, role: .loaded, bytes: pickle, context: "\(name) (object array)"))
+    contents.metadata.append(
+      MetadataItem(name: name, type: "numpy.ndarray", value: "object array, shape \(shapeText)"))
+    contents.diagnostics.append(
+      Diagnostic(
+        .warning,
+        "'\(name)' is an object array: its values are a pickle, which np.load(allow_pickle=True) runs"
+      ))
+  }
+
   /// One array as a tensor (or, for dtypes torch has none of, as metadata; for an object array,
   /// as the pickle after its header).
   static func add(
     _ header: NpyHeader, name: String, dataStart: Int64, available: Int64,
-    location: (Int64) -> StorageLocation, into contents: inout ContainerContents, file: String,
+    location: (Int64) -> StorageLocation, into contents: inout ContainerContents,
     storageOffsetBytes: Int64 = 0
   ) throws(FormatError) {
     let shapeText = "(" + header.shape.map(String.init).joined(separator: ", ") + ")"
-    if header.isObject {
-      contents.pickles.append(
-        PickleSource(
-          name: name, role: .loaded,
-          bytes: location(available - dataStart).pickleBytes,
-          context: "\(name) (object array)", base: nil))
-      contents.metadata.append(
-        MetadataItem(name: name, type: "numpy.ndarray", value: "object array, shape \(shapeText)"))
-      contents.diagnostics.append(
-        Diagnostic(
-          .warning,
-          "'\(name)' is an object array: its values are a pickle, which np.load(allow_pickle=True) runs"
-        ))
-      return
+    if header.isObject, case .range(let offset, let count) = location(available - dataStart) {
+      return addObjectArray(
+        header, name: name, pickle: .range(offset: offset, count: count), into: &contents)
     }
     guard let (dtype, bigEndian) = header.dtype else {
       contents.metadata.append(
@@ -266,16 +272,6 @@ enum NumpyReader: ContainerReader {
         Diagnostic(.info, "tensor data is stored big-endian ('\(name)' is \(header.descr))"))
     } else if contents.byteOrder == nil {
       contents.byteOrder = .little
-    }
-  }
-}
-
-extension StorageLocation {
-  /// The location as the bytes of a pickle stored there.
-  fileprivate var pickleBytes: PickleSource.Bytes {
-    switch self {
-    case .range(let offset, let count): .range(offset: offset, count: count)
-    case .zipEntry: .owned([])
     }
   }
 }
@@ -344,28 +340,18 @@ enum NpzReader: ContainerReader {
         let at = dataStart + Int64(header.dataOffset)
         try NumpyReader.add(
           header, name: name, dataStart: Int64(header.dataOffset), available: size,
-          location: { .range(offset: at, count: $0) }, into: &contents, file: file)
+          location: { .range(offset: at, count: $0) }, into: &contents)
       } else {
         if header.isObject {
           // The pickle after the header, inflated: small enough to hold (object arrays are).
           let bytes = try? zip.read(entry, limit: 1 << 30)
-          contents.pickles.append(
-            PickleSource(
-              name: name, role: .loaded,
-              bytes: .owned(Array((bytes ?? []).dropFirst(header.dataOffset))),
-              context: "\(name) (object array)"))
-          contents.metadata.append(
-            MetadataItem(name: name, type: "numpy.ndarray", value: "object array"))
-          contents.diagnostics.append(
-            Diagnostic(
-              .warning,
-              "'\(name)' is an object array: its values are a pickle, which np.load(allow_pickle=True) runs"
-            ))
-          return
+          return NumpyReader.addObjectArray(
+            header, name: name, pickle: .owned(Array((bytes ?? []).dropFirst(header.dataOffset))),
+            into: &contents)
         }
         try NumpyReader.add(
           header, name: name, dataStart: Int64(header.dataOffset), available: size,
-          location: { _ in .zipEntry(entry) }, into: &contents, file: file,
+          location: { _ in .zipEntry(entry) }, into: &contents,
           storageOffsetBytes: Int64(header.dataOffset))
       }
     } catch {

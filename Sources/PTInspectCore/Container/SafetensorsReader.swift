@@ -128,7 +128,7 @@ enum SafetensorsReader: ContainerReader {
         Diagnostic(.warning, "\(dataBytes - cursor) bytes follow the last tensor"))
     }
     // List tensors in natural name order (`layers.2` before `layers.10`), as state dicts are.
-    contents.headerTensors.sort { naturalLess($0.name, $1.name) }
+    contents.headerTensors = contents.headerTensors.naturallySorted { $0.name }
     return contents
   }
 }

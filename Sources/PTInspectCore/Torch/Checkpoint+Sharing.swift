@@ -99,15 +99,34 @@ extension Checkpoint {
   }
 }
 
-/// Orders dotted names component by component, numbers by value: `2.weight` < `10.weight`.
-func naturalLess(_ a: String, _ b: String) -> Bool {
-  let x = a.split(separator: ".", omittingEmptySubsequences: false)
-  let y = b.split(separator: ".", omittingEmptySubsequences: false)
-  for (p, q) in zip(x, y) where p != q {
-    if let i = Int(p), let j = Int(q) { return i < j }
-    if Int(p) != nil { return true }
-    if Int(q) != nil { return false }
-    return p < q
+/// A dotted name split once for natural ordering: each component with its integer value, when
+/// it is one.
+struct NaturalKey: Comparable {
+  var parts: [(text: Substring, number: Int?)]
+
+  init(_ name: String) {
+    parts = name.split(separator: ".", omittingEmptySubsequences: false).map { ($0, Int($0)) }
   }
-  return x.count < y.count
+
+  /// Component by component, numbers by value and before words: `2.weight` < `10.weight`.
+  static func < (a: NaturalKey, b: NaturalKey) -> Bool {
+    for (p, q) in zip(a.parts, b.parts) where p.text != q.text {
+      switch (p.number, q.number) {
+      case (let i?, let j?): return i < j
+      case (.some, nil): return true
+      case (nil, .some): return false
+      case (nil, nil): return p.text < q.text
+      }
+    }
+    return a.parts.count < b.parts.count
+  }
+
+  static func == (a: NaturalKey, b: NaturalKey) -> Bool { !(a < b) && !(b < a) }
+}
+
+extension Array {
+  /// Sorted in natural order of the names `name` gives, each name split once.
+  func naturallySorted(by name: (Element) -> String) -> [Element] {
+    map { (NaturalKey(name($0)), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+  }
 }
