@@ -162,42 +162,53 @@ public final class TensorDataReader: Sendable {
     return l
   }
 
+  /// Walks elements `range` of `t` (all by default), at most `chunk` at a time: `body` gets the
+  /// plan, the storage's first byte, and the chunk's first element and count. Pages are let go
+  /// as the walk moves on.
+  func walk(
+    _ t: TensorRecord, range: Range<Int64>?, chunk: Int, plan given: ReadPlan? = nil,
+    _ body: (ReadPlan, UnsafeRawPointer, Int64, Int) throws -> Void
+  ) throws {
+    let plan = try given ?? ReadPlan(self, t)
+    let elements = range ?? 0..<t.numel
+    guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
+      throw fail("tensor '\(t.name)': elements \(elements) are outside its \(t.numel)")
+    }
+    guard !elements.isEmpty else { return }
+    let chunk = max(1, chunk)
+    try withStorage(plan) { storage in
+      var start = elements.lowerBound
+      var pending = start
+      while start < elements.upperBound {
+        let n = Int(min(Int64(chunk), elements.upperBound - start))
+        try body(plan, storage, start, n)
+        start += Int64(n)
+        release(plan, storage, through: start, pending: &pending)
+      }
+      release(plan, storage, through: start, pending: &pending, final: true)
+    }
+  }
+
   /// Calls `body` with the values of `t` (elements `range`, all by default), at most
   /// `chunkElements` elements at a time, in C order. See the file header.
   public func forEachChunk(
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 65_536,
     _ body: (UnsafeBufferPointer<Double>) throws -> Void
   ) throws {
-    let plan = try ReadPlan(self, t)
-    let elements = range ?? 0..<t.numel
-    guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
-      throw fail("tensor '\(t.name)': elements \(elements) are outside its \(t.numel)")
-    }
-    guard !elements.isEmpty else { return }
-    let chunk = max(1, chunkElements)
     let per = ValueDecoder.valuesPerElement(t.dtype)
     let channels = try channelParameters(t)
-    let buffer = UnsafeMutablePointer<Double>.allocate(capacity: chunk * per)
+    let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(1, chunkElements) * per)
     defer { buffer.deallocate() }
-    try withStorage(plan) { storage in
-      var start = elements.lowerBound
-      var pending = start
-      while start < elements.upperBound {
-        let n = Int(min(Int64(chunk), elements.upperBound - start))
-        var filled = 0
-        plan.walk(from: start, count: n) { index, count, stride in
-          plan.decoder.decode(
-            storage + Int(index) &* plan.itemSize, strideBytes: Int(stride) &* plan.itemSize,
-            count: count,
-            into: buffer + filled &* per)
-          filled &+= count
-        }
-        if let channels { channels.apply(buffer, firstElement: start, count: n) }
-        try body(UnsafeBufferPointer(start: buffer, count: n * per))
-        start += Int64(n)
-        release(plan, storage, through: start, pending: &pending)
+    try walk(t, range: range, chunk: chunkElements) { plan, storage, start, n in
+      var filled = 0
+      plan.walk(from: start, count: n) { index, count, stride in
+        plan.decoder.decode(
+          storage + Int(index) &* plan.itemSize, strideBytes: Int(stride) &* plan.itemSize,
+          count: count, into: buffer + filled &* per)
+        filled &+= count
       }
-      release(plan, storage, through: start, pending: &pending, final: true)
+      if let channels { channels.apply(buffer, firstElement: start, count: n) }
+      try body(UnsafeBufferPointer(start: buffer, count: n * per))
     }
   }
 
@@ -208,39 +219,25 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 1 << 20,
     _ body: (UnsafeRawBufferPointer) throws -> Void
   ) throws {
-    let plan = try ReadPlan(self, t)
-    let elements = range ?? 0..<t.numel
-    guard elements.lowerBound >= 0, elements.upperBound <= t.numel else {
-      throw fail("tensor '\(t.name)': elements \(elements) are outside its \(t.numel)")
-    }
-    guard !elements.isEmpty else { return }
-    let chunk = max(1, chunkElements)
-    let item = plan.itemSize
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk * item, alignment: 16)
+    let item = t.dtype.itemSize
+    let buffer = UnsafeMutableRawPointer.allocate(
+      byteCount: max(1, chunkElements) * item, alignment: 16)
     defer { buffer.deallocate() }
-    try withStorage(plan) { storage in
-      var start = elements.lowerBound
-      var pending = start
-      while start < elements.upperBound {
-        let n = Int(min(Int64(chunk), elements.upperBound - start))
-        if plan.isContiguous {
-          let from = storage + Int(plan.offset + start) * item
-          try body(UnsafeRawBufferPointer(start: from, count: n * item))
-        } else {
-          var filled = 0
-          plan.walk(from: start, count: n) { index, count, stride in
-            for i in 0..<count {
-              (buffer + (filled + i) * item).copyMemory(
-                from: storage + Int(index + Int64(i) * stride) * item, byteCount: item)
-            }
-            filled += count
-          }
-          try body(UnsafeRawBufferPointer(start: buffer, count: n * item))
-        }
-        start += Int64(n)
-        release(plan, storage, through: start, pending: &pending)
+    try walk(t, range: range, chunk: chunkElements) { plan, storage, start, n in
+      if plan.isContiguous {
+        try body(
+          UnsafeRawBufferPointer(start: storage + Int(plan.offset + start) * item, count: n * item))
+        return
       }
-      release(plan, storage, through: start, pending: &pending, final: true)
+      var filled = 0
+      plan.walk(from: start, count: n) { index, count, stride in
+        for i in 0..<count {
+          (buffer + (filled + i) * item).copyMemory(
+            from: storage + Int(index + Int64(i) * stride) * item, byteCount: item)
+        }
+        filled += count
+      }
+      try body(UnsafeRawBufferPointer(start: buffer, count: n * item))
     }
   }
 
@@ -274,16 +271,8 @@ public final class TensorDataReader: Sendable {
     else {
       return false
     }
-    try withStorage(plan) { storage in
-      var start = range.lowerBound
-      var pending = start
-      while start < range.upperBound {
-        let n = Int(min(Int64(runElements), range.upperBound - start))
-        try body(storage + Int(plan.offset + start) * plan.itemSize, n)
-        start += Int64(n)
-        release(plan, storage, through: start, pending: &pending)
-      }
-      release(plan, storage, through: start, pending: &pending, final: true)
+    try walk(t, range: range, chunk: runElements, plan: plan) { plan, storage, start, n in
+      try body(storage + Int(plan.offset + start) * plan.itemSize, n)
     }
     return true
   }
