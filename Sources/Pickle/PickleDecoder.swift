@@ -115,6 +115,18 @@ private struct Machine {
     return items
   }
 
+  /// The items above the last mark as key/value pairs (DICT, SETITEMS).
+  mutating func popPairs() throws(PickleError) -> [PickleEntry] {
+    let items = try popMark()
+    guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
+    var entries: [PickleEntry] = []
+    entries.reserveCapacity(items.count / 2)
+    for i in stride(from: 0, to: items.count, by: 2) {
+      entries.append(PickleEntry(key: items[i], value: items[i + 1]))
+    }
+    return entries
+  }
+
   mutating func addNode(_ node: PickleNode) throws(PickleError) -> PickleValue {
     guard nodes.count < limits.maxNodes else {
       throw .limitExceeded(
@@ -138,28 +150,7 @@ private struct Machine {
     try body(&node)
   }
 
-  func describe(_ value: PickleValue) -> String {
-    switch value {
-    case .none: return "None"
-    case .bool: return "a bool"
-    case .int, .bigInt: return "an int"
-    case .float: return "a float"
-    case .string: return "a string"
-    case .bytes: return "bytes"
-    case .node(let i):
-      switch nodes[i] {
-      case .list: return "a list"
-      case .tuple: return "a tuple"
-      case .dict: return "a dict"
-      case .set: return "a set"
-      case .frozenSet: return "a frozenset"
-      case .global(let g): return "the global \(g.qualifiedName)"
-      case .object: return "an object"
-      case .persistentID: return "a persistent id"
-      case .extensionCode: return "an extension"
-      }
-    }
-  }
+  func describe(_ value: PickleValue) -> String { PickleNode.describe(value, in: nodes) }
 
   // MARK: memo
 
@@ -378,14 +369,7 @@ private struct Machine {
       let key = try pop()
       try setItems([PickleEntry(key: key, value: value)], on: try top())
     case .setItems:
-      let items = try popMark()
-      guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
-      var entries: [PickleEntry] = []
-      entries.reserveCapacity(items.count / 2)
-      for i in stride(from: 0, to: items.count, by: 2) {
-        entries.append(PickleEntry(key: items[i], value: items[i + 1]))
-      }
-      try setItems(entries, on: try top())
+      try setItems(try popPairs(), on: try top())
     case .build:
       let state = try pop()
       try build(try top(), state: state)
@@ -421,14 +405,7 @@ private struct Machine {
           .object(
             PickleObjectBox(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset)))))
     case .dict:
-      let items = try popMark()
-      guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
-      var entries: [PickleEntry] = []
-      entries.reserveCapacity(items.count / 2)
-      for i in stride(from: 0, to: items.count, by: 2) {
-        entries.append(PickleEntry(key: items[i], value: items[i + 1]))
-      }
-      push(try addNode(.dict(entries, state: nil)))
+      push(try addNode(.dict(try popPairs(), state: nil)))
     case .list:
       push(try addNode(.list(try popMark())))
     case .tuple:

@@ -127,6 +127,31 @@ public enum PickleNode: Sendable {
 }
 
 extension PickleNode {
+  /// What a value is, for messages: `a list`, `an int`, `the global os.system`.
+  static func describe(_ value: PickleValue, in nodes: [PickleNode]) -> String {
+    switch value {
+    case .none: return "None"
+    case .bool: return "a bool"
+    case .int, .bigInt: return "an int"
+    case .float: return "a float"
+    case .string: return "a string"
+    case .bytes: return "bytes"
+    case .node(let i):
+      guard i >= 0, i < nodes.count else { return "a value" }
+      switch nodes[i] {
+      case .list: return "a list"
+      case .tuple: return "a tuple"
+      case .dict: return "a dict"
+      case .set: return "a set"
+      case .frozenSet: return "a frozenset"
+      case .global(let g): return "the global \(g.qualifiedName)"
+      case .object: return "an object"
+      case .persistentID: return "a persistent id"
+      case .extensionCode: return "an extension"
+      }
+    }
+  }
+
   // Each take moves the payload out in its own statement, so that no copy of the node is alive
   // while the caller appends to it: the array stays uniquely owned and grows in place.
 
@@ -172,6 +197,9 @@ public struct PickleGraph: Sendable {
   public internal(set) var protocolVersion: Int
   /// The offset just past STOP: where a following pickle (legacy stream) begins.
   public internal(set) var endOffset: Int
+
+  /// What a value is, for messages: `a list`, `an int`, `the global os.system`.
+  public func describe(_ value: PickleValue) -> String { PickleNode.describe(value, in: nodes) }
 
   /// The node a value refers to, or nil for a scalar.
   public func node(_ value: PickleValue) -> PickleNode? {

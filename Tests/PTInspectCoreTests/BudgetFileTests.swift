@@ -2,9 +2,10 @@
 // reads them, with exact error messages and line numbers.
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 @Suite struct BudgetFileTests {
   func entries(_ text: String) throws -> [String: TOMLValue] {

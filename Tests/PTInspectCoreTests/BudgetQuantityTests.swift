@@ -1,8 +1,9 @@
 // BudgetQuantityTests.swift: the numbers budgets are written in, and every parser error's exact
 // message.
 
-import PTInspectCore
 import Testing
+
+@testable import PTInspectCore
 
 @Suite struct BudgetQuantityTests {
   @Test(

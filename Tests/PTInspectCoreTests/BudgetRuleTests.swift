@@ -2,9 +2,10 @@
 // computed from what torch reported (Fixtures/*.expected.json), not from ptinspect.
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 /// Numbers from a fixture's `.expected.json`, as torch saw them.
 struct TorchNumbers {

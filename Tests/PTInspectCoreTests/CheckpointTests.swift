@@ -2,10 +2,11 @@
 // it made the fixture (Fixtures/*.expected.json).
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Pickle
 import Testing
+
+@testable import PTInspectCore
 
 /// Fixtures whose tensors ptinspect lists exactly as torch does.
 let torchMadeFixtures = [

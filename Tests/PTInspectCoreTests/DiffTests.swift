@@ -2,9 +2,10 @@
 // fixtures (Fixtures/diff/expected_diff.json), and its rules for names, tolerances and NaN.
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 /// The pairs of Fixtures/diff/expected_diff.json.
 struct ExpectedDiff: Decodable, Sendable, CustomTestStringConvertible {

@@ -3,9 +3,10 @@
 // layer and the file's anatomy.
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 func memoryReport(_ fixture: String) throws -> MemoryReport {
   SummaryReport(try Checkpoint.open(Fixtures.path(fixture))).memory

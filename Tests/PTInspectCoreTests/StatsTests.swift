@@ -3,9 +3,10 @@
 // layer rollup.
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 /// A one-tensor safetensors file (little-endian `data` of `code` elements), deleted after `body`.
 func withSafetensors<R>(

@@ -3,9 +3,10 @@
 // scan exit codes, a tensor's changes as the diff spells them, and PTINSPECT_THREADS.
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 /// What a progress bar wrote.
 final class Written: @unchecked Sendable {

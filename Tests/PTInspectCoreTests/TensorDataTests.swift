@@ -2,9 +2,10 @@
 // made the fixtures (Fixtures/*.expected.json, Fixtures/golden/stats-torch-reference.json).
 
 import Foundation
-import PTInspectCore
 import PTInspectTestSupport
 import Testing
+
+@testable import PTInspectCore
 
 // Numbers are read with JSONDecoder: Foundation's JSONSerialization on Linux rounds some
 // doubles in the last digit (0.11441884934902191 comes back as ...195), JSONDecoder does not.

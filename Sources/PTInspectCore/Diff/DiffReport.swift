@@ -23,12 +23,6 @@ public struct PrefixStrip: Sendable, Codable, Equatable {
   /// Names that lost the prefix.
   public var tensors: Int
 
-  public init(side: String, prefix: String, automatic: Bool, tensors: Int) {
-    self.side = side
-    self.prefix = prefix
-    self.automatic = automatic
-    self.tensors = tensors
-  }
 }
 
 /// A tensor only one side has.
@@ -52,18 +46,6 @@ public struct ShapeChange: Sendable, Codable, Equatable {
   public var numelBefore: Int64
   public var numelAfter: Int64
 
-  public init(
-    name: String, shapeBefore: [Int64], shapeAfter: [Int64], dtypeBefore: String,
-    dtypeAfter: String, numelBefore: Int64, numelAfter: Int64
-  ) {
-    self.name = name
-    self.shapeBefore = shapeBefore
-    self.shapeAfter = shapeAfter
-    self.dtypeBefore = dtypeBefore
-    self.dtypeAfter = dtypeAfter
-    self.numelBefore = numelBefore
-    self.numelAfter = numelAfter
-  }
 }
 
 /// A tensor whose dtype differs.
@@ -200,10 +182,6 @@ public struct SkippedTensor: Sendable, Codable, Equatable {
   public var name: String
   public var reason: String
 
-  public init(name: String, reason: String) {
-    self.name = name
-    self.reason = reason
-  }
 }
 
 /// NaN and Inf counts of one compared tensor that has any.
@@ -251,12 +229,6 @@ public struct TensorDifference: Sendable, Codable, Equatable {
   /// Null when removed.
   public var after: TensorLook?
 
-  public init(name: String, change: String, before: TensorLook?, after: TensorLook?) {
-    self.name = name
-    self.change = change
-    self.before = before
-    self.after = after
-  }
 }
 
 /// One tensor's change within a layer.
@@ -266,10 +238,6 @@ public struct LayerTensorChange: Sendable, Codable, Equatable {
   /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`.
   public var change: String
 
-  public init(name: String, change: String) {
-    self.name = name
-    self.change = change
-  }
 }
 
 /// A layer that differs between the files.
@@ -325,10 +293,6 @@ public struct ExpectationViolation: Sendable, Codable, Equatable {
   /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`.
   public var change: String
 
-  public init(name: String, change: String) {
-    self.name = name
-    self.change = change
-  }
 }
 
 /// The outcome of one `--expect-unchanged` pattern.

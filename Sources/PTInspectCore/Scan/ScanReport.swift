@@ -14,11 +14,6 @@ public struct ScanOccurrence: Sendable, Codable, Equatable {
   /// called; BINPERSID or PERSID where it is the class in a persistent id.
   public var opcode: String
 
-  public init(pickle: String, offset: Int, opcode: String) {
-    self.pickle = pickle
-    self.offset = offset
-    self.opcode = opcode
-  }
 }
 
 /// One distinct global, its verdict and every place it occurs.
@@ -82,10 +77,6 @@ public struct ScanAdvice: Sendable, Codable, Equatable {
   /// The global's display name (`pickle.loads -> m.f` when nested).
   public var global: String
   public var check: String
-  public init(global: String, check: String) {
-    self.global = global
-    self.check = check
-  }
 }
 
 /// One pickle that was scanned.

@@ -160,24 +160,10 @@ public struct TorchInterpreter {
       count: count, folder: storageFolder)
   }
 
+  /// What a value is, for messages, with an object's class (`a torch.Size object`).
   func kindName(_ v: PickleValue) -> String {
-    switch v {
-    case .none: return "None"
-    case .bool: return "a bool"
-    case .int, .bigInt: return "an int"
-    case .float: return "a float"
-    case .string: return "a string"
-    case .bytes: return "bytes"
-    case .node:
-      switch graph.node(v) {
-      case .list?: return "a list"
-      case .tuple?: return "a tuple"
-      case .dict?: return "a dict"
-      case .object(let o)?: return "a \(className(o.callable) ?? "call") object"
-      case .global(let g)?: return "the global \(g.qualifiedName)"
-      default: return "a value"
-      }
-    }
+    if case .object(let o)? = graph.node(v) { return "a \(className(o.callable) ?? "call") object" }
+    return graph.describe(v)
   }
 
   // MARK: tensors
