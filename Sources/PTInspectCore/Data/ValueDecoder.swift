@@ -93,27 +93,12 @@ struct ValueDecoder: Sendable {
         return hypot(Double(Float(bitPattern: re << 16)), Double(Float(bitPattern: im << 16)))
       }
     case .complex64:
-      // Each half is swapped on its own: a complex is two floats, not one 8-byte number.
-      for i in 0..<count {
-        let p = src + i &* s
-        var re = p.loadUnaligned(as: UInt32.self)
-        var im = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-        if swap {
-          re = re.byteSwapped
-          im = im.byteSwapped
-        }
-        out[i] = hypot(Double(Float(bitPattern: re)), Double(Float(bitPattern: im)))
+      complexPairs(UInt32.self, src, s, count, out) {
+        hypot(Double(Float(bitPattern: $0)), Double(Float(bitPattern: $1)))
       }
     case .complex128:
-      for i in 0..<count {
-        let p = src + i &* s
-        var re = p.loadUnaligned(as: UInt64.self)
-        var im = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        if swap {
-          re = re.byteSwapped
-          im = im.byteSwapped
-        }
-        out[i] = hypot(Double(bitPattern: re), Double(bitPattern: im))
+      complexPairs(UInt64.self, src, s, count, out) {
+        hypot(Double(bitPattern: $0), Double(bitPattern: $1))
       }
     case .qint8:
       run(UInt8.self, src, s, count, out) { Double(Int8(bitPattern: $0)) }
@@ -138,6 +123,25 @@ struct ValueDecoder: Sendable {
     // The integer difference is exact in Double; torch then converts it to float and
     // multiplies by the float scale.
     for i in 0..<count { out[i] = Double(scale * Float(out[i] - zp)) }
+  }
+
+  /// Complex elements as (real, imaginary) bit patterns of `T`, each half swapped on its own
+  /// when the file is big-endian (a complex is two numbers, not one wide number).
+  @inline(__always)
+  private func complexPairs<T: FixedWidthInteger>(
+    _: T.Type, _ src: UnsafeRawPointer, _ stride: Int, _ count: Int,
+    _ out: UnsafeMutablePointer<Double>, _ magnitude: (T, T) -> Double
+  ) {
+    for i in 0..<count {
+      let p = src + i &* stride
+      var re = p.loadUnaligned(as: T.self)
+      var im = p.loadUnaligned(fromByteOffset: MemoryLayout<T>.size, as: T.self)
+      if swap {
+        re = re.byteSwapped
+        im = im.byteSwapped
+      }
+      out[i] = magnitude(re, im)
+    }
   }
 
   /// Loads each element as the unsigned integer `T` (byte-swapped when needed) and converts it;
