@@ -189,48 +189,63 @@ enum TorchZipReader: ContainerReader {
         "a TorchScript archive: torch.jit.load reads it, resolving its __torch__ classes from the archive's code/ folder; torch.load(weights_only=True) refuses it whatever add_safe_globals allows"
       )
     }
-    for entry in zip.entries {
-      let name = entry.name
-      let isPickle = isPickleName(name)
-      let topLevelData =
-        name == "data.pkl"
-        || (name.hasSuffix("/data.pkl") && name.dropLast(9).contains("/") == false)
-      let role: PickleRole =
-        topLevelData ? .main : name.hasSuffix("constants.pkl") && isScript ? .constants : .loaded
-      if isPickle {
-        do throws(CheckpointError) {
-          let bytes = try pickleBytes(zip, entry, limit: options.maxInflatedBytes)
-          contents.pickles.append(
-            PickleSource(name: name, role: role, bytes: bytes, context: name))
-        } catch {
-          let message = error.message
-          contents.errors.append(message.contains(name) ? message : "\(name): \(message)")
+    func walk(_ whole: UnsafeRawBufferPointer?) {
+      func heads(_ entry: ZipEntry) -> [UInt8]? {
+        let count = Int(min(entry.size, 16))
+        if ZipFile.isStored(entry), let local = entry.local, let whole {
+          guard local.dataOffset >= 0, local.dataOffset + count <= whole.count else { return nil }
+          return Array(whole[local.dataOffset..<local.dataOffset + count])
         }
-        continue
+        return try? zip.read(entry, offset: 0, count: count)
       }
-      // Another entry that holds a pickle: its head says so.
-      guard let head = try? zip.read(entry, offset: 0, count: Int(min(entry.size, 16))),
-        looksLikePickle(head),
-        let bytes = try? pickleBytes(zip, entry, limit: options.maxInflatedBytes)
-      else { continue }
-      let found = PickleSource(name: name, role: .other, bytes: bytes, context: name)
-      if isStorageRecord(name) {
-        // Tensor bytes start with 0x80 0x02..0x05 by chance; only a whole pickle that fills the
-        // record and names a global is one.
-        let isPickle =
-          (try? found.withBytes(in: source) { all in
-            guard let graph = try? PickleDecoder(limits: options.pickleLimits).decode(all) else {
-              return false
-            }
-            return graph.endOffset == all.count && !graph.globals.isEmpty
-          }) ?? false
-        guard isPickle else { continue }
+      for entry in zip.entries {
+        let name = entry.name
+        let isPickle = isPickleName(name)
+        let topLevelData =
+          name == "data.pkl"
+          || (name.hasSuffix("/data.pkl") && name.dropLast(9).contains("/") == false)
+        let role: PickleRole =
+          topLevelData ? .main : name.hasSuffix("constants.pkl") && isScript ? .constants : .loaded
+        if isPickle {
+          do throws(CheckpointError) {
+            let bytes = try pickleBytes(zip, entry, limit: options.maxInflatedBytes)
+            contents.pickles.append(
+              PickleSource(name: name, role: role, bytes: bytes, context: name))
+          } catch {
+            let message = error.message
+            contents.errors.append(message.contains(name) ? message : "\(name): \(message)")
+          }
+          continue
+        }
+        // Another entry that holds a pickle: its head says so (read from the file's mapping for
+        // stored entries: one read per entry would cost a system call per tensor).
+        guard let head = heads(entry), looksLikePickle(head),
+          let bytes = try? pickleBytes(zip, entry, limit: options.maxInflatedBytes)
+        else { continue }
+        let found = PickleSource(name: name, role: .other, bytes: bytes, context: name)
+        if isStorageRecord(name) {
+          // Tensor bytes start with 0x80 0x02..0x05 by chance; only a whole pickle that fills the
+          // record and names a global is one.
+          let isPickle =
+            (try? found.withBytes(in: source) { all in
+              guard let graph = try? PickleDecoder(limits: options.pickleLimits).decode(all) else {
+                return false
+              }
+              return graph.endOffset == all.count && !graph.globals.isEmpty
+            }) ?? false
+          guard isPickle else { continue }
+        }
+        contents.findings.append(
+          ZipFinding(
+            kind: .pickleInNonPklEntry, entry: name,
+            message: "'\(name)' holds a pickle although its name does not end in .pkl"))
+        contents.pickles.append(found)
       }
-      contents.findings.append(
-        ZipFinding(
-          kind: .pickleInNonPklEntry, entry: name,
-          message: "'\(name)' holds a pickle although its name does not end in .pkl"))
-      contents.pickles.append(found)
+    }
+    do {
+      try source.withBytes(at: 0, count: Int(source.size)) { walk($0) }
+    } catch {
+      walk(nil)
     }
     return contents
   }

@@ -122,6 +122,8 @@ struct Scan {
   var pickles: [ScannedPickle] = []
   var occurrences: [String: [ScanOccurrence]] = [:]
   var keys: [String: (module: String, name: String)] = [:]
+  /// Keys of globals met before, by their spelling in the pickle (module, then name).
+  var keyCache: [String: [String: (key: String, pair: (module: String, name: String))]] = [:]
   var order: [String] = []
   var errors: [String] = []
   var notes: [String] = []
@@ -251,15 +253,22 @@ struct Scan {
     module: String?, name: String?, occurrence: ScanOccurrence, via: [String] = []
   ) {
     let pair: (module: String, name: String)
-    if let module, let name {
-      pair = GlobalClassifier.normalize(module: module, name: name)
+    let key: String
+    if let module, let name, via.isEmpty, let known = keyCache[module]?[name] {
+      // The same global recurs (a REDUCE per tensor): its spelling is normalised once.
+      (key, pair) = known
     } else {
-      pair = (ScanGlobal.computed, ScanGlobal.computed)
+      if let module, let name {
+        pair = GlobalClassifier.normalize(module: module, name: name)
+      } else {
+        pair = (ScanGlobal.computed, ScanGlobal.computed)
+      }
+      key =
+        pair.module == ScanGlobal.computed
+        ? Scan.key(module: "", name: "", via: via)
+        : Scan.key(module: pair.module, name: pair.name, via: via)
+      if let module, let name, via.isEmpty { keyCache[module, default: [:]][name] = (key, pair) }
     }
-    let key =
-      pair.module == ScanGlobal.computed
-      ? Scan.key(module: "", name: "", via: via)
-      : Scan.key(module: pair.module, name: pair.name, via: via)
     if keys[key] == nil {
       keys[key] = pair
       order.append(key)
