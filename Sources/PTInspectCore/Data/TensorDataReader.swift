@@ -20,7 +20,7 @@
 //   try reader.location(of: t) -> DataLocation        // where t's storage bytes are in the file
 //   reader.isBigEndian                                // the file's tensor byte order
 //
-// Storage locations come typed from the container layer (`Checkpoint.storageIndex`); sharded
+// Storage locations come typed from the container layer (`Checkpoint.storages`); sharded
 // checkpoints name each storage's shard file in its id. Sparse tensors have no values of their own: read their
 // `components` (`<name>.indices`, `<name>.values`, ...) like any tensor.
 //
@@ -63,6 +63,8 @@ public final class TensorDataReader: Sendable {
   let locations: [StorageID: DataLocation]
   /// The zip entries of compressed storages, by storage id.
   let compressed: [StorageID: ZipEntry]
+  /// Storages whose byte order is their own (NumPy arrays), by storage id.
+  let byteOrders: [StorageID: ByteOrder]
 
   /// Finds where every storage's bytes are (a stored zip entry's data starts after its local
   /// header, read here once).
@@ -72,7 +74,10 @@ public final class TensorDataReader: Sendable {
     isBigEndian = checkpoint.fileByteOrders.contains(.big)
     var locations: [StorageID: DataLocation] = [:]
     var compressed: [StorageID: ZipEntry] = [:]
-    for (id, record) in checkpoint.storageIndex {
+    var byteOrders: [StorageID: ByteOrder] = [:]
+    for record in checkpoint.storages + checkpoint.quantizerStorages {
+      let id = record.id
+      if let order = record.byteOrder { byteOrders[id] = order }
       switch record.location {
       case .range(let offset, let count):
         locations[id] = .file(offset: offset, count: count)
@@ -92,6 +97,7 @@ public final class TensorDataReader: Sendable {
     }
     self.locations = locations
     self.compressed = compressed
+    self.byteOrders = byteOrders
   }
 
   func fail(_ message: String) -> CheckpointError {
@@ -106,7 +112,7 @@ public final class TensorDataReader: Sendable {
   /// Whether `t`'s storage is stored big-endian.
   func isBigEndian(_ t: TensorRecord) -> Bool {
     guard let s = t.storage else { return false }
-    if let order = checkpoint.storageIndex[s.id]?.byteOrder { return order == .big }
+    if let order = byteOrders[s.id] { return order == .big }
     return s.file < checkpoint.fileByteOrders.count && checkpoint.fileByteOrders[s.file] == .big
   }
 

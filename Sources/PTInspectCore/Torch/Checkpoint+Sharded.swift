@@ -58,9 +58,9 @@ extension Checkpoint {
         if case .zipEntry = s.location {} else { record.holderText = "'\(shard)': " + s.holder }
         c.storages.append(record)
       }
-      for var s in part.storageIndex.values {
+      for var s in part.quantizerStorages {
         s.id.file = file
-        c.storageIndex[s.id] = s
+        c.quantizerStorages.append(s)
       }
       for var t in part.modelTensors {
         let name = part.layerName(t)

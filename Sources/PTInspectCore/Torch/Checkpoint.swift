@@ -28,8 +28,9 @@ public struct Checkpoint: Sendable {
   /// The storages the file carries for its tensors (those its tensors view, for a zip; every
   /// one the stream lists, for the legacy and tar containers), in file order.
   public var storages: [StorageRecord] = []
-  /// Every storage a tensor (or a quantizer's scales) refers to, by id: where its bytes are.
-  public var storageIndex: [StorageID: StorageRecord] = [:]
+  /// Storages that quantizers' per-channel scales and zero points refer to, when they are not
+  /// among `storages` (the data reader reads them like tensors).
+  public var quantizerStorages: [StorageRecord] = []
   /// The files the storages are in, by `StorageID.file`: the checkpoint's own file first, then
   /// a sharded checkpoint's shards.
   public var files: [any ByteSource] = []
@@ -145,7 +146,6 @@ extension Checkpoint {
         c.globals += graph.globals.map { NamedGlobal(pickle: p.name, reference: $0) }
       }
       c.storages = contents.storageOrder.compactMap { contents.storages[$0] }
-      c.storageIndex = contents.storages
       c.parts = [
         CheckpointPart(
           name: "", role: .model, tensors: c.tensors.count,
@@ -282,15 +282,15 @@ extension Checkpoint {
       // A quantizer's per-channel scales and zero points are read like tensors.
       if let q = t.quantization {
         for p in [q.channelScales, q.channelZeroPoints] {
-          if let p, storageIndex[p.storage.id] == nil, let r = contents.record(for: p.storage.id) {
-            storageIndex[p.storage.id] = r
+          if let p, position[p.storage.id] == nil, let r = contents.record(for: p.storage.id),
+            !quantizerStorages.contains(where: { $0.id == r.id })
+          {
+            quantizerStorages.append(r)
           }
         }
       }
     }
     storages = records
-    storageIndex.reserveCapacity(records.count)
-    for s in records { storageIndex[s.id] = s }
   }
 }
 
