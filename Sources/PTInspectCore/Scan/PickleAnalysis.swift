@@ -73,16 +73,18 @@ extension Scan {
   /// Records calls, BUILDs, partials and nested pickles of a decoded pickle. `via` is the chain of
   /// loader calls the pickle sits in (empty for the file's own pickles).
   mutating func analyze(_ graph: PickleGraph, pickle: String, via: [String], depth: Int) {
-    func qualified(_ value: PickleValue) -> String? {
+    // Each global node is named once: a state dict calls the same one per tensor.
+    var names: [Int: (qualified: String, key: String)] = [:]
+    func named(_ value: PickleValue) -> (qualified: String, key: String)? {
       guard let g = graph.global(value) else { return nil }
+      if let i = value.nodeIndex, let known = names[i] { return known }
       let (m, n) = GlobalClassifier.normalize(module: g.module, name: g.name)
-      return m + "." + n
+      let result = (m + "." + n, Scan.key(module: m, name: n, via: via))
+      if let i = value.nodeIndex { names[i] = result }
+      return result
     }
-    func keyOf(_ value: PickleValue) -> String? {
-      guard let g = graph.global(value) else { return nil }
-      let (m, n) = GlobalClassifier.normalize(module: g.module, name: g.name)
-      return Scan.key(module: m, name: n, via: via)
-    }
+    func qualified(_ value: PickleValue) -> String? { named(value)?.qualified }
+    func keyOf(_ value: PickleValue) -> String? { named(value)?.key }
     // Partial globals, by node index: how each one is used.
     var partialNodes = Set<Int>()
     for (i, node) in graph.nodes.enumerated() {
