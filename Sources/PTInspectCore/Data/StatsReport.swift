@@ -1,10 +1,10 @@
-// StatsReport.swift: `ptinspect stats` as data (Codable, schemaVersion 1) and its renderings:
+// StatsReport.swift: `ptinspect stats` as data (Encodable, schemaVersion 1) and its renderings:
 // a table per tensor with the totals, a per-layer rollup and Markdown (JSON: ReportJSON).
 
 import Foundation
 
 /// Statistics of one tensor's values.
-public struct TensorStatsEntry: Sendable, Codable, Equatable {
+public struct TensorStatsEntry: Sendable, Encodable, Equatable {
   public var name: String
   public var dtype: String
   public var numel: Int64
@@ -40,20 +40,10 @@ public struct TensorStatsEntry: Sendable, Codable, Equatable {
     self.sharedWith = sharedWith
     self.skipped = skipped
   }
-
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    name = try c.decode(String.self, forKey: .name)
-    dtype = try c.decode(String.self, forKey: .dtype)
-    numel = try c.decode(Int64.self, forKey: .numel)
-    statistics = try StatsJSON.decode(c)
-    sharedWith = try c.decodeIfPresent(String.self, forKey: .sharedWith)
-    skipped = try c.decodeIfPresent(String.self, forKey: .skipped)
-  }
 }
 
 /// Statistics of a layer's tensors taken together (tied tensors counted in their first layer).
-public struct LayerStatsEntry: Sendable, Codable, Equatable {
+public struct LayerStatsEntry: Sendable, Encodable, Equatable {
   /// Module path (`features.3`), `(root)` for top-level tensors.
   public var name: String
   /// Inferred or recorded layer type (`Conv2d`).
@@ -81,18 +71,10 @@ public struct LayerStatsEntry: Sendable, Codable, Equatable {
     self.tensors = tensors
     self.statistics = statistics
   }
-
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    name = try c.decode(String.self, forKey: .name)
-    type = try c.decode(String.self, forKey: .type)
-    tensors = try c.decode(Int.self, forKey: .tensors)
-    statistics = try StatsJSON.decode(c) ?? ValueStatistics()
-  }
 }
 
 /// Statistics of every listed tensor taken together (tied tensors once).
-public struct StatsTotals: Sendable, Codable, Equatable {
+public struct StatsTotals: Sendable, Encodable, Equatable {
   /// Tensors listed (after `--filter`).
   public var tensors: Int
   /// Tensors whose values were read (tied duplicates and skipped ones excluded).
@@ -132,16 +114,6 @@ public struct StatsTotals: Sendable, Codable, Equatable {
     self.statistics = statistics
     self.nonFiniteTensors = nonFiniteTensors
   }
-
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    tensors = try c.decode(Int.self, forKey: .tensors)
-    read = try c.decode(Int.self, forKey: .read)
-    skipped = try c.decode(Int.self, forKey: .skipped)
-    bytes = try c.decode(Int64.self, forKey: .bytes)
-    statistics = try StatsJSON.decode(c) ?? ValueStatistics()
-    nonFiniteTensors = try c.decode([String].self, forKey: .nonFiniteTensors)
-  }
 }
 
 /// The shared statistic keys: `min`, `max`, `mean`, `std` (null when no finite value),
@@ -163,37 +135,10 @@ enum StatsJSON {
     }
     if let k = key("zeroFraction") { try c.encode(s?.zeroFraction, forKey: k) }
   }
-
-  static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>) throws -> ValueStatistics? {
-    guard let zerosKey = K(stringValue: "zeros"),
-      let zeros = try c.decodeIfPresent(Int64.self, forKey: zerosKey)
-    else { return nil }
-    func double(_ n: String) throws -> Double? {
-      guard let k = K(stringValue: n) else { return nil }
-      return try c.decodeIfPresent(Double.self, forKey: k)
-    }
-    func int(_ n: String) throws -> Int64 {
-      guard let k = K(stringValue: n) else { return 0 }
-      return try c.decodeIfPresent(Int64.self, forKey: k) ?? 0
-    }
-    var s = ValueStatistics()
-    s.zeros = zeros
-    s.nan = try int("nan")
-    s.inf = try int("inf")
-    let numel = try int("numel")
-    s.count = numel
-    s.finiteCount = max(0, numel - s.nan - s.inf)
-    if let v = try double("min") { s.finiteMin = v }
-    if let v = try double("max") { s.finiteMax = v }
-    s.finiteMean = try double("mean") ?? 0
-    let std = try double("std") ?? 0
-    s.m2 = std * std * Double(s.finiteCount)
-    return s
-  }
 }
 
 /// The `stats` report: per tensor, per layer and in total.
-public struct StatsReport: Sendable, Codable {
+public struct StatsReport: Sendable, Encodable {
   public var schemaVersion = reportSchemaVersion
   public var file: String
   public var format: String

@@ -93,8 +93,8 @@ extension Checkpoint {
     case .unsupported(let m): throw CheckpointError(file: source.name, .unsupported(m))
     case .index: return try openIndex(source, as: source.name, options: options)
     case .container(let reader):
-      let contents = try reader.read(source, mode: .strict, options: options)
-      return try assemble(contents, source: source, options: options)
+      return try assemble(
+        reader.read(source, mode: .strict, options: options), source: source, options: options)
     }
   }
 
@@ -127,9 +127,9 @@ extension Checkpoint {
 
   /// The one assembly step: the main pickle interpreted, TorchScript's constants and code read,
   /// every storage checked, the model located and ties marked.
-  static func assemble(_ contents: ContainerContents, source: any ByteSource, options: OpenOptions)
-    throws(CheckpointError) -> Checkpoint
-  {
+  static func assemble(
+    _ contents: consuming ContainerContents, source: any ByteSource, options: OpenOptions
+  ) throws(CheckpointError) -> Checkpoint {
     var c = Checkpoint(path: source.name, format: contents.format, fileBytes: contents.fileBytes)
     c.files = [source]
     c.fileByteOrders = [contents.byteOrder]
@@ -181,8 +181,12 @@ extension Checkpoint {
     } else {
       try c.checkStorages(interpreted.tensors, contents)
     }
-    if interpreted.tensors.isEmpty, contents.format == .torchZip || contents.format == .torchscript
-    {
+    let persistentTensors = contents.persistentTensors
+    let format = contents.format
+    // The container's directory and records are not needed from here on: let them go before
+    // the model is located (the peak of a large file's memory).
+    _ = consume contents
+    if interpreted.tensors.isEmpty, format == .torchZip || format == .torchscript {
       c.diagnostics.append(Diagnostic(.warning, "the file holds no tensors"))
     }
     for note in interpreted.notes { c.diagnostics.append(Diagnostic(.warning, note)) }
@@ -193,7 +197,7 @@ extension Checkpoint {
     // the whole array.
     interpreted.tensors = []
     ModelLocator.locate(
-      &c, interpreted: interpreted, graph: graph, persistentTensors: contents.persistentTensors)
+      &c, interpreted: interpreted, graph: graph, persistentTensors: persistentTensors)
     c.markSharedTensors()
     return c
   }
