@@ -103,6 +103,12 @@ extension Checkpoint {
     throws(CheckpointError) -> PickleGraph
   {
     if let graph = p.graph { return graph }
+    // A large pickle is read from the file's mapping; its pages are let go once decoded.
+    defer {
+      if case .range(let offset, let count) = p.bytes {
+        source.release(at: offset, count: Int(count))
+      }
+    }
     do {
       return try p.withBytes(in: source) {
         try PickleDecoder(limits: options.pickleLimits).decode($0)
