@@ -507,7 +507,8 @@ private struct Machine {
     try update(target) { (node: inout PickleNode) throws(PickleError) in
       if case .object(let box) = node {
         box.object.dictItems.append(contentsOf: entries)
-      } else if var (items, state) = node.takeDict() {
+      } else if let (taken, state) = node.takeDict() {
+        var items = consume taken
         items.append(contentsOf: entries)
         node = .dict(items, state: state)
       } else {
