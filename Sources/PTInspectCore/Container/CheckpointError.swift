@@ -32,6 +32,17 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     self.reason = reason
   }
 
+  /// A failure of a layer below (the zip layer, a byte source) as a checkpoint error.
+  public init(_ error: any Error, file: String) {
+    switch error {
+    case let e as CheckpointError: self = e
+    case let e as ZipError: self.init(file: file, .zip(e))
+    case let e as ZipDirectoryError: self.init(file: file, .container(e.message))
+    case let e as ByteSourceError: self.init(file: file, .source(e))
+    default: self.init(file: file, .container("\(error)"))
+    }
+  }
+
   /// A container error with this message.
   public init(file: String, _ message: String) {
     self.init(file: file, .container(message))

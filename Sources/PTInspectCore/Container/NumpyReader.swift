@@ -326,7 +326,7 @@ enum NpzReader: ContainerReader {
       head = try zip.read(entry, offset: 0, count: Int(min(entry.size, 1 << 16)))
       dataStart = stored ? try zip.dataOffset(of: entry) : 0
     } catch {
-      throw TorchZipReader.checkpointError(error, file: file)
+      throw CheckpointError(error, file: file)
     }
     let header: NpyHeader
     do {

@@ -24,18 +24,7 @@ enum TorchZipReader: ContainerReader {
     do {
       return try ZipFile(source: source, thorough: thorough)
     } catch {
-      throw checkpointError(error, file: source.name)
-    }
-  }
-
-  /// A zip-layer failure as a checkpoint error.
-  static func checkpointError(_ error: any Error, file: String) -> CheckpointError {
-    switch error {
-    case let e as ZipError: CheckpointError(file: file, .zip(e))
-    case let e as ZipDirectoryError: CheckpointError(file: file, .container(e.message))
-    case let e as ByteSourceError: CheckpointError(file: file, .source(e))
-    case let e as CheckpointError: e
-    default: CheckpointError(file: file, .container("\(error)"))
+      throw CheckpointError(error, file: source.name)
     }
   }
 
@@ -64,7 +53,7 @@ enum TorchZipReader: ContainerReader {
       }
       return .owned(try zip.read(entry, limit: limit))
     } catch {
-      throw checkpointError(error, file: zip.source.name)
+      throw CheckpointError(error, file: zip.source.name)
     }
   }
 
@@ -173,7 +162,7 @@ enum TorchZipReader: ContainerReader {
     do {
       zip = try ZipFile(source: source, thorough: true)
     } catch {
-      contents.errors.append(checkpointError(error, file: source.name).message)
+      contents.errors.append(CheckpointError(error, file: source.name).message)
       recoverFromLocalHeaders(source, into: &contents)
       return contents
     }

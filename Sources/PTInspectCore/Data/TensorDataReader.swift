@@ -314,7 +314,7 @@ public final class TensorDataReader: Sendable {
     do {
       return try ZipFile.inflate(entry, from: source, limit: UInt64(Self.maxInflatedBytes))
     } catch {
-      throw TorchZipReader.checkpointError(error, file: checkpoint.path)
+      throw CheckpointError(error, file: checkpoint.path)
     }
   }
 

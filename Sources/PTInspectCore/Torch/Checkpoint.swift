@@ -116,7 +116,7 @@ extension Checkpoint {
     } catch let e as PickleError {
       throw CheckpointError(file: source.name, .pickle(context: p.context, e))
     } catch {
-      throw TorchZipReader.checkpointError(error, file: source.name)
+      throw CheckpointError(error, file: source.name)
     }
   }
 
