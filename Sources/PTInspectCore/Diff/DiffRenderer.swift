@@ -4,15 +4,17 @@ import Foundation
 
 /// Renders a `DiffReport`.
 public enum DiffRenderer {
+  /// `model.pt (torch-zip, 33 tensors)`, the file in backticks for Markdown.
+  static func describe(_ side: DiffSide, quoted: Bool) -> String {
+    (quoted ? "`\(side.file)`" : side.file)
+      + " (\(side.format), \(Format.count(Int64(side.tensors))) tensors)"
+  }
+
   /// The terminal rendering: files, names, a table of what differs, layers, totals, verdict.
   public static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
-    var out: [String] = []
-    out.append(
-      "before: \(r.before.file) (\(r.before.format), \(Format.count(Int64(r.before.tensors))) tensors)"
-    )
-    out.append(
-      "after:  \(r.after.file) (\(r.after.format), \(Format.count(Int64(r.after.tensors))) tensors)"
-    )
+    var out = [
+      "before: " + describe(r.before, quoted: false), "after:  " + describe(r.after, quoted: false),
+    ]
     for line in nameLines(r) { out.append("names:  " + line) }
     if !r.tensors.isEmpty {
       out.append("")
@@ -64,12 +66,8 @@ public enum DiffRenderer {
     out.append("")
     out.append("**\(r.verdict)**")
     out.append("")
-    out.append(
-      "- before: `\(r.before.file)` (\(r.before.format), \(Format.count(Int64(r.before.tensors))) tensors)"
-    )
-    out.append(
-      "- after: `\(r.after.file)` (\(r.after.format), \(Format.count(Int64(r.after.tensors))) tensors)"
-    )
+    out.append("- before: " + describe(r.before, quoted: true))
+    out.append("- after: " + describe(r.after, quoted: true))
     for line in nameLines(r) { out.append("- names: " + line) }
     if !r.tensors.isEmpty {
       out.append("")

@@ -208,8 +208,7 @@ extension TorchInterpreter {
         }
       }
     }
-    if out.modules[name] == nil { out.moduleOrder.append(name) }
-    out.modules[name] = info
+    out.add(info)
     return result
   }
 
@@ -228,8 +227,7 @@ extension TorchInterpreter {
         info.attributes.append((key, text))
       }
     }
-    if out.modules[name] == nil { out.moduleOrder.append(name) }
-    out.modules[name] = info
+    out.add(info)
     return result
   }
 

@@ -51,6 +51,13 @@ public struct InterpretedPickle: Sendable {
   public var notes: [String] = []
 }
 
+extension InterpretedPickle {
+  /// Records a module met on the walk (the first time, its place in the order).
+  mutating func add(_ info: ModuleInfo) {
+    if modules.updateValue(info, forKey: info.path) == nil { moduleOrder.append(info.path) }
+  }
+}
+
 /// Walks a pickle graph and recognises tensors.
 public struct TorchInterpreter {
   public let graph: PickleGraph
