@@ -1121,6 +1121,8 @@ def write_readme(skipped):
         "Next to every loadable checkpoint `X` is `X.expected.json` (what torch reports: tensors, shapes, strides, stats,",
         "shared storages, model counts). `diff/expected_diff.json` holds the expected diffs; `pickle_opcodes.tsv` comes from",
         "`scripts/dump_opcodes.py`. `broken/` and `hostile/` have their own README; never load `hostile/` files in Python.",
+        "`numpy/` is written by NumPy itself (`scripts/make_numpy_fixtures.py`, with NumPy's answers beside each file);",
+        "`sharded_llama_bin/` by `scripts/make_llama_style_shards.py` (stdlib only: Llama-style `model.` keys in .bin shards).",
         "",
         "Not made: the pre-0.1.10 tar format (torch can no longer write it); big-endian files (no big-endian host).",
     ]
@@ -1135,10 +1137,13 @@ def write_readme(skipped):
 def main():
     FIX.mkdir(exist_ok=True)
     # Regenerate from scratch, but keep what is not made here: the opcode table of
-    # dump_opcodes.py, golden outputs, hand-written budget files, hand-made hostile inputs and
-    # the scan corpus of scripts/make_scan_corpus.py (hostile/scan_*, benign/).
+    # dump_opcodes.py, golden outputs, hand-written budget files, hand-made hostile inputs, the
+    # scan corpus of scripts/make_scan_corpus.py (hostile/scan_*, benign/), NumPy's own files of
+    # scripts/make_numpy_fixtures.py (numpy/) and the stdlib-made Llama-style shards of
+    # scripts/make_llama_style_shards.py (sharded_llama_bin/).
     for p in FIX.iterdir():
-        if p.name in ("pickle_opcodes.tsv", "golden", "budget", "hostile", "benign"):
+        if p.name in ("pickle_opcodes.tsv", "golden", "budget", "hostile", "benign", "numpy",
+                      "sharded_llama_bin"):
             continue
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     fixture_a()

@@ -228,3 +228,21 @@ func safetensors(headerLength: Int) -> [UInt8] {
     #expect(throws: JSONReaderError.self) { try JSONReader().parse(deep) }
   }
 }
+
+@Suite struct ShardedIndexTests {
+  /// Llama- and Mixtral-style shards keep `model.` in their keys, as the index names them: the
+  /// index is matched before any prefix is stripped (stripping per shard made every such index
+  /// fail with "listed in the index but is in no shard").
+  @Test func indexNamesAreMatchedBeforePrefixStripping() throws {
+    let c = try Checkpoint.open(Fixtures.path("sharded_llama_bin"))
+    #expect(c.format == .torchIndex)
+    #expect(
+      c.tensors.map(\.name) == [
+        "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.0.input_layernorm.weight", "model.norm.weight", "lm_head.weight",
+      ])
+    #expect(c.strippedPrefix == "")
+    #expect(!c.diagnostics.contains { $0.message.contains("not in the index") })
+    #expect(SummaryReport(c).totals.parameters == 336)
+  }
+}

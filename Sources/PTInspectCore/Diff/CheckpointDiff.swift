@@ -47,7 +47,7 @@ public struct TensorChanges: OptionSet, Sendable, Hashable, CustomStringConverti
 /// Compares two opened checkpoints.
 public enum CheckpointDiff {
   /// Prefixes wrappers put before every key: DataParallel/DDP, torch.compile, Lightning.
-  public static let knownPrefixes = ["module.", "_orig_mod.", "model."]
+  public static let knownPrefixes = Checkpoint.wrapperPrefixes
 
   /// Reports progress of the value comparison: bytes read so far and in all.
   public typealias Progress = @Sendable (_ done: Int64, _ total: Int64) -> Void

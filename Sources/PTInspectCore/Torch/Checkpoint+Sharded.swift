@@ -63,7 +63,11 @@ extension Checkpoint {
         c.quantizerStorages.append(s)
       }
       for var t in part.modelTensors {
-        let name = part.layerName(t)
+        // The index names tensors as the shard's keys spell them (`model.embed_tokens.weight`):
+        // match before any prefix is stripped, and strip a common one once, for the whole model.
+        let name =
+          t.name.hasPrefix(part.modelPrefix)
+          ? String(t.name.dropFirst(part.modelPrefix.count)) : t.name
         if let other = seenIn[name] {
           diagnostics.append(
             Diagnostic(
@@ -109,16 +113,9 @@ extension Checkpoint {
       c.metadata.append(
         MetadataItem(name: "metadata." + key, type: isNumber ? "int" : "str", value: value.text))
     }
-    if let total = index.metadata.first(where: { $0.key == "total_size" })?.value.integer {
-      let bytes = c.tensors.reduce(Int64(0)) { $0 &+ $1.bytes }
-      if total != bytes {
-        diagnostics.append(
-          Diagnostic(
-            .info, "the index's total_size is \(total) bytes; the shards' tensors hold \(bytes)"))
-      }
-    }
     c.format = isSafetensors ? .safetensorsIndex : .torchIndex
     c.diagnostics = diagnostics
+    c.stripCommonPrefix()
     c.parts = shards.map { shard in
       let ts = c.tensors.filter { seenIn[$0.name] == shard }
       return CheckpointPart(
@@ -126,6 +123,15 @@ extension Checkpoint {
         bytes: ts.reduce(0) { $0 &+ $1.bytes }, value: nil)
     }
     c.markSharedTensors()
+    if let total = index.metadata.first(where: { $0.key == "total_size" })?.value.integer {
+      // Tied tensors are stored once, as the index counts them.
+      let bytes = c.tensors.reduce(Int64(0)) { $0 &+ ($1.sharedWith == nil ? $1.bytes : 0) }
+      if total != bytes {
+        c.diagnostics.append(
+          Diagnostic(
+            .info, "the index's total_size is \(total) bytes; the shards' tensors hold \(bytes)"))
+      }
+    }
     return c
   }
 }

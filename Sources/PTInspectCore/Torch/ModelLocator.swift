@@ -27,6 +27,29 @@ public struct CheckpointPart: Sendable, Codable, Equatable {
   public var value: String?
 }
 
+extension Checkpoint {
+  /// Prefixes wrappers put before every key: DataParallel/DDP, torch.compile, Lightning and
+  /// Hugging Face base models.
+  static let wrapperPrefixes = ["module.", "_orig_mod.", "model."]
+
+  /// Drops from layer names a wrapper prefix every model key carries (`module.`), once.
+  mutating func stripCommonPrefix() {
+    var names: [String] = []
+    for i in tensors.indices where tensors[i].section == .model {
+      names.append(layerName(tensors[i]))
+    }
+    for prefix in Self.wrapperPrefixes where !names.isEmpty {
+      if names.allSatisfy({ $0.hasPrefix(prefix) }) {
+        strippedPrefix = prefix
+        diagnostics.append(
+          Diagnostic(
+            .info, "every model key starts with '\(prefix)'; layer names are shown without it"))
+        return
+      }
+    }
+  }
+}
+
 enum ModelLocator {
   static let modelKeys = [
     "state_dict", "model_state_dict", "model", "module", "net", "network", "model_state",
@@ -109,19 +132,7 @@ enum ModelLocator {
     }
     if let m = modelPart {
       c.modelPrefix = m.isEmpty ? "" : m + "."
-      var names: [String] = []
-      for i in c.tensors.indices where c.tensors[i].section == .model {
-        names.append(c.layerName(c.tensors[i]))
-      }
-      for prefix in ["module.", "_orig_mod.", "model."] where !names.isEmpty {
-        if names.allSatisfy({ $0.hasPrefix(prefix) }) {
-          c.strippedPrefix = prefix
-          c.diagnostics.append(
-            Diagnostic(
-              .info, "every model key starts with '\(prefix)'; layer names are shown without it"))
-          break
-        }
-      }
+      c.stripCommonPrefix()
     } else if !c.tensors.isEmpty {
       c.diagnostics.append(
         Diagnostic(.warning, "found no model state among the checkpoint's tensors"))
