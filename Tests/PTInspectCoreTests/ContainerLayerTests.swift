@@ -178,6 +178,21 @@ func safetensors(headerLength: Int) -> [UInt8] {
     #expect(try SecurityScanner.expand(folder).count == 2)
     #expect(FileBatch.expand([folder], recursive: false).map(\.path) == [folder])
   }
+
+  /// A Hugging Face model folder without an index (`config.json` beside one
+  /// `model.safetensors`) is that checkpoint, for every command.
+  @Test func aFolderWithOneCheckpointFileIsThatCheckpoint() throws {
+    let folder = NSTemporaryDirectory() + "ptinspect-hf-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try Data(#"{"model_type": "cnn"}"#.utf8).write(
+      to: URL(fileURLWithPath: folder + "/config.json"))
+    try FileManager.default.copyItem(
+      atPath: Fixtures.path("small_cnn.safetensors"), toPath: folder + "/model.safetensors")
+    let c = try Checkpoint.open(folder)
+    #expect(c.format == .safetensors && c.path == folder + "/model.safetensors")
+    #expect(try SecurityScanner.expand(folder) == [folder + "/model.safetensors"])
+  }
 }
 
 @Suite struct TypedErrorTests {

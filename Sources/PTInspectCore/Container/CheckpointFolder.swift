@@ -84,18 +84,32 @@ package enum CheckpointFolder {
     names(in: folder).filter { $0.hasSuffix(".index.json") }
   }
 
-  /// The index a folder stands for, or why it stands for none.
-  package static func index(of folder: String) throws(CheckpointError) -> String {
+  /// What a folder stands for as one checkpoint.
+  public enum Contents: Equatable {
+    /// A sharded checkpoint: its one index.
+    case index(String)
+    /// A folder with one checkpoint file beside other files (a Hugging Face model folder:
+    /// `config.json` and `model.safetensors`).
+    case file(String)
+  }
+
+  /// The checkpoint a folder stands for: its one index, else its one checkpoint file; or why it
+  /// stands for none.
+  public static func checkpoint(in folder: String) throws(CheckpointError) -> Contents {
     let found = indexes(in: folder)
-    guard found.count == 1, let only = found.first else {
-      throw CheckpointError(
-        file: folder,
-        found.isEmpty
-          ? "is a directory without a checkpoint index (*.index.json): name a checkpoint file"
-          : "is a directory with \(found.count) checkpoint indexes (\(found.joined(separator: ", "))): name one"
-      )
+    if found.count == 1, let only = found.first { return .index(join(folder, only)) }
+    if found.isEmpty {
+      let files = names(in: folder).map { join(folder, $0) }.filter {
+        !isFolder($0) && !$0.hasSuffix(".json") && looksLikeCheckpoint($0)
+      }
+      if files.count == 1, let only = files.first { return .file(only) }
     }
-    return join(folder, only)
+    throw CheckpointError(
+      file: folder,
+      found.isEmpty
+        ? "is a directory without a checkpoint index (*.index.json): name a checkpoint file"
+        : "is a directory with \(found.count) checkpoint indexes (\(found.joined(separator: ", "))): name one"
+    )
   }
 
   /// The shard file names an index lists, or none when it does not read.

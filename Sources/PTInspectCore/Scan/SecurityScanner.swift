@@ -12,11 +12,14 @@ public typealias ScanOptions = OpenOptions
 /// Scans checkpoint files for the globals their pickles reference.
 public enum SecurityScanner {
   /// The files to scan for `path`: the shards of a sharded checkpoint index (or of a folder
-  /// holding one), else `path` itself.
+  /// holding one), a folder's one checkpoint file, else `path` itself.
   public static func expand(_ path: String) throws(CheckpointError) -> [String] {
     var indexPath = path
     if CheckpointFolder.isFolder(path) {
-      indexPath = try CheckpointFolder.index(of: path)
+      switch try CheckpointFolder.checkpoint(in: path) {
+      case .index(let index): indexPath = index
+      case .file(let file): return [file]
+      }
     } else {
       let source = try Checkpoint.fileSource(path)
       guard case .index = try Containers.identify(source) else { return [path] }

@@ -64,13 +64,16 @@ public struct Checkpoint: Sendable {
 
 extension Checkpoint {
   /// Opens and interprets the checkpoint at `path` (a file, or a folder holding one sharded
-  /// checkpoint index). Errors name the file and the problem.
+  /// checkpoint index or one checkpoint file). Errors name the file and the problem.
   public static func open(_ path: String, options: OpenOptions = OpenOptions())
     throws(CheckpointError) -> Checkpoint
   {
     if CheckpointFolder.isFolder(path) {
-      let index = try CheckpointFolder.index(of: path)
-      return try openIndex(try fileSource(index), as: path, options: options)
+      switch try CheckpointFolder.checkpoint(in: path) {
+      case .index(let index):
+        return try openIndex(try fileSource(index), as: path, options: options)
+      case .file(let file): return try open(try fileSource(file), options: options)
+      }
     }
     return try open(try fileSource(path), options: options)
   }
