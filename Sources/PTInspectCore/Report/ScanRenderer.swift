@@ -181,7 +181,7 @@ public enum ScanRenderer {
       let shown = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", ..." : "")
       text =
         style.red("DANGEROUS")
-        + ": \(names.count) global\(names.count == 1 ? "" : "s") can run code or touch the system (\(shown)); torch.load(weights_only=False) on this file would run \(names.count == 1 ? "it" : "them")"
+        + ": \(names.count) global\(names.count == 1 ? "" : "s") can run code or touch the system (\(shown)); \(r.unsafeLoad) on this file would run \(names.count == 1 ? "it" : "them")"
     case .unknown:
       let n = r.count(.unknown)
       text =

@@ -129,6 +129,13 @@ public struct ScanReport: Sendable, Codable {
     globals.filter { $0.classification == verdict }.count
   }
 
+  /// The call that would run the file's pickles: `np.load(allow_pickle=True)` for NumPy files,
+  /// `torch.load(weights_only=False)` otherwise.
+  public var unsafeLoad: String {
+    format == "npy" || format == "npz"
+      ? "np.load(allow_pickle=True)" : "torch.load(weights_only=False)"
+  }
+
   /// The `torch.serialization.add_safe_globals([...])` line, or nil when nothing is unknown.
   public var addSafeGlobalsLine: String? {
     addSafeGlobals.isEmpty

@@ -95,7 +95,17 @@ public enum SecurityScanner {
         }
       }
     }
-    return scan.report()
+    var report = scan.report()
+    if contents.format == .npy || contents.format == .npz {
+      // np.load runs these pickles, not torch.load: torch's allowlist does not apply.
+      report.addSafeGlobals = []
+      if !contents.pickles.isEmpty {
+        report.notes.append(
+          "np.load(allow_pickle=True) runs the object arrays' pickles; with allow_pickle=False (its default) np.load refuses them"
+        )
+      }
+    }
+    return report
   }
 
   /// A file no container claims: a zip with data before it (Python's zipfile, and tools built
