@@ -8,6 +8,8 @@ import PTInspectCore
 extension PTInspect {
   struct Budget: ParsableCommand {
     static let configuration = CommandConfiguration(
+      // Named here: deriving the name by reflection costs every run (performance-notes.md).
+      commandName: "budget",
       abstract: "Check parameter and size budgets: exit 1 when a checkpoint is over budget.",
       discussion: """
         Numbers: counts take K, M, B (billion), G, T (steps of 1000): 5.8M, 6_000_000, 1.5B. \

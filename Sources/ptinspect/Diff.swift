@@ -7,6 +7,8 @@ import PTInspectCore
 extension PTInspect {
   struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+      // Named here: deriving the name by reflection costs every run (performance-notes.md).
+      commandName: "diff",
       abstract:
         "Compare two checkpoints: tensors added, removed, reshaped, retyped, and (with --values) changed.",
       discussion: """

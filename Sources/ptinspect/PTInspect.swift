@@ -87,6 +87,8 @@ let unreadable = ExitCode(2)
 extension PTInspect {
   struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
+      // Named here: deriving the name by reflection costs every run (performance-notes.md).
+      commandName: "summary",
       abstract: "Show the layer table, parameter and buffer totals, and the checkpoint's anatomy.")
 
     @Argument(
@@ -162,6 +164,8 @@ extension PTInspect {
 
   struct Tensors: ParsableCommand {
     static let configuration = CommandConfiguration(
+      // Named here: deriving the name by reflection costs every run (performance-notes.md).
+      commandName: "tensors",
       abstract: "List every tensor with dtype, shape, stride, storage and offset.")
 
     @Argument(help: "A checkpoint file.")

@@ -8,6 +8,8 @@ import PTInspectCore
 extension PTInspect {
   struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
+      // Named here: deriving the name by reflection costs every run (performance-notes.md).
+      commandName: "scan",
       abstract: "List every global the file's pickles reference: allowed, unknown or dangerous.",
       discussion: """
         Nothing in the file is executed. Allowed globals are those torch.load(weights_only=True) \

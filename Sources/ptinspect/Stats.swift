@@ -8,6 +8,8 @@ import PTInspectCore
 extension PTInspect {
   struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+      // Named here: deriving the name by reflection costs every run (performance-notes.md).
+      commandName: "stats",
       abstract: "Show value statistics of every tensor: min, max, mean, std, zeros, NaN and Inf.",
       discussion: """
         Statistics are computed in float64 as torch does: NaN and Inf are counted and left out \
