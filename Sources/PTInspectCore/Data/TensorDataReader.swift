@@ -75,7 +75,7 @@ public final class TensorDataReader: Sendable {
     var locations: [StorageID: DataLocation] = [:]
     var compressed: [StorageID: ZipEntry] = [:]
     var byteOrders: [StorageID: ByteOrder] = [:]
-    for record in checkpoint.storages + checkpoint.quantizerStorages {
+    for record in [checkpoint.storages, checkpoint.quantizerStorages].joined() {
       let id = record.id
       if let order = record.byteOrder { byteOrders[id] = order }
       switch record.location {

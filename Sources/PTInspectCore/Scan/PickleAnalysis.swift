@@ -78,8 +78,8 @@ extension Scan {
     func named(_ value: PickleValue) -> (qualified: String, key: String)? {
       guard let g = graph.global(value) else { return nil }
       if let i = value.nodeIndex, let known = names[i] { return known }
-      let (m, n) = GlobalClassifier.normalize(module: g.module, name: g.name)
-      let result = (m + "." + n, Scan.key(module: m, name: n, via: via))
+      let (key, pair) = globalKey(module: g.module, name: g.name, via: via)
+      let result = (pair.module + "." + pair.name, key)
       if let i = value.nodeIndex { names[i] = result }
       return result
     }

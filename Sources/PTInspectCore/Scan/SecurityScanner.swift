@@ -260,28 +260,28 @@ struct Scan {
     return end
   }
 
+  /// The row key of a global as a pickle spells it (module and name nil: one computed at load
+  /// time) and its normalised module and name. The same global recurs (a REDUCE per tensor): outside nested
+  /// pickles its spelling is normalised once.
+  mutating func globalKey(module: String?, name: String?, via: [String])
+    -> (key: String, pair: (module: String, name: String))
+  {
+    guard let module, let name else {
+      return (Scan.key(module: "", name: "", via: via), (ScanGlobal.computed, ScanGlobal.computed))
+    }
+    if via.isEmpty, let known = keyCache[module]?[name] { return known }
+    let pair = GlobalClassifier.normalize(module: module, name: name)
+    let key = Scan.key(module: pair.module, name: pair.name, via: via)
+    if via.isEmpty { keyCache[module, default: [:]][name] = (key, pair) }
+    return (key, pair)
+  }
+
   /// Files an occurrence under its global; `via` is the chain of loader calls a nested pickle
   /// sits in (a global nested in `pickle.loads` is a row of its own).
   mutating func add(
     module: String?, name: String?, occurrence: ScanOccurrence, via: [String] = []
   ) {
-    let pair: (module: String, name: String)
-    let key: String
-    if let module, let name, via.isEmpty, let known = keyCache[module]?[name] {
-      // The same global recurs (a REDUCE per tensor): its spelling is normalised once.
-      (key, pair) = known
-    } else {
-      if let module, let name {
-        pair = GlobalClassifier.normalize(module: module, name: name)
-      } else {
-        pair = (ScanGlobal.computed, ScanGlobal.computed)
-      }
-      key =
-        pair.module == ScanGlobal.computed
-        ? Scan.key(module: "", name: "", via: via)
-        : Scan.key(module: pair.module, name: pair.name, via: via)
-      if let module, let name, via.isEmpty { keyCache[module, default: [:]][name] = (key, pair) }
-    }
+    let (key, pair) = globalKey(module: module, name: name, via: via)
     if keys[key] == nil {
       keys[key] = pair
       order.append(key)
