@@ -46,16 +46,22 @@ package final class ZipFile: Sendable {
   /// Reads a whole entry, refusing before allocating if it is larger than `limit` or looks like
   /// a zip bomb.
   package func read(_ entry: ZipEntry, limit: UInt64) throws -> [UInt8] {
+    try Self.checkWhole(entry, limit: limit)
+    return try read(entry, offset: 0, count: Int(entry.size))
+  }
+
+  /// Refuses, before anything is allocated, an entry larger than `limit` or one that looks like
+  /// a zip bomb.
+  static func checkWhole(_ entry: ZipEntry, limit: UInt64) throws(ZipError) {
     guard entry.size <= limit else {
-      throw ZipError.entryTooLarge(name: entry.name, size: entry.size, limit: limit)
+      throw .entryTooLarge(name: entry.name, size: entry.size, limit: limit)
     }
     // Real pickles compress a few times at most; a large entry that expands over 200x is a bomb
     // (deflate reaches about 1032:1 on runs of one byte).
     if entry.method != 0, entry.size > 16 << 20, entry.size / max(entry.compressedSize, 1) > 200 {
-      throw ZipError.compressionBomb(
+      throw .compressionBomb(
         name: entry.name, size: entry.size, compressedSize: entry.compressedSize)
     }
-    return try read(entry, offset: 0, count: Int(entry.size))
   }
 
   /// Reads `count` bytes of an entry's data starting `offset` bytes into it.
@@ -89,13 +95,11 @@ package final class ZipFile: Sendable {
       index: entry.index, name: entry.normalizedName, offset: offset, count: count)
   }
 
-  /// Inflates a whole compressed entry, refusing entries larger than `limit`.
+  /// Inflates a whole compressed entry, refusing entries larger than `limit` and zip bombs.
   package static func inflate(_ entry: ZipEntry, from source: any ByteSource, limit: UInt64)
     throws -> [UInt8]
   {
-    guard entry.size <= limit else {
-      throw ZipError.entryTooLarge(name: entry.name, size: entry.size, limit: limit)
-    }
+    try checkWhole(entry, limit: limit)
     return try inflate(entry, from: source, count: Int(entry.size))
   }
 }
