@@ -88,7 +88,7 @@ public enum SecurityScanner {
           try source.withBytes(at: base, count: Int(offset - base + count)) { buffer in
             scan.scanPickle(
               p.name, buffer, at: Int(offset - base), fileOffset: Int(offset), role: role,
-              weightsOnly: weightsOnly)
+              weightsOnly: weightsOnly, decoded: p.graph)
           }
         } catch {
           scan.errors.append("\(p.name): cannot read its bytes: \(error)")
@@ -162,7 +162,7 @@ struct Scan {
   @discardableResult
   mutating func scanPickle(
     _ name: String, _ buffer: UnsafeRawBufferPointer, at start: Int = 0, fileOffset: Int?,
-    role: Role = .loaded, weightsOnly: Bool = false
+    role: Role = .loaded, weightsOnly: Bool = false, decoded: PickleGraph? = nil
   ) -> Int? {
     let opcodes = OpcodeScanner.scan(buffer, at: start)
     var references = 0
@@ -177,7 +177,13 @@ struct Scan {
     }
     var end: Int?
     do {
-      let graph = try PickleDecoder(limits: options.pickleLimits).decode(buffer, at: start)
+      // The container reader may have decoded it already (to find where the next part starts).
+      let graph: PickleGraph
+      if let decoded {
+        graph = decoded
+      } else {
+        graph = try PickleDecoder(limits: options.pickleLimits).decode(buffer, at: start)
+      }
       record.decoded = true
       record.bytes = graph.endOffset - start
       record.protocolVersion = graph.protocolVersion
