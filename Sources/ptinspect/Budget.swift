@@ -89,6 +89,7 @@ extension PTInspect {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+      try output.refuseSARIF("budget")
       if files.isEmpty { throw ValidationError("give at least one checkpoint file or folder") }
       if noConfig && config != nil {
         throw ValidationError("'--config' and '--no-config' cannot go together")
@@ -148,6 +149,7 @@ extension PTInspect {
     }
 
     func run() throws {
+      output.silenceIfQuiet()
       let (spec, configPath) = try rules()
       // One baseline file is read once; a folder of baselines is matched by file name.
       let baselines: BaselineSource
@@ -161,7 +163,13 @@ extension PTInspect {
       let style = output.style
       let collected = Locked<[BudgetReport]>([])
       let failed = BatchRunner.run(
-        files, recursive: recursive, progressBar: progressBar(.files), report: { report($0) },
+        files, recursive: recursive, progressBar: progressBar(.files),
+        report: { e in
+          report(e)
+          let result = BudgetReport.unreadable(e.file, e.message, kind: e.kind, config: configPath)
+          if format == .jsonl { printJSON(result, layout: .compact) }
+          collected.withLock { $0.append(result) }
+        },
         work: { (path: String) throws(CheckpointError) -> BudgetReport in
           let c = try Checkpoint.open(path)
           return BudgetEvaluator.evaluate(
@@ -176,7 +184,7 @@ extension PTInspect {
           case .success(let r): result = r
           case .failure(let e):
             report(e)
-            result = .unreadable(input.path, e.message, config: configPath)
+            result = .unreadable(input.path, e.message, kind: e.kind, config: configPath)
           }
           if format == .jsonl { printJSON(result, layout: .compact) }
           collected.withLock { $0.append(result) }
@@ -191,7 +199,7 @@ extension PTInspect {
           printJSON(BudgetBatchReport(reports))
         }
       case .markdown: print(BudgetRenderer.markdown(reports), terminator: "")
-      case .table: print(BudgetRenderer.table(reports, style: style), terminator: "")
+      case .table, .sarif: print(BudgetRenderer.table(reports, style: style), terminator: "")
       }
       if failed { throw unreadable }
       if reports.contains(where: { $0.verdict == .fail }) { throw ExitCode(1) }

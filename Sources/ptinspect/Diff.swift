@@ -13,8 +13,10 @@ extension PTInspect {
         "Compare two checkpoints: tensors added, removed, reshaped, retyped, and (with --values) changed.",
       discussion: """
         The structure (names, shapes, dtypes, layers, totals) comes from the headers alone. \
-        --values also compares the contents of every tensor present on both sides with the same \
-        shape, across dtypes and containers (a .pt against a .safetensors). A prefix every key of \
+        The contents of tensors with the same shape and dtype are compared for equality: by the \
+        zip's CRC-32s where they answer (no data read), else byte for byte; --structure-only \
+        skips this. --values measures the differences of every tensor present on both sides \
+        with the same shape, across dtypes and containers (a .pt against a .safetensors). A prefix every key of \
         one side carries and the other lacks (module., _orig_mod., model.) is stripped, and the \
         output says so.
 
@@ -28,8 +30,16 @@ extension PTInspect {
     @Argument(help: "The second checkpoint (after).")
     var after: String
 
-    @Flag(help: "Compare tensor contents too: max abs/rel difference, RMS, cosine, NaN/Inf.")
+    @Flag(
+      help:
+        "Measure how the contents differ: max abs/rel difference, RMS, cosine, NaN/Inf (without it, contents are compared for equality only)."
+    )
     var values = false
+
+    @Flag(
+      name: .customLong("structure-only"),
+      help: "Compare names, shapes and dtypes only, from the headers; no contents.")
+    var structureOnly = false
 
     @Option(
       help: "Absolute tolerance: an element changed when |a - b| > atol + rtol * |b| (default 0).")
@@ -86,6 +96,10 @@ extension PTInspect {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+      try output.refuseSARIF("diff")
+      if values && structureOnly {
+        throw ValidationError("'--values' and '--structure-only' cannot go together")
+      }
       for (name, value) in [("--atol", atol), ("--rtol", rtol)] {
         if let value, !(value >= 0 && value.isFinite) {
           throw ValidationError("'\(name)' must be a finite number of at least 0")
@@ -98,6 +112,7 @@ extension PTInspect {
     }
 
     func run() throws {
+      output.silenceIfQuiet()
       var opened: [Checkpoint] = []
       var failed = false
       for file in [before, after] {
@@ -111,6 +126,7 @@ extension PTInspect {
       guard !failed, opened.count == 2 else { throw unreadable }
       var options = DiffOptions()
       options.values = values
+      options.structureOnly = structureOnly
       options.atol = atol ?? 0
       options.rtol = rtol ?? 0
       options.stripPrefixes = stripPrefix
@@ -139,7 +155,8 @@ extension PTInspect {
       case .json: printJSON(diffReport)
       case .jsonl: printJSON(diffReport, layout: .compact)
       case .markdown: print(DiffRenderer.markdown(diffReport), terminator: "")
-      case .table: print(DiffRenderer.table(diffReport, style: output.style), terminator: "")
+      case .table, .sarif:
+        print(DiffRenderer.table(diffReport, style: output.style), terminator: "")
       }
       if diffReport.finding { throw ExitCode(1) }
     }

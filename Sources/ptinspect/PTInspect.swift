@@ -30,8 +30,9 @@ struct PTInspect: ParsableCommand {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-  /// `jsonl`: one compact JSON object per line, one line per file.
-  case table, json, markdown, jsonl
+  /// `jsonl`: one compact JSON object per line, one line per file. `sarif`: SARIF 2.1.0, for
+  /// `scan` only (the other commands refuse it).
+  case table, json, markdown, jsonl, sarif
 }
 
 extension ColorMode: ExpressibleByArgument {}
@@ -40,17 +41,101 @@ extension TensorSort: ExpressibleByArgument {}
 
 struct OutputOptions: ParsableArguments {
   @Option(
-    help: "Output format: table, json, markdown or jsonl (one JSON object per line per file).")
+    help:
+      "Output format: table, json, markdown or jsonl (one JSON object per line per file); scan also takes sarif."
+  )
   var format: OutputFormat = .table
 
   @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
   var color: ColorMode = .auto
+
+  @Flag(name: [.customShort("q"), .long], help: "Print nothing on standard output: the exit code only.")
+  var quiet = false
 
   var style: TerminalStyle {
     TerminalStyle.resolve(
       color, isTerminal: isatty(STDOUT_FILENO) != 0,
       environment: ProcessInfo.processInfo.environment)
   }
+
+  /// The width tables fit (`TerminalSize`).
+  var width: Int { TerminalSize.current.columns }
+
+  /// Refuses `sarif` (exit 64) for the commands that do not write it.
+  func refuseSARIF(_ command: String) throws {
+    if format == .sarif {
+      throw ValidationError("'--format sarif' is for scan only; \(command) writes table, json, markdown or jsonl")
+    }
+  }
+
+  /// With `--quiet`, standard output goes to /dev/null from here on (errors still go to
+  /// standard error); call first in `run`.
+  func silenceIfQuiet() {
+    guard quiet else { return }
+    let null = open("/dev/null", O_WRONLY)
+    if null >= 0 {
+      dup2(null, STDOUT_FILENO)
+      close(null)
+    }
+  }
+}
+
+/// The terminal's size: the one place that asks the terminal (`ioctl(TIOCGWINSZ)` on standard
+/// output); else `COLUMNS` / `LINES`; else 100 columns and 45 lines.
+struct TerminalSize {
+  var columns: Int
+  var lines: Int
+
+  static let current: TerminalSize = {
+    let env = ProcessInfo.processInfo.environment
+    var size = winsize()
+    let asked = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0
+    let columns =
+      asked && size.ws_col > 0 ? Int(size.ws_col) : env["COLUMNS"].flatMap { Int($0) } ?? 100
+    let lines =
+      asked && size.ws_row > 0 ? Int(size.ws_row) : env["LINES"].flatMap { Int($0) } ?? 45
+    return TerminalSize(columns: max(40, columns), lines: max(10, lines))
+  }()
+}
+
+/// Machine output over the inputs of one run: `--format jsonl` prints each entry as it comes;
+/// `--format json` prints one document at the end when there are several inputs, else the one
+/// entry as it is. Table and Markdown are left to the command.
+final class BatchPrinter<Report: Encodable & Sendable>: Sendable {
+  let format: OutputFormat
+  let several: Bool
+  private let entries = Locked<[BatchEntry<Report>]>([])
+
+  init(_ format: OutputFormat, several: Bool) {
+    self.format = format
+    self.several = several
+  }
+
+  func add(_ entry: BatchEntry<Report>) {
+    switch format {
+    case .jsonl: printJSON(entry, layout: .compact)
+    case .json:
+      if several { entries.withLock { $0.append(entry) } } else { printJSON(entry) }
+    case .table, .markdown, .sarif: break
+    }
+  }
+
+  func add(_ error: CheckpointError) {
+    add(.error(InputError(error)))
+    if format == .markdown { print(InputError(error).markdown, terminator: "") }
+  }
+
+  /// Prints the document (`--format json` over several inputs).
+  func finish() {
+    if format == .json && several { printJSON(BatchDocument(entries.current)) }
+  }
+}
+
+/// Whether a run's arguments are several inputs (machine output is then one document): more
+/// than one argument, or a folder of checkpoints (not a sharded checkpoint's folder).
+func severalInputs(_ paths: [String], recursive: Bool) -> Bool {
+  paths.count > 1
+    || FileBatch.expand(paths, recursive: recursive).contains { $0.folder != nil && $0.folder != $0.path }
 }
 
 /// Prints a report as JSON and a newline to standard output, streamed in chunks: pretty
@@ -115,23 +200,34 @@ extension PTInspect {
     var recursive = false
 
     func validate() throws {
+      try output.refuseSARIF("summary")
       if files.isEmpty { throw ValidationError("give at least one checkpoint file") }
       if let depth, depth < 1 { throw ValidationError("'--depth' must be at least 1") }
     }
 
     func run() throws {
-      let options = LayerTableOptions(
+      output.silenceIfQuiet()
+      var layout = LayerTableOptions(
         depth: depth, collapse: !expand, explain: explain, memory: memory)
+      layout.width = output.width
+      layout.height = TerminalSize.current.lines
+      let options = layout
       let format = output.format
       let style = output.style
       // Several files as a table: one row per file, unless a per-file detail is asked for.
       let compact =
         format == .table && !(explain || memory || expand || depth != nil)
         && (files.count > 1 || FileBatch.expand(files, recursive: recursive).count > 1)
+      let machine = BatchPrinter<SummaryReport>(
+        format, several: severalInputs(files, recursive: recursive))
       let rows = Locked<[SummaryRow]>([])
       let printed = Locked(0)
       let failed = BatchRunner.run(
-        files, recursive: recursive, progressBar: progressBar(.files), report: { report($0) },
+        files, recursive: recursive, progressBar: progressBar(.files),
+        report: {
+          report($0)
+          machine.add($0)
+        },
         work: { (path: String) throws(CheckpointError) -> SummaryReport in
           SummaryReport(try Checkpoint.open(path))
         },
@@ -140,14 +236,13 @@ extension PTInspect {
           case .skipped: return
           case .failure(let error):
             report(error)
-            if compact {
-              rows.withLock { $0.append(SummaryRow(file: input.path, error: error.message)) }
-            }
+            machine.add(error)
+            if compact { rows.withLock { $0.append(SummaryRow(error)) } }
           case .success(let report):
             if compact { return rows.withLock { $0.append(SummaryRow(report)) } }
+            machine.add(.report(report))
             switch format {
-            case .json: printJSON(report)
-            case .jsonl: printJSON(report, layout: .compact)
+            case .json, .jsonl, .sarif: break
             case .markdown:
               print(SummaryRenderer.markdown(report, options: options), terminator: "")
             case .table:
@@ -157,7 +252,12 @@ extension PTInspect {
             printed.withLock { $0 += 1 }
           }
         })
-      if compact { print(SummaryListRenderer.table(rows.current, style: style), terminator: "") }
+      machine.finish()
+      if compact {
+        print(
+          SummaryListRenderer.table(rows.current, style: style, width: output.width),
+          terminator: "")
+      }
       if failed { throw unreadable }
     }
   }
@@ -179,19 +279,36 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws { try output.refuseSARIF("tensors") }
+
     func run() throws {
+      output.silenceIfQuiet()
+      let tensorsReport: TensorsReport
       do {
-        let report = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort)
-        switch output.format {
-        case .json: printJSON(report)
-        case .jsonl: printJSON(report, layout: .compact)
-        case .markdown: print(report.markdown(), terminator: "")
-        case .table: print(report.table(style: output.style), terminator: "")
-        }
+        tensorsReport = TensorsReport(try Checkpoint.open(file), filter: filter, sort: sort)
       } catch {
         report(error)
+        if output.format == .json || output.format == .jsonl {
+          printJSON(InputError(error), layout: output.format == .json ? .pretty : .compact)
+        }
         throw unreadable
+      }
+      switch output.format {
+      case .json: printJSON(tensorsReport)
+      case .jsonl: printJSON(tensorsReport, layout: .compact)
+      case .markdown: print(tensorsReport.markdown(), terminator: "")
+      case .table, .sarif: print(tensorsReport.table(style: output.style), terminator: "")
+      }
+      if let filter, tensorsReport.tensors.isEmpty {
+        noMatch(file, filter)
+        throw ExitCode.failure
       }
     }
   }
+}
+
+/// The line on standard error when `--filter` matches no tensor (exit 1).
+func noMatch(_ file: String, _ filter: String) {
+  FileHandle.standardError.write(
+    Data("ptinspect: \(file): --filter '\(filter)' matches no tensor\n".utf8))
 }

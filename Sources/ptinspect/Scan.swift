@@ -20,8 +20,13 @@ extension PTInspect {
         """)
 
     @Argument(
-      help: "Files to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards).")
+      help:
+        "Files or folders to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards)."
+    )
     var files: [String]
+
+    @Flag(help: "Look for checkpoints in subfolders of the folders given.")
+    var recursive = false
 
     @Flag(help: "Exit 1 when any global is not on the allowlist, or the zip has findings.")
     var strict = false
@@ -61,39 +66,68 @@ extension PTInspect {
     }
 
     func run() throws {
+      output.silenceIfQuiet()
       let allowed = try allowlist()
+      let format = output.format
+      let machine = BatchPrinter<ScanReport>(
+        format, several: severalInputs(files, recursive: recursive))
       var exit = ScanExitCode()
       var first = true
-      for argument in files {
+      var scans: [ScanReport] = []
+      var unreadableFiles: [InputError] = []
+      func failed(_ error: CheckpointError) {
+        report(error)
+        machine.add(error)
+        unreadableFiles.append(InputError(error))
+        if format == .table && machine.several { print("\(first ? "" : "\n")\(error.file): unreadable: \(error.message)") }
+        first = false
+        exit.addUnreadable()
+      }
+      let inputs = FileBatch.expand(files, recursive: recursive)
+      var counted = Set<Int>()
+      for (index, input) in inputs.enumerated() {
         let paths: [String]
         do {
-          paths = try SecurityScanner.expand(argument)
+          paths = try SecurityScanner.expand(input.path)
         } catch {
-          report(error)
-          exit.addUnreadable()
+          if input.reportErrors { failed(error) }
           continue
         }
         for path in paths {
+          let scan: ScanReport
           do {
-            let scan = try SecurityScanner.scan(path).allowing(allowed)
-            switch output.format {
-            case .json: printJSON(scan)
-            case .jsonl: printJSON(scan, layout: .compact)
-            case .markdown: print(ScanRenderer.markdown(scan), terminator: "")
-            case .table:
-              if !first { print() }
-              print(ScanRenderer.table(scan, strict: strict, style: output.style), terminator: "")
-            }
-            first = false
-            for message in scan.errors {
-              report(CheckpointError(file: path, Format.printable(message)))
-            }
-            exit.add(scan, strict: strict)
+            scan = try SecurityScanner.scan(path).allowing(allowed)
           } catch {
-            report(error)
-            exit.addUnreadable()
+            if input.reportErrors {
+              counted.insert(index)
+              failed(error)
+            }
+            continue
           }
+          counted.insert(index)
+          machine.add(.report(scan))
+          switch format {
+          case .json, .jsonl: break
+          case .sarif: scans.append(scan)
+          case .markdown: print(ScanRenderer.markdown(scan), terminator: "")
+          case .table:
+            if !first { print() }
+            print(ScanRenderer.table(scan, strict: strict, style: output.style), terminator: "")
+          }
+          first = false
+          for message in scan.errors {
+            report(CheckpointError(file: path, Format.printable(message)))
+          }
+          exit.add(scan, strict: strict)
         }
+      }
+      for e in FileBatch.emptyFolders(files, inputs: inputs, counted: counted) { failed(e) }
+      machine.finish()
+      if format == .sarif {
+        printJSON(
+          SARIFLog(
+            scans: scans, unreadable: unreadableFiles,
+            version: PTInspect.configuration.version))
       }
       if exit.code != 0 { throw ExitCode(exit.code) }
     }

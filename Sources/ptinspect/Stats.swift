@@ -30,7 +30,10 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws { try output.refuseSARIF("stats") }
+
     func run() throws {
+      output.silenceIfQuiet()
       let stats: StatsReport
       do {
         let checkpoint = try Checkpoint.open(file)
@@ -42,13 +45,20 @@ extension PTInspect {
         stats = try StatsReport(checkpoint, filter: filter, engine: engine, progress: progress)
       } catch {
         report(error)
+        if output.format == .json || output.format == .jsonl {
+          printJSON(InputError(CheckpointError(error, file: file)), layout: output.format == .json ? .pretty : .compact)
+        }
         throw unreadable
       }
       switch output.format {
       case .json: printJSON(stats)
       case .jsonl: printJSON(stats, layout: .compact)
       case .markdown: print(stats.markdown(), terminator: "")
-      case .table: print(stats.table(style: output.style), terminator: "")
+      case .table, .sarif: print(stats.table(style: output.style), terminator: "")
+      }
+      if let filter, stats.tensors.isEmpty {
+        noMatch(file, filter)
+        throw ExitCode.failure
       }
       if check && stats.hasNonFinite {
         let n = stats.totals.nonFiniteTensors.count

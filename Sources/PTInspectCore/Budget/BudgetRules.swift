@@ -205,6 +205,8 @@ public struct BudgetReport: Sendable, Codable, Equatable {
   public var config: String?
   /// Why the file could not be read (verdict `error`).
   public var error: String?
+  /// The kind of failure (`CheckpointError.kind`: `io`, `zip`, `pickle`, ...), with `error`.
+  public var errorKind: String?
   /// Notes (`no baseline for x.pt: growth not checked`).
   public var notes: [String] = []
 
@@ -222,10 +224,12 @@ public struct BudgetReport: Sendable, Codable, Equatable {
   }
 
   /// A file that could not be read.
-  public static func unreadable(_ file: String, _ error: String, config: String? = nil)
-    -> BudgetReport
-  {
-    BudgetReport(file: file, verdict: .error, rules: [], config: config, error: error)
+  public static func unreadable(
+    _ file: String, _ error: String, kind: String? = nil, config: String? = nil
+  ) -> BudgetReport {
+    var r = BudgetReport(file: file, verdict: .error, rules: [], config: config, error: error)
+    r.errorKind = kind
+    return r
   }
 
   public var passed: Bool { verdict == .pass }

@@ -70,7 +70,15 @@ public enum CheckpointDiff {
     var structure = Structure(left: left, right: right)
     let contents = try Contents(
       structure.pairs, a, b, options: options, progress: progress, changes: &structure.changes)
-    notes += valueNotes(options)
+    // Without --values: are the contents the same? (The pairs --expect-unchanged covers were
+    // compared above.)
+    var contentCheck: ContentCheckSummary?
+    if !options.values && !options.structureOnly {
+      let rest = structure.pairs.filter { !NameGlob.matchesAny(options.expectUnchanged, $0.name) }
+      contentCheck = try ContentCheck.run(
+        rest, a, b, options: options, progress: progress, changes: &structure.changes)
+    }
+    notes += valueNotes(options, contentCheck)
 
     // With --ignore-dtype, a tensor whose only change is its dtype is listed but not counted.
     let counted = structure.changes.filter { !(options.ignoreDType && $0.value == .dtype) }
@@ -89,8 +97,8 @@ public enum CheckpointDiff {
       .count
     let total = structure.leftNames.union(right.map(\.name)).count
     let verdict = verdict(
-      structure, contents, differences: differences, total: total, expectations: expectations,
-      options: options)
+      structure, contents, contentCheck, differences: differences, total: total,
+      expectations: expectations, options: options)
 
     return DiffReport(
       before: DiffSide(
@@ -103,7 +111,8 @@ public enum CheckpointDiff {
       dtypeChanged: structure.dtypeChanged, changed: contents.changed,
       withinTolerance: contents.close, tensors: rows, unchanged: unchanged,
       values: contents.summary, layers: layers, totals: totals, expectations: expectations,
-      differences: differences, finding: finding, notes: notes, verdict: verdict)
+      differences: differences, finding: finding, notes: notes, verdict: verdict,
+      contents: contentCheck)
   }
 
   static func entry(_ e: DiffEntry) -> DiffTensor {
@@ -237,9 +246,13 @@ public enum CheckpointDiff {
   }
 
   /// What the notes say about comparing values.
-  static func valueNotes(_ options: DiffOptions) -> [String] {
+  static func valueNotes(_ options: DiffOptions, _ check: ContentCheckSummary?) -> [String] {
     var notes: [String] = []
-    if !options.values {
+    if let check {
+      notes.append(
+        "contents compared for equality: \(Format.count(Int64(check.byCRC))) by the zip's CRC-32 (no data read), \(Format.count(Int64(check.byBytes))) byte for byte (\(Format.bytes(check.bytesRead)) read); add --values for the size of the differences, --structure-only to skip"
+      )
+    } else if !options.values {
       notes.append(
         options.expectUnchanged.isEmpty
           ? "values not compared: add --values to compare contents"
@@ -312,18 +325,19 @@ public enum CheckpointDiff {
 
   /// The one-sentence verdict: what differs, what was not compared, and the expectations.
   static func verdict(
-    _ s: Structure, _ contents: Contents, differences: Int, total: Int,
-    expectations: [ExpectationResult], options: DiffOptions
+    _ s: Structure, _ contents: Contents, _ check: ContentCheckSummary?, differences: Int,
+    total: Int, expectations: [ExpectationResult], options: DiffOptions
   ) -> String {
     func count(_ n: Int) -> String { Format.count(Int64(n)) }
     var verdict: String
     if differences == 0 {
       let ignoring = options.ignoreDType && !s.dtypeChanged.isEmpty
       let same =
-        ["names", "shapes"] + (ignoring ? [] : ["dtypes"]) + (options.values ? ["values"] : [])
+        ["names", "shapes"] + (ignoring ? [] : ["dtypes"])
+        + (options.values ? ["values"] : check != nil ? ["contents"] : [])
       let list = same.dropLast().joined(separator: ", ") + " and " + (same.last ?? "")
       verdict =
-        (options.values ? "no differences: " : "same structure: ")
+        (options.values || check != nil ? "no differences: " : "same structure: ")
         + "\(count(total)) tensors with the same \(list)"
       if ignoring {
         verdict += " (\(count(s.dtypeChanged.count)) with another dtype, ignored)"
@@ -343,17 +357,21 @@ public enum CheckpointDiff {
       if !contents.changed.isEmpty {
         parts.append("\(count(contents.changed.count)) with changed values")
       }
+      if let check, !check.changed.isEmpty {
+        parts.append("\(count(check.changed.count)) with other contents")
+      }
       verdict =
         "\(count(differences)) of \(count(total)) tensors differ: "
         + parts.joined(separator: ", ")
     }
-    if !contents.summary.skipped.isEmpty {
-      verdict += "; \(count(contents.summary.skipped.count)) not compared (no readable values)"
+    let skipped = contents.summary.skipped.count + (check?.skipped.count ?? 0)
+    if skipped > 0 {
+      verdict += "; \(count(skipped)) not compared (no readable values)"
     }
     if contents.summary.withinTolerance > 0 {
       verdict += "; \(count(contents.summary.withinTolerance)) with values within the tolerance"
     }
-    if !options.values && total > 0 {
+    if !options.values && total > 0 && check == nil {
       verdict +=
         options.expectUnchanged.isEmpty
         ? " (values not compared)" : " (values compared under --expect-unchanged only)"

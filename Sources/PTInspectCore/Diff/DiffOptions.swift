@@ -2,8 +2,11 @@
 
 /// Options of a checkpoint comparison.
 public struct DiffOptions: Sendable {
-  /// Compare tensor contents as well as structure.
+  /// Compare tensor contents as well as structure, with the magnitudes of the differences.
   public var values = false
+  /// Compare the structure only (`--structure-only`): without it (and without `values`), the
+  /// contents are still compared for equality, by CRC-32 where the zip has it, else by bytes.
+  public var structureOnly = false
   /// Absolute tolerance: an element differs when |a - b| > atol + rtol * |b| (numpy's allclose).
   public var atol: Double = 0
   /// Relative tolerance, against the second file's value (numpy's allclose).

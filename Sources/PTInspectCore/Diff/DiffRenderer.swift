@@ -42,12 +42,12 @@ public enum DiffRenderer {
         }
       }
     }
-    for s in r.values.skipped.prefix(10) {
+    let skipped = r.values.skipped + (r.contents?.skipped ?? [])
+    for s in skipped.prefix(10) {
       out.append(style.dim("not compared: \(s.name) (\(s.reason))"))
     }
-    if r.values.skipped.count > 10 {
-      out.append(
-        style.dim("not compared: \(Format.count(Int64(r.values.skipped.count - 10))) more"))
+    if skipped.count > 10 {
+      out.append(style.dim("not compared: \(Format.count(Int64(skipped.count - 10))) more"))
     }
     if !r.notes.isEmpty {
       out.append("")
@@ -96,7 +96,9 @@ public enum DiffRenderer {
       }
     }
     let extra =
-      r.values.skipped.prefix(10).map { "not compared: `\($0.name)` (\($0.reason))" }
+      (r.values.skipped + (r.contents?.skipped ?? [])).prefix(10).map {
+        "not compared: `\($0.name)` (\($0.reason))"
+      }
       + r.notes.map { "note: " + $0 }
     if !extra.isEmpty {
       out.append("")

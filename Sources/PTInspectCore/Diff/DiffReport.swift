@@ -343,4 +343,7 @@ public struct DiffReport: Sendable, Codable {
   public var notes: [String]
   /// One line: what the comparison found.
   public var verdict: String
+  /// Without `--values` (and without `--structure-only`): how the contents were compared for
+  /// equality, and which differ; null otherwise.
+  public var contents: ContentCheckSummary? = nil
 }

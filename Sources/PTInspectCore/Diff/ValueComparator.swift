@@ -62,6 +62,45 @@ public enum ValueComparator {
     return ValueOutcome(results: results.map { $0 ?? .skipped("not compared") }, bytesRead: total)
   }
 
+  /// The outcome of a byte comparison for one pair.
+  enum BytesResult: Sendable, Equatable {
+    case identical(Bool)
+    case skipped(String)
+  }
+
+  /// Same-dtype pairs compared byte for byte only (`diff` without `--values`): streamed from
+  /// both files, over every core, each pair stopping at its first difference.
+  static func bytesIdentical(
+    _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
+    progress: CheckpointDiff.Progress?
+  ) throws(CheckpointError) -> (results: [BytesResult], bytesRead: Int64) {
+    let readerA = try TensorDataReader(a)
+    let readerB = try TensorDataReader(b)
+    var results = [BytesResult?](repeating: nil, count: pairs.count)
+    var work: [Int] = []
+    var total: Int64 = 0
+    for (i, p) in pairs.enumerated() {
+      if let reason = readerA.unreadableReason(p.before) {
+        results[i] = .skipped("before: \(reason)")
+      } else if let reason = readerB.unreadableReason(p.after) {
+        results[i] = .skipped("after: \(reason)")
+      } else if p.before.quantization != p.after.quantization {
+        // Same bytes with other scales are other values.
+        results[i] = .identical(false)
+      } else {
+        work.append(i)
+        total &+= p.before.bytes &+ p.after.bytes
+      }
+    }
+    let shared = Shared(
+      pairs: pairs, readerA: readerA, readerB: readerB, options: options, total: total,
+      progress: progress)
+    let workers = max(1, min(options.threads ?? ProcessInfo.processInfo.activeProcessorCount, 64))
+    let identical = try identicalPairs(work, shared, workers: workers)
+    for i in work { results[i] = .identical(identical[i] ?? false) }
+    return (results.map { $0 ?? .skipped("not compared") }, total)
+  }
+
   /// Phase 1: same-dtype pairs byte for byte, in ranges (a big tensor spreads over the cores);
   /// a pair is identical when every range is. Ranges of a pair found different are skipped.
   /// Returns, for each same-dtype pair of `work`, whether it is identical.

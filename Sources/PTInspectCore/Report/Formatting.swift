@@ -70,18 +70,56 @@ public struct TextTable: Sendable {
     self.alignments = alignments
   }
 
+  /// Columns that may be narrowed to fit a width, the first given first; their cells are cut
+  /// with `...` (in the middle for `elideMiddle` columns, such as paths).
+  public var shrinkable: [Int] = []
+  public var elideMiddle: Set<Int> = []
+
   public mutating func add(_ row: [String]) { rows.append(row) }
 
-  public func render(style: TerminalStyle = .plain) -> String {
+  /// The natural width of each column: its widest cell.
+  func naturalWidths() -> [Int] {
     var widths = headers.map(\.count)
     for row in rows {
       for (i, cell) in row.enumerated() where i < widths.count {
         widths[i] = max(widths[i], cell.count)
       }
     }
+    return widths
+  }
+
+  /// Widths that fit `width` columns in all: the shrinkable columns give up characters in turn,
+  /// each down to its header or 12 characters, before any line would be wider.
+  func fittedWidths(_ width: Int) -> [Int] {
+    var widths = naturalWidths()
+    var excess = widths.reduce(0, +) + 2 * max(0, widths.count - 1) - width
+    for i in shrinkable where excess > 0 && i < widths.count {
+      let floor = max(headers[i].count, 12)
+      let cut = min(excess, max(0, widths[i] - floor))
+      widths[i] -= cut
+      excess -= cut
+    }
+    return widths
+  }
+
+  /// `cell` cut to `width` characters with `...`.
+  static func elide(_ cell: String, _ width: Int, middle: Bool) -> String {
+    guard cell.count > width else { return cell }
+    guard width > 3 else { return String(cell.prefix(width)) }
+    if !middle { return cell.prefix(width - 3) + "..." }
+    let tail = (width - 3) / 2
+    return cell.prefix(width - 3 - tail) + "..." + cell.suffix(tail)
+  }
+
+  /// The table as text, at most `width` columns wide when its shrinkable columns allow it.
+  public func render(style: TerminalStyle = .plain, width: Int = .max) -> String {
+    let widths = width == .max ? naturalWidths() : fittedWidths(width)
     func line(_ cells: [String]) -> String {
       var parts: [String] = []
-      for (i, cell) in cells.enumerated() where i < widths.count {
+      for (i, raw) in cells.enumerated() where i < widths.count {
+        let cell =
+          raw.count > widths[i]
+          ? TextTable.elide(raw, widths[i], middle: elideMiddle.contains(i)) : raw
         let pad = String(repeating: " ", count: max(0, widths[i] - cell.count))
         parts.append(alignments[i] == .right ? pad + cell : cell + pad)
       }

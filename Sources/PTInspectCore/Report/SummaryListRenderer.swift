@@ -11,6 +11,10 @@ public struct SummaryRow: Sendable, Codable, Equatable {
   public var fileBytes: Int64
   /// Why the file could not be read.
   public var error: String?
+  /// The kind of failure (`CheckpointError.kind`) when it could not be read.
+  public var errorKind: String?
+  /// The summary's warnings (a dangerous global, no tensors, ...), kept in the one-row layout.
+  public var warnings: [String] = []
 
   public init(_ r: SummaryReport) {
     file = r.file
@@ -20,6 +24,12 @@ public struct SummaryRow: Sendable, Codable, Equatable {
     buffers = r.totals.buffers
     bytes = r.totals.bytes
     fileBytes = r.fileBytes
+    warnings = r.diagnostics.filter { $0.severity != .info }.map(\.message)
+  }
+
+  public init(_ e: CheckpointError) {
+    self.init(file: e.file, error: e.message)
+    errorKind = e.kind
   }
 
   public init(file: String, error: String) {
@@ -70,12 +80,23 @@ public enum SummaryListRenderer {
     return t
   }
 
-  /// The rows as a table for a terminal, with a total.
-  public static func table(_ rows: [SummaryRow], style: TerminalStyle = .plain) -> String {
-    var out = table(rows).render(style: style)
-    let failed = rows.filter { $0.error != nil }.count
-    if failed > 0 {
-      out += "\n\(failed) file\(failed == 1 ? "" : "s") could not be read (see above)"
+  /// The rows as a table for a terminal, with a total, fitted to `width` columns (the file
+  /// names are shortened in the middle first); then each file's warnings and why each
+  /// unreadable file could not be read.
+  public static func table(
+    _ rows: [SummaryRow], style: TerminalStyle = .plain, width: Int = .max
+  ) -> String {
+    var t = table(rows)
+    t.shrinkable = [0]
+    t.elideMiddle = [0]
+    var out = t.render(style: style, width: width)
+    for r in rows {
+      for w in r.warnings { out += "\n" + style.yellow("warning:") + " \(r.file): \(w)" }
+    }
+    let failed = rows.filter { $0.error != nil }
+    if !failed.isEmpty {
+      out += "\n\(failed.count) file\(failed.count == 1 ? "" : "s") could not be read:"
+      for r in failed { out += "\n  " + style.red("\(r.file): \(r.error ?? "")") }
     }
     return out + "\n"
   }

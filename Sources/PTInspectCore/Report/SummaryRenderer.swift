@@ -10,6 +10,11 @@ public struct LayerTableOptions: Sendable {
   public var explain = false
   /// Show the memory block (bytes by dtype, projections, Adam estimate, file anatomy).
   public var memory = false
+  /// The width tables fit (descriptions are cut with `...` first); `.max`: as wide as they are.
+  public var width = Int.max
+  /// The lines the summary should fit: without `depth`, and with repeats collapsed, a longer
+  /// layer table is rolled up to the deepest depth that fits (`.max`: never).
+  public var height = Int.max
   public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false, memory: Bool = false)
   {
     self.depth = depth
@@ -37,6 +42,7 @@ public enum SummaryRenderer {
       ])
     }
     table.rulesBefore = [table.rows.count]
+    table.shrinkable = [2, 1]
     table.add([
       "Total", "\(r.layers.count) layers", "", Format.count(r.totals.parameters),
       Format.count(r.totals.buffers),
@@ -103,16 +109,45 @@ public enum SummaryRenderer {
     return "\(r.file): " + parts.joined(separator: ", ")
   }
 
+  /// The depth the layer table is rolled up to so the summary fits `options.height` lines, or
+  /// nil when it fits as it is (or a depth was asked for, or every layer).
+  static func fittingDepth(_ r: SummaryReport, _ options: LayerTableOptions) -> Int? {
+    guard options.depth == nil, options.collapse, !options.explain, !options.memory,
+      options.height != .max
+    else { return nil }
+    func lines(_ depth: Int?) -> Int {
+      var o = options
+      o.depth = depth
+      o.height = .max
+      return table(r, options: o).reduce(0) { $1 == "\n" ? $0 + 1 : $0 }
+    }
+    guard lines(nil) > options.height else { return nil }
+    let deepest = r.layers.map { $0.name.split(separator: ".").count }.max() ?? 1
+    var depth = deepest - 1
+    // The roll-up line is one more.
+    while depth > 1 && lines(depth) + 1 > options.height { depth -= 1 }
+    return depth >= 1 ? depth : nil
+  }
+
   /// The summary as a table for a terminal.
   public static func table(
     _ r: SummaryReport, options: LayerTableOptions = LayerTableOptions(),
     style: TerminalStyle = .plain
   ) -> String {
+    var options = options
+    let rolledUp = fittingDepth(r, options)
+    if let rolledUp { options.depth = rolledUp }
     var out = [style.bold(header(r)), ""]
     if r.layers.isEmpty {
       out.append("No model tensors.")
     } else {
-      out.append(layerTable(r, options).render(style: style))
+      out.append(layerTable(r, options).render(style: style, width: options.width))
+    }
+    if let rolledUp {
+      out.append(
+        style.dim(
+          "(rolled up to depth \(rolledUp) to fit \(options.height) lines: --depth N for another depth, --expand for every layer)"
+        ))
     }
     out.append("")
     let lines = totalsLines(r)
@@ -139,7 +174,8 @@ public enum SummaryRenderer {
           p.tensors == 0 ? "-" : Format.bytes(p.bytes), p.value ?? "",
         ])
       }
-      out.append(table.render(style: style))
+      table.shrinkable = [4]
+      out.append(table.render(style: style, width: options.width))
     }
     if options.explain {
       out.append("")

@@ -197,6 +197,11 @@ public struct SummaryReport: Sendable, Codable {
     memory = MemoryReport(c, totals: totals, layers: layers, anatomy: anatomy)
   }
 
+  /// Formats whose bytes besides the tensors are a header, not a pickle and a container.
+  static func headerOnly(_ f: ContainerFormat) -> Bool {
+    f == .safetensors || f == .safetensorsIndex || f == .npy
+  }
+
   static func anatomy(_ c: Checkpoint, modelBytes: Int64) -> Anatomy {
     var optimizerBytes: Int64 = 0
     var otherBytes: Int64 = 0
@@ -244,7 +249,8 @@ public struct SummaryReport: Sendable, Codable {
       if unviewed > modelBytes / 20 { reasons.append("storage no tensor views \(unviewed) bytes") }
       if reasons.isEmpty {
         verdict +=
-          ": model tensors and \(Format.count(c.fileBytes - storageBytes)) bytes of pickle and container"
+          ": model tensors and \(Format.count(c.fileBytes - storageBytes)) bytes of "
+          + (Self.headerOnly(c.format) ? "header" : "pickle and container")
       } else {
         verdict += ": " + reasons.joined(separator: ", ")
       }
