@@ -79,6 +79,57 @@ public final class MemorySource: ByteSource {
   }
 }
 
+/// A checkpoint that is not a seekable file: standard input (`-`) or a pipe (`/dev/stdin`,
+/// `<(...)`), read into memory up to a cap.
+public enum StreamInput {
+  /// The most a stream is read into memory.
+  public static let limit = 4 << 30
+
+  /// Whether `path` names standard input or a pipe, socket or character device.
+  public static func isStream(_ path: String) -> Bool {
+    if path == "-" { return true }
+    var st = stat()
+    guard stat(path, &st) == 0 else { return false }
+    let kind = st.st_mode & S_IFMT
+    return kind == S_IFIFO || kind == S_IFCHR || kind == S_IFSOCK
+  }
+
+  /// Reads the stream at `path` (`-`: standard input) into memory, named `<stdin>` for `-`.
+  public static func load(_ path: String, limit: Int = StreamInput.limit) throws(ByteSourceError)
+    -> MemorySource
+  {
+    let stdin = path == "-"
+    if stdin && isatty(STDIN_FILENO) != 0 {
+      throw ByteSourceError(
+        "standard input is a terminal: pipe a checkpoint into it (ptinspect - < model.pt)")
+    }
+    let fd = stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw ByteSourceError(
+        "cannot open the file for reading: \(String(cString: strerror(errno)).lowercased())")
+    }
+    defer { if !stdin { close(fd) } }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw ByteSourceError(
+          "cannot read the stream: \(String(cString: strerror(errno)).lowercased())")
+      }
+      if n == 0 { break }
+      guard bytes.count + n <= limit else {
+        throw ByteSourceError(
+          "the stream holds more than \(Format.bytes(Int64(limit))), the most read into memory: save it to a file and name the file"
+        )
+      }
+      bytes.append(contentsOf: chunk[0..<n])
+    }
+    return MemorySource(bytes, name: stdin ? "<stdin>" : path)
+  }
+}
+
 /// A local file, opened read-only. Small reads use `pread`; `withBytes` serves large ranges from
 /// one read-only mapping of the whole file, made on first use (measured faster than copying
 /// for tensor data: no copy, and pages are released as reading moves on).

@@ -249,9 +249,19 @@ public enum CheckpointDiff {
   static func valueNotes(_ options: DiffOptions, _ check: ContentCheckSummary?) -> [String] {
     var notes: [String] = []
     if let check {
-      notes.append(
-        "contents compared for equality: \(Format.count(Int64(check.byCRC))) by the zip's CRC-32 (no data read), \(Format.count(Int64(check.byBytes))) byte for byte (\(Format.bytes(check.bytesRead)) read); add --values for the size of the differences, --structure-only to skip"
-      )
+      var how: [String] = []
+      if check.byCRC > 0 {
+        how.append("\(Format.count(Int64(check.byCRC))) by the zip's CRC-32 (no data read)")
+      }
+      if check.byBytes > 0 {
+        how.append(
+          "\(Format.count(Int64(check.byBytes))) byte for byte (\(Format.bytes(check.bytesRead)) read)")
+      }
+      if !how.isEmpty {
+        notes.append(
+          "contents compared for equality: " + how.joined(separator: ", ")
+            + "; --values measures the differences")
+      }
     } else if !options.values {
       notes.append(
         options.expectUnchanged.isEmpty

@@ -12,6 +12,12 @@ public enum DiffRenderer {
 
   /// The terminal rendering: files, names, a table of what differs, layers, totals, verdict.
   public static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
+    // Nothing differs: one line.
+    if r.differences == 0 && r.tensors.isEmpty && r.expectations.isEmpty
+      && r.values.skipped.isEmpty && (r.contents?.skipped.isEmpty ?? true)
+    {
+      return style.bold(style.green("verdict: " + r.verdict)) + "\n"
+    }
     var out = [
       "before: " + describe(r.before, quoted: false), "after:  " + describe(r.after, quoted: false),
     ]

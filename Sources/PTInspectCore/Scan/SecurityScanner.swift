@@ -15,6 +15,8 @@ public enum SecurityScanner {
   /// holding one), a folder's one checkpoint file, else `path` itself.
   public static func expand(_ path: String) throws(CheckpointError) -> [String] {
     var indexPath = path
+    // A stream can be read once: it is scanned as it is.
+    if StreamInput.isStream(path) { return [path] }
     if CheckpointFolder.isFolder(path) {
       switch try CheckpointFolder.checkpoint(in: path) {
       case .index(let index): indexPath = index

@@ -78,9 +78,11 @@ extension Checkpoint {
     return try open(try fileSource(path), options: options)
   }
 
-  /// The local file at `path` as a byte source.
-  static func fileSource(_ path: String) throws(CheckpointError) -> FileSource {
+  /// The local file at `path` as a byte source; standard input (`-`) and pipes are read into
+  /// memory (`StreamInput`).
+  static func fileSource(_ path: String) throws(CheckpointError) -> any ByteSource {
     do {
+      if StreamInput.isStream(path) { return try StreamInput.load(path) }
       return try FileSource(path: path)
     } catch {
       throw CheckpointError(file: path, .source(error))
