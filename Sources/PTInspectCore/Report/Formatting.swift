@@ -27,6 +27,26 @@ public enum Format {
     return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
   }
 
+  /// `text` broken at spaces into lines of at most `width` characters (a longer word stays
+  /// whole); lines after the first start with `indent` spaces, which count in the width.
+  public static func wrap(_ text: String, width: Int, indent: Int = 0) -> [String] {
+    guard text.count > width, width > indent + 10 else { return [text] }
+    var lines: [String] = []
+    var line = ""
+    for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+      let lead = lines.isEmpty ? 0 : indent
+      if !line.isEmpty && lead + line.count + 1 + word.count > width {
+        lines.append(line)
+        line = String(word)
+      } else {
+        line += (line.isEmpty ? "" : " ") + word
+      }
+    }
+    lines.append(line)
+    let pad = String(repeating: " ", count: indent)
+    return lines.enumerated().map { $0.offset == 0 ? $0.element : pad + $0.element }
+  }
+
   /// `[32, 3, 3, 3]`; `[]` for a scalar.
   public static func shape(_ s: [Int64]) -> String {
     "[" + s.map(String.init).joined(separator: ", ") + "]"

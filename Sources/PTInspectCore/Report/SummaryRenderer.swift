@@ -157,7 +157,13 @@ public enum SummaryRenderer {
       let l = label + String(repeating: " ", count: lw - label.count)
       let v = String(repeating: " ", count: vw - value.count) + value
       var line = style.bold(l) + "  " + v
-      if !detail.isEmpty { line += "  " + detail }
+      if !detail.isEmpty {
+        // A long detail wraps under itself.
+        let column = lw + vw + 4
+        var parts = Format.wrap(detail, width: options.width - column)
+        line += "  " + parts.removeFirst()
+        for p in parts { line += "\n" + String(repeating: " ", count: column) + p }
+      }
       while line.hasSuffix(" ") { line.removeLast() }
       out.append(line)
     }
@@ -212,7 +218,11 @@ public enum SummaryRenderer {
           d.severity == .warning
           ? style.yellow("warning:")
           : d.severity == .error ? style.red("error:") : style.dim("note:")
-        out.append("\(tag) \(d.message)")
+        let text = Format.wrap(
+          "\(d.severity == .info ? "note:" : d.severity.rawValue + ":") \(d.message)",
+          width: options.width, indent: 6)
+        out.append(([tag] + [String(text[0].drop { $0 != " " }.dropFirst())]).joined(separator: " "))
+        out += text.dropFirst()
       }
     }
     return out.joined(separator: "\n") + "\n"
