@@ -49,7 +49,8 @@ struct OutputOptions: ParsableArguments {
   @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always or never.")
   var color: ColorMode = .auto
 
-  @Flag(name: [.customShort("q"), .long], help: "Print nothing on standard output: the exit code only.")
+  @Flag(
+    name: [.customShort("q"), .long], help: "Print nothing on standard output: the exit code only.")
   var quiet = false
 
   var style: TerminalStyle {
@@ -64,7 +65,8 @@ struct OutputOptions: ParsableArguments {
   /// Refuses `sarif` (exit 64) for the commands that do not write it.
   func refuseSARIF(_ command: String) throws {
     if format == .sarif {
-      throw ValidationError("'--format sarif' is for scan only; \(command) writes table, json, markdown or jsonl")
+      throw ValidationError(
+        "'--format sarif' is for scan only; \(command) writes table, json, markdown or jsonl")
     }
   }
 
@@ -135,7 +137,9 @@ final class BatchPrinter<Report: Encodable & Sendable>: Sendable {
 /// than one argument, or a folder of checkpoints (not a sharded checkpoint's folder).
 func severalInputs(_ paths: [String], recursive: Bool) -> Bool {
   paths.count > 1
-    || FileBatch.expand(paths, recursive: recursive).contains { $0.folder != nil && $0.folder != $0.path }
+    || FileBatch.expand(paths, recursive: recursive).contains {
+      $0.folder != nil && $0.folder != $0.path
+    }
 }
 
 /// Prints a report as JSON and a newline to standard output, streamed in chunks: pretty

@@ -79,7 +79,9 @@ extension PTInspect {
         report(error)
         machine.add(error)
         unreadableFiles.append(InputError(error))
-        if format == .table && machine.several { print("\(first ? "" : "\n")\(error.file): unreadable: \(error.message)") }
+        if format == .table && machine.several {
+          print("\(first ? "" : "\n")\(error.file): unreadable: \(error.message)")
+        }
         first = false
         exit.addUnreadable()
       }

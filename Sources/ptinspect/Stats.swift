@@ -5,6 +5,8 @@ import ArgumentParser
 import Foundation
 import PTInspectCore
 
+extension StatsSort: ExpressibleByArgument {}
+
 extension PTInspect {
   struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,9 +30,24 @@ extension PTInspect {
     @Flag(help: "Exit 1 when any listed tensor holds NaN or Inf (for CI).")
     var check = false
 
+    @Option(help: "Show only the first N tensor rows (after --sort); the totals cover all.")
+    var top: Int?
+
+    @Option(help: "Order of the tensor rows: file, name, size, absmax, std or zeros.")
+    var sort: StatsSort = .file
+
+    @Flag(
+      help:
+        "List every tensor (a file with more than \(StatsView.bigFile) tensors shows the first \(StatsView.shown) otherwise)."
+    )
+    var all = false
+
     @OptionGroup var output: OutputOptions
 
-    func validate() throws { try output.refuseSARIF("stats") }
+    func validate() throws {
+      try output.refuseSARIF("stats")
+      if let top, top < 1 { throw ValidationError("'--top' must be at least 1") }
+    }
 
     func run() throws {
       output.silenceIfQuiet()
@@ -46,7 +63,9 @@ extension PTInspect {
       } catch {
         report(error)
         if output.format == .json || output.format == .jsonl {
-          printJSON(InputError(CheckpointError(error, file: file)), layout: output.format == .json ? .pretty : .compact)
+          printJSON(
+            InputError(CheckpointError(error, file: file)),
+            layout: output.format == .json ? .pretty : .compact)
         }
         throw unreadable
       }
@@ -54,7 +73,10 @@ extension PTInspect {
       case .json: printJSON(stats)
       case .jsonl: printJSON(stats, layout: .compact)
       case .markdown: print(stats.markdown(), terminator: "")
-      case .table, .sarif: print(stats.table(style: output.style), terminator: "")
+      case .table, .sarif:
+        print(
+          stats.table(style: output.style, view: StatsView(top: top, sort: sort, all: all)),
+          terminator: "")
       }
       if let filter, stats.tensors.isEmpty {
         noMatch(file, filter)

@@ -238,6 +238,7 @@ func expectSame(
     #expect(
       Set(object.keys) == [
         "schemaVersion", "file", "format", "filter", "tensors", "layers", "totals",
+        "layerParameters", "layerBuffers", "findings",
       ])
     let tensors = try #require(object["tensors"] as? [[String: Any]])
     let fields: Set<String> = [

@@ -31,10 +31,13 @@ public struct RunResult: Sendable {
   public var stderr: String
 }
 
-/// Runs the built `ptinspect` with `arguments`, from the repository root, with colour off.
+/// Runs the built `ptinspect` with `arguments`, from the repository root, with colour off and
+/// COLUMNS and LINES unset (tables fit 100 columns and 45 lines unless a test sets them).
 /// Runs from `directory` when given (the repository root by default).
+/// `stdin`, when given, is a file fed to its standard input.
 public func runPTInspect(
-  _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
+  _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+  stdin: String? = nil
 ) throws -> RunResult {
   let process = Process()
   // Tests run from <scratch>/debug/<bundle>.xctest; the binary sits in the same folder.
@@ -51,12 +54,15 @@ public func runPTInspect(
   process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? Fixtures.root
   var env = ProcessInfo.processInfo.environment
   env["NO_COLOR"] = "1"
+  env["COLUMNS"] = nil
+  env["LINES"] = nil
   for (k, v) in environment { env[k] = v }
   process.environment = env
   let out = Pipe()
   let err = Pipe()
   process.standardOutput = out
   process.standardError = err
+  if let stdin { process.standardInput = FileHandle(forReadingAtPath: stdin) }
   try process.run()
   // Read before waiting so a large output cannot fill the pipe and block the child.
   let outData = out.fileHandleForReading.readDataToEndOfFile()

@@ -106,12 +106,81 @@ struct DiffCommandTests {
     #expect(names(try json(line)["changed"]) == names(j["changed"]))
   }
 
+  @Test("the fine-tune without --values: contents by CRC-32, no data read, exit 1")
+  func fineTuneWithoutValues() throws {
+    let r = try run(["Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"])
+    #expect(r.status == 1)
+    #expect(r.stderr == "")
+    assertGolden(r.stdout, named: "diff-finetuned-contents.txt")
+    let j = try json(
+      try run(["--format", "json", "Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"]))
+    let contents = try #require(j["contents"] as? [String: Any])
+    #expect(contents["byCRC"] as? Int == 16)
+    #expect(contents["byBytes"] as? Int == 0)
+    #expect(contents["bytesRead"] as? Int == 0)
+    #expect(
+      contents["changed"] as? [String] == [
+        "backbone.1.running_mean", "backbone.1.running_var", "head.weight", "head.bias",
+      ])
+    #expect(j["verdict"] as? String == "4 of 16 tensors differ: 4 with other contents")
+    // --values and --structure-only leave `contents` null.
+    let values = try json(
+      try run([
+        "--values", "--format", "json", "Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt",
+      ]))
+    #expect(values["contents"] is NSNull)
+    let same = try run(["Fixtures/diff/base.pt", "Fixtures/diff/base_copy.pt"])
+    #expect(
+      same.stdout
+        == "verdict: no differences: 16 tensors with the same names, shapes, dtypes and contents\n")
+    let both = try run([
+      "--values", "--structure-only", "Fixtures/diff/base.pt", "Fixtures/diff/base_copy.pt",
+    ])
+    #expect(both.status == 64)
+    #expect(both.stderr.contains("Error: '--values' and '--structure-only' cannot go together"))
+  }
+
+  /// Two safetensors files written here (8-byte header length, JSON header, data): no CRC, so
+  /// the bytes are compared; one tensor differs in its last byte.
+  @Test("without a checksum the bytes are compared: safetensors")
+  func safetensorsBytes() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func write(_ name: String, last: UInt8) throws -> String {
+      let header =
+        #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}}"#
+      var bytes: [UInt8] = []
+      var n = UInt64(header.utf8.count).littleEndian
+      withUnsafeBytes(of: &n) { bytes += $0 }
+      bytes += Array(header.utf8)
+      bytes += [0, 0, 128, 63, 0, 0, 0, 64]  // 1.0, 2.0
+      bytes += [1, 2, 3, last]
+      let path = dir + "/" + name
+      try Data(bytes).write(to: URL(fileURLWithPath: path))
+      return path
+    }
+    let a = try write("a.safetensors", last: 4)
+    let b = try write("b.safetensors", last: 5)
+    let c = try write("c.safetensors", last: 4)
+    let r = try run(["--format", "json", a, b])
+    #expect(r.status == 1)
+    let contents = try #require(try json(r)["contents"] as? [String: Any])
+    #expect(contents["byCRC"] as? Int == 0)
+    #expect(contents["byBytes"] as? Int == 2)
+    #expect(contents["changed"] as? [String] == ["b"])
+    #expect(try run([a, c]).status == 0)
+  }
+
   @Test("exit codes: 0 identical, 1 different, 0/1 by expectations")
   func exitCodes() throws {
     #expect(
       try run(["--values", "Fixtures/diff/base.pt", "Fixtures/diff/base_copy.pt"]).status == 0)
-    // Without --values only the structure counts, and it is the same.
-    #expect(try run(["Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"]).status == 0)
+    // Without --values the contents are still compared (by CRC-32); --structure-only does not.
+    #expect(try run(["Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"]).status == 1)
+    #expect(
+      try run(["--structure-only", "Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"]).status
+        == 0)
+    #expect(try run(["Fixtures/diff/base.pt", "Fixtures/diff/base_copy.pt"]).status == 0)
     #expect(
       try run(["--values", "Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"]).status == 1)
     #expect(

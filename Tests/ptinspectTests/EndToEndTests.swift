@@ -85,7 +85,16 @@ import Testing
       let r = try runPTInspect(command + [file])
       #expect(r.status == 2, "\(command) \(file)")
       #expect(r.stderr == "ptinspect: \(file): \(message)\n")
-      #expect(r.stdout == "")
+      if command.contains("json") {
+        // Machine output names the file and the same message.
+        let entry = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(entry?["file"] as? String == file)
+        #expect(entry?["error"] as? String == message)
+        #expect(entry?["errorKind"] is String)
+        #expect(entry?["schemaVersion"] as? Int == 1)
+      } else {
+        #expect(r.stdout == "")
+      }
     }
   }
 

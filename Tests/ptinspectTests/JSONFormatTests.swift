@@ -46,8 +46,15 @@ import Testing
     #expect(json.status == jsonl.status, "\(args)")
     #expect(json.stderr == jsonl.stderr)
     #expect(json.stdout.hasSuffix("}\n"), "\(args)")
-    let pretty = try Self.documents(json.stdout)
-    #expect(pretty.count == inputs, "\(args): \(pretty.count) documents")
+    // Several inputs: one document, its `files` the entries jsonl prints one per line.
+    let documents = try Self.documents(json.stdout)
+    #expect(documents.count == 1, "\(args): \(documents.count) documents")
+    var pretty = documents
+    if inputs > 1, let batch = documents.first as? [String: Any] {
+      #expect(batch["schemaVersion"] as? Int == 1)
+      pretty = batch["files"] as? [Any] ?? []
+    }
+    #expect(pretty.count == inputs, "\(args): \(pretty.count) entries")
     let lines = jsonl.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     #expect(lines.count == inputs + 1 && lines.last == "", "\(args): \(lines.count) lines")
     let compact = try lines.dropLast().map {

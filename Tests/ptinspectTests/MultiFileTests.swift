@@ -97,25 +97,31 @@ func jsonObjects(_ jsonl: String) throws -> [[String: Any]] {
     let broken =
       "ptinspect: \(zoo)/c_broken.pt: truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)\n"
     // summary: the good files are listed, the broken one reported once, exit 2 at the end.
-    let s = try runPTInspect(["summary", zoo])
+    // Wide enough for the temporary folder's long paths (a narrower table cuts them in the middle).
+    let s = try runPTInspect(["summary", zoo], environment: ["COLUMNS": "300"])
     #expect(s.status == 2)
     #expect(s.stderr == broken)
     let rows = lines(s.stdout)
-    #expect(rows.count == 7)  // header, 3 files, rule, total, note
+    #expect(rows.count == 8)  // header, 3 files, rule, total, note, the reason
     #expect(rows.contains { $0.hasPrefix("\(zoo)/a_base.pt ") && $0.contains("1,610") })
     #expect(rows.contains { $0.hasPrefix("\(zoo)/b_widened.pt ") && $0.contains("1,780") })
     #expect(rows.contains { $0.hasPrefix("\(zoo)/c_broken.pt ") && $0.contains("unreadable") })
     #expect(!s.stdout.contains("notes.txt"))
     #expect(!s.stdout.contains("hidden"))
     #expect(!s.stdout.contains("tied"))  // not recursive
-    #expect(s.stdout.hasSuffix("1 file could not be read (see above)\n"))
-    // jsonl: a line per readable file.
+    #expect(
+      s.stdout.hasSuffix(
+        "1 file could not be read:\n  \(zoo)/c_broken.pt: truncated or corrupt zip archive: the central directory at its end is missing (was the file cut short?)\n"
+      ))
+    // jsonl: a line per file, the broken one an error entry.
     let j = try runPTInspect(["summary", "--format", "jsonl", zoo])
     #expect(j.status == 2)
+    let entries = try jsonObjects(j.stdout)
     #expect(
-      try jsonObjects(j.stdout).map { $0["file"] as? String } == [
-        "\(zoo)/a_base.pt", "\(zoo)/b_widened.pt",
+      entries.map { $0["file"] as? String } == [
+        "\(zoo)/a_base.pt", "\(zoo)/b_widened.pt", "\(zoo)/c_broken.pt",
       ])
+    #expect(entries.map { $0["errorKind"] as? String } == [nil, nil, "container"])
     // budget: the broken file is an error row, the others are checked.
     let b = try runPTInspect(["budget", zoo, "--max-params", "2K", "--format", "jsonl"])
     #expect(b.status == 2)

@@ -137,6 +137,36 @@ enum StatsJSON {
   }
 }
 
+/// The order of the tensor rows in `stats` tables.
+public enum StatsSort: String, Sendable, CaseIterable {
+  /// As the file lists them.
+  case file
+  case name
+  /// Most elements first.
+  case size
+  /// Largest |value| first.
+  case absmax
+  /// Largest standard deviation first.
+  case std
+  /// Largest share of zeros first.
+  case zeros
+}
+
+/// Which tensor rows a `stats` table shows.
+public struct StatsView: Sendable {
+  /// Files with more tensors than this show the first `shown` rows unless `all`.
+  public static let bigFile = 60
+  public static let shown = 25
+  public var top: Int?
+  public var sort: StatsSort
+  public var all: Bool
+  public init(top: Int? = nil, sort: StatsSort = .file, all: Bool = false) {
+    self.top = top
+    self.sort = sort
+    self.all = all
+  }
+}
+
 /// The `stats` report: per tensor, per layer and in total.
 public struct StatsReport: Sendable, Encodable {
   public var schemaVersion = reportSchemaVersion
@@ -144,8 +174,16 @@ public struct StatsReport: Sendable, Encodable {
   public var format: String
   public var filter: String?
   public var tensors: [TensorStatsEntry]
+  /// Every layer's listed model tensors together (weights, biases and buffers).
   public var layers: [LayerStatsEntry]
+  /// The same rollup of parameters only (weights, biases, ...), without running statistics.
+  public var layerParameters: [LayerStatsEntry] = []
+  /// The rollup of buffers only (BatchNorm's running_mean/var, ...), kept apart from weights.
+  public var layerBuffers: [LayerStatsEntry] = []
   public var totals: StatsTotals
+  /// What is worth a look, first: NaN/Inf, all-zero or constant tensors and layers, values far
+  /// outside the usual scale, a negative or huge running_var, identical weights.
+  public var findings: [StatsFinding] = []
 
   /// Reads every tensor of `c` whose name matches `filter` and computes its statistics.
   public init(
@@ -207,12 +245,18 @@ public struct StatsReport: Sendable, Encodable {
       tensors: selected.count, read: read, skipped: skipped, bytes: bytes, statistics: total,
       nonFiniteTensors: nonFinite)
     layers = StatsReport.rollup(c, selected: selected, names: names, entries: entries)
+    layerParameters = StatsReport.rollup(
+      c, selected: selected, names: names, entries: entries, only: .parameter)
+    layerBuffers = StatsReport.rollup(
+      c, selected: selected, names: names, entries: entries, only: .buffer)
+    findings = StatsFindings.find(selected, entries, layers: layerParameters)
   }
 
   /// Layers as `LayerInference` names them, each with the merged statistics of its listed,
   /// read, untied tensors.
   static func rollup(
-    _ c: Checkpoint, selected: [TensorRecord], names: Set<String>, entries: [TensorStatsEntry]
+    _ c: Checkpoint, selected: [TensorRecord], names: Set<String>, entries: [TensorStatsEntry],
+    only kind: TensorKind? = nil
   ) -> [LayerStatsEntry] {
     let inferred = LayerInference.layers(of: c)
     var layerOf: [String: Int] = [:]
@@ -220,7 +264,8 @@ public struct StatsReport: Sendable, Encodable {
       for leaf in l.tensors { layerOf[l.name == "(root)" ? leaf : l.name + "." + leaf] = i }
     }
     var merged: [Int: (tensors: Int, statistics: ValueStatistics)] = [:]
-    for (t, e) in zip(selected, entries) where t.section == .model {
+    for (t, e) in zip(selected, entries)
+    where t.section == .model && (kind.map { t.kind == $0 } ?? true) {
       guard let s = e.statistics, let i = layerOf[c.layerName(t)] else { continue }
       if let original = t.sharedWith, names.contains(original) { continue }
       var m = merged[i] ?? (0, ValueStatistics())
@@ -271,12 +316,43 @@ public struct StatsReport: Sendable, Encodable {
   static let statHeaders = ["Min", "Max", "Mean", "Std", "Zeros", "NaN", "Inf"]
   static let statAlignments: [Alignment] = Array(repeating: .right, count: 7)
 
-  func tensorTable() -> (table: TextTable, flagged: Set<Int>, total: [String]) {
+  /// The tensor rows a table shows, in order: `view.sort`, then the first `view.top` (or, for
+  /// a big file without `view.all`, the first `StatsView.bigFile`).
+  func shownTensors(_ view: StatsView) -> (rows: [TensorStatsEntry], cut: Bool) {
+    var rows = tensors
+    func key(_ e: TensorStatsEntry) -> Double {
+      guard let s = e.statistics else { return -1 }
+      switch view.sort {
+      case .file, .name: return 0
+      case .size: return Double(e.numel)
+      case .absmax: return StatsFindings.absMax(s) ?? -1
+      case .std: return s.std ?? -1
+      case .zeros: return s.zeroFraction
+      }
+    }
+    switch view.sort {
+    case .file: break
+    case .name: rows.sort { $0.name < $1.name }
+    default:
+      let keys = Dictionary(rows.map { ($0.name, key($0)) }, uniquingKeysWith: { a, _ in a })
+      rows = rows.enumerated().sorted {
+        let (a, b) = (keys[$0.element.name] ?? 0, keys[$1.element.name] ?? 0)
+        return a != b ? a > b : $0.offset < $1.offset
+      }.map(\.element)
+    }
+    let limit = view.top ?? (view.all || rows.count <= StatsView.bigFile ? nil : StatsView.shown)
+    guard let limit, rows.count > limit else { return (rows, false) }
+    return (Array(rows.prefix(limit)), true)
+  }
+
+  func tensorTable(_ view: StatsView = StatsView(all: true)) -> (
+    table: TextTable, flagged: Set<Int>, total: [String]
+  ) {
     var table = TextTable(
       headers: ["Tensor", "Dtype", "Numel"] + Self.statHeaders,
       alignments: [.left, .left, .right] + Self.statAlignments)
     var flagged: Set<Int> = []
-    for (i, e) in tensors.enumerated() {
+    for (i, e) in shownTensors(view).rows.enumerated() {
       if let s = e.statistics {
         table.add([e.name, e.dtype, Format.count(e.numel)] + Self.cells(s))
         if s.hasNonFinite { flagged.insert(i) }
@@ -292,11 +368,11 @@ public struct StatsReport: Sendable, Encodable {
     return (table, flagged, total)
   }
 
-  func layerTable() -> TextTable {
+  func layerTable(_ rows: [LayerStatsEntry], title: String = "Layer") -> TextTable {
     var table = TextTable(
-      headers: ["Layer", "Type", "Tensors", "Numel"] + Self.statHeaders,
+      headers: [title, "Type", "Tensors", "Numel"] + Self.statHeaders,
       alignments: [.left, .left, .right, .right] + Self.statAlignments)
-    for l in layers {
+    for l in rows {
       table.add(
         [l.name, l.type, String(l.tensors), Format.count(l.statistics.count)]
           + Self.cells(l.statistics))
@@ -341,15 +417,30 @@ public struct StatsReport: Sendable, Encodable {
     return out
   }
 
-  /// The report as tables for a terminal: per tensor with the totals, then per layer.
-  public func table(style: TerminalStyle = .plain) -> String {
-    let (table, flagged, total) = tensorTable()
+  /// The findings as lines: `none` when there are none.
+  var findingLines: [String] {
+    findings.isEmpty
+      ? ["Findings: none (no NaN/Inf, all-zero or constant weights, outliers or copies)"]
+      : ["Findings (\(findings.count))"] + findings.prefix(30).map { "  \($0.kind): \($0.message)" }
+        + (findings.count > 30
+          ? ["  ... and \(findings.count - 30) more (--format json lists all)"] : [])
+  }
+
+  /// The report as tables for a terminal: the findings, per tensor with the totals, then per
+  /// layer (weights and biases), and the layers' running statistics apart.
+  public func table(style: TerminalStyle = .plain, view: StatsView = StatsView()) -> String {
+    let (table, flagged, total) = tensorTable(view)
+    let cut = shownTensors(view).cut
     var withTotal = table
     withTotal.add(total)
     let rendered = withTotal.render(style: style).split(
       separator: "\n", omittingEmptySubsequences: false
     ).map(String.init)
     var lines = [style.bold(headline), ""]
+    for (i, line) in findingLines.enumerated() {
+      lines.append(i == 0 ? style.bold(line) : findings.isEmpty ? line : style.yellow(line))
+    }
+    lines.append("")
     // rendered[0] is the header, rendered[i + 1] is row i; the last line is the total.
     for (i, line) in rendered.enumerated() {
       if i == rendered.count - 1 {
@@ -361,9 +452,19 @@ public struct StatsReport: Sendable, Encodable {
         lines.append(line)
       }
     }
-    if !layers.isEmpty {
+    if cut {
+      lines.append(
+        style.dim(
+          "(\(Format.count(Int64(shownTensors(view).rows.count))) of \(Format.count(Int64(tensors.count))) tensors shown; the total covers all; --all lists every tensor, --top N and --sort choose)"
+        ))
+    }
+    if !layerParameters.isEmpty {
       lines.append("")
-      lines.append(layerTable().render(style: style))
+      lines.append(layerTable(layerParameters).render(style: style))
+    }
+    if !layerBuffers.isEmpty {
+      lines.append("")
+      lines.append(layerTable(layerBuffers, title: "Buffers of").render(style: style))
     }
     lines.append("")
     for (i, note) in notes.enumerated() {
@@ -377,8 +478,21 @@ public struct StatsReport: Sendable, Encodable {
     let (table, _, total) = tensorTable()
     var withTotal = table
     withTotal.add(total.enumerated().map { $0.offset == 0 ? "**Total**" : $0.element })
-    var out = "### ptinspect stats: `\(file)`\n\n" + withTotal.markdown() + "\n"
-    if !layers.isEmpty { out += "\n#### Layers\n\n" + layerTable().markdown() + "\n" }
+    var out = "### ptinspect stats: `\(file)`\n\n"
+    out +=
+      findingLines.enumerated().map {
+        $0.offset == 0 ? "**\($0.element)**" : "-" + $0.element.dropFirst(1)
+      }
+      .joined(separator: "\n") + "\n\n"
+    out += withTotal.markdown() + "\n"
+    if !layerParameters.isEmpty {
+      out += "\n#### Layers\n\n" + layerTable(layerParameters).markdown() + "\n"
+    }
+    if !layerBuffers.isEmpty {
+      out +=
+        "\n#### Running statistics and other buffers\n\n"
+        + layerTable(layerBuffers, title: "Buffers of").markdown() + "\n"
+    }
     out += "\n" + notes.map { "- " + $0 }.joined(separator: "\n") + "\n"
     return out
   }

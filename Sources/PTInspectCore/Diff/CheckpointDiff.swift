@@ -255,7 +255,8 @@ public enum CheckpointDiff {
       }
       if check.byBytes > 0 {
         how.append(
-          "\(Format.count(Int64(check.byBytes))) byte for byte (\(Format.bytes(check.bytesRead)) read)")
+          "\(Format.count(Int64(check.byBytes))) byte for byte (\(Format.bytes(check.bytesRead)) read)"
+        )
       }
       if !how.isEmpty {
         notes.append(

@@ -97,7 +97,8 @@ struct SARIFRule: Sendable, Encodable {
       ),
       defaultConfiguration: SARIFConfiguration(level: "warning"),
       help: SARIFText(
-        text: "Check where the class comes from before allowing it; ptinspect scan says what to check."
+        text:
+          "Check where the class comes from before allowing it; ptinspect scan says what to check."
       )),
   ]
 }

@@ -27,12 +27,36 @@ public struct LayerTableOptions: Sendable {
 public enum SummaryRenderer {
   static func dash(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }
 
+  /// A description in fewer characters, for a table that does not fit: the keywords whose
+  /// meaning the position gives (`in_features=`, `kernel_size=`, ...) and `bias=True` left out.
+  /// `Linear(in_features=16, out_features=4, bias=True)` is `Linear(16, 4)`.
+  static func compact(_ description: String) -> String {
+    var d = description
+    for keyword in [
+      "in_features=", "out_features=", "kernel_size=", "embed_dim=", "num_parameters=",
+      "num_embeddings=", "embedding_dim=",
+    ] {
+      d = d.replacingOccurrences(of: keyword, with: "")
+    }
+    return d.replacingOccurrences(of: ", bias=True)", with: ")")
+  }
+
   static func layerTable(_ r: SummaryReport, _ options: LayerTableOptions) -> TextTable {
+    var table = layerTable(r, options, compact: false)
+    if options.width != .max && table.naturalWidths().reduce(0, +) + 10 > options.width {
+      table = layerTable(r, options, compact: true)
+    }
+    return table
+  }
+
+  static func layerTable(_ r: SummaryReport, _ options: LayerTableOptions, compact: Bool)
+    -> TextTable
+  {
     var table = TextTable(
       headers: ["Layer", "Type", "Description", "Parameters", "Buffers", "Bytes"],
       alignments: [.left, .left, .left, .right, .right, .right])
     for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
-      var description = row.description
+      var description = compact ? Self.compact(row.description) : row.description
       if !row.shared.isEmpty {
         description += " [tied: " + row.shared.joined(separator: ", ") + "]"
       }
@@ -218,11 +242,7 @@ public enum SummaryRenderer {
           d.severity == .warning
           ? style.yellow("warning:")
           : d.severity == .error ? style.red("error:") : style.dim("note:")
-        let text = Format.wrap(
-          "\(d.severity == .info ? "note:" : d.severity.rawValue + ":") \(d.message)",
-          width: options.width, indent: 6)
-        out.append(([tag] + [String(text[0].drop { $0 != " " }.dropFirst())]).joined(separator: " "))
-        out += text.dropFirst()
+        out.append("\(tag) \(d.message)")
       }
     }
     return out.joined(separator: "\n") + "\n"
@@ -237,7 +257,9 @@ public enum SummaryRenderer {
       "",
     ]
     if !r.layers.isEmpty {
-      out.append(layerTable(r, options).markdown())
+      var whole = options
+      whole.width = .max  // Markdown is read in a browser: nothing is shortened
+      out.append(layerTable(r, whole).markdown())
       out.append("")
     }
     var totals = TextTable(
