@@ -78,8 +78,8 @@ public enum LayerInference {
       let info = c.modules[moduleKey(c, prefix)]
       layers.append(layer(prefix: prefix, members: members, moduleClass: moduleClass, info: info))
     }
-    refineFromNeighbours(&layers, weights: weights)
     decideConvolutions(&layers, weights: weights)
+    refineFromNeighbours(&layers, weights: weights)
     return layers
   }
 
@@ -263,6 +263,16 @@ public enum LayerInference {
         perChannel(&l, e, type: "RMSNorm", description: "RMSNorm((\(e.channels),))")
       }),
     Rule(
+      matches: { $0.rank == 1 && !$0.hasBias && $0.nameContains("norm", "ln") },
+      describe: { l, e in
+        let c = e.channels
+        perChannel(
+          &l, e, type: "RMSNorm or LayerNorm",
+          description: "RMSNorm((\(c),)) or LayerNorm((\(c),), bias=False)")
+        l.typeCandidates = ["RMSNorm", "LayerNorm"]
+        l.inferred.append("a 1-D weight without bias fits RMSNorm and LayerNorm(bias=False) alike")
+      }),
+    Rule(
       matches: { $0.rank == 1 && !$0.hasBias },
       describe: { l, e in
         let c = e.channels
@@ -422,8 +432,8 @@ public enum LayerInference {
 
   /// Conv and ConvTranspose store their weights the same way, [out, in] and [in, out]; the
   /// channel flow between siblings tells them apart. Siblings are taken in model order: by their
-  /// number (`0`, `1`, ... of a Sequential; `conv1`, `bn1`, `conv2` of a block) with the conv
-  /// before the norm of the same number. A conv whose channels fit its neighbour read as a Conv
+  /// number (`0`, `1`, ... of a Sequential, norms included; `conv1`, `conv2` of a block). A conv
+  /// whose channels fit its neighbour read as a Conv
   /// but not as a ConvTranspose is a Conv; when the flow decides some convolutions of the model
   /// and all of them are Convs, the undecided (square) ones are taken as Convs too.
   static func decideConvolutions(_ layers: inout [Layer], weights: [[Int64]?]) {
@@ -445,8 +455,17 @@ public enum LayerInference {
       siblings[parentPath(layers[i].name) ?? "", default: []].append((n, !isConv(i), i))
     }
     var decided = Set<Int>()
-    for (_, group) in siblings {
-      let ordered = group.sorted { ($0.number, $0.norm ? 1 : 0) < ($1.number, $1.norm ? 1 : 0) }
+    var transposed = Set<Int>()
+    for (parent, group) in siblings {
+      var ordered = group.sorted { ($0.number, $0.norm ? 1 : 0) < ($1.number, $1.norm ? 1 : 0) }
+      // In a Sequential (`0`, `1`, ...) the numbers give the order of every layer; named
+      // siblings (`conv1`, `bn1`) say nothing of a norm's place (before or after its conv), so
+      // only their convolutions are paired.
+      let sequential = ordered.allSatisfy {
+        let leaf = lastComponent(layers[$0.index].name)
+        return parentPath(layers[$0.index].name) ?? "" == parent && Int(leaf) != nil
+      }
+      if !sequential { ordered.removeAll { $0.norm } }
       for (a, b) in zip(ordered, ordered.dropFirst()) {
         let (i, j) = (a.index, b.index)
         // What flows from a into b under each reading.
@@ -467,12 +486,35 @@ public enum LayerInference {
         }
         if asConv && !asTransposed {
           for k in [i, j] where isConv(k) { decided.insert(k) }
+        } else if asTransposed && !asConv {
+          for k in [i, j] where isConv(k) { transposed.insert(k) }
         }
       }
     }
-    guard !decided.isEmpty,
+    for i in transposed.subtracting(decided) {
+      guard let w = weights[i] else { continue }
+      var shapes = ["weight": w]
+      if layers[i].tensors.contains("bias") { shapes["bias"] = [w[1]] }
+      let e = Evidence(shapes: shapes, name: lastComponent(layers[i].name).lowercased())
+      var l = layers[i]
+      l.inferred.removeAll()
+      convolution(&l, e, transposed: true)
+      l.typeCandidates = [l.type]
+      l.inferred = [
+        "ConvTranspose, not Conv: its channels flow into or from its neighbours as a ConvTranspose's"
+      ]
+      layers[i] = l
+    }
+    guard !decided.isEmpty, transposed.isEmpty,
       !layers.contains(where: { $0.type.hasPrefix("ConvTranspose") })
-    else { return }
+    else {
+      for i in decided {
+        layers[i].typeCandidates = [layers[i].type]
+        layers[i].inferred.append(
+          "Conv, not ConvTranspose: its channels flow into or from its neighbours as a Conv's")
+      }
+      return
+    }
     for i in layers.indices where isConv(i) {
       layers[i].typeCandidates = [layers[i].type]
       layers[i].inferred.append(
@@ -527,11 +569,21 @@ public enum LayerInference {
         matching.append((d, j))
       }
     }
-    let candidates = matching.isEmpty ? all : matching
+    var candidates = matching.isEmpty ? all : matching
+    if let first = candidates.first, candidates.allSatisfy({ $0.0 == first.0 }) { return first }
+    // They disagree: the layer whose name carries the same number (`conv1` for `bn1`) decides.
+    let number = trailingNumber(layers[except].name)
+    candidates = candidates.filter { number != nil && trailingNumber(layers[$0.1].name) == number }
     guard let first = candidates.first, candidates.allSatisfy({ $0.0 == first.0 }) else {
       return nil
     }
     return first
+  }
+
+  static func trailingNumber(_ name: String) -> Int? {
+    let leaf = lastComponent(name)
+    let digits = leaf.reversed().prefix { $0.isASCII && $0.isNumber }.count
+    return digits > 0 && digits <= 9 ? Int(leaf.suffix(digits)) : nil
   }
 
   // MARK: from module classes (whole models, TorchScript)

@@ -32,7 +32,8 @@ public enum SummaryRenderer {
         description += " [tied: " + row.shared.joined(separator: ", ") + "]"
       }
       table.add([
-        row.name, row.displayType, description, dash(row.parameters) + (row.isBlockMember ? " each" : ""),
+        row.name, row.displayType, description,
+        dash(row.parameters) + (row.isBlockMember ? " each" : ""),
         dash(row.buffers), Format.bytes(row.bytes),
       ])
     }
@@ -105,8 +106,9 @@ public enum SummaryRenderer {
       if !alternatives.contains(pair) { alternatives.append(pair) }
     }
     guard !alternatives.isEmpty else { return nil }
-    return "? = inferred from shapes that fit another type too (" + alternatives.prefix(3).joined(
-      separator: "; ") + "); --explain tells why"
+    return "? = inferred from shapes that fit another type too ("
+      + alternatives.prefix(3).joined(
+        separator: "; ") + "); --explain tells why"
   }
 
   static func header(_ r: SummaryReport) -> String {

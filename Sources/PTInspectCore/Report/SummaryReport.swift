@@ -162,7 +162,8 @@ public struct SummaryReport: Sendable, Codable {
       let n = t.numel
       totals.elements &+= n
       totals.bytes &+= t.bytes
-      totals.byDtype[t.dtype.rawValue, default: 0] &+= t.bytes
+      // As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
+      for view in t.storageViews { totals.byDtype[view.dtype.rawValue, default: 0] &+= view.bytes }
       if !t.kindIsExact { exact = false }
       switch t.kind {
       case .parameter:
