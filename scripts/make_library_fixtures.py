@@ -174,10 +174,14 @@ def transformers4():
     import transformers
 
     assert transformers.__version__.startswith("4."), transformers.__version__
-    from transformers import LlamaConfig, LlamaForCausalLM, MixtralConfig, MixtralForCausalLM
+    from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM,
+                              MixtralConfig, MixtralForCausalLM)
 
     torch.manual_seed(0)
     for stem, model in [
+        # Tied wte / lm_head: the index's total_size counts the tied weight once.
+        ("gpt2_bin_sharded", GPT2LMHeadModel(GPT2Config(
+            n_embd=16, n_layer=2, n_head=2, vocab_size=64, n_positions=32))),
         ("llama_bin_sharded", LlamaForCausalLM(LlamaConfig(
             vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32))),
@@ -225,6 +229,51 @@ def transformers5():
     sd = model.state_dict()
     answers(model, {k: sd[k] for k in sd if k in loaded}, os.path.join(folder, "model.safetensors"),
             "transformers " + transformers.__version__)
+
+
+def header_low_byte(path):
+    with open(path, "rb") as f:
+        return f.read(1)[0]
+
+
+def colliding_headers():
+    """Safetensors files whose 8-byte header length starts with a pickle opcode's byte: a
+    transformers shard starting 0x80 (PROTO) in a sharded folder, and a torchvision RegNet saved
+    with `safetensors.torch.save_file` starting 0x28 (MARK). The config is varied until the
+    library writes such a header (the header's length follows from names, shapes and offsets)."""
+    import tempfile
+
+    import transformers
+    from safetensors.torch import save_file
+    from torchvision.models.regnet import BlockParams, RegNet
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    folder = os.path.join(OUT, "gpt2_sharded_proto_byte")
+    configs = [(e, l, v) for e in (8, 12, 16, 20, 24) for l in (1, 2, 3) for v in (64, 100, 1000)]
+    for embd, layers, vocab in configs:
+        shutil.rmtree(folder, ignore_errors=True)
+        model = GPT2LMHeadModel(GPT2Config(n_embd=embd, n_layer=layers, n_head=2,
+                                           vocab_size=vocab, n_positions=32))
+        model.save_pretrained(folder, max_shard_size="8KB")
+        shards = [f for f in os.listdir(folder) if f.endswith(".safetensors")]
+        if any(header_low_byte(os.path.join(folder, f)) == 0x80 for f in shards):
+            break
+    index = json.load(open(os.path.join(folder, "model.safetensors.index.json")))
+    sd = model.state_dict()
+    answers(model, {k: sd[k] for k in index["weight_map"]},
+            os.path.join(folder, "model.safetensors.index.json"),
+            "transformers " + transformers.__version__,
+            {"shards": len(set(index["weight_map"].values())), "config": [embd, layers, vocab]})
+    path = os.path.join(OUT, "regnet_mark_byte.safetensors")
+    for width, depth in [(w, d) for w in range(8, 64, 8) for d in (1, 2, 3, 4)]:
+        model = RegNet(BlockParams.from_init_params(depth=depth, w_0=width, w_a=8.0, w_m=2.0,
+                                                    group_width=8), num_classes=10).half()
+        sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(sd, path)
+        if header_low_byte(path) == 0x28:
+            break
+    answers(model, sd, path, "safetensors save_file", {"config": [width, depth]})
 
 
 def lightning():
@@ -325,7 +374,7 @@ def nested_and_protocols():
                _use_new_zipfile_serialization=False, pickle_protocol=0)
 
 
-STEPS = {"architectures": architectures, "transformers4": transformers4,
+STEPS = {"architectures": architectures, "collisions": colliding_headers, "transformers4": transformers4,
          "transformers5": transformers5, "lightning": lightning, "torchao": torchao_files,
          "torch": nested_and_protocols}
 
