@@ -374,7 +374,82 @@ def nested_and_protocols():
                _use_new_zipfile_serialization=False, pickle_protocol=0)
 
 
-STEPS = {"architectures": architectures, "collisions": colliding_headers, "transformers4": transformers4,
+def benign_real():
+    """Real files `scan` must pass (exit 0), written by the libraries themselves: whole models of
+    stock torchvision and timm classes (functools.partial norm layers, enums), a Lightning
+    checkpoint with an argparse Namespace, numpy values and RNG state, transformers'
+    TrainingArguments. Listed in Fixtures/benign/real/corpus.tsv for the scan corpus test."""
+    import argparse
+
+    import lightning as L
+    import numpy as np
+    import timm
+    from timm.models.resnet import BasicBlock, ResNet
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+    from torchvision.models import mobilenet_v3_small
+    from torchvision.models.vision_transformer import VisionTransformer as TvViT
+
+    folder = os.path.join("Fixtures", "benign", "real")
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(0)
+    rows = []
+
+    def save(name, obj, what):
+        torch.save(obj, os.path.join(folder, name))
+        rows.append((name, what))
+
+    save("tv_vit_whole.pt", TvViT(image_size=32, patch_size=16, num_layers=2, num_heads=2,
+                                   hidden_dim=16, mlp_dim=32, num_classes=10).half(),
+         "torch.save(torchvision VisionTransformer) whole: partial(LayerNorm, eps=1e-6)")
+    save("tv_mobilenet_v3_whole.pt", mobilenet_v3_small(width_mult=0.1, num_classes=2).half(),
+         "torch.save(torchvision mobilenet_v3_small) whole: partial(BatchNorm2d), Hardswish")
+    save("timm_vit_whole.pt", TimmViT(img_size=32, patch_size=16, embed_dim=16, depth=2,
+                                      num_heads=2, num_classes=10).half(),
+         "torch.save(timm VisionTransformer) whole: GELU, Format enum, partial")
+    save("timm_resnet_whole.pt", ResNet(BasicBlock, (1, 1, 1, 1), channels=(8, 16, 32, 64),
+                                        stem_width=8, num_classes=10).half(),
+         "torch.save(timm ResNet) whole")
+    model = nn.Linear(4, 2)
+    save("numpy_values.pt", {"model": model.state_dict(), "rng": np.random.get_state(),
+                             "best": np.float64(0.25), "steps": np.arange(3),
+                             "dtype": np.dtype("float32")},
+         "state dict with numpy scalars, arrays, a dtype and np.random.get_state()")
+    save("argparse_args.pt", {"model": model.state_dict(),
+                              "args": argparse.Namespace(lr=0.1, epochs=3, name="run")},
+         "state dict with an argparse.Namespace")
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(output_dir="/tmp/ptinspect-training-args", report_to=[])
+    torch.save(args, os.path.join(folder, "training_args.bin"))
+    rows.append(("training_args.bin", "transformers Trainer's training_args.bin (TrainingArguments)"))
+
+    class Net(L.LightningModule):
+        def __init__(self, hparams_ns):
+            super().__init__()
+            self.save_hyperparameters(hparams_ns)
+            self.net = nn.Linear(4, 2)
+
+        def training_step(self, batch, _):
+            return self.net(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    from torch.utils.data import DataLoader, TensorDataset
+
+    net = Net(argparse.Namespace(lr=0.1, hidden=4))
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(net, DataLoader(TensorDataset(torch.randn(4, 4)), batch_size=2))
+    trainer.save_checkpoint(os.path.join(folder, "lightning_namespace.ckpt"))
+    rows.append(("lightning_namespace.ckpt", "Lightning Trainer.fit checkpoint, hparams from a Namespace"))
+    with open(os.path.join(folder, "corpus.tsv"), "w") as f:
+        f.write("file\twhat\n")
+        for name, what in rows:
+            f.write(f"{name}\t{what}\n")
+
+
+STEPS = {"benign": benign_real, "architectures": architectures, "collisions": colliding_headers, "transformers4": transformers4,
          "transformers5": transformers5, "lightning": lightning, "torchao": torchao_files,
          "torch": nested_and_protocols}
 
