@@ -12,13 +12,13 @@ private func outputLines(_ text: String) -> [Substring] {
   text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
 }
 
-/// The widest line of the layer table in a summary (the lines before the first empty line
-/// after the table header).
+/// The widest line of the layer table in a summary: from its header to its Total line.
 private func tableWidth(_ text: String) -> Int {
   let all = outputLines(text)
-  guard let start = all.firstIndex(where: { $0.hasPrefix("Layer ") }) else { return 0 }
-  let end = all[start...].firstIndex(where: \.isEmpty) ?? all.endIndex
-  return all[start..<end].map(\.count).max() ?? 0
+  guard let start = all.firstIndex(where: { $0.hasPrefix("Layer ") }),
+    let total = all[start...].firstIndex(where: { $0.hasPrefix("Total ") })
+  else { return Int.max }
+  return all[start...total].map(\.count).max() ?? 0
 }
 
 @Suite struct FittedSummaryTests {
