@@ -27,23 +27,32 @@ public enum ValueComparator {
   /// Elements per decoded chunk (two buffers of 2 MiB per worker).
   static let chunkElements = 262_144
 
-  public static func compare(
+  /// The pairs to read (`work`), those that cannot be read (`skipped`, with the reason) and the
+  /// state the workers share. Pairs `include` leaves out are in neither.
+  struct Plan {
+    var shared: Shared
+    var work: [Int] = []
+    var skipped: [Int: String] = [:]
+    var workers: Int
+  }
+
+  static func plan(
     _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
-    progress: CheckpointDiff.Progress?
-  ) throws(CheckpointError) -> ValueOutcome {
+    progress: CheckpointDiff.Progress?, include: (DiffPair) -> Bool = { _ in true }
+  ) throws(CheckpointError) -> Plan {
     let readerA = try TensorDataReader(a)
     let readerB = try TensorDataReader(b)
-    var results = [ValueResult?](repeating: nil, count: pairs.count)
     var work: [Int] = []
+    var skipped: [Int: String] = [:]
     var total: Int64 = 0
-    for (i, p) in pairs.enumerated() {
+    for (i, p) in pairs.enumerated() where include(p) {
       if let reason = readerA.unreadableReason(p.before) {
-        results[i] = .skipped("before: \(reason)")
+        skipped[i] = "before: \(reason)"
       } else if let reason = readerB.unreadableReason(p.after) {
-        results[i] = .skipped("after: \(reason)")
+        skipped[i] = "after: \(reason)"
       } else if readerA.valueCount(p.before) != readerB.valueCount(p.after) {
-        results[i] = .skipped(
-          "\(p.before.dtype.rawValue) against \(p.after.dtype.rawValue): values do not pair up")
+        skipped[i] =
+          "\(p.before.dtype.rawValue) against \(p.after.dtype.rawValue): values do not pair up"
       } else {
         work.append(i)
         total &+= p.before.bytes &+ p.after.bytes
@@ -53,13 +62,25 @@ public enum ValueComparator {
       pairs: pairs, readerA: readerA, readerB: readerB, options: options, total: total,
       progress: progress)
     let workers = max(1, min(options.threads ?? ProcessInfo.processInfo.activeProcessorCount, 64))
-    let identical = try identicalPairs(work, shared, workers: workers)
-    let partials = try decode(work, shared, identical: identical, workers: workers)
-    for i in work {
+    return Plan(shared: shared, work: work, skipped: skipped, workers: workers)
+  }
+
+  public static func compare(
+    _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
+    progress: CheckpointDiff.Progress?
+  ) throws(CheckpointError) -> ValueOutcome {
+    let plan = try plan(pairs, a, b, options: options, progress: progress)
+    var results = [ValueResult?](repeating: nil, count: pairs.count)
+    for (i, reason) in plan.skipped { results[i] = .skipped(reason) }
+    let identical = try identicalPairs(plan.work, plan.shared, workers: plan.workers)
+    let partials = try decode(
+      plan.work, plan.shared, identical: identical, workers: plan.workers)
+    for i in plan.work {
       let acc = partials[i] ?? DiffAccumulator(atol: options.atol, rtol: options.rtol)
       results[i] = .compared(stats(pairs[i], acc, identical: identical[i] ?? false))
     }
-    return ValueOutcome(results: results.map { $0 ?? .skipped("not compared") }, bytesRead: total)
+    return ValueOutcome(
+      results: results.map { $0 ?? .skipped("not compared") }, bytesRead: plan.shared.total)
   }
 
   /// The outcome of a byte comparison for one pair.
@@ -69,36 +90,20 @@ public enum ValueComparator {
   }
 
   /// Same-dtype pairs compared byte for byte only (`diff` without `--values`): streamed from
-  /// both files, over every core, each pair stopping at its first difference.
+  /// both files, over every core, each pair stopping at its first difference. The same bytes
+  /// with other quantization scales are other values.
   static func bytesIdentical(
     _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
     progress: CheckpointDiff.Progress?
   ) throws(CheckpointError) -> (results: [BytesResult], bytesRead: Int64) {
-    let readerA = try TensorDataReader(a)
-    let readerB = try TensorDataReader(b)
-    var results = [BytesResult?](repeating: nil, count: pairs.count)
-    var work: [Int] = []
-    var total: Int64 = 0
-    for (i, p) in pairs.enumerated() {
-      if let reason = readerA.unreadableReason(p.before) {
-        results[i] = .skipped("before: \(reason)")
-      } else if let reason = readerB.unreadableReason(p.after) {
-        results[i] = .skipped("after: \(reason)")
-      } else if p.before.quantization != p.after.quantization {
-        // Same bytes with other scales are other values.
-        results[i] = .identical(false)
-      } else {
-        work.append(i)
-        total &+= p.before.bytes &+ p.after.bytes
-      }
-    }
-    let shared = Shared(
-      pairs: pairs, readerA: readerA, readerB: readerB, options: options, total: total,
-      progress: progress)
-    let workers = max(1, min(options.threads ?? ProcessInfo.processInfo.activeProcessorCount, 64))
-    let identical = try identicalPairs(work, shared, workers: workers)
-    for i in work { results[i] = .identical(identical[i] ?? false) }
-    return (results.map { $0 ?? .skipped("not compared") }, total)
+    let plan = try plan(
+      pairs, a, b, options: options, progress: progress,
+      include: { $0.before.quantization == $0.after.quantization })
+    var results = [BytesResult](repeating: .identical(false), count: pairs.count)
+    for (i, reason) in plan.skipped { results[i] = .skipped(reason) }
+    let identical = try identicalPairs(plan.work, plan.shared, workers: plan.workers)
+    for i in plan.work { results[i] = .identical(identical[i] ?? false) }
+    return (results, plan.shared.total)
   }
 
   /// Phase 1: same-dtype pairs byte for byte, in ranges (a big tensor spreads over the cores);
