@@ -41,17 +41,22 @@ public enum SummaryRenderer {
     return d.replacingOccurrences(of: ", bias=True)", with: ")")
   }
 
+  /// The layer table; one that does not fit `options.width` writes compact descriptions, and
+  /// leaves out the Buffers column when the model has no buffers.
   static func layerTable(_ r: SummaryReport, _ options: LayerTableOptions) -> TextTable {
-    var table = layerTable(r, options, compact: false)
-    if options.width != .max && table.naturalWidths().reduce(0, +) + 10 > options.width {
-      table = layerTable(r, options, compact: true)
+    var table = layerTable(r, options, compact: false, buffers: true)
+    func fits(_ t: TextTable) -> Bool {
+      t.naturalWidths().reduce(0, +) + 2 * (t.headers.count - 1) <= options.width
+    }
+    if options.width != .max && !fits(table) {
+      table = layerTable(r, options, compact: true, buffers: r.totals.buffers > 0)
     }
     return table
   }
 
-  static func layerTable(_ r: SummaryReport, _ options: LayerTableOptions, compact: Bool)
-    -> TextTable
-  {
+  static func layerTable(
+    _ r: SummaryReport, _ options: LayerTableOptions, compact: Bool, buffers: Bool
+  ) -> TextTable {
     var table = TextTable(
       headers: ["Layer", "Type", "Description", "Parameters", "Buffers", "Bytes"],
       alignments: [.left, .left, .left, .right, .right, .right])
@@ -73,6 +78,13 @@ public enum SummaryRenderer {
       Format.count(r.totals.buffers),
       Format.bytes(r.totals.bytes),
     ])
+    if !buffers {
+      table.headers.remove(at: 4)
+      table.alignments.remove(at: 4)
+      table.rows = table.rows.map {
+        var row = $0; row.remove(at: 4); return row
+      }
+    }
     return table
   }
 
