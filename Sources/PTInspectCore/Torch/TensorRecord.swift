@@ -147,6 +147,9 @@ public struct TensorRecord: Sendable {
   /// The dense tensors a sparse tensor is stored as (`indices`, `values`, ...), named
   /// `<name>.<component>`; empty for ordinary tensors.
   public var components: [TensorRecord] = []
+  /// The pieces a sharded tensor is stored as (a DCP folder's chunks, each in its own range),
+  /// reassembled when its values are read; empty for tensors stored whole.
+  public var chunks: [TensorChunk] = []
 
   /// This tensor and its components: every view that needs storage bytes.
   public var storageViews: [TensorRecord] { components.isEmpty ? [self] : components }
@@ -201,6 +204,20 @@ public struct TensorRecord: Sendable {
       expected &*= size
     }
     return true
+  }
+}
+
+/// One stored piece of a sharded tensor: where it sits in the full tensor and the storage
+/// holding its bytes (a torch.save archive or a safetensors file's tensor).
+public struct TensorChunk: Sendable, Equatable {
+  public var offsets: [Int64]
+  public var sizes: [Int64]
+  public var storage: StorageRef
+
+  public init(offsets: [Int64], sizes: [Int64], storage: StorageRef) {
+    self.offsets = offsets
+    self.sizes = sizes
+    self.storage = storage
   }
 }
 
