@@ -35,13 +35,29 @@ enum DcpReader: ContainerReader {
     CheckpointFolder.join(CheckpointFolder.parent(of: file), ".metadata")
   }
 
+  /// Opens a file of the folder by path (a local file; tests count the bytes read).
+  typealias Opener = @Sendable (String) throws(ByteSourceError) -> any ByteSource
+
   static func read(_ given: any ByteSource, mode: ReadMode, options: OpenOptions)
     throws(CheckpointError) -> ContainerContents
   {
+    try read(given, mode: mode, options: options) { path throws(ByteSourceError) in
+      try FileSource(path: path)
+    }
+  }
+
+  static func read(
+    _ given: any ByteSource, mode: ReadMode, options: OpenOptions, open: Opener
+  ) throws(CheckpointError) -> ContainerContents {
     var source = given
     var diagnostics: [Diagnostic] = []
     if given.name.hasSuffix(".distcp") {
-      source = try Checkpoint.fileSource(metadataPath(beside: given.name))
+      let path = metadataPath(beside: given.name)
+      do {
+        source = try open(path)
+      } catch {
+        throw CheckpointError(file: path, .source(error))
+      }
       diagnostics.append(
         Diagnostic(
           .info,
@@ -77,8 +93,10 @@ enum DcpReader: ContainerReader {
     let folder = CheckpointFolder.parent(of: name)
     do throws(FormatError) {
       let metadata = try DcpMetadata(graph)
-      try add(metadata, folder: folder, into: &contents)
-      if mode == .lenient { addDistcpPickles(folder: folder, metadata, into: &contents, options) }
+      try add(metadata, folder: folder, into: &contents, open: open)
+      if mode == .lenient {
+        addDistcpPickles(folder: folder, metadata, into: &contents, options, open: open)
+      }
     } catch {
       if mode == .strict { throw CheckpointError(file: name, ".metadata: " + error.message) }
       contents.errors.append(".metadata: " + error.message)
@@ -88,9 +106,9 @@ enum DcpReader: ContainerReader {
 
   /// The tensors (with their chunks and the chunks' byte ranges, checked against the files'
   /// sizes), the non-tensor entries as metadata, and the `.distcp` files as companions.
-  static func add(_ m: DcpMetadata, folder: String, into contents: inout ContainerContents)
-    throws(FormatError)
-  {
+  static func add(
+    _ m: DcpMetadata, folder: String, into contents: inout ContainerContents, open: Opener
+  ) throws(FormatError) {
     var fileIndex: [String: Int] = [:]
     var tensors: [TensorRecord] = []
     for entry in m.entries {
@@ -118,9 +136,9 @@ enum DcpReader: ContainerReader {
             throw FormatError("tensor '\(entry.name)': storage file '\(at.file)' is not a file name")
           }
           let path = CheckpointFolder.join(folder, at.file)
-          let companion: FileSource
+          let companion: any ByteSource
           do {
-            companion = try FileSource(path: path)
+            companion = try open(path)
           } catch {
             throw FormatError(
               "tensor '\(entry.name)': its chunk is in '\(at.file)', which "
@@ -172,13 +190,14 @@ enum DcpReader: ContainerReader {
   /// laid in its byte range (safetensors `.distcp` files hold none).
   static func addDistcpPickles(
     folder: String, _ m: DcpMetadata, into contents: inout ContainerContents,
-    _ options: OpenOptions
+    _ options: OpenOptions, open: Opener
   ) {
     var seen = Set<String>()
+    var archives = 0
     for entry in m.entries {
       for l in entry.locations where seen.insert("\(l.file)@\(l.offset)").inserted {
         let path = CheckpointFolder.join(folder, l.file)
-        guard let file = try? FileSource(path: path), l.offset >= 0, l.length >= 0,
+        guard let file = try? open(path), l.offset >= 0, l.length >= 0,
           l.offset <= file.size, l.length <= file.size - l.offset
         else {
           contents.errors.append("'\(l.file)': bytes \(l.offset)..<\(l.offset &+ l.length) are not in the file")
@@ -186,14 +205,15 @@ enum DcpReader: ContainerReader {
         }
         let head = (try? file.read(at: l.offset, count: Int(min(l.length, 4)))) ?? []
         guard head == [0x50, 0x4B, 0x03, 0x04] else { continue }  // safetensors: no pickle
+        archives += 1
         contents.embed(
           SliceSource(file, offset: l.offset, count: l.length, name: path),
-          as: "\(l.file)@\(l.offset) (\(entry.name))", options: options)
+          as: "\(l.file)@\(l.offset) (\(entry.name))", options: options, otherFile: true)
       }
     }
-    if !seen.isEmpty {
+    if archives > 0 {
       contents.notes.append(
-        "\(seen.count) torch.save archives inside the .distcp files were scanned: torch loads them with weights_only=False"
+        "\(archives) torch.save archives inside the .distcp files were scanned: torch.distributed.checkpoint.load reads them with torch.load(weights_only=True)"
       )
     }
   }
@@ -202,7 +222,10 @@ enum DcpReader: ContainerReader {
 extension ContainerContents {
   /// Adds the pickles of a torch.save archive embedded in a file (a `.distcp` range, a `.pt2`
   /// entry), read leniently, named `<name>:<entry>`, their offsets counted in the outer file.
-  mutating func embed(_ slice: SliceSource, as name: String, options: OpenOptions) {
+  /// Pickles of another file than the one scanned are read into memory.
+  mutating func embed(
+    _ slice: SliceSource, as name: String, options: OpenOptions, otherFile: Bool = false
+  ) {
     guard let inner = try? TorchZipReader.read(slice, mode: .lenient, options: options) else {
       errors.append("\(name): not a readable torch.save archive")
       return
@@ -211,9 +234,18 @@ extension ContainerContents {
       p.name = name + ":" + p.name
       p.context = p.name
       if case .range(let offset, let count) = p.bytes {
-        p.bytes = .range(offset: offset + slice.offset, count: count)
+        if otherFile {
+          guard let bytes = try? slice.read(at: offset, count: Int(count)) else {
+            errors.append("\(p.name): cannot read its \(count) bytes")
+            continue
+          }
+          p.bytes = .owned(bytes)
+          p.base = nil
+        } else {
+          p.bytes = .range(offset: offset + slice.offset, count: count)
+          p.base = (p.base ?? offset) + slice.offset
+        }
       }
-      p.base = (p.base ?? 0) + slice.offset
       if p.role == .main { p.role = .loaded }
       pickles.append(p)
     }
