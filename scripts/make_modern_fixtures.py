@@ -30,9 +30,11 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 from torch.distributed.checkpoint import FileSystemReader, FileSystemWriter
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fixtures")
-DCP = os.path.join(ROOT, "dcp")
-PT2 = os.path.join(ROOT, "pt2")
+# Paths relative to the repository root (the process runs there): torch pickles the
+# checkpoint_id into .metadata.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DCP = os.path.join("Fixtures", "dcp")
+PT2 = os.path.join("Fixtures", "pt2")
 
 
 def stats(t):
@@ -181,8 +183,12 @@ def write_hostile():
         for idx, info in md.storage_data.items():
             if idx.fqn == "model.proj.weight":
                 info.length += 100000
+    def chunk_missing(md):
+        del md.state_dict_metadata["model.embed.weight"].chunks[1]
     edit_metadata(os.path.join(DCP, "gloo"), os.path.join(hostile, "chunk_outside"),
                   chunk_outside)
+    edit_metadata(os.path.join(DCP, "gloo"), os.path.join(hostile, "chunk_missing"),
+                  chunk_missing)
     edit_metadata(os.path.join(DCP, "gloo"), os.path.join(hostile, "range_past_eof"), past_eof)
 
 
@@ -266,6 +272,7 @@ def write_aoti(ep):
 
 
 def main():
+    os.chdir(REPO)
     for d in (DCP, PT2):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)

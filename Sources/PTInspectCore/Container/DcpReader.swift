@@ -160,7 +160,10 @@ enum DcpReader: ContainerReader {
           device: "cpu", count: at.length / Int64(t.dtype.itemSize), folder: "distcp")
         var placed = ref
         placed.file = file
-        record.chunks.append(TensorChunk(offsets: chunk.offsets, sizes: chunk.sizes, storage: placed))
+        record.chunks.append(
+          TensorChunk(
+            offsets: chunk.offsets, sizes: chunk.sizes, storage: placed, file: at.file,
+            byteOffset: at.offset, byteLength: at.length))
         contents.add(
           StorageRecord(
             id: placed.id, location: .range(offset: at.offset, count: at.length), dtype: "untyped",
@@ -171,6 +174,11 @@ enum DcpReader: ContainerReader {
     }
     contents.headerTensors = tensors
     let ranks = Set(m.entries.flatMap { $0.locations.map(\.file) }).count
+    let sharded = tensors.filter { $0.chunks.count > 1 }
+    let most = sharded.map(\.chunks.count).max() ?? 1
+    let shards =
+      sharded.isEmpty
+      ? "" : ", \(sharded.count) of them sharded (up to \(most) chunks, each held by one rank)"
     contents.metadata.append(
       MetadataItem(name: "__dcp__.version", type: "str", value: "'\(m.version)'"))
     // The checkpoint's size is the folder's: .metadata and every .distcp file it names.
@@ -178,7 +186,7 @@ enum DcpReader: ContainerReader {
     contents.diagnostics.append(
       Diagnostic(
         .info,
-        "a torch.distributed.checkpoint folder: \(tensors.count) tensors in \(ranks) .distcp file\(ranks == 1 ? "" : "s"), listed from .metadata alone; parameters and buffers are inferred from names"
+        "a torch.distributed.checkpoint folder: \(tensors.count) tensors in \(ranks) .distcp file\(ranks == 1 ? "" : "s")\(shards), listed from .metadata alone; parameters and buffers are inferred from names"
       ))
   }
 

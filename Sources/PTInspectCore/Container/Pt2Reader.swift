@@ -194,7 +194,9 @@ enum Pt2Reader: ContainerReader {
       t.stride = contiguousStride(shape)
       t.storageOffset = 0
       t.chunks = [
-        TensorChunk(offsets: shape.map { _ in 0 }, sizes: shape, storage: ref)
+        TensorChunk(
+          offsets: shape.map { _ in 0 }, sizes: shape, storage: ref, file: entry.normalizedName,
+          byteOffset: at, byteLength: bytes)
       ]
       contents.add(
         StorageRecord(

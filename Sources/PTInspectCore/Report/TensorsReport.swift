@@ -50,7 +50,8 @@ public struct TensorsReport: Sendable, Codable {
       if t.layout != "strided" { kind += " [\(t.layout)]" }
       table.add([
         t.name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
-        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel),
+        t.storage ?? t.chunks.map { "\($0.count) chunk\($0.count == 1 ? "" : "s")" } ?? "-",
+        Format.count(t.storageOffset), Format.count(t.numel),
         Format.count(t.bytes), kind,
       ])
     }

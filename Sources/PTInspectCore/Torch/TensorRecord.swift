@@ -213,11 +213,21 @@ public struct TensorChunk: Sendable, Equatable {
   public var offsets: [Int64]
   public var sizes: [Int64]
   public var storage: StorageRef
+  /// The file holding it (`__0_0.distcp`, the `.pt2` entry) and its byte range there.
+  public var file: String
+  public var byteOffset: Int64
+  public var byteLength: Int64
 
-  public init(offsets: [Int64], sizes: [Int64], storage: StorageRef) {
+  public init(
+    offsets: [Int64], sizes: [Int64], storage: StorageRef, file: String, byteOffset: Int64,
+    byteLength: Int64
+  ) {
     self.offsets = offsets
     self.sizes = sizes
     self.storage = storage
+    self.file = file
+    self.byteOffset = byteOffset
+    self.byteLength = byteLength
   }
 }
 
