@@ -231,6 +231,7 @@ enum Pt2Reader: ContainerReader {
     _ zip: ZipFile, _ entries: [ZipEntry], root: String, into contents: inout ContainerContents
   ) throws(CheckpointError) {
     var models = Set<String>()
+    var described: [String: [String]] = [:]
     for e in entries {
       let rest = e.normalizedName.dropFirst((root + "data/aotinductor/").count)
       let parts = rest.split(separator: "/")
@@ -239,25 +240,43 @@ enum Pt2Reader: ContainerReader {
       models.insert(model)
       let file = String(parts.last ?? "")
       if file.hasSuffix(".wrapper.so") || file.hasSuffix(".so") {
+        described[model, default: []].append("compiled wrapper '\(file)' (\(e.size) bytes)")
         contents.metadata.append(
           MetadataItem(
             name: "aotinductor.\(model).compiled", type: "bytes",
             value: "'\(file)' (\(e.size) bytes of compiled code holding the weights)"))
       }
       if file.hasSuffix("wrapper_metadata.json") {
-        for (k, v) in try json(zip, e).object ?? [] {
+        let m = try json(zip, e)
+        let isa = m["AOTI_CPU_ISA"]?.string ?? ""
+        described[model, default: []].insert(
+          "device \(m["AOTI_DEVICE_KEY"]?.string ?? "?"), platform \(m["AOTI_PLATFORM"]?.string ?? "?") \(m["AOTI_MACHINE"]?.string ?? "")"
+            + (isa.isEmpty ? "" : ", CPU ISA \(isa)"), at: 0)
+        for (k, v) in m.object ?? [] {
           contents.metadata.append(
             MetadataItem(name: "aotinductor.\(model).\(k)", type: "str", value: "'\(v.text)'"))
         }
       }
       if file.hasSuffix(".wrapper.cpp"), e.size < 1 << 26, let raw = try? zip.read(e, limit: 1 << 26) {
-        for c in wrapperConstants(String(decoding: raw, as: UTF8.self)) {
+        let constants = wrapperConstants(String(decoding: raw, as: UTF8.self))
+        described[model, default: []].append(
+          "\(constants.count) constant\(constants.count == 1 ? "" : "s") named in its wrapper"
+            + (constants.isEmpty
+              ? "" : ": " + constants.prefix(8).map { "\($0.fqn) \($0.dtype) \($0.shape)" }.joined(separator: ", ")
+                + (constants.count > 8 ? ", ..." : "")))
+        for c in constants {
           contents.metadata.append(
             MetadataItem(
               name: "aotinductor.\(model).constant.\(c.fqn)", type: "tensor",
               value: "\(c.dtype) \(c.shape) stride \(c.stride), \(c.bytes) bytes in the compiled code"))
         }
       }
+    }
+    for model in models.sorted() {
+      contents.diagnostics.append(
+        Diagnostic(
+          .info,
+          "AOTInductor model '\(model)': " + (described[model] ?? []).joined(separator: "; ")))
     }
     contents.diagnostics.append(
       Diagnostic(

@@ -112,6 +112,11 @@ public enum SecurityScanner {
         report.globals[i].reason = "DCP .metadata (pickle.load): " + g.reason
       }
       report.verdict = report.globals.map(\.classification).max() ?? .allowed
+      if report.globals.contains(where: { $0.reason.hasPrefix("DCP .metadata") }) {
+        report.notes.append(
+          "the DCP dataclasses of .metadata are not on torch's weights_only allowlist: they are reviewed data types (fields only), allowed here because pickle.load, not weights_only, reads .metadata"
+        )
+      }
     }
     if contents.format == .npy || contents.format == .npz {
       // np.load runs these pickles, not torch.load: torch's allowlist does not apply.
