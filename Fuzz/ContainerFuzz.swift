@@ -18,7 +18,8 @@ public func containerFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         let checkpoint = try? Checkpoint.assemble(contents, source: source, options: OpenOptions()),
         let reader = try? TensorDataReader(checkpoint)
       else { continue }
-      for t in checkpoint.tensors.prefix(64) where reader.unreadableReason(t) == nil && t.bytes < 1 << 20 {
+      for t in checkpoint.tensors.prefix(64)
+      where reader.unreadableReason(t) == nil && t.bytes < 1 << 20 {
         try? reader.forEachChunk(t) { _ in }
       }
     }

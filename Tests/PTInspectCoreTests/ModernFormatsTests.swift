@@ -83,7 +83,8 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
       #expect(t.requiresGrad == e["requiresGrad"] as? Bool, "\(t.name)")
       #expect(!t.kindIsExact, "\(t.name): parameters are inferred")
       let chunks = e["chunks"] as? [[String: Any]] ?? []
-      #expect(t.chunks.map(\.offsets) == chunks.map { ($0["offsets"] as? [Int] ?? []).map(Int64.init) })
+      #expect(
+        t.chunks.map(\.offsets) == chunks.map { ($0["offsets"] as? [Int] ?? []).map(Int64.init) })
       #expect(t.chunks.map(\.sizes) == chunks.map { ($0["sizes"] as? [Int] ?? []).map(Int64.init) })
       let storage = e["storage"] as? [[String: Any]] ?? []
       for (chunk, s) in zip(t.chunks, storage) {
@@ -196,7 +197,8 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
       r.notes.contains(
         "torch.distributed.checkpoint.load reads .metadata with a plain pickle.load: weights_only does not protect it"
       ))
-    #expect(r.globals.contains { $0.qualifiedName == "torch.distributed.checkpoint.metadata.Metadata" })
+    #expect(
+      r.globals.contains { $0.qualifiedName == "torch.distributed.checkpoint.metadata.Metadata" })
     #expect(r.addSafeGlobals.isEmpty)
   }
 
@@ -288,10 +290,11 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
     let c = try Checkpoint.open(Fixtures.path("pt2/tied.pt2"))
     let head = try #require(c.tensors.first { $0.name == "head.weight" })
     #expect(head.sharedWith == "emb.weight")
-    #expect(c.metadata.contains {
-      $0.name == "program.model"
-        && $0.value == "4 parameters, 4 buffers (1 non-persistent), 1 constants"
-    })
+    #expect(
+      c.metadata.contains {
+        $0.name == "program.model"
+          && $0.value == "4 parameters, 4 buffers (1 non-persistent), 1 constants"
+      })
   }
 
   /// The summary reads the zip directory and the JSON entries: no byte of a weight, constant
@@ -331,13 +334,17 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
     let c = try Checkpoint.open(Fixtures.path("pt2/aoti.pt2"))
     #expect(c.format == .pt2)
     #expect(c.tensors.isEmpty)
-    #expect(c.diagnostics.contains { $0.message.hasPrefix("an AOTInductor package (model): compiled code") })
+    #expect(
+      c.diagnostics.contains {
+        $0.message.hasPrefix("an AOTInductor package (model): compiled code")
+      })
     let names = Set(c.metadata.map(\.name))
-    #expect(names.isSuperset(of: [
-      "aotinductor.model.constant.fc.weight", "aotinductor.model.compiled",
-      "aotinductor.model.AOTI_DEVICE_KEY", "aotinductor.model.AOTI_CPU_ISA",
-      "aotinductor.model.AOTI_PLATFORM",
-    ]))
+    #expect(
+      names.isSuperset(of: [
+        "aotinductor.model.constant.fc.weight", "aotinductor.model.compiled",
+        "aotinductor.model.AOTI_DEVICE_KEY", "aotinductor.model.AOTI_CPU_ISA",
+        "aotinductor.model.AOTI_PLATFORM",
+      ]))
     #expect(
       c.metadata.first { $0.name == "aotinductor.model.constant.fc.weight" }?.value
         == "float32 {2, 3} stride {3, 1}, 64 bytes in the compiled code")

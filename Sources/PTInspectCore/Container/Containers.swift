@@ -58,7 +58,8 @@ enum Containers {
   /// safetensors header length can begin with a byte that is also a pickle opcode (0x80 PROTO,
   /// 0x28 MARK), so safetensors, whose check is structural, comes before the pickles.
   static let readers: [any ContainerReader.Type] = [
-    DcpReader.self, NpzReader.self, Pt2Reader.self, TorchZipReader.self, TarReader.self, SafetensorsReader.self,
+    DcpReader.self, NpzReader.self, Pt2Reader.self, TorchZipReader.self, TarReader.self,
+    SafetensorsReader.self,
     NumpyReader.self, LegacyStreamReader.self, BarePickleReader.self,
   ]
 

@@ -133,7 +133,8 @@ enum DcpReader: ContainerReader {
           file = known
         } else {
           guard !at.file.isEmpty, !at.file.contains("/"), at.file != "..", at.file != "." else {
-            throw FormatError("tensor '\(entry.name)': storage file '\(at.file)' is not a file name")
+            throw FormatError(
+              "tensor '\(entry.name)': storage file '\(at.file)' is not a file name")
           }
           let path = CheckpointFolder.join(folder, at.file)
           let companion: any ByteSource
@@ -208,7 +209,8 @@ enum DcpReader: ContainerReader {
         guard let file = try? open(path), l.offset >= 0, l.length >= 0,
           l.offset <= file.size, l.length <= file.size - l.offset
         else {
-          contents.errors.append("'\(l.file)': bytes \(l.offset)..<\(l.offset &+ l.length) are not in the file")
+          contents.errors.append(
+            "'\(l.file)': bytes \(l.offset)..<\(l.offset &+ l.length) are not in the file")
           continue
         }
         let head = (try? file.read(at: l.offset, count: Int(min(l.length, 4)))) ?? []

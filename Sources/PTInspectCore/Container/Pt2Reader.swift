@@ -24,7 +24,8 @@ enum Pt2Reader: ContainerReader {
   }
 
   static func isArchiveFormat(_ name: String) -> Bool {
-    name == "archive_format" || (name.hasSuffix("/archive_format") && name.split(separator: "/").count == 2)
+    name == "archive_format"
+      || (name.hasSuffix("/archive_format") && name.split(separator: "/").count == 2)
   }
 
   /// torch.export's serialized ScalarType numbers.
@@ -43,9 +44,10 @@ enum Pt2Reader: ContainerReader {
     contents.zip = zip
     contents.findings = mode == .lenient ? zip.directory.findings : []
     contents.byteOrder = .little
-    let root = zip.entries.first { isArchiveFormat($0.normalizedName) }.map {
-      String($0.normalizedName.dropLast("archive_format".count))
-    } ?? ""
+    let root =
+      zip.entries.first { isArchiveFormat($0.normalizedName) }.map {
+        String($0.normalizedName.dropLast("archive_format".count))
+      } ?? ""
     contents.archiveRoot = root.isEmpty ? nil : root
     contents.storageNaming = .zipRecords(root: root)
     do throws(CheckpointError) {
@@ -86,21 +88,28 @@ enum Pt2Reader: ContainerReader {
       throw fail("a torch.export archive (.pt2) without programs (no models/*.json)")
     }
     for program in programs {
-      guard let modelEntry = zip.entry(named: root + "models/" + program + ".json") else { continue }
+      guard let modelEntry = zip.entry(named: root + "models/" + program + ".json") else {
+        continue
+      }
       let model = try json(zip, modelEntry)
       // The signature: which inputs are parameters, buffers (persistent or not), constants.
       var kinds: [String: (kind: String, persistent: Bool?)] = [:]
       for spec in model["graph_module"]?["signature"]?["input_specs"]?.array ?? [] {
         guard let (kind, body) = spec.object?.first else { continue }
-        let nameKey = ["parameter": "parameter_name", "buffer": "buffer_name",
+        let nameKey = [
+          "parameter": "parameter_name", "buffer": "buffer_name",
           "tensor_constant": "tensor_constant_name", "custom_obj": "custom_obj_name",
         ][kind]
         guard let nameKey, let name = body[nameKey]?.string else { continue }
-        kinds[name] = (kind, body["persistent"].flatMap { if case .bool(let b) = $0 { b } else { nil } })
+        kinds[name] = (
+          kind, body["persistent"].flatMap { if case .bool(let b) = $0 { b } else { nil } }
+        )
       }
       let prefix = programs.count > 1 ? program + "." : ""
       var counts = (params: 0, buffers: 0, nonPersistent: 0, constants: 0)
-      for (folder, config) in [("data/weights/", "_weights_config.json"), ("data/constants/", "_constants_config.json")] {
+      for (folder, config) in [
+        ("data/weights/", "_weights_config.json"), ("data/constants/", "_constants_config.json"),
+      ] {
         guard let entry = zip.entry(named: root + folder + program + config) else { continue }
         let value = try json(zip, entry)
         guard let items = value["config"]?.object else {
@@ -134,14 +143,16 @@ enum Pt2Reader: ContainerReader {
       contents.metadata.append(
         MetadataItem(
           name: "program." + program, type: "ExportedProgram",
-          value: "\(counts.params) parameters, \(counts.buffers) buffers (\(counts.nonPersistent) non-persistent), \(counts.constants) constants"
+          value:
+            "\(counts.params) parameters, \(counts.buffers) buffers (\(counts.nonPersistent) non-persistent), \(counts.constants) constants"
         ))
     }
     if let entry = zip.entry(named: root + "archive_version"), entry.size < 64,
       let raw = try? zip.read(entry, limit: 64)
     {
       contents.metadata.append(
-        MetadataItem(name: "archive_version", type: "str", value: "'\(String(decoding: raw, as: UTF8.self))'"))
+        MetadataItem(
+          name: "archive_version", type: "str", value: "'\(String(decoding: raw, as: UTF8.self))'"))
     }
   }
 
@@ -179,7 +190,8 @@ enum Pt2Reader: ContainerReader {
       count: Int64(clamping: entry.size) / Int64(dtype.itemSize), folder: folder)
     var t = TensorRecord(
       name: name, dtype: dtype, shape: shape, stride: stride, storage: ref,
-      storageOffset: offset, requiresGrad: meta["requires_grad"].flatMap {
+      storageOffset: offset,
+      requiresGrad: meta["requires_grad"].flatMap {
         if case .bool(let b) = $0 { b } else { nil }
       }, kind: .parameter, kindIsExact: true, role: .other, section: .model, layout: .strided,
       quantization: nil, sharedWith: nil, moduleClass: nil)
@@ -257,18 +269,24 @@ enum Pt2Reader: ContainerReader {
             MetadataItem(name: "aotinductor.\(model).\(k)", type: "str", value: "'\(v.text)'"))
         }
       }
-      if file.hasSuffix(".wrapper.cpp"), e.size < 1 << 26, let raw = try? zip.read(e, limit: 1 << 26) {
+      if file.hasSuffix(".wrapper.cpp"), e.size < 1 << 26,
+        let raw = try? zip.read(e, limit: 1 << 26)
+      {
         let constants = wrapperConstants(String(decoding: raw, as: UTF8.self))
         described[model, default: []].append(
           "\(constants.count) constant\(constants.count == 1 ? "" : "s") named in its wrapper"
             + (constants.isEmpty
-              ? "" : ": " + constants.prefix(8).map { "\($0.fqn) \($0.dtype) \($0.shape)" }.joined(separator: ", ")
+              ? ""
+              : ": "
+                + constants.prefix(8).map { "\($0.fqn) \($0.dtype) \($0.shape)" }.joined(
+                  separator: ", ")
                 + (constants.count > 8 ? ", ..." : "")))
         for c in constants {
           contents.metadata.append(
             MetadataItem(
               name: "aotinductor.\(model).constant.\(c.fqn)", type: "tensor",
-              value: "\(c.dtype) \(c.shape) stride \(c.stride), \(c.bytes) bytes in the compiled code"))
+              value:
+                "\(c.dtype) \(c.shape) stride \(c.stride), \(c.bytes) bytes in the compiled code"))
         }
       }
     }
@@ -287,7 +305,9 @@ enum Pt2Reader: ContainerReader {
 
   /// The constants a `.wrapper.cpp` names: `constants_info_[i].original_fqn = "fc.weight";`,
   /// with its dtype, shape, stride and data_size.
-  static func wrapperConstants(_ text: String) -> [(fqn: String, dtype: String, shape: String, stride: String, bytes: String)] {
+  static func wrapperConstants(_ text: String) -> [(
+    fqn: String, dtype: String, shape: String, stride: String, bytes: String
+  )] {
     var fields: [Int: [String: String]] = [:]
     for line in text.split(separator: "\n") where line.contains("constants_info_[") {
       let l = line.trimmingCharacters(in: .whitespaces)
@@ -323,7 +343,8 @@ enum Pt2Reader: ContainerReader {
         guard count >= 4, at + count <= zip.source.size,
           (try? zip.source.read(at: at, count: 4)) == [0x50, 0x4B, 0x03, 0x04]
         else { continue }
-        contents.embed(SliceSource(zip.source, offset: at, count: count), as: name, options: options)
+        contents.embed(
+          SliceSource(zip.source, offset: at, count: count), as: name, options: options)
       } else if TorchZipReader.isPickleName(name),
         let bytes = try? TorchZipReader.pickleBytes(zip, e, limit: options.maxPickleBytes)
       {

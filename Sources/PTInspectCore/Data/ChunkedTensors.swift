@@ -7,7 +7,9 @@ extension TensorDataReader {
   /// `t` reassembled in memory: a reader over its bytes, and `t` as a contiguous tensor there.
   func assembled(_ t: TensorRecord) throws -> (TensorDataReader, TensorRecord) {
     guard t.bytes <= Self.maxInflatedBytes else {
-      throw fail("tensor '\(t.name)' is \(t.bytes) bytes in chunks, over the limit of \(Self.maxInflatedBytes)")
+      throw fail(
+        "tensor '\(t.name)' is \(t.bytes) bytes in chunks, over the limit of \(Self.maxInflatedBytes)"
+      )
     }
     let item = t.dtype.itemSize
     var whole = [UInt8](repeating: 0, count: Int(t.bytes))
@@ -26,11 +28,10 @@ extension TensorDataReader {
           element += (chunk.offsets[d] + (d < rank - 1 ? index[d] : 0)) * fullStride[d]
         }
         let at = Int(element) * item
-        whole.withUnsafeMutableBytes { dst in
-          bytes.withUnsafeBytes { src in
-            (dst.baseAddress! + at).copyMemory(from: src.baseAddress! + source, byteCount: run)
-          }
+        guard at >= 0, at + run <= whole.count, source + run <= bytes.count else {
+          throw fail("tensor '\(t.name)': its chunk at \(chunk.offsets) does not fit its shape")
         }
+        whole.replaceSubrange(at..<at + run, with: bytes[source..<source + run])
         source += run
         var d = rank - 2
         while d >= 0 {
@@ -70,29 +71,36 @@ extension TensorDataReader {
     else { throw fail("tensor '\(t.name)': chunk at \(chunk.offsets) has no storage") }
     let place = "\(lastPathComponent(file.name)) bytes \(offset)..<\(offset + count)"
     guard offset >= 0, count >= 0, offset <= file.size, count <= file.size - offset else {
-      throw fail("tensor '\(t.name)': its chunk at \(chunk.offsets) is \(place), past the end of the file (\(file.size) bytes)")
+      throw fail(
+        "tensor '\(t.name)': its chunk at \(chunk.offsets) is \(place), past the end of the file (\(file.size) bytes)"
+      )
     }
     let magic = try file.read(at: offset, count: Int(min(count, 4)))
     let inner: Checkpoint
     let piece: TensorRecord?
     let options = OpenOptions()
     if magic == [0x50, 0x4B, 0x03, 0x04] {
-      let slice = SliceSource(file, offset: offset, count: count, name: file.name + " (" + place + ")")
+      let slice = SliceSource(
+        file, offset: offset, count: count, name: file.name + " (" + place + ")")
       inner = try Checkpoint.assemble(
-        TorchZipReader.read(slice, mode: .strict, options: options), source: slice, options: options)
+        TorchZipReader.read(slice, mode: .strict, options: options), source: slice, options: options
+      )
       piece = inner.tensors.count == 1 ? inner.tensors.first : nil
     } else {
       inner = try Checkpoint.assemble(
-        SafetensorsReader.read(file, mode: .strict, options: options), source: file, options: options)
+        SafetensorsReader.read(file, mode: .strict, options: options), source: file,
+        options: options)
       let key = String(chunk.storage.key.prefix { $0 != "@" })
       piece = inner.tensors.first { $0.name == key }
     }
     guard let piece else {
-      throw fail("tensor '\(t.name)': \(place) does not hold one tensor for its chunk at \(chunk.offsets)")
+      throw fail(
+        "tensor '\(t.name)': \(place) does not hold one tensor for its chunk at \(chunk.offsets)")
     }
     guard piece.shape == chunk.sizes, piece.dtype == t.dtype else {
       throw fail(
-        "tensor '\(t.name)': the chunk at \(chunk.offsets) in \(place) is \(piece.dtype) \(piece.shape), .metadata says \(t.dtype) \(chunk.sizes)")
+        "tensor '\(t.name)': the chunk at \(chunk.offsets) in \(place) is \(piece.dtype) \(piece.shape), .metadata says \(t.dtype) \(chunk.sizes)"
+      )
     }
     return try TensorDataReader(inner, releasesPages: false).rawBytes(piece)
   }

@@ -37,7 +37,8 @@ extension Checkpoint {
       return CheckpointPart(
         name: key, role: r, tensors: ts.count, elements: ts.reduce(0) { $0 &+ $1.numel },
         bytes: ts.reduce(0) { $0 &+ $1.bytes },
-        value: ts.isEmpty ? "\(values.count) value\(values.count == 1 ? "" : "s") in .distcp files" : nil)
+        value: ts.isEmpty
+          ? "\(values.count) value\(values.count == 1 ? "" : "s") in .distcp files" : nil)
     }
     return c
   }
