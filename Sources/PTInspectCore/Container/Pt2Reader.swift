@@ -39,10 +39,7 @@ enum Pt2Reader: ContainerReader {
   static func read(_ source: any ByteSource, mode: ReadMode, options: OpenOptions)
     throws(CheckpointError) -> ContainerContents
   {
-    let zip = try TorchZipReader.open(source, thorough: mode == .lenient)
-    var contents = ContainerContents(format: .pt2, fileBytes: source.size)
-    contents.zip = zip
-    contents.findings = mode == .lenient ? zip.directory.findings : []
+    var (zip, contents) = try TorchZipReader.contents(source, format: .pt2, mode: mode)
     contents.byteOrder = .little
     let root =
       zip.entries.first { isArchiveFormat($0.normalizedName) }.map {
