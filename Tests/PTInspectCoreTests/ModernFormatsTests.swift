@@ -202,6 +202,39 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
     #expect(r.addSafeGlobals.isEmpty)
   }
 
+  /// A folder holding `bytes` as `.metadata` beside an empty `__0_0.distcp`.
+  static func folder(metadata bytes: [UInt8]) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "ptinspect-dcp-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data(bytes).write(to: dir.appendingPathComponent(".metadata"))
+    try Data().write(to: dir.appendingPathComponent("__0_0.distcp"))
+    return dir
+  }
+
+  /// A `.metadata` that names the DCP module, then calls posix.system: the summary refuses it
+  /// in one line, the scan calls it dangerous.
+  @Test func hostileMetadataIsRefusedAndDangerous() throws {
+    let module = Array("torch.distributed.checkpoint.metadata".utf8)
+    let bytes: [UInt8] =
+      [0x80, 0x04, 0x8C, UInt8(module.count)] + module + [0x94, 0x30]
+      + Array("cposix\nsystem\n".utf8) + [0x8C, 0x02] + Array("ls".utf8) + [0x85, 0x52, 0x2E]
+    let dir = try Self.folder(metadata: bytes)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    do {
+      _ = try Checkpoint.open(dir.path)
+      Issue.record("opened")
+    } catch {
+      #expect(error.message == ".metadata: the pickle is not a torch.distributed.checkpoint Metadata")
+    }
+    let files = try SecurityScanner.expand(dir.path)
+    #expect(files.map(lastPathComponent) == [".metadata"])
+    let r = try SecurityScanner.scan(try #require(files.first))
+    #expect(r.format == "dcp")
+    #expect(r.verdict == .dangerous)
+    #expect(r.globals.first?.qualifiedName == "posix.system")
+  }
+
   @Test func diffAgainstTheConsolidatedFile() throws {
     let a = try Checkpoint.open(Fixtures.path("dcp/plain"))
     let b = try Checkpoint.open(Fixtures.path("dcp/plain_consolidated.pt"))

@@ -79,10 +79,12 @@ package enum CheckpointFolder {
       .filter { !$0.hasPrefix(".") }.sorted()
   }
 
-  /// Whether a folder is a torch.distributed.checkpoint folder: it holds a `.metadata` file.
+  /// Whether a folder is a torch.distributed.checkpoint folder: a `.metadata` file beside
+  /// `.distcp` files.
   package static func isDcp(_ folder: String) -> Bool {
     let metadata = join(folder, ".metadata")
     return FileManager.default.fileExists(atPath: metadata) && !isFolder(metadata)
+      && names(in: folder).contains { $0.hasSuffix(".distcp") }
   }
 
   /// The sharded-checkpoint indexes in a folder (hidden files left out).

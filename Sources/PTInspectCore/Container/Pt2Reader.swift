@@ -46,6 +46,12 @@ enum Pt2Reader: ContainerReader {
         String($0.normalizedName.dropLast("archive_format".count))
       } ?? ""
     contents.archiveRoot = root.isEmpty ? nil : root
+    if let entry = zip.entry(named: root + "byteorder"), entry.size <= 16,
+      let raw = try? zip.read(entry, limit: 16)
+    {
+      let text = String(decoding: raw, as: UTF8.self).filter { !$0.isWhitespace }
+      contents.byteOrder = ByteOrder(rawValue: text) ?? .little
+    }
     contents.storageNaming = .zipRecords(root: root)
     do throws(CheckpointError) {
       try readPrograms(zip, root: root, into: &contents, options: options)
