@@ -225,7 +225,8 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
       _ = try Checkpoint.open(dir.path)
       Issue.record("opened")
     } catch {
-      #expect(error.message == ".metadata: the pickle is not a torch.distributed.checkpoint Metadata")
+      #expect(
+        error.message == ".metadata: the pickle is not a torch.distributed.checkpoint Metadata")
     }
     let files = try SecurityScanner.expand(dir.path)
     #expect(files.map(lastPathComponent) == [".metadata"])
