@@ -320,6 +320,14 @@ func allValues(_ reader: TensorDataReader, _ t: TensorRecord) throws -> [Double]
     #expect(c.tensors.count == count)
   }
 
+  @Test func onePartPerProgram() throws {
+    let c = try Checkpoint.open(Fixtures.path("pt2/two_programs.pt2"))
+    #expect(c.parts.map(\.name) == ["small", "tied"])
+    #expect(c.parts.map(\.tensors) == [2, 8], "tied: 9 tensors, head.weight counted once")
+    let one = try Checkpoint.open(Fixtures.path("pt2/tied.pt2"))
+    #expect(one.parts.map(\.name) == [""])
+  }
+
   @Test func tiedWeightsShareTheirEntry() throws {
     let c = try Checkpoint.open(Fixtures.path("pt2/tied.pt2"))
     let head = try #require(c.tensors.first { $0.name == "head.weight" })

@@ -1,6 +1,7 @@
 // Checkpoint+DCP.swift: the parts of a torch.distributed.checkpoint folder, found from its
 // flattened names as for a training checkpoint: `model.`, `optim.`/`optimizer.` (by index, or
-// by FQN after get_state_dict), schedulers, and values (`step`, learning rates).
+// by FQN after get_state_dict), schedulers, and values (`step`, learning rates); and the
+// programs of a `.pt2` archive holding several.
 
 extension Checkpoint {
   /// The checkpoint with its tensors' sections, its parts and the model's prefix set.
@@ -41,5 +42,22 @@ extension Checkpoint {
           ? "\(values.count) value\(values.count == 1 ? "" : "s") in .distcp files" : nil)
     }
     return c
+  }
+}
+
+extension Checkpoint {
+  /// One part per program of a `.pt2` archive holding several (tensors named
+  /// `<program>.<fqn>`); nil for one program.
+  func pt2Parts() -> [CheckpointPart]? {
+    let programs = metadata.compactMap {
+      $0.name.hasPrefix("program.") ? String($0.name.dropFirst("program.".count)) : nil
+    }
+    guard programs.count > 1 else { return nil }
+    return programs.map { program in
+      let ts = tensors.filter { $0.name.hasPrefix(program + ".") && $0.sharedWith == nil }
+      return CheckpointPart(
+        name: program, role: .model, tensors: ts.count, elements: ts.reduce(0) { $0 &+ $1.numel },
+        bytes: ts.reduce(0) { $0 &+ $1.bytes }, value: nil)
+    }
   }
 }

@@ -157,6 +157,10 @@ extension Checkpoint {
       c.storages = contents.storageOrder.compactMap { contents.storages[$0] }
       if contents.format == .dcp { return c.withDcpSections() }
       c.markSharedTensors()
+      if contents.format == .pt2, let programs = c.pt2Parts() {
+        c.parts = programs
+        return c
+      }
       c.parts = [
         CheckpointPart(
           name: "", role: .model, tensors: c.tensors.count,
