@@ -102,6 +102,6 @@ extension TensorDataReader {
         "tensor '\(t.name)': the chunk at \(chunk.offsets) in \(place) is \(piece.dtype) \(piece.shape), .metadata says \(t.dtype) \(chunk.sizes)"
       )
     }
-    return try TensorDataReader(inner, releasesPages: false).rawBytes(piece)
+    return try TensorDataReader(inner).rawBytes(piece)
   }
 }
