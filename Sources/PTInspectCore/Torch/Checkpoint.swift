@@ -55,10 +55,14 @@ public struct Checkpoint: Sendable {
 
   /// A model tensor's name relative to the model (prefixes removed), as layers are named.
   public func layerName(_ t: TensorRecord) -> String {
-    var name = Substring(t.name)
-    if name.hasPrefix(modelPrefix) { name = name.dropFirst(modelPrefix.count) }
-    if name.hasPrefix(strippedPrefix) { name = name.dropFirst(strippedPrefix.count) }
-    return String(name)
+    // Compared as UTF-8 bytes: `Substring.hasPrefix` walks Characters, 20 times slower.
+    let name = t.name.utf8
+    var start = name.startIndex
+    for prefix in [modelPrefix, strippedPrefix] where !prefix.isEmpty {
+      let rest = name[start...]
+      if rest.starts(with: prefix.utf8) { start = name.index(start, offsetBy: prefix.utf8.count) }
+    }
+    return start == name.startIndex ? t.name : String(Substring(name[start...]))
   }
 }
 
