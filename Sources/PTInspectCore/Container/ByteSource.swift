@@ -36,11 +36,14 @@ public protocol ByteSource: AnyObject, Sendable {
   /// A hint that bytes `offset..<offset+count` are about to be read, in pieces: a remote
   /// source fetches them in one request.
   func prefetch(at offset: Int64, count: Int)
+  /// Read over a network, by range (no mapping; each miss is a request).
+  var isRemote: Bool { get }
 }
 
 extension ByteSource {
   public func release(at offset: Int64, count: Int) {}
   public func prefetch(at offset: Int64, count: Int) {}
+  public var isRemote: Bool { false }
 
   /// Checks that `offset..<offset+count` lies inside the source.
   func checkRange(_ offset: Int64, _ count: Int) throws(ByteSourceError) {
@@ -231,4 +234,6 @@ public final class SliceSource: ByteSource {
   public func prefetch(at offset: Int64, count: Int) {
     base.prefetch(at: self.offset + offset, count: count)
   }
+
+  public var isRemote: Bool { base.isRemote }
 }

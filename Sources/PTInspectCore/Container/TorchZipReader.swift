@@ -160,7 +160,8 @@ enum TorchZipReader: ContainerReader {
     var contents = ContainerContents(format: .zip, fileBytes: source.size)
     let zip: ZipFile
     do {
-      zip = try ZipFile(source: source, thorough: true)
+      // A remote file: the central directory and the pickles, not every local header.
+      zip = try ZipFile(source: source, thorough: !source.isRemote)
     } catch {
       contents.errors.append(CheckpointError(error, file: source.name).message)
       recoverFromLocalHeaders(source, into: &contents)
@@ -208,6 +209,8 @@ enum TorchZipReader: ContainerReader {
         }
         // Another entry that holds a pickle: its head says so (read from the file's mapping for
         // stored entries: one read per entry would cost a system call per tensor).
+        // Remote: a request per storage record would fetch the file piece by piece.
+        if source.isRemote && isStorageRecord(name) { continue }
         guard let head = heads(entry), looksLikePickle(head),
           let bytes = try? pickleBytes(zip, entry, limit: options.maxInflatedBytes)
         else { continue }
@@ -230,6 +233,13 @@ enum TorchZipReader: ContainerReader {
             message: "'\(name)' holds a pickle although its name does not end in .pkl"))
         contents.pickles.append(found)
       }
+    }
+    if source.isRemote {
+      contents.notes.append(
+        "a remote file: its central directory and pickles were read; local headers and storage records were not (download it for a full scan)"
+      )
+      walk(nil)
+      return contents
     }
     do {
       try source.withBytes(at: 0, count: Int(source.size)) { walk($0) }

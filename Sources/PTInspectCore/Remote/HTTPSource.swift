@@ -105,6 +105,8 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
     try read(at: offset, count: count).withUnsafeBytes(body)
   }
 
+  public var isRemote: Bool { true }
+
   public func release(at offset: Int64, count: Int) {
     lock.lock()
     defer { lock.unlock() }
