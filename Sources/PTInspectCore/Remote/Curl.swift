@@ -267,7 +267,11 @@ final class HTTPClient: @unchecked Sendable {
     case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
       CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE:
       return HTTPTransportError(message: "TLS failed (\(text))", retryable: false)
-    case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return HTTPTransportError(
+        message: "the answer was cut short: the server sent fewer bytes than it announced (truncated body)",
+        retryable: true)
+    case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
       return HTTPTransportError(message: "the connection was dropped (\(text))", retryable: true)
     default:
       return HTTPTransportError(message: "\(text) (curl error \(code.rawValue))", retryable: false)

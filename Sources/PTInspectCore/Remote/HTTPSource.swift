@@ -26,6 +26,8 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
   private let client: HTTPClient
   private let settings: RemoteSettings
   private let lock = NSLock()
+  /// Where the first answer came from, after redirects: later ranges are asked there.
+  private var resolvedURL: String?
   /// Fetched bytes: disjoint, sorted, never adjacent (merged).
   private var segments: [(start: Int64, bytes: [UInt8])] = []
   /// The first failure: readers that probe with `try?` lose errors; `Checkpoint.open` reports it.
@@ -208,15 +210,21 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
   }
 
   private func send(_ range: Range<Int64>, first: Bool) throws(ByteSourceError) -> HTTPResponse {
-    var request = HTTPRequest(url: target.url, range: range)
-    request.authHeaders = target.authHeaders
-    request.sigV4 = target.sigV4
+    var request = HTTPRequest(url: resolvedURL ?? target.url, range: range)
+    // After a redirect to another host (the Hub's CDN), later ranges go straight there,
+    // without the credentials.
+    if resolvedURL == nil || HTTPClient.origin(resolvedURL ?? "") == HTTPClient.origin(target.url) {
+      request.authHeaders = target.authHeaders
+      request.sigV4 = target.sigV4
+    }
     request.maxBody = Int(range.upperBound - range.lowerBound)
     // The whole file in answer to the first range: accepted only under --download's size,
     // or when it is no longer than what was asked.
     request.maxFullBody = first ? Int(max(Int64(request.maxBody), settings.maxDownload)) : 0
     do {
-      return try client.send(request)
+      let response = try client.send(request)
+      if first, response.status == 206 || response.status == 200 { resolvedURL = response.url }
+      return response
     } catch {
       throw remember(error.message)
     }
