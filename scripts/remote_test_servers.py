@@ -288,7 +288,7 @@ pid %(w)s/nginx.pid;
 error_log %(w)s/error.log;
 events { worker_connections 256; }
 http {
-  log_format bytes '$request_method $uri $status $body_bytes_sent "$http_range"';
+  log_format bytes '$request_method $request_uri $status $body_bytes_sent "$http_range"';
   access_log %(log)s bytes;
   client_body_temp_path %(w)s; proxy_temp_path %(w)s; fastcgi_temp_path %(w)s;
   uwsgi_temp_path %(w)s; scgi_temp_path %(w)s;

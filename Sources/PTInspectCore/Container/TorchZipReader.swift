@@ -59,6 +59,21 @@ enum TorchZipReader: ContainerReader {
 
   // MARK: strict (summary)
 
+  /// For a remote file: one request for the records the summary reads (data.pkl, byteorder,
+  /// constants.pkl) when they lie together, as torch writes them, with no tensor data between.
+  static func prefetchRecords(_ entries: [ZipEntry?], of source: any ByteSource) {
+    let wanted = entries.compactMap { $0 }
+    guard source.isRemote, let first = wanted.map(\.localHeaderOffset).min() else { return }
+    // A local header, its name and extra field (torch pads to 64 bytes), then the data.
+    let ends = wanted.map {
+      $0.localHeaderOffset &+ 30 &+ UInt64($0.name.utf8.count) &+ 128 &+ $0.compressedSize
+    }
+    let end = min(ends.max() ?? first, UInt64(source.size))
+    let needed = zip(wanted, ends).reduce(UInt64(0)) { $0 &+ ($1.1 - $1.0.localHeaderOffset) }
+    guard end > first, end - first <= needed + 4096 else { return }
+    source.prefetch(at: Int64(first), count: Int(end - first))
+  }
+
   static func strict(_ source: any ByteSource, options: OpenOptions) throws(CheckpointError)
     -> ContainerContents
   {
@@ -86,6 +101,7 @@ enum TorchZipReader: ContainerReader {
           "a PyTorch Mobile (lite interpreter) archive: read as TorchScript; bytecode.pkl is not interpreted"
         ))
     }
+    prefetchRecords([dataPickle, zip.entry(named: root + "byteorder"), constants], of: source)
     contents.pickles.append(
       PickleSource(
         name: dataPickle.normalizedName, role: .main,

@@ -85,7 +85,10 @@ public struct RemoteSettings: Sendable {
     var sessionToken: String?
   }
 
-  var awsProfile: String { environment["AWS_PROFILE"] ?? environment["AWS_DEFAULT_PROFILE"] ?? "default" }
+  var awsProfile: String {
+    [environment["AWS_PROFILE"], environment["AWS_DEFAULT_PROFILE"]].compactMap { $0 }
+      .first { !$0.isEmpty } ?? "default"
+  }
 
   private var awsHome: String { (environment["HOME"] ?? NSHomeDirectory()) + "/.aws" }
 
@@ -93,7 +96,7 @@ public struct RemoteSettings: Sendable {
   /// (`AWS_SHARED_CREDENTIALS_FILE`), else in `~/.aws/config` (`AWS_CONFIG_FILE`).
   var awsCredentials: AWSCredentials? {
     if let key = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"],
-      !key.isEmpty
+      !key.isEmpty, !secret.isEmpty
     {
       return AWSCredentials(key: key, secret: secret, sessionToken: environment["AWS_SESSION_TOKEN"])
     }

@@ -37,11 +37,14 @@ extension Checkpoint {
         if let result = opened?[i] {
           part = try result.get()
         } else {
-          part = try Checkpoint.open(shardPath, options: options)
+          part = try Checkpoint.open(shardPath, options: options, allowIndex: false)
         }
       } catch {
         if case .source(let e) = error.reason, e.isMissing {
           throw fail("shard '\(shard)' listed in the index is missing")
+        }
+        if case .container("itself an index") = error.reason {
+          throw fail("shard '\(shard)' is itself an index")
         }
         throw error
       }
@@ -169,7 +172,7 @@ extension Checkpoint {
           guard i < paths.count else { break }
           let result: Result<Checkpoint, CheckpointError>
           do throws(CheckpointError) {
-            result = .success(try Checkpoint.open(paths[i], options: options))
+            result = .success(try Checkpoint.open(paths[i], options: options, allowIndex: false))
           } catch {
             result = .failure(error)
           }

@@ -71,7 +71,17 @@ extension Checkpoint {
   public static func open(_ path: String, options: OpenOptions = OpenOptions())
     throws(CheckpointError) -> Checkpoint
   {
-    if RemotePath.isRemote(path) { return try openRemote(path, options: options) }
+    try open(path, options: options, allowIndex: true)
+  }
+
+  /// As above; a shard (`allowIndex` false) that is itself an index is an error, before any of
+  /// its own shards is opened (an index that names itself would never end).
+  static func open(_ path: String, options: OpenOptions, allowIndex: Bool)
+    throws(CheckpointError) -> Checkpoint
+  {
+    if RemotePath.isRemote(path) {
+      return try openRemote(path, options: options, allowIndex: allowIndex)
+    }
     if CheckpointFolder.isFolder(path) {
       switch try CheckpointFolder.checkpoint(in: path) {
       case .index(let index):
@@ -79,13 +89,13 @@ extension Checkpoint {
       case .file(let file): return try open(try fileSource(file), options: options)
       }
     }
-    return try open(try fileSource(path), options: options)
+    return try open(try fileSource(path), options: options, allowIndex: allowIndex)
   }
 
   /// Opens a remote checkpoint (a URL, `s3://`, `hf://`, a Hub repository), reporting what it
   /// cost. A network failure a format probe swallowed is the error, not the probe's verdict.
-  static func openRemote(_ path: String, options: OpenOptions) throws(CheckpointError)
-    -> Checkpoint
+  static func openRemote(_ path: String, options: OpenOptions, allowIndex: Bool)
+    throws(CheckpointError) -> Checkpoint
   {
     let settings = RemoteSettings.current
     let start = Date()
@@ -97,7 +107,8 @@ extension Checkpoint {
     do {
       c =
         file != path && file.hasSuffix(".index.json")
-        ? try openIndex(source, as: path, options: options) : try open(source, options: options)
+        ? try openIndex(source, as: path, options: options)
+        : try open(source, options: options, allowIndex: allowIndex)
     } catch {
       if let failure = source.failure { throw CheckpointError(file: file, .source(failure)) }
       throw error
@@ -140,7 +151,14 @@ extension Checkpoint {
   public static func open(_ source: any ByteSource, options: OpenOptions = OpenOptions())
     throws(CheckpointError) -> Checkpoint
   {
+    try open(source, options: options, allowIndex: true)
+  }
+
+  static func open(_ source: any ByteSource, options: OpenOptions, allowIndex: Bool)
+    throws(CheckpointError) -> Checkpoint
+  {
     switch try Containers.identify(source) {
+    case .index where !allowIndex: throw CheckpointError(file: source.name, "itself an index")
     case .notCheckpoint(let m): throw CheckpointError(file: source.name, .notCheckpoint(m))
     case .unsupported(let m): throw CheckpointError(file: source.name, .unsupported(m))
     case .index: return try openIndex(source, as: source.name, options: options)
