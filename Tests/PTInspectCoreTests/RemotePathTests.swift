@@ -16,7 +16,10 @@ import Testing
 
   @Test func hubPaths() throws {
     let plain = try RemotePath.hubPath("hf://org/model")
-    #expect(plain == .init(kind: "models", repo: "org/model", revision: "main", file: "", revisionGiven: false))
+    #expect(
+      plain
+        == .init(
+          kind: "models", repo: "org/model", revision: "main", file: "", revisionGiven: false))
     let full = try RemotePath.hubPath("hf://datasets/org/data@v2/sub/x.safetensors")
     #expect(full.kind == "datasets" && full.repo == "org/data" && full.revision == "v2")
     #expect(full.file == "sub/x.safetensors")
@@ -58,7 +61,8 @@ import Testing
         == "hf://o/r/model.safetensors")
     #expect(
       try RemotePath.choose(
-        ["model-00001-of-00002.safetensors", "model.safetensors.index.json"], base: base, path: base)
+        ["model-00001-of-00002.safetensors", "model.safetensors.index.json"], base: base, path: base
+      )
         == "hf://o/r/model.safetensors.index.json")
     #expect(
       try RemotePath.choose(["README.md", "weights.ckpt"], base: base, path: base)
@@ -87,7 +91,8 @@ import Testing
     #expect(HTTPClient.retryAfter(" 0 ") == 0)
     #expect(HTTPClient.retryAfter("soon") == nil)
     #expect(HTTPClient.retryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == 0)
-    #expect(HTTPClient.origin("https://Hub.local/a") == HTTPClient.origin("https://hub.local:443/b"))
+    #expect(
+      HTTPClient.origin("https://Hub.local/a") == HTTPClient.origin("https://hub.local:443/b"))
     #expect(HTTPClient.origin("http://a:80/x") != HTTPClient.origin("http://a:81/x"))
     #expect(HTTPClient.origin("http://a/x") != HTTPClient.origin("https://a/x"))
     #expect(HTTPClient.resolve("/next", against: "http://h:1/a/b") == "http://h:1/next")
@@ -100,15 +105,15 @@ import Testing
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     try """
-      [default]
-      aws_access_key_id = DEF
-      aws_secret_access_key = DS
-      # a comment
-      [work]
-      aws_access_key_id=WK
-      aws_secret_access_key=WS
-      aws_session_token = WT
-      """.write(to: dir.appendingPathComponent("credentials"), atomically: true, encoding: .utf8)
+    [default]
+    aws_access_key_id = DEF
+    aws_secret_access_key = DS
+    # a comment
+    [work]
+    aws_access_key_id=WK
+    aws_secret_access_key=WS
+    aws_session_token = WT
+    """.write(to: dir.appendingPathComponent("credentials"), atomically: true, encoding: .utf8)
     try "[profile work]\nregion = ap-south-1\n".write(
       to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
     let env = [

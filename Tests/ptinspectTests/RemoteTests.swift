@@ -24,7 +24,9 @@ struct RemoteServers: Sendable {
   static func start() -> RemoteServers? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", Fixtures.root.appendingPathComponent("scripts/remote_test_servers.py").path]
+    process.arguments = [
+      "python3", Fixtures.root.appendingPathComponent("scripts/remote_test_servers.py").path,
+    ]
     let input = Pipe()
     let output = Pipe()
     process.standardInput = input
@@ -68,7 +70,9 @@ struct RemoteServers: Sendable {
 
   /// nginx's URL for a fixture, with a query that tells this request's lines in the log apart.
   func nginxURL(_ fixture: String, tag: String) -> String? {
-    nginx.map { "http://127.0.0.1:\($0)/\(fixture)?t=\(tag.replacingOccurrences(of: "/", with: "_"))" }
+    nginx.map {
+      "http://127.0.0.1:\($0)/\(fixture)?t=\(tag.replacingOccurrences(of: "/", with: "_"))"
+    }
   }
 
   /// The (requests, bytes sent) nginx logged for URLs carrying `?t=tag`.
@@ -147,7 +151,8 @@ func portableJSON(_ text: String) -> NSDictionary? {
     #expect(log.requests == requests, "\(fixture): \(log.requests) requests")
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path(fixture))))
     if fixture.hasSuffix(".safetensors") {
-      let header = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
+      let header = Int(
+        bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
       #expect(log.bytes <= max(8 + header, 64 << 10), "\(fixture): \(log.bytes) bytes")
     } else {
       let (directory, pickle) = try zipDirectoryAndPickle(bytes)
@@ -185,7 +190,8 @@ func portableJSON(_ text: String) -> NSDictionary? {
     let grouped = digits.enumerated().map { i, c in
       (i > 0 && (digits.count - i) % 3 == 0 ? "," : "") + String(c)
     }.joined()
-    #expect(last.hasPrefix("fetched \(grouped) bytes (0.3% of 22.3 MiB) in 2 requests, "), "\(last)")
+    #expect(
+      last.hasPrefix("fetched \(grouped) bytes (0.3% of 22.3 MiB) in 2 requests, "), "\(last)")
     #expect(last.hasSuffix(" s: \(url)"))
   }
 
@@ -230,7 +236,8 @@ func portableJSON(_ text: String) -> NSDictionary? {
     guard let s = RemoteServers.shared, let url = s.nginxURL("cifar_cnn.pt", tag: "offline") else {
       return RemoteServers.warn("SKIPPED offline")
     }
-    let message = "ptinspect: \(url): offline (--offline or HF_HUB_OFFLINE=1): the network is not used\n"
+    let message =
+      "ptinspect: \(url): offline (--offline or HF_HUB_OFFLINE=1): the network is not used\n"
     let flag = try runPTInspect(["--offline", url])
     #expect(flag.status == 2)
     #expect(flag.stderr == message)
@@ -259,7 +266,9 @@ func httpGet(_ url: String) throws -> String {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
   process.arguments = [
-    "python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", url,
+    "python3", "-c",
+    "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+    url,
   ]
   let out = Pipe()
   process.standardOutput = out
@@ -273,7 +282,9 @@ func httpGet(_ url: String) throws -> String {
 func zipDirectoryAndPickle(_ b: [UInt8]) throws -> (Int, Int) {
   func u16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
   func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
-  guard let end = stride(from: b.count - 22, through: 0, by: -1).first(where: { u32($0) == 0x0605_4b50 })
+  guard
+    let end = stride(from: b.count - 22, through: 0, by: -1).first(where: { u32($0) == 0x0605_4b50 }
+    )
   else { throw RunError.binaryNotFound("no end record") }
   let size = u32(end + 12)
   var at = u32(end + 16)
@@ -294,7 +305,10 @@ func zipDirectoryAndPickle(_ b: [UInt8]) throws -> (Int, Int) {
       "norange", [],
       "the server does not support range requests (it answered 200 with the whole file, 23423182 bytes): ptinspect stopped the transfer; --download SIZE allows a full download up to SIZE"
     ),
-    ("drop", ["--retries", "1"], "the connection was dropped (failure when receiving data from the peer)"),
+    (
+      "drop", ["--retries", "1"],
+      "the connection was dropped (failure when receiving data from the peer)"
+    ),
     (
       "truncated", ["--retries", "1"],
       "the answer was cut short: the server sent fewer bytes than it announced (truncated body)"
@@ -439,7 +453,8 @@ func zipDirectoryAndPickle(_ b: [UInt8]) throws -> (Int, Int) {
     var env = s.hubEnvironment
     env["HF_TOKEN"] = nil
     env["HF_HOME"] = home.path
-    let process = try runPTInspect(["hf://test/private"], environment: env.merging(["HF_TOKEN": ""]) { $1 })
+    let process = try runPTInspect(
+      ["hf://test/private"], environment: env.merging(["HF_TOKEN": ""]) { $1 })
     #expect(process.status == 0, "\(process.stderr)")
   }
 
@@ -458,17 +473,20 @@ func zipDirectoryAndPickle(_ b: [UInt8]) throws -> (Int, Int) {
     )
     let file = try run(["hf://test/cifar/missing.pt"])
     #expect(file?.status == 2)
-    #expect(file?.stderr == "ptinspect: hf://test/cifar/missing.pt: not found on the server (404)\n")
+    #expect(
+      file?.stderr == "ptinspect: hf://test/cifar/missing.pt: not found on the server (404)\n")
     let bad = try run(["hf://justone"])
     #expect(bad?.status == 2)
     #expect(
       bad?.stderr
-        == "ptinspect: hf://justone: not a Hugging Face path: write hf://OWNER/REPO[@REVISION][/PATH]\n")
+        == "ptinspect: hf://justone: not a Hugging Face path: write hf://OWNER/REPO[@REVISION][/PATH]\n"
+    )
   }
 
   /// When the API fails, HEAD probes of the usual names find the checkpoint.
   @Test func probesWithoutAPI() throws {
-    guard let r = try run(["summary", "--retries", "0", "--format", "json", "hf://test/noapi"]) else {
+    guard let r = try run(["summary", "--retries", "0", "--format", "json", "hf://test/noapi"])
+    else {
       return
     }
     #expect(r.status == 0, "\(r.stderr)")
@@ -507,7 +525,8 @@ func zipDirectoryAndPickle(_ b: [UInt8]) throws -> (Int, Int) {
     }
     let missing = try runPTInspect(["s3://ptinspect/nothere.pt"], environment: env)
     #expect(missing.status == 2)
-    #expect(missing.stderr == "ptinspect: s3://ptinspect/nothere.pt: not found on the server (404)\n")
+    #expect(
+      missing.stderr == "ptinspect: s3://ptinspect/nothere.pt: not found on the server (404)\n")
     let bad = try runPTInspect(["s3://ptinspect"], environment: env)
     #expect(bad.status == 2)
     #expect(bad.stderr == "ptinspect: s3://ptinspect: not an S3 path: write s3://BUCKET/KEY\n")

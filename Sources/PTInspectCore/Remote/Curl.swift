@@ -184,7 +184,7 @@ final class HTTPClient: @unchecked Sendable {
     var strings: [UnsafeMutablePointer<CChar>] = []
     defer { strings.forEach { free($0) } }
     func setString(_ option: CURLoption, _ value: String) {
-      let s = strdup(value)!
+      guard let s = strdup(value) else { return }
       strings.append(s)
       _ = ptinspect_curl_set_string(c, option, s)
     }
@@ -203,7 +203,9 @@ final class HTTPClient: @unchecked Sendable {
     var list: UnsafeMutablePointer<curl_slist>?
     for h in request.authHeaders { list = curl_slist_append(list, h) }
     defer { curl_slist_free_all(list) }
-    if let list { _ = ptinspect_curl_set_pointer(c, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)) }
+    if let list {
+      _ = ptinspect_curl_set_pointer(c, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+    }
     if let v4 = request.sigV4 {
       setString(CURLOPT_AWS_SIGV4, v4.provider)
       setString(CURLOPT_USERNAME, v4.key)
@@ -269,7 +271,8 @@ final class HTTPClient: @unchecked Sendable {
       return HTTPTransportError(message: "TLS failed (\(text))", retryable: false)
     case CURLE_PARTIAL_FILE:
       return HTTPTransportError(
-        message: "the answer was cut short: the server sent fewer bytes than it announced (truncated body)",
+        message:
+          "the answer was cut short: the server sent fewer bytes than it announced (truncated body)",
         retryable: true)
     case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
       return HTTPTransportError(message: "the connection was dropped (\(text))", retryable: true)

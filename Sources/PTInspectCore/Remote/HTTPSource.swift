@@ -126,7 +126,8 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
   // MARK: cache
 
   private func cachedLocked(_ offset: Int64, _ count: Int) -> [UInt8]? {
-    for s in segments where s.start <= offset && offset + Int64(count) <= s.start + Int64(s.bytes.count) {
+    for s in segments
+    where s.start <= offset && offset + Int64(count) <= s.start + Int64(s.bytes.count) {
       let from = Int(offset - s.start)
       return Array(s.bytes[from..<from + count])
     }
@@ -234,7 +235,8 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
   private func check(_ response: HTTPResponse, start: Int64, count: Int64) throws(ByteSourceError) {
     guard Int64(response.body.count) == count else {
       throw remember(
-        "the server sent \(response.body.count) of \(count) bytes at offset \(start) (truncated body)")
+        "the server sent \(response.body.count) of \(count) bytes at offset \(start) (truncated body)"
+      )
     }
     let e = response.header("etag")
     let m = response.header("last-modified")
@@ -254,9 +256,11 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
     switch status {
     case 401, 403:
       let word = status == 401 ? "Unauthorized" : "Forbidden"
-      return "access denied (\(status) \(word))" + (target.authHint.isEmpty ? "" : ": " + target.authHint)
+      return "access denied (\(status) \(word))"
+        + (target.authHint.isEmpty ? "" : ": " + target.authHint)
     case 404: return "not found on the server (404)"
-    case 429: return "the server is rate-limiting requests (429 Too Many Requests), retries exhausted"
+    case 429:
+      return "the server is rate-limiting requests (429 Too Many Requests), retries exhausted"
     case 500...599: return "the server failed (\(status)), retries exhausted"
     default: return "the server answered \(status)"
     }

@@ -26,8 +26,10 @@ public enum RemotePath {
 
   /// Parses `hf://[datasets/|spaces/]OWNER/REPO[@REVISION][/PATH]`.
   static func hubPath(_ path: String) throws(CheckpointError) -> HubPath {
-    var parts = path.dropFirst("hf://".count).split(separator: "/", omittingEmptySubsequences: false)
-      .map(String.init)
+    var parts = path.dropFirst("hf://".count).split(
+      separator: "/", omittingEmptySubsequences: false
+    )
+    .map(String.init)
     var kind = "models"
     if let first = parts.first, ["datasets", "spaces", "models"].contains(first) {
       kind = first
@@ -45,7 +47,8 @@ public enum RemotePath {
       name = String(name[..<at])
       given = true
       guard !revision.isEmpty, !name.isEmpty else {
-        throw CheckpointError(file: path, "not a Hugging Face path: an empty repository or revision")
+        throw CheckpointError(
+          file: path, "not a Hugging Face path: an empty repository or revision")
       }
     }
     let file = parts.dropFirst(2).joined(separator: "/")
@@ -56,7 +59,8 @@ public enum RemotePath {
 
   /// `RFC 3986` unreserved characters (and `/` when `keepSlash`) kept, the rest percent-encoded.
   static func encode(_ s: String, keepSlash: Bool = true) -> String {
-    var allowed = CharacterSet.alphanumerics.intersection(.init(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+    var allowed = CharacterSet.alphanumerics.intersection(
+      .init(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
     allowed.insert(charactersIn: "-._~" + (keepSlash ? "/" : ""))
     return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
   }
@@ -109,7 +113,9 @@ public enum RemotePath {
       )
       if let credentials = settings.awsCredentials {
         target.sigV4 = ("aws:amz:\(region):s3", credentials.key, credentials.secret)
-        if let token = credentials.sessionToken { target.authHeaders = ["x-amz-security-token: \(token)"] }
+        if let token = credentials.sessionToken {
+          target.authHeaders = ["x-amz-security-token: \(token)"]
+        }
       }
       return target
     }
@@ -180,7 +186,8 @@ public enum RemotePath {
     }
     // No listing: probe the usual names, best first.
     for name in preferred {
-      let url = hubRepoURL(hub, settings: settings) + "/resolve/"
+      let url =
+        hubRepoURL(hub, settings: settings) + "/resolve/"
         + encode(hub.revision, keepSlash: false) + "/" + name
       if let r = try? client.send(HTTPRequest(url: url, head: true, authHeaders: auth)),
         r.status == 200

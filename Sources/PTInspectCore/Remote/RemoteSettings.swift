@@ -95,15 +95,19 @@ public struct RemoteSettings: Sendable {
   /// The environment's keys, else the profile's in `~/.aws/credentials`
   /// (`AWS_SHARED_CREDENTIALS_FILE`), else in `~/.aws/config` (`AWS_CONFIG_FILE`).
   var awsCredentials: AWSCredentials? {
-    if let key = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"],
+    if let key = environment["AWS_ACCESS_KEY_ID"],
+      let secret = environment["AWS_SECRET_ACCESS_KEY"],
       !key.isEmpty, !secret.isEmpty
     {
-      return AWSCredentials(key: key, secret: secret, sessionToken: environment["AWS_SESSION_TOKEN"])
+      return AWSCredentials(
+        key: key, secret: secret, sessionToken: environment["AWS_SESSION_TOKEN"])
     }
     let files = [
       (environment["AWS_SHARED_CREDENTIALS_FILE"] ?? awsHome + "/credentials", awsProfile),
-      (environment["AWS_CONFIG_FILE"] ?? awsHome + "/config",
-       awsProfile == "default" ? "default" : "profile " + awsProfile),
+      (
+        environment["AWS_CONFIG_FILE"] ?? awsHome + "/config",
+        awsProfile == "default" ? "default" : "profile " + awsProfile
+      ),
     ]
     for (file, section) in files {
       let values = Self.iniSection(file, section)
@@ -116,7 +120,9 @@ public struct RemoteSettings: Sendable {
 
   /// `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, else `us-east-1`.
   var awsRegion: String {
-    if let r = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"], !r.isEmpty { return r }
+    if let r = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"], !r.isEmpty {
+      return r
+    }
     let section = awsProfile == "default" ? "default" : "profile " + awsProfile
     return Self.iniSection(environment["AWS_CONFIG_FILE"] ?? awsHome + "/config", section)["region"]
       ?? "us-east-1"

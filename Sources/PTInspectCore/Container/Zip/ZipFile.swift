@@ -71,7 +71,8 @@ package final class ZipFile: Sendable {
       // request for a remote file.
       source.prefetch(
         at: Int64(clamping: entry.localHeaderOffset),
-        count: 30 + entry.name.utf8.count + 128 + Int(clamping: min(entry.compressedSize, UInt64(count))))
+        count: 30 + entry.name.utf8.count + 128
+          + Int(clamping: min(entry.compressedSize, UInt64(count))))
     }
     if Self.isStored(entry) {
       guard offset + UInt64(count) <= entry.compressedSize else {
