@@ -135,7 +135,7 @@ public enum RemotePath {
     let target = try target(path, settings: settings)
     // Enough for most safetensors and index headers in the first answer; a zip needs only its
     // first bytes here (the end of the file comes next).
-    let name = path.lowercased()
+    let name = String(path.lowercased().prefix { $0 != "?" && $0 != "#" })
     let firstRead = name.hasSuffix(".safetensors") || name.hasSuffix(".json") ? 64 << 10 : 4 << 10
     do {
       return try HTTPSource(
