@@ -50,6 +50,11 @@ extension TorchInterpreter {
           throw InterpretError("the object graph has more than \(maxVisits) references")
         }
         if let facts = try tensor(value) {
+          if case .unknown(let fn) = facts.layout {
+            out.notes.append(
+              "'\(name)' is rebuilt by \(fn), which ptinspect does not know: listed with the "
+                + "\(facts.components.count) tensor(s) its arguments hold")
+          }
           out.tensors.append(record(facts, name: name, owner: owner))
           out.tensorParts.append(part)
           continue
@@ -167,6 +172,13 @@ extension TorchInterpreter {
         return [(name, first, owner)]
       }
       var result: [(String, PickleValue, Owner)] = []
+      // The arguments of a call ptinspect does not know may hold tensors: walked, so that none
+      // is dropped (`x.arg0`).
+      if let args = graph.sequence(o.args), !args.isEmpty, o.kind == .reduce || o.kind == .newObj {
+        for (i, a) in args.enumerated() where graph.node(a) != nil {
+          result.append((join(name, "arg\(i)"), a, owner))
+        }
+      }
       if let state = o.state { result.append((name, state, owner)) }
       for (i, item) in o.listItems.enumerated() {
         result.append((join(name, String(i)), item, owner))
@@ -272,6 +284,7 @@ extension TorchInterpreter {
       role: Self.role(leaf: leaf, kind: kind), section: .model, layout: f.layout,
       quantization: f.quantization, sharedWith: nil, moduleClass: moduleClass)
     record.components = f.components.map { self.record($0.1, name: join(name, $0.0), owner: owner) }
+    record.detail = f.detail
     return record
   }
 
