@@ -545,3 +545,23 @@ func zipDirectoryAndPickle(_ b: [UInt8]) throws -> (Int, Int) {
     #expect(r.status == 0, "\(r.stderr)")
   }
 }
+
+@Suite struct ShardIndexLoopTests {
+  /// An index that lists itself as a shard (a server that answers every path with the index
+  /// does the same): one line and exit 2, not an endless recursion.
+  @Test func indexNamingItself() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "ptinspect-self-index-\(getpid())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try #"{"weight_map": {"a": "model.safetensors.index.json"}}"#.write(
+      to: folder.appendingPathComponent("model.safetensors.index.json"), atomically: true,
+      encoding: .utf8)
+    let r = try runPTInspect(["model.safetensors.index.json"], directory: folder.path)
+    #expect(r.status == 2)
+    #expect(
+      r.stderr
+        == "ptinspect: model.safetensors.index.json: shard 'model.safetensors.index.json' is itself an index\n"
+    )
+  }
+}
