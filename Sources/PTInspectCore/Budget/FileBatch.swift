@@ -39,7 +39,7 @@ public enum FileBatch {
         inputs.append(BatchInput(path: path, reportErrors: true))
         continue
       }
-      if CheckpointFolder.indexes(in: path).count == 1 {
+      if CheckpointFolder.indexes(in: path).count == 1 || CheckpointFolder.isDcp(path) {
         inputs.append(BatchInput(path: path, reportErrors: true, folder: path))
         continue
       }

@@ -122,6 +122,7 @@ public final class TensorDataReader: Sendable {
       return "\(t.layout) layout: values are in its components ("
         + t.components.map { "'\($0.name)'" }.joined(separator: ", ") + ")"
     }
+    if !t.chunks.isEmpty { return ValueDecoder.unsupportedReason(t.dtype) }
     switch t.layout {
     case .strided: break
     case .meta: return "meta tensor: no data"
@@ -239,6 +240,10 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 65_536,
     _ body: (UnsafeBufferPointer<Double>) throws -> Void
   ) throws {
+    if !t.chunks.isEmpty {
+      let (reader, whole) = try assembled(t)
+      return try reader.forEachChunk(whole, range: range, chunkElements: chunkElements, body)
+    }
     let per = ValueDecoder.valuesPerElement(t.dtype)
     let channels = try channelParameters(t)
     let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(1, chunkElements) * per)
@@ -263,6 +268,10 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 1 << 20,
     _ body: (UnsafeRawBufferPointer) throws -> Void
   ) throws {
+    if !t.chunks.isEmpty {
+      let (reader, whole) = try assembled(t)
+      return try reader.forEachRawChunk(whole, range: range, chunkElements: chunkElements, body)
+    }
     let item = t.dtype.itemSize
     let buffer = UnsafeMutableRawPointer.allocate(
       byteCount: max(1, chunkElements) * item, alignment: 16)
@@ -304,7 +313,7 @@ public final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>, runElements: Int = 1 << 18,
     _ body: (UnsafeRawPointer, Int) throws -> Void
   ) throws -> Bool {
-    guard !isBigEndian(t), [.float32, .bfloat16, .float16].contains(t.dtype),
+    guard t.chunks.isEmpty, !isBigEndian(t), [.float32, .bfloat16, .float16].contains(t.dtype),
       unreadableReason(t) == nil
     else {
       return false

@@ -33,6 +33,8 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   public var requiresGrad: Bool?
   public var device: String?
   public var quantization: Quantization?
+  /// The chunks a sharded tensor is stored in (DCP), or null for tensors stored whole.
+  public var chunks: [ChunkEntry]?
 
   public init(_ t: TensorRecord) {
     name = t.name
@@ -55,6 +57,24 @@ public struct TensorEntry: Sendable, Codable, Equatable {
     requiresGrad = t.requiresGrad
     device = t.storage?.device
     quantization = t.quantization
+    chunks = t.chunks.isEmpty ? nil : t.chunks.map(ChunkEntry.init)
+  }
+}
+
+/// One stored chunk of a sharded tensor: its place in the full tensor and its bytes' place.
+public struct ChunkEntry: Sendable, Codable, Equatable {
+  public var offsets: [Int64]
+  public var sizes: [Int64]
+  public var file: String
+  public var byteOffset: Int64
+  public var byteLength: Int64
+
+  init(_ c: TensorChunk) {
+    offsets = c.offsets
+    sizes = c.sizes
+    file = c.file
+    byteOffset = c.byteOffset
+    byteLength = c.byteLength
   }
 }
 
@@ -277,6 +297,7 @@ extension TensorEntry: JSONRawWritable {
   func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("bytes", bytes, &out)
+    try w.value("chunks", chunks, &out)
     try w.value("components", components, &out)
     w.bool("contiguous", contiguous, &out)
     w.string("device", device, &out)

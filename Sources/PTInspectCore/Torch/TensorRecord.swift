@@ -165,6 +165,9 @@ public struct TensorRecord: Sendable {
   /// The dense tensors a sparse, nested or subclass tensor is stored as (`indices`, `values`,
   /// `qdata`, `scale`, ...), named `<name>.<component>`; empty for ordinary tensors.
   public var components: [TensorRecord] = []
+  /// The pieces a sharded tensor is stored as (a DCP folder's chunks, each in its own range),
+  /// reassembled when its values are read; empty for tensors stored whole.
+  public var chunks: [TensorChunk] = []
   /// One line on a composite tensor's structure, or nil.
   public var detail: String? = nil
 
@@ -223,6 +226,30 @@ public struct TensorRecord: Sendable {
       expected &*= size
     }
     return true
+  }
+}
+
+/// One stored piece of a sharded tensor: where it sits in the full tensor and the storage
+/// holding its bytes (a torch.save archive or a safetensors file's tensor).
+public struct TensorChunk: Sendable, Equatable {
+  public var offsets: [Int64]
+  public var sizes: [Int64]
+  public var storage: StorageRef
+  /// The file holding it (`__0_0.distcp`, the `.pt2` entry) and its byte range there.
+  public var file: String
+  public var byteOffset: Int64
+  public var byteLength: Int64
+
+  public init(
+    offsets: [Int64], sizes: [Int64], storage: StorageRef, file: String, byteOffset: Int64,
+    byteLength: Int64
+  ) {
+    self.offsets = offsets
+    self.sizes = sizes
+    self.storage = storage
+    self.file = file
+    self.byteOffset = byteOffset
+    self.byteLength = byteLength
   }
 }
 
