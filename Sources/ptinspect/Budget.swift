@@ -88,6 +88,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     func validate() throws {
       try output.refuseSARIF("budget")
       if files.isEmpty { throw ValidationError("give at least one checkpoint file or folder") }

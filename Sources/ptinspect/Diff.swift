@@ -95,6 +95,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     func validate() throws {
       try output.refuseSARIF("diff")
       if values && structureOnly {

@@ -186,6 +186,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     @Option(help: "Roll the module tree up to N levels.")
     var depth: Int?
 
@@ -282,6 +284,8 @@ extension PTInspect {
     var sort: TensorSort = .file
 
     @OptionGroup var output: OutputOptions
+
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
 
     func validate() throws { try output.refuseSARIF("tensors") }
 

@@ -44,6 +44,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     func validate() throws {
       try output.refuseSARIF("stats")
       if let top, top < 1 { throw ValidationError("'--top' must be at least 1") }
@@ -52,8 +54,10 @@ extension PTInspect {
     func run() throws {
       output.silenceIfQuiet()
       let stats: StatsReport
+      let checkpointBytes: Int64
       do {
         let checkpoint = try Checkpoint.open(file)
+        checkpointBytes = checkpoint.fileBytes
         let bar = progressBar(.bytes)
         defer { bar?.clear() }
         var progress: (@Sendable (Int64, Int64) -> Void)?
@@ -77,6 +81,9 @@ extension PTInspect {
         print(
           stats.table(style: output.style, view: StatsView(top: top, sort: sort, all: all)),
           terminator: "")
+        if let cost = stats.source {
+          print("\n" + SummaryRenderer.costLine(cost, fileBytes: checkpointBytes))
+        }
       }
       if let filter, stats.tensors.isEmpty {
         noMatch(file, filter)

@@ -184,6 +184,8 @@ public struct StatsReport: Sendable, Encodable {
   /// What is worth a look, first: NaN/Inf, all-zero or constant tensors and layers, values far
   /// outside the usual scale, a negative or huge running_var, identical weights.
   public var findings: [StatsFinding] = []
+  /// What reading a remote checkpoint cost (its tensor data included); null for a local file.
+  public var source: SourceCost?
 
   /// Reads every tensor of `c` whose name matches `filter` and computes its statistics.
   public init(
@@ -208,6 +210,7 @@ public struct StatsReport: Sendable, Encodable {
     // A tied tensor copies its original's statistics when the original is listed too.
     let computed = selected.filter { t in t.sharedWith.map { !names.contains($0) } ?? true }
     let outcomes = try engine.run(reader, tensors: computed, progress: progress)
+    source = c.sourceCost
     var byName: [String: TensorStatsOutcome] = [:]
     for (t, o) in zip(computed, outcomes) { byName[t.name] = o }
     var entries: [TensorStatsEntry] = []

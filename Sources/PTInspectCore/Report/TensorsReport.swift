@@ -17,8 +17,11 @@ public struct TensorsReport: Sendable, Codable {
   public var format: String
   public var filter: String?
   public var tensors: [TensorEntry]
+  /// What reading a remote checkpoint cost; null for a local file.
+  public var source: SourceCost?
 
   public init(_ c: Checkpoint, filter: String?, sort: TensorSort) {
+    source = c.sourceCost
     file = c.path
     format = c.format.rawValue
     self.filter = filter
