@@ -228,7 +228,19 @@ func portableJSON(_ text: String) -> NSDictionary? {
     let r = try runPTInspect(["scan", url])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("verdict: SAFE"))
+    #expect(r.stdout.contains("fetched "), "the table says what the scan cost")
     #expect(s.logged(tag: "scan").bytes < 100_000)
+    // The JSON says it too, as the summary's `source` does; null for a local file.
+    let json = try runPTInspect(["scan", "--format", "json", url])
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let source = try #require(object?["source"] as? [String: Any])
+    #expect(source["url"] as? String == url)
+    #expect(((source["bytesFetched"] as? NSNumber)?.int64Value ?? 0) > 0)
+    #expect(((source["requests"] as? NSNumber)?.intValue ?? 0) >= 1)
+    let local = try runPTInspect(["scan", "--format", "json", Fixtures.relative("cifar_cnn.pt")])
+    let localObject =
+      try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as? [String: Any]
+    #expect(localObject?["source"] is NSNull)
   }
 
   /// --offline and HF_HUB_OFFLINE=1 refuse the network: no request reaches the server.

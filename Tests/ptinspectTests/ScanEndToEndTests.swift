@@ -72,7 +72,7 @@ import Testing
       keys == [
         "schemaVersion", "file", "format", "verdict", "complete", "errors", "pickles", "globals",
         "zipFindings", "notes",
-        "addSafeGlobals", "advice",
+        "addSafeGlobals", "advice", "source",
       ])
   }
 

@@ -16,6 +16,9 @@ public enum ScanRenderer {
     }
     out.append("")
     out.append(verdictLine(r, strict: strict, style: style))
+    if let cost = r.source {
+      out.append(style.dim(SummaryRenderer.costLine(cost, fileBytes: r.fileBytes)))
+    }
     if !r.zipFindings.isEmpty {
       out.append("")
       for f in r.zipFindings {

@@ -119,6 +119,11 @@ public struct ScanReport: Sendable, Codable {
   public var addSafeGlobals: [String]
   /// For every other unknown global: what to check instead of allowing it.
   public var advice: [ScanAdvice] = []
+  /// What reading a remote file cost (`url`, `bytesFetched`, `requests`, `etag`, `seconds`);
+  /// null for a local file.
+  public var source: SourceCost? = nil
+  /// The file's size in bytes (for the cost line; not encoded).
+  var fileBytes: Int64 = 0
   /// `numpy.dtypes` classes that `numpy.dtype(...)` calls create (not encoded).
   var impliedSafeGlobals: [String] = []
   /// Display names in order of first appearance (not encoded): ties in the sort keep it.
@@ -172,6 +177,6 @@ public struct ScanReport: Sendable, Codable {
 
   enum CodingKeys: String, CodingKey {
     case schemaVersion, file, format, verdict, complete, errors, pickles, globals, zipFindings
-    case notes, addSafeGlobals, advice
+    case notes, addSafeGlobals, advice, source
   }
 }

@@ -47,7 +47,16 @@ public enum SecurityScanner {
     if CheckpointFolder.isFolder(path) {
       throw CheckpointError(file: path, "a sharded checkpoint index: scan the shard files it lists")
     }
-    return try scan(try Checkpoint.source(path), options: options)
+    let start = Date()
+    let source = try Checkpoint.source(path)
+    var report = try scan(source, options: options)
+    report.fileBytes = source.size
+    if let http = source as? HTTPSource {
+      report.source = SourceCost(
+        url: http.target.url, bytesFetched: http.meter.bytes, requests: http.meter.requests,
+        etag: http.etag, seconds: Date().timeIntervalSince(start))
+    }
+    return report
   }
 
   /// Scans the file in `source`: the same container contents the summary reads, read leniently.
