@@ -22,10 +22,10 @@ extension PTInspect {
         broken), 2 an input could not be read, 64 a usage error.
         """)
 
-    @Argument(help: "The first checkpoint (before).")
+    @Argument(help: "The first checkpoint (before).", completion: .file())
     var before: String
 
-    @Argument(help: "The second checkpoint (after).")
+    @Argument(help: "The second checkpoint (after).", completion: .file())
     var after: String
 
     @Flag(help: "Compare tensor contents too: max abs/rel difference, RMS, cosine, NaN/Inf.")

@@ -20,7 +20,8 @@ extension PTInspect {
         """)
 
     @Argument(
-      help: "Files to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards).")
+      help: "Files to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards).",
+      completion: .file())
     var files: [String]
 
     @Flag(help: "Exit 1 when any global is not on the allowlist, or the zip has findings.")
@@ -35,7 +36,7 @@ extension PTInspect {
     @Option(
       help: ArgumentHelp(
         "A config file (TOML) with an allow list: [scan] table, or [tool.ptinspect.scan] in pyproject.toml.",
-        valueName: "file"))
+        valueName: "file"), completion: .file())
     var config: String?
 
     @Flag(help: "Ignore .ptinspect.toml and pyproject.toml in the current folder.")

@@ -19,7 +19,9 @@ extension PTInspect {
         listed tensor holds NaN or Inf; 2 the file could not be read; 64 a usage error.
         """)
 
-    @Argument(help: "A checkpoint file (.pt, .pth, .bin, .ckpt, .safetensors, an index, ...).")
+    @Argument(
+      help: "A checkpoint file (.pt, .pth, .bin, .ckpt, .safetensors, an index, ...).",
+      completion: .file())
     var file: String
 
     @Option(help: "Only tensors whose full name matches this glob (e.g. 'layer1.*.weight').")

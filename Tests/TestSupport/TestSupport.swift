@@ -29,6 +29,12 @@ public struct RunResult: Sendable {
   public var status: Int32
   public var stdout: String
   public var stderr: String
+
+  public init(status: Int32, stdout: String, stderr: String) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+  }
 }
 
 /// Runs the built `ptinspect` with `arguments`, from the repository root, with colour off.
