@@ -80,7 +80,9 @@ struct ReleaseTests {
     let name = command.map { "ptinspect.\($0)" } ?? "ptinspect"
     let page = try String(contentsOfFile: installed("share/man/man1/\(name).1"), encoding: .utf8)
     #expect(page.contains(".Dt \(name.uppercased()) 1"))
-    #expect(page.contains("\n.Sh EXAMPLES\n.Bd -literal -offset indent\n  ptinspect "))
+    let examples = try #require(page.range(of: "\n.Sh EXAMPLES\n.Bd -literal -offset indent\n"))
+    #expect(
+      page[examples.upperBound...].hasPrefix(command == nil ? "  Look inside:" : "  ptinspect "))
     #expect(page.contains("64 a usage error."))
     #expect(!page.contains(".Ex -std") && !page.contains("ptinspect.help"))
     // EXAMPLES comes before SEE ALSO (the top page) or ends the page.
