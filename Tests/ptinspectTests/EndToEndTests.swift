@@ -23,6 +23,23 @@ import Testing
       "tensors-cifar-filter.txt"
     ),
     (["tensors", "--format", "json", "Fixtures/sparse.pt"], "tensors-sparse.json"),
+    // Library-made files (Fixtures/libraries): composite tensors, layer types, collapsing.
+    (["tensors", "Fixtures/libraries/torch/nested.pt"], "tensors-nested.txt"),
+    (
+      ["tensors", "--format", "json", "Fixtures/libraries/torchao/int8_weight_only.pt"],
+      "tensors-torchao-int8.json"
+    ),
+    (["Fixtures/libraries/torchao/float8_weight_only.pt"], "summary-torchao-float8.txt"),
+    (["Fixtures/libraries/architectures/tv_vit_12_blocks.pt"], "summary-tv_vit.txt"),
+    (
+      ["Fixtures/libraries/architectures/timm_resnet_basic.safetensors"],
+      "summary-timm_resnet_basic-safetensors.txt"
+    ),
+    (
+      ["--explain", "Fixtures/libraries/architectures/dcgan_generator.pt"],
+      "summary-dcgan-explain.txt"
+    ),
+    (["Fixtures/libraries/mixtral_bin_sharded"], "summary-mixtral-bin.txt"),
   ]
 
   @Test(arguments: cases.indices)

@@ -1,6 +1,6 @@
 // ScanCorpusTests.swift: the scan corpus end to end on the built binary: every hostile file
 // (public bypasses of pickle scanners and standard-library gadgets, Fixtures/hostile/corpus.tsv)
-// exits 1 and every benign checkpoint-shaped file (Fixtures/benign/corpus.tsv) exits 0; the
+// exits 1 and every benign file (Fixtures/benign/corpus.tsv, real ones in benign/real) exits 0; the
 // advice never allows a gadget; nested pickles, functools.partial and --allow / the config file.
 
 import Foundation
@@ -9,11 +9,15 @@ import Testing
 
 @Suite struct ScanCorpusTests {
   static let hostile = (try? HostileTests.corpus("hostile")) ?? []
-  static let benign = (try? HostileTests.corpus("benign")) ?? []
+  /// The benign stand-ins, and real files written by torchvision, timm, Lightning, numpy and
+  /// transformers (Fixtures/benign/real, scripts/make_library_fixtures.py).
+  static let benign =
+    ((try? HostileTests.corpus("benign")) ?? []) + ((try? HostileTests.corpus("benign/real")) ?? [])
 
   @Test func corpusIsLargeEnough() {
     #expect(Self.hostile.count >= 30)
-    #expect(Self.benign.count >= 15)
+    #expect(Self.benign.count >= 23)
+    #expect(Self.benign.filter { $0.hasPrefix("benign/real/") }.count >= 8)
   }
 
   @Test(arguments: hostile)

@@ -12,7 +12,11 @@ enum LegacyStreamReader: ContainerReader {
     0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19,
   ]
 
+  /// The same number as pickle protocols 0 and 1 write it: a text LONG, then STOP.
+  static let textMagic = Array("L119547037146038801333356L\n.".utf8)
+
   static func probe(_ h: [UInt8], source: any ByteSource) -> Bool {
+    if h.starts(with: textMagic) { return true }
     guard h.count > 2, h[0] == 0x80, h[1] <= 5 else { return false }
     let i = h[2] == 0x95 ? 11 : 2  // FRAME + 8-byte length
     return h.count >= i + magic.count && Array(h[i..<i + magic.count]) == magic
@@ -82,9 +86,15 @@ enum LegacyStreamReader: ContainerReader {
     let interpreter = TorchInterpreter(graph: main)
     var refs: [String: StorageRef] = [:]
     for (i, node) in main.nodes.enumerated() {
-      guard case .persistentID = node, let ref = try? interpreter.storage(.node(i)) else {
-        continue
+      guard case .persistentID(let pid) = node else { continue }
+      // Protocol 0 writes a persistent id as its text (`PERSID "('storage', <class ...>, ...)"`),
+      // which no loader can turn back into a storage: torch.load fails on it too.
+      if case .string(let text) = pid, text.hasPrefix("('storage'") {
+        throw fail(
+          "legacy stream saved with pickle protocol 0: storage ids are written as text, which torch.load cannot read either"
+        )
       }
+      guard let ref = try? interpreter.storage(.node(i)) else { continue }
       refs[ref.key] = ref
     }
     for keyValue in keys {

@@ -51,15 +51,25 @@ public struct StatsEngine: Sendable {
     for (i, t) in tensors.enumerated() {
       var source = t
       if !t.components.isEmpty {
+        // Sparse and nested tensors' elements are their `values`; a subclass's components
+        // (quantized data and scales) are not its values.
+        let isSparse: Bool
+        switch t.layout {
+        case .sparse: isSparse = true
+        case .nested: isSparse = false
+        default:
+          outcomes[i] = .skipped(reader.unreadableReason(t) ?? "\(t.layout) layout")
+          continue
+        }
         guard
           let values = t.components.first(where: { $0.name.hasSuffix(".values") })
             ?? t.components.last
         else {
-          outcomes[i] = .skipped("sparse tensor without values")
+          outcomes[i] = .skipped("\(t.layout) tensor without values")
           continue
         }
         source = values
-        implicitZeros[i] = max(0, t.numel - values.numel)
+        if isSparse { implicitZeros[i] = max(0, t.numel - values.numel) }
       }
       if let reason = reader.unreadableReason(source) {
         outcomes[i] = .skipped(reason)

@@ -125,7 +125,8 @@ public final class TensorDataReader: Sendable {
     switch t.layout {
     case .strided: break
     case .meta: return "meta tensor: no data"
-    case .wrapperSubclass, .sparse: return "\(t.layout) layout: values not read"
+    case .wrapperSubclass, .sparse, .nested, .subclass, .unknown:
+      return "\(t.layout) layout: values not read"
     }
     guard t.storage != nil else { return "no data in the file" }
     if checkpoint.format == .pickle { return "a bare pickle: tensor data is not in this file" }

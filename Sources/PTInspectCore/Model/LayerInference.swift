@@ -24,6 +24,15 @@ public struct Layer: Sendable, Codable, Equatable {
   public var inferred: [String]
   /// Tensors of this layer tied to tensors elsewhere (`weight -> emb.weight`).
   public var shared: [String]
+  /// Where `type` comes from: `file` (a module class the file names) or `shapes` (inferred from
+  /// tensor names and shapes).
+  public var typeSource: String = "shapes"
+  /// Every `torch.nn` class the shapes fit, likeliest first (`Conv2d`, `ConvTranspose2d`); one
+  /// entry when the evidence decides.
+  public var typeCandidates: [String] = []
+
+  /// True when the shapes fit more than one class: the type is a guess, shown with a `?`.
+  public var isGuess: Bool { typeCandidates.count > 1 }
 }
 
 /// Infers layers from a checkpoint's model tensors.
@@ -57,8 +66,10 @@ public enum LayerInference {
     }
     order = order.filter { groups[$0] != nil }
     var layers: [Layer] = []
+    var weights: [[Int64]?] = []
     for prefix in order {
       guard let members = groups[prefix] else { continue }
+      weights.append(members.first { $0.leaf == "weight" }?.tensor.shape)
       let moduleClass =
         members.first?.tensor.moduleClass
         ?? c.modules[
@@ -67,7 +78,8 @@ public enum LayerInference {
       let info = c.modules[moduleKey(c, prefix)]
       layers.append(layer(prefix: prefix, members: members, moduleClass: moduleClass, info: info))
     }
-    refineFromNeighbours(&layers)
+    decideConvolutions(&layers, weights: weights)
+    refineFromNeighbours(&layers, weights: weights)
     return layers
   }
 
@@ -111,11 +123,14 @@ public enum LayerInference {
     infer(&probe, shapes: shapes, name: leafName)
     if let cls = moduleClass {
       l.type = shortClassName(cls)
+      l.typeSource = "file"
+      l.typeCandidates = [l.type]
       l.description = describe(type: l.type, shapes: shapes, info: info) ?? probe.description
       // The shape formula holds when the class agrees with what the shapes suggest.
       if probe.type.hasPrefix(String(l.type.prefix(4))) { l.formula = probe.formula }
     } else {
       l = probe
+      if l.typeCandidates.isEmpty { l.typeCandidates = [l.type] }
     }
     if l.formula.isEmpty { l.formula = genericFormula(shapes: shapes, order: l.tensors) }
     return l
@@ -231,8 +246,9 @@ public enum LayerInference {
       describe: { l, e in
         let c = e.channels
         affineNorm(
-          &l, e, type: "LayerNorm/GroupNorm",
+          &l, e, type: "LayerNorm or GroupNorm",
           description: "LayerNorm((\(c),)) or GroupNorm(?, \(c))")
+        l.typeCandidates = ["LayerNorm", "GroupNorm", "InstanceNorm"]
         l.inferred.append("a 1-D weight and bias fit LayerNorm, GroupNorm and InstanceNorm alike")
       }),
     // A 1-D weight without a bias.
@@ -247,12 +263,23 @@ public enum LayerInference {
         perChannel(&l, e, type: "RMSNorm", description: "RMSNorm((\(e.channels),))")
       }),
     Rule(
+      matches: { $0.rank == 1 && !$0.hasBias && $0.nameContains("norm", "ln") },
+      describe: { l, e in
+        let c = e.channels
+        perChannel(
+          &l, e, type: "RMSNorm or LayerNorm",
+          description: "RMSNorm((\(c),)) or LayerNorm((\(c),), bias=False)")
+        l.typeCandidates = ["RMSNorm", "LayerNorm"]
+        l.inferred.append("a 1-D weight without bias fits RMSNorm and LayerNorm(bias=False) alike")
+      }),
+    Rule(
       matches: { $0.rank == 1 && !$0.hasBias },
       describe: { l, e in
         let c = e.channels
         perChannel(
-          &l, e, type: "RMSNorm/LayerNorm/PReLU",
+          &l, e, type: "RMSNorm, LayerNorm or PReLU",
           description: "RMSNorm((\(c),)), LayerNorm((\(c),), bias=False) or PReLU(\(c))")
+        l.typeCandidates = ["RMSNorm", "LayerNorm", "PReLU"]
         l.inferred.append("a 1-D weight without bias fits RMSNorm, LayerNorm(bias=False) and PReLU")
       }),
   ]
@@ -290,6 +317,7 @@ public enum LayerInference {
     l.type = "BatchNorm"
     l.description = "BatchNorm(\(c)" + (e.weight == nil ? ", affine=False" : "") + ")"
     l.formula = e.weight == nil ? "no learnable parameters" : "2*C = 2*\(c) = \(2 * c)"
+    l.typeCandidates = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
   }
 
   /// A convolution, or a transposed one: torch stores the weight as [out, in/groups, k...] for
@@ -298,10 +326,14 @@ public enum LayerInference {
     let w = e.weight ?? []
     let k = w[2...].map(String.init).joined(separator: "*")
     let (inChannels, outChannels) = transposed ? (w[0], w[1]) : (w[1], w[0])
-    l.type = (transposed ? "ConvTranspose" : "Conv") + "\(w.count - 2)d"
+    let dims = "\(w.count - 2)d"
+    l.type = (transposed ? "ConvTranspose" : "Conv") + dims
+    // in_channels/groups = 1: depthwise (groups = in_channels) or a 1-channel input.
+    let depthwise = !transposed && w[1] == 1 && w[0] > 1
     l.description =
-      "\(l.type)(\(inChannels), \(outChannels), kernel_size=\(tuple(w[2...]))"
-      + (e.hasBias ? "" : ", bias=False") + ")"
+      "\(l.type)(\(depthwise ? "?" : String(inChannels)), \(outChannels), kernel_size=\(tuple(w[2...]))"
+      + (depthwise ? ", groups=?" : "") + (e.hasBias ? "" : ", bias=False") + ")"
+    if !transposed { l.typeCandidates = ["Conv" + dims, "ConvTranspose" + dims] }
     if transposed {
       l.inferred.append("transposed because of the name '\(e.name)' (shapes alone cannot tell)")
       l.formula =
@@ -312,7 +344,7 @@ public enum LayerInference {
       (e.hasBias ? "((\(k)*\(w[1]))+1)*\(w[0])" : "(\(k)*\(w[1]))*\(w[0])") + " = \(l.parameters)"
     if w[1] == 1 && w[0] > 1 {
       l.inferred.append(
-        "in_channels/groups = 1: a depthwise conv (groups = in_channels) or a 1-channel input; the shape cannot tell"
+        "in_channels/groups = 1: a depthwise conv (in_channels = groups, likely \(w[0])) or a 1-channel input; the shape cannot tell"
       )
     }
   }
@@ -365,38 +397,193 @@ public enum LayerInference {
       "per layer and direction: \(gates)*H*(input+H) + \(shapes["bias_ih_l0"] != nil ? "2*\(gates)*H" : "0") with H=\(hidden); total \(l.parameters)"
   }
 
-  /// BatchNorm's dimensionality and conv groups follow from the neighbouring layers.
-  static func refineFromNeighbours(_ layers: inout [Layer]) {
+  /// BatchNorm's dimensionality follows from the Conv or Linear layers around it in the module
+  /// tree, never from the order of tensors in the file (safetensors sorts them): the siblings in
+  /// its own module first, then each enclosing module up to the root. At each level the layers
+  /// whose channels match the BatchNorm's decide; the first level where they agree wins.
+  static func refineFromNeighbours(_ layers: inout [Layer], weights: [[Int64]?]) {
     for i in layers.indices where layers[i].type == "BatchNorm" {
-      let leaf = layers[i].name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+      let name = layers[i].name
+      let leaf = lastComponent(name).lowercased()
       if let d = ["1d", "2d", "3d"].first(where: { leaf.contains($0) }) {
-        layers[i].type = "BatchNorm" + d
-        layers[i].description = layers[i].description.replacingOccurrences(
-          of: "BatchNorm(", with: "BatchNorm\(d)(")
-        layers[i].inferred.append("\(d) from the name '\(leaf)'")
+        setBatchNorm(&layers[i], d, because: "\(d) from the name '\(leaf)'")
         continue
       }
-      let before = layers[..<i].last { $0.type.hasPrefix("Conv") || $0.type == "Linear" }
-      let after = layers[(i + 1)...].first { $0.type.hasPrefix("Conv") || $0.type == "Linear" }
-      guard let neighbour = before ?? after else {
-        layers[i].inferred.append("1d, 2d or 3d cannot be told: no Conv or Linear next to it")
+      let channels = channelCount(of: layers[i], weight: weights[i])
+      var scope = parentPath(name)
+      while true {
+        if let (d, witness) = dimensionality(
+          in: scope, of: layers, weights: weights, channels: channels, except: i)
+        {
+          let place = scope.map { "'\($0)'" } ?? "the model"
+          setBatchNorm(
+            &layers[i], d,
+            because: "\(d) from the \(layers[witness].type) '\(layers[witness].name)' in \(place)")
+          break
+        }
+        guard let s = scope else {
+          layers[i].inferred.append("1d, 2d or 3d cannot be told: no Conv or Linear around it")
+          break
+        }
+        scope = parentPath(s)
+      }
+    }
+  }
+
+  /// Conv and ConvTranspose store their weights the same way, [out, in] and [in, out]; the
+  /// channel flow between siblings tells them apart. Siblings are taken in model order: by their
+  /// number (`0`, `1`, ... of a Sequential, norms included; `conv1`, `conv2` of a block). A conv
+  /// whose channels fit its neighbour read as a Conv
+  /// but not as a ConvTranspose is a Conv; when the flow decides some convolutions of the model
+  /// and all of them are Convs, the undecided (square) ones are taken as Convs too.
+  static func decideConvolutions(_ layers: inout [Layer], weights: [[Int64]?]) {
+    func isConv(_ i: Int) -> Bool {
+      layers[i].typeCandidates.count == 2 && layers[i].type.hasPrefix("Conv")
+        && (weights[i]?.count ?? 0) >= 3
+    }
+    func channels(_ i: Int) -> Int64? {
+      layers[i].type.hasPrefix("BatchNorm") || layers[i].typeCandidates.contains("GroupNorm")
+        ? weights[i]?.first ?? channelCount(of: layers[i], weight: nil) : nil
+    }
+    var siblings: [String: [(number: Int, norm: Bool, index: Int)]] = [:]
+    for i in layers.indices where isConv(i) || channels(i) != nil {
+      let leaf = lastComponent(layers[i].name)
+      let digits = leaf.reversed().prefix { $0.isASCII && $0.isNumber }
+      guard !digits.isEmpty, digits.count <= 9, let n = Int(String(digits.reversed())) else {
         continue
       }
+      siblings[parentPath(layers[i].name) ?? "", default: []].append((n, !isConv(i), i))
+    }
+    var decided = Set<Int>()
+    var transposed = Set<Int>()
+    for (parent, group) in siblings {
+      var ordered = group.sorted { ($0.number, $0.norm ? 1 : 0) < ($1.number, $1.norm ? 1 : 0) }
+      // In a Sequential (`0`, `1`, ...) the numbers give the order of every layer; named
+      // siblings (`conv1`, `bn1`) say nothing of a norm's place (before or after its conv), so
+      // only their convolutions are paired.
+      let sequential = ordered.allSatisfy {
+        let leaf = lastComponent(layers[$0.index].name)
+        return parentPath(layers[$0.index].name) ?? "" == parent && Int(leaf) != nil
+      }
+      if !sequential { ordered.removeAll { $0.norm } }
+      for (a, b) in zip(ordered, ordered.dropFirst()) {
+        let (i, j) = (a.index, b.index)
+        // What flows from a into b under each reading.
+        var asConv: Bool
+        var asTransposed: Bool
+        switch (isConv(i), isConv(j)) {
+        case (true, true):
+          guard let wi = weights[i], let wj = weights[j] else { continue }
+          (asConv, asTransposed) = (wi[0] == wj[1], wi[1] == wj[0])
+        case (true, false):
+          guard let wi = weights[i], let c = channels(j) else { continue }
+          (asConv, asTransposed) = (wi[0] == c, wi[1] == c)
+        case (false, true):
+          guard let wj = weights[j], let c = channels(i) else { continue }
+          (asConv, asTransposed) = (wj[1] == c, wj[0] == c)
+        case (false, false):
+          continue
+        }
+        if asConv && !asTransposed {
+          for k in [i, j] where isConv(k) { decided.insert(k) }
+        } else if asTransposed && !asConv {
+          for k in [i, j] where isConv(k) { transposed.insert(k) }
+        }
+      }
+    }
+    for i in transposed.subtracting(decided) {
+      guard let w = weights[i] else { continue }
+      var shapes = ["weight": w]
+      if layers[i].tensors.contains("bias") { shapes["bias"] = [w[1]] }
+      let e = Evidence(shapes: shapes, name: lastComponent(layers[i].name).lowercased())
+      var l = layers[i]
+      l.inferred.removeAll()
+      convolution(&l, e, transposed: true)
+      l.typeCandidates = [l.type]
+      l.inferred = [
+        "ConvTranspose, not Conv: its channels flow into or from its neighbours as a ConvTranspose's"
+      ]
+      layers[i] = l
+    }
+    guard !decided.isEmpty, transposed.isEmpty,
+      !layers.contains(where: { $0.type.hasPrefix("ConvTranspose") })
+    else {
+      for i in decided {
+        layers[i].typeCandidates = [layers[i].type]
+        layers[i].inferred.append(
+          "Conv, not ConvTranspose: its channels flow into or from its neighbours as a Conv's")
+      }
+      return
+    }
+    for i in layers.indices where isConv(i) {
+      layers[i].typeCandidates = [layers[i].type]
+      layers[i].inferred.append(
+        decided.contains(i)
+          ? "Conv, not ConvTranspose: its channels flow into or from its neighbours as a Conv's"
+          : "Conv like the \(decided.count) convolution(s) whose channel flow shows they are Conv, not ConvTranspose"
+      )
+    }
+  }
+
+  static func setBatchNorm(_ l: inout Layer, _ d: String, because: String) {
+    l.type = "BatchNorm" + d
+    l.typeCandidates = [l.type]
+    l.description = l.description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
+    l.inferred.append(because)
+  }
+
+  /// The module holding a layer (`layer1.0` of `layer1.0.bn1`); nil at the top (the root is
+  /// then the scope).
+  static func parentPath(_ name: String) -> String? {
+    guard let dot = name.lastIndex(of: ".") else { return nil }
+    return String(name[..<dot])
+  }
+
+  static func channelCount(of l: Layer, weight: [Int64]?) -> Int64? {
+    if let c = weight?.first { return c }
+    // BatchNorm(affine=False): its description names the channels.
+    return Int64(l.description.drop { !$0.isNumber }.prefix { $0.isNumber })
+  }
+
+  /// The dimensionality the Conv/Linear layers inside `scope` (nil: the whole model) agree on,
+  /// with one of them as the witness: those whose in or out channels match `channels` when any
+  /// do, else all of them; nil when there are none or they disagree.
+  static func dimensionality(
+    in scope: String?, of layers: [Layer], weights: [[Int64]?], channels: Int64?, except: Int
+  ) -> (String, Int)? {
+    var all: [(String, Int)] = []
+    var matching: [(String, Int)] = []
+    for j in layers.indices where j != except {
+      if let scope, !layers[j].name.hasPrefix(scope + ".") { continue }
+      let t = layers[j].type
       let d: String
-      if neighbour.type == "Linear" {
+      if t == "Linear" {
         d = "1d"
-      } else if let digit = neighbour.type.first(where: \.isNumber) {
+      } else if t.hasPrefix("Conv"), let digit = t.first(where: \.isNumber) {
         d = "\(digit)d"
       } else {
         continue
       }
-      layers[i].type = "BatchNorm" + d
-      layers[i].description = layers[i].description.replacingOccurrences(
-        of: "BatchNorm(", with: "BatchNorm\(d)(")
-      layers[i].inferred.append(
-        "\(d) from the \(before != nil ? "preceding" : "following") \(neighbour.type) '\(neighbour.name)'"
-      )
+      all.append((d, j))
+      if let c = channels, let w = weights[j], w.count >= 2, w[0] == c || w[1] == c {
+        matching.append((d, j))
+      }
     }
+    var candidates = matching.isEmpty ? all : matching
+    if let first = candidates.first, candidates.allSatisfy({ $0.0 == first.0 }) { return first }
+    // They disagree: the layer whose name carries the same number (`conv1` for `bn1`) decides.
+    let number = trailingNumber(layers[except].name)
+    candidates = candidates.filter { number != nil && trailingNumber(layers[$0.1].name) == number }
+    guard let first = candidates.first, candidates.allSatisfy({ $0.0 == first.0 }) else {
+      return nil
+    }
+    return first
+  }
+
+  static func trailingNumber(_ name: String) -> Int? {
+    let leaf = lastComponent(name)
+    let digits = leaf.reversed().prefix { $0.isASCII && $0.isNumber }.count
+    return digits > 0 && digits <= 9 ? Int(leaf.suffix(digits)) : nil
   }
 
   // MARK: from module classes (whole models, TorchScript)
@@ -480,6 +667,8 @@ extension Layer: JSONRawWritable {
     w.strings("shared", shared, &out)
     w.strings("tensors", tensors, &out)
     w.string("type", type, &out)
+    w.strings("typeCandidates", typeCandidates, &out)
+    w.string("typeSource", typeSource, &out)
     w.int("weights", weights, &out)
     w.end(&out)
   }

@@ -16,6 +16,11 @@ public struct LayerRow: Sendable, Equatable {
   public var formula = ""
   public var inferred: [String] = []
   public var shared: [String] = []
+  /// The shapes fit more than one type: shown with a `?`.
+  public var isGuess = false
+
+  /// The type as the table shows it: a guess carries a `?` unless it names its candidates.
+  public var displayType: String { isGuess && !type.contains(" or ") ? type + "?" : type }
 }
 
 public enum LayerRows {
@@ -26,7 +31,7 @@ public enum LayerRows {
       LayerRow(
         name: $0.name, type: $0.type, description: $0.description, parameters: $0.parameters,
         buffers: $0.buffers, bytes: $0.bytes, formula: $0.formula, inferred: $0.inferred,
-        shared: $0.shared)
+        shared: $0.shared, isGuess: $0.isGuess)
     }
     if let depth { rows = rollUp(rows, depth: max(1, depth)) }
     return collapse ? collapseRepeats(rows) : rows
@@ -59,7 +64,18 @@ public enum LayerRows {
     }
   }
 
-  /// The block `prefix.N` holds the rows named `prefix.N` or `prefix.N.*`.
+  /// A name component that numbers a block: `3`, or a stem ending in `_` and a number
+  /// (`encoder_layer_3`, `blocks_3`), as torchvision names blocks it adds one by one.
+  static func blockNumber(_ part: String) -> (stem: String, number: Int)? {
+    if let n = Int(part) { return ("", n) }
+    let digits = part.reversed().prefix { $0.isASCII && $0.isNumber }
+    guard !digits.isEmpty, digits.count < part.count, digits.count <= 9 else { return nil }
+    let stem = part.dropLast(digits.count)
+    guard stem.hasSuffix("_"), let n = Int(String(digits.reversed())) else { return nil }
+    return (String(stem), n)
+  }
+
+  /// The block `prefix.N` (or `prefix.stem_N`) holds the rows named so or below.
   static func collapseRepeats(_ rows: [LayerRow]) -> [LayerRow] {
     var out: [LayerRow] = []
     var i = 0
@@ -78,9 +94,11 @@ public enum LayerRows {
   static func repeatGroup(_ rows: [LayerRow], at start: Int) -> ([LayerRow], Int)? {
     let parts = rows[start].name.split(separator: ".").map(String.init)
     for k in parts.indices {
-      guard let first = Int(parts[k]) else { continue }
+      guard let (stem, first) = blockNumber(parts[k]) else { continue }
       let prefix = parts[..<k].joined(separator: ".")
-      func blockName(_ n: Int) -> String { prefix.isEmpty ? String(n) : prefix + "." + String(n) }
+      func blockName(_ n: Int) -> String {
+        (prefix.isEmpty ? "" : prefix + ".") + stem + String(n)
+      }
       func block(from index: Int, number n: Int) -> [LayerRow] {
         let name = blockName(n)
         var j = index
@@ -110,7 +128,7 @@ public enum LayerRows {
         index += nextBlock.count
       }
       guard count >= 2 else { continue }
-      let label = (prefix.isEmpty ? "" : prefix + ".") + "[\(first)-\(first + count - 1)]"
+      let label = (prefix.isEmpty ? "" : prefix + ".") + stem + "[\(first)-\(first + count - 1)]"
       let per = firstBlock.reduce(into: (Int64(0), Int64(0), Int64(0))) {
         $0.0 &+= $1.parameters
         $0.1 &+= $1.buffers

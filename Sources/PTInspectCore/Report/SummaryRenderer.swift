@@ -32,7 +32,8 @@ public enum SummaryRenderer {
         description += " [tied: " + row.shared.joined(separator: ", ") + "]"
       }
       table.add([
-        row.name, row.type, description, dash(row.parameters) + (row.isBlockMember ? " each" : ""),
+        row.name, row.displayType, description,
+        dash(row.parameters) + (row.isBlockMember ? " each" : ""),
         dash(row.buffers), Format.bytes(row.bytes),
       ])
     }
@@ -96,6 +97,20 @@ public enum SummaryRenderer {
     return lines
   }
 
+  /// The legend for `?` types, naming what the table's guesses could also be.
+  static func guessNote(_ r: SummaryReport) -> String? {
+    var alternatives: [String] = []
+    for l in r.layers where l.isGuess && !l.type.contains(" or ") {
+      let other = l.typeCandidates.dropFirst().joined(separator: "/")
+      let pair = "\(l.type)? could be \(other)"
+      if !alternatives.contains(pair) { alternatives.append(pair) }
+    }
+    guard !alternatives.isEmpty else { return nil }
+    return "? = inferred from shapes that fit another type too ("
+      + alternatives.prefix(3).joined(
+        separator: "; ") + "); --explain tells why"
+  }
+
   static func header(_ r: SummaryReport) -> String {
     var parts = [r.format, Format.bytes(r.fileBytes), "\(r.tensors.count) tensors"]
     if r.pickleProtocol > 0 { parts.append("pickle protocol \(r.pickleProtocol)") }
@@ -113,6 +128,7 @@ public enum SummaryRenderer {
       out.append("No model tensors.")
     } else {
       out.append(layerTable(r, options).render(style: style))
+      if let note = guessNote(r) { out.append(style.dim(note)) }
     }
     out.append("")
     let lines = totalsLines(r)

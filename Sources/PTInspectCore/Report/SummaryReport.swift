@@ -24,6 +24,11 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   public var section: String
   public var sharedWith: String?
   public var layout: String
+  /// One line on a nested, subclass or unknown tensor's structure, else null.
+  public var layoutDetail: String?
+  /// The tensors a sparse, nested or subclass tensor is stored as (`<name>.values`,
+  /// `<name>.qdata`, ...), each with its own dtype, shape and bytes; null for ordinary tensors.
+  public var components: [TensorEntry]?
   public var contiguous: Bool
   public var requiresGrad: Bool?
   public var device: String?
@@ -44,6 +49,8 @@ public struct TensorEntry: Sendable, Codable, Equatable {
     section = t.section.rawValue
     sharedWith = t.sharedWith
     layout = t.layout.description
+    layoutDetail = t.detail
+    components = t.components.isEmpty ? nil : t.components.map(TensorEntry.init)
     contiguous = t.isContiguous
     requiresGrad = t.requiresGrad
     device = t.storage?.device
@@ -155,7 +162,8 @@ public struct SummaryReport: Sendable, Codable {
       let n = t.numel
       totals.elements &+= n
       totals.bytes &+= t.bytes
-      totals.byDtype[t.dtype.rawValue, default: 0] &+= t.bytes
+      // As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
+      for view in t.storageViews { totals.byDtype[view.dtype.rawValue, default: 0] &+= view.bytes }
       if !t.kindIsExact { exact = false }
       switch t.kind {
       case .parameter:
@@ -265,12 +273,14 @@ extension TensorEntry: JSONRawWritable {
   func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("bytes", bytes, &out)
+    try w.value("components", components, &out)
     w.bool("contiguous", contiguous, &out)
     w.string("device", device, &out)
     w.string("dtype", dtype, &out)
     w.string("kind", kind, &out)
     w.bool("kindExact", kindExact, &out)
     w.string("layout", layout, &out)
+    w.string("layoutDetail", layoutDetail, &out)
     w.string("name", name, &out)
     w.int("numel", numel, &out)
     try w.value("quantization", quantization, &out)

@@ -44,15 +44,23 @@ public struct TensorsReport: Sendable, Codable {
     var table = TextTable(
       headers: ["Name", "Dtype", "Shape", "Stride", "Storage", "Offset", "Numel", "Bytes", "Kind"],
       alignments: [.left, .left, .left, .left, .left, .right, .right, .right, .left])
+    func add(_ t: TensorEntry, name: String, kind: String) {
+      table.add([
+        name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
+        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel),
+        Format.count(t.bytes), kind,
+      ])
+    }
     for t in tensors {
       var kind = t.kind + (t.kindExact ? "" : "?")
       if let s = t.sharedWith { kind += " (tied to \(s))" }
       if t.layout != "strided" { kind += " [\(t.layout)]" }
-      table.add([
-        t.name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
-        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel),
-        Format.count(t.bytes), kind,
-      ])
+      if let d = t.layoutDetail { kind += " " + d }
+      add(t, name: t.name, kind: kind)
+      // A composite tensor's stored parts, indented under it.
+      for c in t.components ?? [] {
+        add(c, name: "  ." + c.name.dropFirst(t.name.count + 1), kind: "component")
+      }
     }
     return table
   }

@@ -99,20 +99,46 @@ extension Checkpoint {
   }
 }
 
-/// A dotted name split once for natural ordering: each component with its integer value, when
-/// it is one.
+/// A tensor name split once for model-like ordering, for files that keep no order of their own
+/// (safetensors headers are sorted by byte value). Components compare by the number they end
+/// in (`layer2` before `layer10`, `encoder_layer_2` before `encoder_layer_10`); at the same
+/// number a layer comes before its norm and both before a block (`conv1`, `bn1`, `layer1`);
+/// numbered components come before unnumbered ones (ResNet's `fc` after `layer4`); the rest by
+/// text.
 struct NaturalKey: Comparable {
-  var parts: [(text: Substring, number: Int?)]
+  struct Part {
+    var text: Substring
+    var number: Int?
+    var stem: Substring
+    /// 0: a layer (`conv1` of `conv1.weight`), 1: a norm layer, 2: a block holding layers.
+    var rank: Int
+  }
+  var parts: [Part]
 
   init(_ name: String) {
-    parts = name.split(separator: ".", omittingEmptySubsequences: false).map { ($0, Int($0)) }
+    let components = name.split(separator: ".", omittingEmptySubsequences: false)
+    parts = components.enumerated().map { i, text in
+      let digits = text.reversed().prefix { $0.isASCII && $0.isNumber }.count
+      let stem = text.dropLast(digits)
+      let number = digits > 0 && digits <= 18 ? Int(text.suffix(digits)) : nil
+      var rank = 2
+      if i == components.count - 2 {
+        let s = stem.lowercased()
+        rank = s.contains("norm") || ["bn", "ln", "gn", "bn_", "ln_", "gn_"].contains(s) ? 1 : 0
+      } else if i == components.count - 1 {
+        rank = 0
+      }
+      return Part(text: text, number: number, stem: stem, rank: rank)
+    }
   }
 
-  /// Component by component, numbers by value and before words: `2.weight` < `10.weight`.
   static func < (a: NaturalKey, b: NaturalKey) -> Bool {
     for (p, q) in zip(a.parts, b.parts) where p.text != q.text {
       switch (p.number, q.number) {
-      case (let i?, let j?): return i < j
+      case (let i?, let j?):
+        if i != j { return i < j }
+        if p.rank != q.rank { return p.rank < q.rank }
+        return p.stem < q.stem
       case (.some, nil): return true
       case (nil, .some): return false
       case (nil, nil): return p.text < q.text

@@ -33,13 +33,22 @@ public enum TensorLayout: Sendable, Hashable, CustomStringConvertible {
   /// A sparse layout (`sparse_coo`, `sparse_csr`, `sparse_csc`, `sparse_bsr`, `sparse_bsc`), as
   /// the file names it.
   case sparse(String)
+  /// A nested tensor: `nested_strided` (`torch.nested.nested_tensor`) or `jagged`.
+  case nested(String)
+  /// A tensor subclass stored as the tensors of its state (torchao's `Int8Tensor`), by its
+  /// qualified class name.
+  case subclass(String)
+  /// Rebuilt by a torch function ptinspect does not know, by its qualified name.
+  case unknown(String)
 
   public var description: String {
     switch self {
     case .strided: "strided"
     case .meta: "meta"
     case .wrapperSubclass: "wrapper subclass (no data)"
-    case .sparse(let name): name
+    case .sparse(let name), .nested(let name): name
+    case .subclass(let cls): "subclass \(lastComponent(cls))"
+    case .unknown(let fn): "unknown (\(fn))"
     }
   }
 }
@@ -91,12 +100,21 @@ public struct Quantization: Sendable, Equatable, Codable {
   public var scale: Double?
   public var zeroPoint: Int64?
   public var axis: Int64?
+  /// A tensor subclass's qualified class (`torchao.quantization.Int8Tensor`), else null.
+  public var tensorClass: String? = nil
+  /// A subclass's `block_size` (`[1, 128]`: one scale per row of 128), else null.
+  public var blockSize: [Int64]? = nil
+  /// The dtype its scales and zero points are stored in, when they are tensors.
+  public var scaleDtype: String? = nil
+  public var zeroPointDtype: String? = nil
   /// Per-channel schemes: the scales tensor the quantizer params carry (not in the JSON).
   public var channelScales: QuantizerTensor? = nil
   /// Per-channel schemes: the zero points tensor the quantizer params carry (not in the JSON).
   public var channelZeroPoints: QuantizerTensor? = nil
 
-  enum CodingKeys: String, CodingKey { case scheme, scale, zeroPoint, axis }
+  enum CodingKeys: String, CodingKey {
+    case scheme, scale, zeroPoint, axis, tensorClass, blockSize, scaleDtype, zeroPointDtype
+  }
 }
 
 /// A small tensor inside quantizer params (per-channel scales or zero points): where its
@@ -144,15 +162,19 @@ public struct TensorRecord: Sendable {
   public var sharedWith: String?
   /// The class of the module that owns it, when the file names it (whole models, TorchScript).
   public var moduleClass: String?
-  /// The dense tensors a sparse tensor is stored as (`indices`, `values`, ...), named
-  /// `<name>.<component>`; empty for ordinary tensors.
+  /// The dense tensors a sparse, nested or subclass tensor is stored as (`indices`, `values`,
+  /// `qdata`, `scale`, ...), named `<name>.<component>`; empty for ordinary tensors.
   public var components: [TensorRecord] = []
+  /// One line on a composite tensor's structure, or nil.
+  public var detail: String? = nil
 
   /// This tensor and its components: every view that needs storage bytes.
   public var storageViews: [TensorRecord] { components.isEmpty ? [self] : components }
 
-  /// Number of elements: the product of the shape (1 for a scalar).
+  /// Number of elements: the product of the shape (1 for a scalar); for a tensor rebuilt by an
+  /// unknown function, the elements of the tensors found in its arguments.
   public var numel: Int64 {
+    if case .unknown = layout { return components.reduce(0) { $0 &+ $1.numel } }
     var n: Int64 = 1
     for d in shape {
       let (p, overflow) = n.multipliedReportingOverflow(by: d)

@@ -50,6 +50,11 @@ extension TorchInterpreter {
           throw InterpretError("the object graph has more than \(maxVisits) references")
         }
         if let facts = try tensor(value) {
+          if case .unknown(let fn) = facts.layout {
+            out.notes.append(
+              "'\(name)' is rebuilt by \(fn), which ptinspect does not know: listed with the "
+                + "\(facts.components.count) tensor(s) its arguments hold")
+          }
           out.tensors.append(record(facts, name: name, owner: owner))
           out.tensorParts.append(part)
           continue
@@ -272,6 +277,7 @@ extension TorchInterpreter {
       role: Self.role(leaf: leaf, kind: kind), section: .model, layout: f.layout,
       quantization: f.quantization, sharedWith: nil, moduleClass: moduleClass)
     record.components = f.components.map { self.record($0.1, name: join(name, $0.0), owner: owner) }
+    record.detail = f.detail
     return record
   }
 

@@ -236,12 +236,23 @@ public struct TorchInterpreter {
       return inner
     case ("torch._tensor", "_rebuild_from_type_v2"), ("fastai.torch_core", "_rebuild_from_type"):
       try need(3)
-      guard let fg = graph.global(args[0]) else { return nil }
-      guard
-        var inner = try call(normalized(fg), args: graph.sequence(args[2]) ?? [], depth: depth + 1)
-      else { return nil }
+      guard let fg = graph.global(args[0]).map(normalized) else { return nil }
+      let innerArgs = graph.sequence(args[2]) ?? []
+      let state = args.count > 3 ? stateEntries(args[3]) : []
+      if fg.module == "torch.nested._internal.nested_tensor", fg.name == "_rebuild_njt" {
+        return try jagged(innerArgs, state: state)
+      }
+      guard var inner = try call(fg, args: innerArgs, depth: depth + 1) else {
+        return try unknownRebuild(fg, arguments: innerArgs + state.map(\.value), depth: depth)
+      }
       if let t = graph.global(args[1]), t.name == "Parameter" { inner.isParameter = true }
+      if !state.isEmpty, inner.layout == .wrapperSubclass {
+        return try subclass(inner, className: className(args[1]), state: state, depth: depth)
+      }
       return inner
+    case ("torch._utils", "_rebuild_nested_tensor"):
+      try need(4)
+      return try nested(args, depth: depth)
     case ("torch._utils", "_rebuild_qtensor"):
       try need(5)
       var facts = try dense(
@@ -272,8 +283,145 @@ public struct TorchInterpreter {
       try need(1)
       return try tensor(args[0])
     default:
-      return nil
+      // Another of torch's rebuild functions (`_rebuild_xla_tensor`, a future one): listed with
+      // what its arguments hold, never dropped.
+      guard g.module.hasPrefix("torch"), fn.hasPrefix("_rebuild") else { return nil }
+      return try unknownRebuild(g, arguments: args, depth: depth)
     }
+  }
+
+  // MARK: composite tensors
+
+  /// The attributes a `_rebuild_from_type_v2` state sets: a dict, or `(dict, slots)`.
+  func stateEntries(_ v: PickleValue) -> [PickleEntry] {
+    if let entries = dictEntries(v) { return entries }
+    guard let parts = graph.sequence(v) else { return [] }
+    return parts.flatMap { dictEntries($0) ?? [] }
+  }
+
+  /// The tensors among named values, in order.
+  func tensorEntries(_ entries: [PickleEntry], depth: Int) throws(InterpretError)
+    -> [(String, TensorFacts)]
+  {
+    var out: [(String, TensorFacts)] = []
+    for e in entries {
+      if let f = try tensorValue(e.value, depth: depth) { out.append((keyName(e.key), f)) }
+    }
+    return out
+  }
+
+  /// A value that is a tensor, through rebuild calls at any depth below `depth`.
+  func tensorValue(_ v: PickleValue, depth: Int) throws(InterpretError) -> TensorFacts? {
+    guard let o = graph.object(v), let g = graph.global(o.callable) else { return try tensor(v) }
+    return try call(normalized(g), args: graph.sequence(o.args) ?? [], depth: depth + 1)
+  }
+
+  /// `_rebuild_nested_tensor(values, sizes, strides, storage_offsets)`: a strided nested tensor,
+  /// its values one flat buffer and its per-tensor sizes, strides and offsets three more.
+  func nested(_ args: [PickleValue], depth: Int) throws(InterpretError) -> TensorFacts {
+    var components: [(String, TensorFacts)] = []
+    for (i, n) in ["values", "sizes", "strides", "offsets"].enumerated() {
+      guard let f = try tensorValue(args[i], depth: depth) else {
+        throw InterpretError("_rebuild_nested_tensor: \(n) is not a tensor")
+      }
+      components.append((n, f))
+    }
+    let values = components[0].1
+    let sizes = components[1].1.shape
+    var facts = TensorFacts(
+      dtype: values.dtype, shape: values.shape, stride: values.stride, storage: nil, offset: 0,
+      requiresGrad: values.requiresGrad, layout: .nested("nested_strided"))
+    facts.components = components
+    facts.detail =
+      "\(sizes.first ?? 0) tensors of \(sizes.count > 1 ? sizes[1] : 0) dims in one "
+      + "\(Format.count(values.shape.first ?? 0))-element buffer"
+    return facts
+  }
+
+  /// `_rebuild_njt({values, offsets, lengths, _ragged_idx, ...})`: a jagged nested tensor, its
+  /// rows packed in `values` and delimited by `offsets`.
+  func jagged(_ args: [PickleValue], state: [PickleEntry]) throws(InterpretError)
+    -> TensorFacts
+  {
+    let kwargs = args.first.flatMap(dictEntries) ?? []
+    // `_metadata_cache` holds min/max sequence lengths as tensors too: stored bytes.
+    let cache = kwargs.first { keyName($0.key) == "_metadata_cache" }.flatMap {
+      dictEntries($0.value)
+    }
+    let parts = try tensorEntries(kwargs + (cache ?? []), depth: 0)
+    guard let values = parts.first(where: { $0.0 == "values" })?.1 else {
+      throw InterpretError("_rebuild_njt without a values tensor")
+    }
+    let raggedIndex = kwargs.first { keyName($0.key) == "_ragged_idx" }.flatMap { int($0.value) }
+    let offsets = parts.first { $0.0 == "offsets" }?.1.shape.first ?? 1
+    var facts = TensorFacts(
+      dtype: values.dtype, shape: values.shape, stride: values.stride, storage: nil, offset: 0,
+      requiresGrad: nil, layout: .nested("jagged"))
+    if let r = kwargs.first(where: { keyName($0.key) == "requires_grad" }) {
+      facts.requiresGrad = bool(r.value)
+    }
+    facts.components = parts
+    let tail = values.shape.dropFirst().map(String.init)
+    facts.detail =
+      "\(max(0, offsets - 1)) tensors of shape (j\(tail.map { ", " + $0 }.joined()))"
+      + (raggedIndex.map { ", ragged in dim \($0)" } ?? "")
+    return facts
+  }
+
+  /// A wrapper subclass (torchao's `Int8Tensor`, `Float8Tensor`, ...) whose state holds the
+  /// tensors it is stored as: listed with those components, its logical shape and dtype kept.
+  func subclass(
+    _ wrapper: TensorFacts, className: String?, state: [PickleEntry], depth: Int
+  ) throws(InterpretError) -> TensorFacts {
+    var facts = wrapper
+    let parts = try tensorEntries(state, depth: depth)
+    guard !parts.isEmpty else { return wrapper }
+    let cls = className ?? "?"
+    facts.layout = .subclass(cls)
+    facts.components = parts
+    var attributes: [String] = []
+    for e in state where !parts.contains(where: { $0.0 == keyName(e.key) }) {
+      if let text = scalarText(e.value), text != "None" {
+        attributes.append("\(keyName(e.key))=\(text)")
+      }
+    }
+    facts.detail = attributes.isEmpty ? nil : attributes.joined(separator: ", ")
+    let scale = parts.first { $0.0 == "scale" || $0.0.hasSuffix("_scale") }?.1
+    let zero = parts.first { $0.0 == "zero_point" || $0.0.hasSuffix("zero_point") }?.1
+    var q = Quantization(scheme: lastComponent(cls))
+    q.tensorClass = cls
+    q.blockSize = state.first { keyName($0.key) == "block_size" }.flatMap { ints($0.value) }
+    q.scaleDtype = scale?.dtype.rawValue
+    q.zeroPointDtype = zero?.dtype.rawValue
+    if cls.hasPrefix("torchao.") || scale != nil { facts.quantization = q }
+    return facts
+  }
+
+  /// A rebuild ptinspect does not know: listed under its function's name with the tensors its
+  /// arguments hold (searched two levels down), never dropped.
+  func unknownRebuild(_ g: PickleGlobal, arguments: [PickleValue], depth: Int)
+    throws(InterpretError) -> TensorFacts
+  {
+    var found: [(String, TensorFacts)] = []
+    func search(_ v: PickleValue, _ label: String, _ level: Int) throws(InterpretError) {
+      if let f = try? tensorValue(v, depth: depth) {
+        found.append((label, f))
+        return
+      }
+      guard level < 2, found.count < 64 else { return }
+      if let entries = dictEntries(v) {
+        for e in entries { try search(e.value, keyName(e.key), level + 1) }
+      } else if let items = graph.sequence(v) {
+        for (i, item) in items.enumerated() { try search(item, "\(label)\(i)", level + 1) }
+      }
+    }
+    for (i, a) in arguments.enumerated() { try search(a, "arg\(i)", 0) }
+    let first = found.first?.1
+    var facts = TensorFacts(
+      dtype: first?.dtype ?? .uint8, shape: [], stride: [], storage: nil, offset: 0,
+      requiresGrad: nil, layout: .unknown(g.qualifiedName))
+    facts.components = found
+    return facts
   }
 
   func dense(
@@ -382,6 +530,8 @@ public struct TensorFacts: Sendable {
   public var quantization: Quantization? = nil
   /// True when the file wraps it as an `nn.Parameter`.
   public var isParameter = false
-  /// A sparse tensor's dense components, by name.
+  /// The dense tensors a sparse, nested or subclass tensor is stored as, by name.
   public var components: [(String, TensorFacts)] = []
+  /// One line on a composite tensor's structure (`2 tensors of shape (j, 3), ragged in dim 1`).
+  public var detail: String? = nil
 }
