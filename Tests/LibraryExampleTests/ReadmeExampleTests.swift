@@ -22,7 +22,7 @@ import Testing
     let source = try String(
       contentsOf: Fixtures.root.appendingPathComponent(
         "Tests/LibraryExampleTests/ReadmeExample.swift"), encoding: .utf8)
-    let shown = Self.lines(of: readme, from: "<!-- library example begins -->", to: "```")
+    let shown = Self.lines(of: readme, from: "<!-- library example begins", to: "```")
     let compiled = Self.lines(
       of: source, from: "// README example begins", to: "// README example ends"
     )
