@@ -2,8 +2,13 @@
 // (`BatchRunner`, shared with `summary`).
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Budget: ParsableCommand {

@@ -1,8 +1,13 @@
 // Diff.swift: the `diff` subcommand: what differs between two checkpoints.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Diff: ParsableCommand {

@@ -2,8 +2,18 @@
 // holds no logic of its own.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// The entry point: process-wide settings, then the command line.
 @main
@@ -103,17 +113,17 @@ struct OutputOptions: ParsableArguments {
 func printJSON<T: Encodable>(_ value: T, layout: JSONLayout = .pretty) {
   fflush(nil)  // what `print` buffered goes first
   do {
-    try ReportJSON.stream(value, layout: layout) { FileHandle.standardOutput.write(Data($0)) }
+    try ReportJSON.stream(value, layout: layout) { writeAll(STDOUT_FILENO, $0) }
   } catch {
     let message = "ptinspect: cannot encode the report as JSON: \(error)\n"
-    FileHandle.standardError.write(Data(message.utf8))
+    writeStandardError(message)
     exit(70)
   }
 }
 
 /// Prints a one-line error for an unreadable input to standard error.
 func report(_ error: Error) {
-  FileHandle.standardError.write(Data("ptinspect: \(error)\n".utf8))
+  writeStandardError("ptinspect: \(error)\n")
 }
 
 /// A progress bar on standard error, or nil when standard error is not a terminal (or TERM is
@@ -122,7 +132,7 @@ func progressBar(_ unit: ProgressBar.Unit) -> ProgressBar? {
   ProgressBar(
     unit, isTerminal: isatty(STDERR_FILENO) != 0,
     environment: ProcessInfo.processInfo.environment
-  ) { FileHandle.standardError.write(Data($0.utf8)) }
+  ) { writeStandardError($0) }
 }
 
 /// Exit code 2: an input could not be read.

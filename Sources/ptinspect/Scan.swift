@@ -2,8 +2,13 @@
 // against torch's weights_only allowlist, plus zip tricks. Nothing is executed.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Scan: ParsableCommand {

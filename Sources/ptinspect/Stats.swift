@@ -2,8 +2,13 @@
 // totals, read straight from the file on all cores; `--check` fails on NaN or Inf.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Stats: ParsableCommand {
@@ -54,10 +59,8 @@ extension PTInspect {
       }
       if check && stats.hasNonFinite {
         let n = stats.totals.nonFiniteTensors.count
-        FileHandle.standardError.write(
-          Data(
-            "ptinspect: \(file): \(n == 1 ? "1 tensor holds" : "\(n) tensors hold") NaN or Inf\n"
-              .utf8))
+        writeStandardError(
+          "ptinspect: \(file): \(n == 1 ? "1 tensor holds" : "\(n) tensors hold") NaN or Inf\n")
         throw ExitCode.failure
       }
     }

@@ -1,7 +1,11 @@
 // BaselineSource.swift: where the growth rules find their baseline (`--baseline`): one earlier
 // checkpoint, read once, or a folder of them matched to each checkpoint by file name.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The baseline the growth rules compare with.
 public enum BaselineSource: Sendable {
@@ -33,7 +37,7 @@ public enum BaselineSource: Sendable {
     case .none: return nil
     case .checkpoint(let baseline): return baseline
     case .folder(let folder):
-      let candidate = folder + "/" + (path as NSString).lastPathComponent
+      let candidate = folder + "/" + (path.split(separator: "/").last.map(String.init) ?? path)
       guard FileManager.default.fileExists(atPath: candidate) else { return nil }
       return try Self.read(candidate)
     }

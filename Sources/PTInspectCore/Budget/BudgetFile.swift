@@ -11,7 +11,11 @@
 //     "features.*" = "1.2M"
 //     "classifier.*" = "5M"
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The budget file: found in the current folder (`names`, in order) and parsed into a
 /// `BudgetSpec`.

@@ -1,7 +1,11 @@
 // BudgetRenderer.swift: budget verdicts as a table (one row per file and rule), a one-line
 // verdict, JSON, JSON lines, and Markdown ready to post as a pull-request comment.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Several files' budget verdicts (`--format json` with more than one file).
 public struct BudgetBatchReport: Sendable, Codable, Equatable {
@@ -32,7 +36,7 @@ public enum BudgetRenderer {
   static func percent(_ part: Int64, of whole: Int64) -> String? {
     guard whole != 0 else { return nil }
     let p = Double(part) / Double(whole) * 100
-    return String(format: "%@%.1f%%", p > 0 ? "+" : "", p)
+    return (p > 0 ? "+" : "") + cFormat("%.1f%%", p)
   }
 
   /// Actual, limit and margin as shown.

@@ -1,7 +1,18 @@
 // FileBatch.swift: many checkpoints at once. Folders expand to the checkpoints inside them; each
 // file is opened on its own thread, spread over all cores; results come back in input order.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// One file to read, and whether a failure to read it is worth reporting.
 public struct BatchInput: Sendable, Equatable {
@@ -99,7 +110,7 @@ public enum FileBatch {
 
 /// The shared state of a batch: the next input to claim, finished outcomes not yet emitted.
 final class BatchState<Value: Sendable>: @unchecked Sendable {
-  let lock = NSLock()
+  let lock = Lock()
   let count: Int
   var next = 0
   var done = 0

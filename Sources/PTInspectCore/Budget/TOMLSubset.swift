@@ -3,7 +3,11 @@
 // (single and multi-line), integers, floats, booleans, dates (kept as text), arrays and inline
 // tables. Errors name the line.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A TOML value.
 public indirect enum TOMLValue: Sendable, Equatable {

@@ -3,7 +3,16 @@
 // in memory (tests, fuzzing, a byte range of another source). Nothing below the executable
 // opens a path except `FileSource`.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// A failure reading a byte source: the source cannot be opened, or a range cannot be read.
 public struct ByteSourceError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -87,7 +96,7 @@ public final class FileSource: ByteSource, @unchecked Sendable {
   public let name: String
   public let size: Int64
   private let fd: Int32
-  private let lock = NSLock()
+  private let lock = Lock()
   private var mapping: UnsafeRawBufferPointer?
   private var mappingFailed = false
   /// Reads at least this long go through the mapping.

@@ -2,7 +2,16 @@
 // command: a folder holding one index (`*.index.json`, hidden files left out) is one sharded
 // checkpoint; the index's `weight_map` names the shard files, relative to the index.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// A sharded checkpoint's index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`).
 package struct ShardIndex: Sendable {
@@ -58,9 +67,8 @@ package enum CheckpointFolder {
   ]
 
   package static func isFolder(_ path: String) -> Bool {
-    var isDirectory: ObjCBool = false
-    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-      && isDirectory.boolValue
+    var status = stat()
+    return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
   }
 
   package static func join(_ folder: String, _ name: String) -> String {

@@ -3,7 +3,18 @@
 // each tensor's partial results are merged in unit order, so the output does not depend on
 // the scheduling.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// What the engine found for one tensor.
 public enum TensorStatsOutcome: Sendable, Equatable {
@@ -132,7 +143,7 @@ public struct StatsEngine: Sendable {
 
 /// Work-unit results shared by the worker threads; every access holds the lock.
 private final class UnitResults: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private(set) var statistics: [ValueStatistics]
   private var nextUnit = 0
   private var done: Int64 = 0

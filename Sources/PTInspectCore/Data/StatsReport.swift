@@ -1,7 +1,11 @@
 // StatsReport.swift: `ptinspect stats` as data (Encodable, schemaVersion 1) and its renderings:
 // a table per tensor with the totals, a per-layer rollup and Markdown (JSON: ReportJSON).
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Statistics of one tensor's values.
 public struct TensorStatsEntry: Sendable, Encodable, Equatable {
@@ -246,7 +250,7 @@ public struct StatsReport: Sendable, Encodable {
   static func number(_ x: Double?) -> String {
     guard let x, x.isFinite else { return "-" }
     if x == 0 { return "0" }
-    return String(format: "%.5g", x)
+    return cFormat("%.5g", x)
   }
 
   /// The share of zeros: `-` for none, `100%` for all, else one decimal (never rounded to 0 or 100).
@@ -256,7 +260,7 @@ public struct StatsReport: Sendable, Encodable {
     let pct = s.zeroFraction * 100
     if pct < 0.1 { return "<0.1%" }
     if pct > 99.9 { return ">99.9%" }
-    return String(format: "%.1f%%", pct)
+    return cFormat("%.1f%%", pct)
   }
 
   static func count(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }

@@ -37,7 +37,11 @@
 // A file truncated by another process while it is read raises SIGBUS (as with any mapped
 // file); ptinspect does not guard against concurrent writers.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Where a storage's bytes are, as the data reader reads them.
 public enum DataLocation: Sendable, Equatable {

@@ -1,7 +1,11 @@
 // DiffReport.swift: the comparison of two checkpoints as data (Codable, schemaVersion 1).
 // `before` is the first file, `after` the second. Renderers turn it into a table or Markdown.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// One side of a comparison.
 public struct DiffSide: Sendable, Codable, Equatable {

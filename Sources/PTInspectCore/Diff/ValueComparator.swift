@@ -1,7 +1,18 @@
 // ValueComparator.swift: compares the contents of tensor pairs with `TensorDataReader`, chunk by
 // chunk from both files at once (bounded memory), the work spread over every core.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// The outcome for one pair.
 public enum ValueResult: Sendable, Equatable {
@@ -173,7 +184,7 @@ public enum ValueComparator {
     let options: DiffOptions
     let total: Int64
     let progress: CheckpointDiff.Progress?
-    let lock = NSLock()
+    let lock = Lock()
     var done: Int64 = 0
     var failure: CheckpointError?
 
@@ -312,7 +323,7 @@ public enum ValueComparator {
 /// Hands out items to worker threads and collects their results.
 final class WorkQueue<R: Sendable>: @unchecked Sendable {
   // Every access to `position` and `results` holds `lock`.
-  private let lock = NSLock()
+  private let lock = Lock()
   private let items: [Int]
   private var position = 0
   private var stored: [Int: R] = [:]
@@ -343,7 +354,7 @@ final class WorkQueue<R: Sendable>: @unchecked Sendable {
 /// The pairs found to differ, shared by the workers of phase 1.
 final class DifferingPairs: @unchecked Sendable {
   // Every access to `pairs` holds `lock`.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var pairs = Set<Int>()
 
   func insert(_ pair: Int) {

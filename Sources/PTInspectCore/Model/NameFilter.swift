@@ -10,7 +10,16 @@
 // (`budget --budget GLOB=N` has a third rule, `BudgetEvaluator.nameMatches`: a glob matches
 // the whole name, a plain name matches itself and everything below it.)
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// Shell-style globs (`*`, `?`, `[...]`), where `*` also matches dots.
 public enum Glob {

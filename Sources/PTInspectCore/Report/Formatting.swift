@@ -1,7 +1,11 @@
 // Formatting.swift: numbers, bytes and shapes as people read them, text from files made safe
 // for a terminal, a small text table, and terminal styling.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 public enum Format {
   /// `5852234` as `5,852,234`.
@@ -24,7 +28,7 @@ public enum Format {
       value /= 1024
       unit += 1
     }
-    return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    return unit == 0 ? "\(n) B" : cFormat("%.1f", value) + " " + units[unit]
   }
 
   /// `[32, 3, 3, 3]`; `[]` for a scalar.

@@ -2,7 +2,11 @@
 // parameters would take in other dtypes, a training estimate with Adam, the largest layer, and
 // where the file's bytes go. All numbers are bytes; the table shows binary units (1 KiB = 1024).
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Bytes of the model's tensors of one dtype, as stored (tied tensors counted once).
 public struct DtypeBytes: Sendable, Codable, Equatable {
@@ -162,7 +166,7 @@ public enum MemoryRenderer {
   static func percent(_ share: Double) -> String {
     if share == 0 { return "-" }
     if share < 0.0001 { return "<0.01%" }
-    return String(format: "%.2f%%", share * 100)
+    return cFormat("%.2f%%", share * 100)
   }
 
   static func rows(_ m: MemoryReport) -> TextTable {

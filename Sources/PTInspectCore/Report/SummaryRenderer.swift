@@ -213,7 +213,7 @@ public enum SummaryRenderer {
     var totals = TextTable(
       headers: ["Total", "Count", "Detail"], alignments: [.left, .right, .left])
     for (label, value, detail) in totalsLines(r) {
-      totals.add([label.trimmingCharacters(in: .whitespaces), value, detail])
+      totals.add([label.trimmingSpaces(), value, detail])
     }
     out.append(totals.markdown())
     if r.anatomy.parts.count > 1 {

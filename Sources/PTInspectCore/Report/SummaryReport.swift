@@ -1,7 +1,11 @@
 // SummaryReport.swift: the summary as data (Codable, schemaVersion 1). Renderers turn it into a
 // table, Markdown or JSON; nothing here prints.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The JSON schema version. Fields are added, never renamed or removed.
 public let reportSchemaVersion = 1
@@ -236,17 +240,17 @@ public struct SummaryReport: Sendable, Codable {
     let ratio = modelBytes > 0 ? Double(c.fileBytes) / Double(modelBytes) : nil
     var verdict: String
     if let ratio {
-      verdict = "this file is \(String(format: "%.1f", ratio))x the model"
+      verdict = "this file is \(cFormat("%.1f", ratio))x the model"
       var reasons: [String] = []
       if optimizerBytes > modelBytes / 20 {
         reasons.append(
-          "\(optimizer ?? "optimizer state") \(String(format: "%.1f", Double(optimizerBytes) / Double(modelBytes)))x"
+          "\(optimizer ?? "optimizer state") \(cFormat("%.1f", Double(optimizerBytes) / Double(modelBytes)))x"
         )
       }
       if otherBytes > modelBytes / 20 {
         let emaLike = c.parts.contains { $0.role == .ema }
         reasons.append(
-          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(String(format: "%.1f", Double(otherBytes) / Double(modelBytes)))x"
+          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(cFormat("%.1f", Double(otherBytes) / Double(modelBytes)))x"
         )
       }
       if unviewed > modelBytes / 20 { reasons.append("storage no tensor views \(unviewed) bytes") }

@@ -1,7 +1,11 @@
 // TensorsReport.swift: the `tensors` listing: every tensor with dtype, shape, stride, storage
 // and offset, filtered and sorted.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// How to order the tensors listing.
 public enum TensorSort: String, Sendable, CaseIterable {

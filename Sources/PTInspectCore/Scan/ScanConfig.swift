@@ -5,7 +5,11 @@
 //     [tool.ptinspect.scan]
 //     allow = ["mymodels.nets.Net", "torchvision.models.*"]
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A bad scan config file or `--allow` value.
 public struct ScanConfigError: Error, Sendable, CustomStringConvertible {
@@ -68,7 +72,7 @@ public enum ScanConfig {
 
   /// A global as `--allow` and the config take it: `module.name`, or `prefix.*`.
   public static func validated(_ text: String) throws(ScanConfigError) -> String {
-    let s = text.trimmingCharacters(in: .whitespaces)
+    let s = text.trimmingSpaces()
     guard s.contains("."), !s.hasPrefix("."), !s.hasSuffix("."), !s.contains(" "),
       s == "*" || !s.dropLast(2).contains("*")
     else {

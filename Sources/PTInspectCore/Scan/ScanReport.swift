@@ -1,7 +1,11 @@
 // ScanReport.swift: what `ptinspect scan` found in one file, as data (Codable, schemaVersion 1).
 // ScanRenderer turns it into a table or Markdown, ReportJSON into JSON.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// One place a global is named or used.
 public struct ScanOccurrence: Sendable, Codable, Equatable {
