@@ -20,10 +20,12 @@ public struct ByteSourceError: Error, Equatable, Sendable, CustomStringConvertib
   public var message: String
   /// True when the source does not exist (no such file).
   public var isMissing = false
+  /// A read failure: `message` says what failed (`no such file`, `read past the end at offset N`); `isMissing` when the file does not exist.
   public init(_ message: String, isMissing: Bool = false) {
     self.message = message
     self.isMissing = isMissing
   }
+  /// The message, as part of the one-line error the tool prints.
   public var description: String { message }
 }
 
@@ -45,6 +47,7 @@ public protocol ByteSource: AnyObject, Sendable {
 }
 
 extension ByteSource {
+  /// Tells the source that the bytes in `offset..<offset+count` are not needed again (a mapped file lets the pages go); by default nothing happens.
   public func release(at offset: Int64, count: Int) {}
 
   /// Checks that `offset..<offset+count` lies inside the source.
@@ -64,20 +67,25 @@ extension ByteSource {
 
 /// Bytes in memory.
 public final class MemorySource: ByteSource {
+  /// The name errors use: `<memory>` unless given.
   public let name: String
   let bytes: [UInt8]
+  /// The number of bytes held.
   public var size: Int64 { Int64(bytes.count) }
 
+  /// A source over `bytes` (a checkpoint already in memory, a test's hand-made bytes), named `name` in errors.
   public init(_ bytes: [UInt8], name: String = "<memory>") {
     self.bytes = bytes
     self.name = name
   }
 
+  /// A copy of `count` bytes from `offset`; reading past the end throws.
   public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     return Array(bytes[Int(offset)..<Int(offset) + count])
   }
 
+  /// Calls `body` with the bytes of `offset..<offset+count` in place, without copying; past the end throws.
   public func withBytes<R>(
     at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {
@@ -93,7 +101,9 @@ public final class MemorySource: ByteSource {
 /// for tensor data: no copy, and pages are released as reading moves on).
 public final class FileSource: ByteSource, @unchecked Sendable {
   // Immutable after init except `mapping`, which is set once under `lock`.
+  /// The path, as errors name the file.
   public let name: String
+  /// The file's size in bytes when it was opened.
   public let size: Int64
   private let fd: Int32
   private let lock = Lock()
@@ -133,6 +143,7 @@ public final class FileSource: ByteSource, @unchecked Sendable {
     close(fd)
   }
 
+  /// A copy of `count` bytes from `offset` (pread, or the mapping for large ranges); past the end throws.
   public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     var out = [UInt8](repeating: 0, count: count)
@@ -158,6 +169,7 @@ public final class FileSource: ByteSource, @unchecked Sendable {
     return out
   }
 
+  /// Calls `body` with the bytes of `offset..<offset+count` in the file's read-only mapping, without copying; past the end throws.
   public func withBytes<R>(
     at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {

@@ -24,9 +24,12 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupported(String)
   }
 
+  /// The file that could not be read, as the caller named it.
   public var file: String
+  /// Why, typed by layer, with byte offsets where there are some.
   public var reason: Reason
 
+  /// An error for `file`, for `reason`.
   public init(file: String, _ reason: Reason) {
     self.file = file
     self.reason = reason
@@ -75,6 +78,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     }
   }
 
+  /// The one-line message ptinspect prints: the file, then the problem.
   public var description: String { "\(file): \(message)" }
 
   /// The same failure with `prefix` put before its message (`baseline: ...`).
@@ -90,9 +94,13 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
 
 /// A note about the file for the user: something odd, inferred or unsafe.
 public struct Diagnostic: Sendable, Codable, Equatable {
+  /// How much the note matters: `info` (an inference, a fact), `warning` (something odd or unsafe), `error` (a part that could not be read).
   public enum Severity: String, Sendable, Codable { case info, warning, error }
+  /// How much it matters.
   public var severity: Severity
+  /// The note, one sentence.
   public var message: String
+  /// A note of `severity` saying `message`.
   public init(_ severity: Severity, _ message: String) {
     self.severity = severity
     self.message = message

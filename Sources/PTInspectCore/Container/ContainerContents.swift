@@ -31,10 +31,14 @@ public enum ByteOrder: String, Sendable, Codable {
 /// the shards of a sharded checkpoint), the folder of records (`data`, TorchScript's
 /// `constants`, the tar container's `storages`, "" for safetensors) and the key.
 public struct StorageID: Hashable, Sendable, CustomStringConvertible {
+  /// The file of the checkpoint holding it: 0 for the file itself, a shard's number otherwise.
   public var file: Int
+  /// Its folder of records: `data`, or `constants` for TorchScript constants.
   public var folder: String
+  /// Its key within the folder (`data/<key>` in a zip).
   public var key: String
 
+  /// The storage `key` in `folder` of file `file`.
   public init(file: Int = 0, folder: String, key: String) {
     self.file = file
     self.folder = folder

@@ -32,6 +32,7 @@ public struct StatsEngine: Sendable {
   /// Elements decoded per chunk (the Double buffer is 8 bytes per element).
   public var chunkElements = 32_768
 
+  /// The default engine: one worker per core, 8 MB work units.
   public init() {}
 
   /// The engine as the environment sets it: `PTINSPECT_THREADS=N` (N at least 1) uses N

@@ -9,8 +9,11 @@
 
 /// Statistics of one tensor's values.
 public struct TensorStatsEntry: Sendable, Encodable, Equatable {
+  /// The tensor's full name, as `Checkpoint.tensors` names it.
   public var name: String
+  /// Its dtype as stored (`float32`).
   public var dtype: String
+  /// Its number of elements.
   public var numel: Int64
   /// Nil when the values could not be read (`skipped` says why).
   public var statistics: ValueStatistics?
@@ -33,6 +36,7 @@ public struct TensorStatsEntry: Sendable, Encodable, Equatable {
     try c.encode(skipped, forKey: .skipped)
   }
 
+  /// A row: a tensor's statistics, or why it was skipped (`skipped`, with `statistics` nil).
   public init(
     name: String, dtype: String, numel: Int64, statistics: ValueStatistics?, sharedWith: String?,
     skipped: String?
@@ -54,6 +58,7 @@ public struct LayerStatsEntry: Sendable, Encodable, Equatable {
   public var type: String
   /// Tensors whose values were read.
   public var tensors: Int
+  /// The statistics of all their values taken together.
   public var statistics: ValueStatistics
 
   enum CodingKeys: String, CodingKey {
@@ -69,6 +74,7 @@ public struct LayerStatsEntry: Sendable, Encodable, Equatable {
     try StatsJSON.encode(statistics, into: &c)
   }
 
+  /// A layer's row: `tensors` tensors of the layer `name` of type `type`, taken together.
   public init(name: String, type: String, tensors: Int, statistics: ValueStatistics) {
     self.name = name
     self.type = type
@@ -87,6 +93,7 @@ public struct StatsTotals: Sendable, Encodable, Equatable {
   public var skipped: Int
   /// Bytes of tensor data read.
   public var bytes: Int64
+  /// The statistics of every listed tensor taken together (tied tensors once).
   public var statistics: ValueStatistics
   /// Tensors holding NaN or Inf, in file order.
   public var nonFiniteTensors: [String]
@@ -107,6 +114,7 @@ public struct StatsTotals: Sendable, Encodable, Equatable {
     try c.encode(nonFiniteTensors, forKey: .nonFiniteTensors)
   }
 
+  /// The totals: `tensors` listed, `read` of them read, `skipped` without values, `bytes` read, their statistics taken together, and the tensors holding NaN or Inf.
   public init(
     tensors: Int, read: Int, skipped: Int, bytes: Int64, statistics: ValueStatistics,
     nonFiniteTensors: [String]
@@ -143,12 +151,19 @@ enum StatsJSON {
 
 /// The `stats` report: per tensor, per layer and in total.
 public struct StatsReport: Sendable, Encodable {
+  /// The JSON schema version (`reportSchemaVersion`).
   public var schemaVersion = reportSchemaVersion
+  /// The file, as given.
   public var file: String
+  /// The container (`ContainerFormat` raw value).
   public var format: String
+  /// The `--filter` glob, or nil for every tensor.
   public var filter: String?
+  /// One row per listed tensor, in file order.
   public var tensors: [TensorStatsEntry]
+  /// One row per layer of the model.
   public var layers: [LayerStatsEntry]
+  /// Every listed tensor taken together.
   public var totals: StatsTotals
 
   /// Reads every tensor of `c` whose name matches `filter` and computes its statistics.

@@ -122,9 +122,12 @@ public enum ColorMode: String, Sendable, CaseIterable {
 
 /// ANSI styling, or none. Colour is for people at a terminal only.
 public struct TerminalStyle: Sendable {
+  /// Whether escape sequences are written.
   public var enabled: Bool
+  /// No colour or bold: plain text.
   public static let plain = TerminalStyle(enabled: false)
 
+  /// A style that writes ANSI escape sequences when `enabled`.
   public init(enabled: Bool) { self.enabled = enabled }
 
   /// Colour when asked (`always`), or when `auto` and stdout is a terminal and NO_COLOR is unset.
@@ -141,9 +144,14 @@ public struct TerminalStyle: Sendable {
   }
 
   func wrap(_ s: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+  /// `s` in bold.
   public func bold(_ s: String) -> String { wrap(s, "1") }
+  /// `s` dimmed.
   public func dim(_ s: String) -> String { wrap(s, "2") }
+  /// `s` in yellow (warnings).
   public func yellow(_ s: String) -> String { wrap(s, "33") }
+  /// `s` in red (findings, NaN and Inf).
   public func red(_ s: String) -> String { wrap(s, "31") }
+  /// `s` in green (within budget, safe).
   public func green(_ s: String) -> String { wrap(s, "32") }
 }

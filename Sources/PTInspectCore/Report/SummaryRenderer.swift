@@ -10,6 +10,7 @@ public struct LayerTableOptions: Sendable {
   public var explain = false
   /// Show the memory block (bytes by dtype, projections, Adam estimate, file anatomy).
   public var memory = false
+  /// Options for the layer table: `depth` rolls the module tree up to N levels, `collapse` folds repeated blocks, `explain` adds each count's formula, `memory` adds the memory section.
   public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false, memory: Bool = false)
   {
     self.depth = depth
@@ -19,6 +20,7 @@ public struct LayerTableOptions: Sendable {
   }
 }
 
+/// Renders a `SummaryReport` as `ptinspect` prints it: a terminal table or Markdown. Pure: it returns the text.
 public enum SummaryRenderer {
   static func dash(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }
 

@@ -21,6 +21,7 @@ public enum GlobalVerdict: String, Sendable, Codable, Comparable, CaseIterable {
     case .dangerous: 2
     }
   }
+  /// Orders verdicts from safest to worst: allowed, unknown, dangerous.
   public static func < (a: GlobalVerdict, b: GlobalVerdict) -> Bool { a.rank < b.rank }
 }
 

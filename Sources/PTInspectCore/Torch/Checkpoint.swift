@@ -12,8 +12,11 @@ public struct NamedGlobal: Sendable, Equatable {
 
 /// Everything ptinspect learns from a checkpoint without reading tensor data.
 public struct Checkpoint: Sendable {
+  /// The path it was opened from, as given.
   public var path: String
+  /// The container, told from the bytes (`torch-zip`, `safetensors`, ...).
   public var format: ContainerFormat
+  /// The file's size in bytes (all shards together, for a sharded checkpoint).
   public var fileBytes: Int64
   /// Every tensor, in the order the pickle holds them.
   public var tensors: [TensorRecord] = []
@@ -21,9 +24,13 @@ public struct Checkpoint: Sendable {
   public var modelPrefix = ""
   /// A prefix every model key carries and layer names drop (`module.`, `model.`), or "".
   public var strippedPrefix = ""
+  /// The root object's top-level parts (model, optimizer state, values) and what each weighs.
   public var parts: [CheckpointPart] = []
+  /// Values that are not tensors (epoch, hyper-parameters, arrays), rendered short.
   public var metadata: [MetadataItem] = []
+  /// The modules of a whole-model pickle or TorchScript file, by dotted path: class and hyper-parameters.
   public var modules: [String: ModuleInfo] = [:]
+  /// The paths of `modules`, in the order the file holds them.
   public var moduleOrder: [String] = []
   /// The storages the file carries for its tensors (those its tensors view, for a zip; every
   /// one the stream lists, for the legacy and tar containers), in file order.
@@ -38,12 +45,16 @@ public struct Checkpoint: Sendable {
   public var fileByteOrders: [ByteOrder?] = []
   /// Every global each pickle names.
   public var globals: [NamedGlobal] = []
+  /// Notes about the file: inferences, oddities, unsafe content.
   public var diagnostics: [Diagnostic] = []
   /// The zip's top folder (`sd/`, `archive/`), when a zip.
   public var archiveRoot: String?
+  /// The main pickle's protocol (0-5), or 0 when there is no pickle (safetensors).
   public var pickleProtocol = 0
+  /// The byte order of the tensor data, when the file says (legacy files, NumPy), or nil.
   public var byteOrder: ByteOrder?
 
+  /// An empty checkpoint of `format` for `path`; `open` fills one in.
   public init(path: String, format: ContainerFormat, fileBytes: Int64) {
     self.path = path
     self.format = format

@@ -28,10 +28,13 @@ public struct ZipFinding: Sendable, Codable, Equatable {
     case comment
     case multiDisk = "multi-disk"
   }
+  /// What kind of finding it is (the JSON `kind`).
   public var kind: Kind
   /// The entry concerned, when one is.
   public var entry: String?
+  /// What was found, one sentence.
   public var message: String
+  /// A finding of `kind` about `entry` (nil for the archive as a whole).
   public init(kind: Kind, entry: String?, message: String) {
     self.kind = kind
     self.entry = entry
