@@ -8,7 +8,7 @@
 #endif
 
 /// The baseline the growth rules compare with.
-public enum BaselineSource: Sendable {
+package enum BaselineSource: Sendable {
   /// No baseline given.
   case none
   /// One checkpoint, read up front: every file is compared with it.
@@ -18,7 +18,7 @@ public enum BaselineSource: Sendable {
 
   /// Reads `path`: a folder is kept to be matched per file; a checkpoint is read now. Errors
   /// say `baseline:`.
-  public init(_ path: String?) throws(CheckpointError) {
+  package init(_ path: String?) throws(CheckpointError) {
     guard let path else {
       self = .none
       return
@@ -32,7 +32,7 @@ public enum BaselineSource: Sendable {
 
   /// The baseline for the checkpoint at `path`: nil without one, or when the folder holds no
   /// file of that name.
-  public func baseline(for path: String) throws(CheckpointError) -> BudgetBaseline? {
+  package func baseline(for path: String) throws(CheckpointError) -> BudgetBaseline? {
     switch self {
     case .none: return nil
     case .checkpoint(let baseline): return baseline

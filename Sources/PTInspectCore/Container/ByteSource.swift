@@ -21,7 +21,7 @@ public struct ByteSourceError: Error, Equatable, Sendable, CustomStringConvertib
   /// True when the source does not exist (no such file).
   public var isMissing = false
   /// A read failure: `message` says what failed (`no such file`, `read past the end at offset N`); `isMissing` when the file does not exist.
-  public init(_ message: String, isMissing: Bool = false) {
+  package init(_ message: String, isMissing: Bool = false) {
     self.message = message
     self.isMissing = isMissing
   }
@@ -216,32 +216,32 @@ public final class FileSource: ByteSource, @unchecked Sendable {
 
 /// Bytes `offset..<offset+count` of another source, as a source of their own (a `.distcp`
 /// member, a zip entry stored in place).
-public final class SliceSource: ByteSource {
-  public let name: String
+package final class SliceSource: ByteSource {
+  package let name: String
   let base: any ByteSource
   let offset: Int64
-  public let size: Int64
+  package let size: Int64
 
-  public init(_ base: any ByteSource, offset: Int64, count: Int64, name: String? = nil) {
+  package init(_ base: any ByteSource, offset: Int64, count: Int64, name: String? = nil) {
     self.base = base
     self.offset = offset
     self.size = count
     self.name = name ?? base.name
   }
 
-  public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
+  package func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     return try base.read(at: self.offset + offset, count: count)
   }
 
-  public func withBytes<R>(
+  package func withBytes<R>(
     at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {
     try checkRange(offset, count)
     return try base.withBytes(at: self.offset + offset, count: count, body)
   }
 
-  public func release(at offset: Int64, count: Int) {
+  package func release(at offset: Int64, count: Int) {
     base.release(at: self.offset + offset, count: count)
   }
 }

@@ -30,13 +30,13 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
   public var reason: Reason
 
   /// An error for `file`, for `reason`.
-  public init(file: String, _ reason: Reason) {
+  package init(file: String, _ reason: Reason) {
     self.file = file
     self.reason = reason
   }
 
   /// A failure of a layer below (the zip layer, a byte source) as a checkpoint error.
-  public init(_ error: any Error, file: String) {
+  package init(_ error: any Error, file: String) {
     switch error {
     case let e as CheckpointError: self = e
     case let e as ZipError: self.init(file: file, .zip(e))
@@ -47,7 +47,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
   }
 
   /// A container error with this message.
-  public init(file: String, _ message: String) {
+  package init(file: String, _ message: String) {
     self.init(file: file, .container(message))
   }
 
@@ -101,7 +101,7 @@ public struct Diagnostic: Sendable, Codable, Equatable {
   /// The note, one sentence.
   public var message: String
   /// A note of `severity` saying `message`.
-  public init(_ severity: Severity, _ message: String) {
+  package init(_ severity: Severity, _ message: String) {
     self.severity = severity
     self.message = message
   }

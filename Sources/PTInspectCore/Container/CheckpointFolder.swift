@@ -93,7 +93,7 @@ package enum CheckpointFolder {
   }
 
   /// What a folder stands for as one checkpoint.
-  public enum Contents: Equatable {
+  package enum Contents: Equatable {
     /// A sharded checkpoint: its one index.
     case index(String)
     /// A folder with one checkpoint file beside other files (a Hugging Face model folder:
@@ -103,7 +103,7 @@ package enum CheckpointFolder {
 
   /// The checkpoint a folder stands for: its one index, else its one checkpoint file; or why it
   /// stands for none.
-  public static func checkpoint(in folder: String) throws(CheckpointError) -> Contents {
+  package static func checkpoint(in folder: String) throws(CheckpointError) -> Contents {
     let found = indexes(in: folder)
     if found.count == 1, let only = found.first { return .index(join(folder, only)) }
     if found.isEmpty {

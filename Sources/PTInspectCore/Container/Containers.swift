@@ -4,7 +4,7 @@
 import Pickle
 
 /// How strictly a container is read.
-public enum ReadMode: Sendable {
+package enum ReadMode: Sendable {
   /// For the summary: the first problem is an error.
   case strict
   /// For the scan: as much as can be read, with the problems as `errors` and `notes`.

@@ -53,7 +53,7 @@ public struct StatsEngine: Sendable {
   /// Statistics for each of `tensors`, in order. `progress(done, total)` is called from worker
   /// threads with stored bytes read so far. Sparse tensors get the statistics of their dense
   /// form: the stored values plus `numel - values` implicit zeros.
-  public func run(
+  package func run(
     _ reader: TensorDataReader, tensors: [TensorRecord],
     progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
   ) throws -> [TensorStatsOutcome] {

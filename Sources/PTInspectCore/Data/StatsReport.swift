@@ -37,7 +37,7 @@ public struct TensorStatsEntry: Sendable, Encodable, Equatable {
   }
 
   /// A row: a tensor's statistics, or why it was skipped (`skipped`, with `statistics` nil).
-  public init(
+  package init(
     name: String, dtype: String, numel: Int64, statistics: ValueStatistics?, sharedWith: String?,
     skipped: String?
   ) {
@@ -75,7 +75,7 @@ public struct LayerStatsEntry: Sendable, Encodable, Equatable {
   }
 
   /// A layer's row: `tensors` tensors of the layer `name` of type `type`, taken together.
-  public init(name: String, type: String, tensors: Int, statistics: ValueStatistics) {
+  package init(name: String, type: String, tensors: Int, statistics: ValueStatistics) {
     self.name = name
     self.type = type
     self.tensors = tensors
@@ -115,7 +115,7 @@ public struct StatsTotals: Sendable, Encodable, Equatable {
   }
 
   /// The totals: `tensors` listed, `read` of them read, `skipped` without values, `bytes` read, their statistics taken together, and the tensors holding NaN or Inf.
-  public init(
+  package init(
     tensors: Int, read: Int, skipped: Int, bytes: Int64, statistics: ValueStatistics,
     nonFiniteTensors: [String]
   ) {
@@ -176,7 +176,7 @@ public struct StatsReport: Sendable, Encodable {
   }
 
   /// As above, with a reader the caller already holds.
-  public init(
+  package init(
     _ c: Checkpoint, reader: TensorDataReader, filter: String? = nil,
     engine: StatsEngine = StatsEngine(),
     progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil

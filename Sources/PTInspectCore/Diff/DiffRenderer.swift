@@ -7,7 +7,7 @@
 #endif
 
 /// Renders a `DiffReport`.
-public enum DiffRenderer {
+package enum DiffRenderer {
   /// `model.pt (torch-zip, 33 tensors)`, the file in backticks for Markdown.
   static func describe(_ side: DiffSide, quoted: Bool) -> String {
     (quoted ? "`\(side.file)`" : side.file)
@@ -15,7 +15,7 @@ public enum DiffRenderer {
   }
 
   /// The terminal rendering: files, names, a table of what differs, layers, totals, verdict.
-  public static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
+  package static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
     var out = [
       "before: " + describe(r.before, quoted: false), "after:  " + describe(r.after, quoted: false),
     ]
@@ -64,7 +64,7 @@ public enum DiffRenderer {
   }
 
   /// The same report as GitHub-flavoured Markdown.
-  public static func markdown(_ r: DiffReport) -> String {
+  package static func markdown(_ r: DiffReport) -> String {
     var out: [String] = []
     out.append("### ptinspect diff: `\(r.before.file)` → `\(r.after.file)`")
     out.append("")

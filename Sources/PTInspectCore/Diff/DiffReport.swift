@@ -110,7 +110,7 @@ public struct ValueStats: Sendable, Codable, Equatable {
   public var nonFiniteMismatches: Int64
 
   /// The statistics of one comparison (the value comparator fills them in).
-  public init(
+  package init(
     numel: Int64, elementsChanged: Int64, elementsDifferent: Int64, maxAbsDiff: Double,
     maxRelDiff: Double?,
     rmsDiff: Double, cosine: Double?, bitIdentical: Bool?, nanBefore: Int64 = 0,
@@ -156,7 +156,7 @@ public struct ValueChange: Sendable, Codable, Equatable {
   }
 
   /// A tensor whose values differ as `stats` says.
-  public init(
+  package init(
     name: String, dtypeBefore: String, dtypeAfter: String, shape: [Int64], stats: ValueStats
   ) {
     self.name = name
@@ -307,7 +307,7 @@ public struct LayerChange: Sendable, Codable, Equatable {
   public var tensors: [LayerTensorChange]
 
   /// A layer's change (the comparison builds these).
-  public init(
+  package init(
     name: String, before: String?, after: String?, parametersBefore: Int64, parametersAfter: Int64,
     buffersBefore: Int64, buffersAfter: Int64, tensors: [LayerTensorChange]
   ) {
@@ -334,7 +334,7 @@ public struct DiffCounts: Sendable, Codable, Equatable {
   /// Bytes as stored.
   public var bytes: Int64 = 0
   /// All counts zero.
-  public init() {}
+  package init() {}
 }
 
 /// Totals before, after, and after minus before.

@@ -15,17 +15,17 @@ import Dispatch
 #endif
 
 /// The outcome for one pair.
-public enum ValueResult: Sendable, Equatable {
+package enum ValueResult: Sendable, Equatable {
   case compared(ValueStats)
   /// Not compared, with the reason (`sparse_coo layout`, `meta tensor: no data`, ...).
   case skipped(String)
 }
 
 /// The outcome for every pair, in order, and the tensor bytes read.
-public struct ValueOutcome: Sendable {
-  public var results: [ValueResult]
+package struct ValueOutcome: Sendable {
+  package var results: [ValueResult]
   /// Bytes of tensor data the comparison covers (both sides).
-  public var bytesRead: Int64
+  package var bytesRead: Int64
 }
 
 /// Streams tensor pairs from both files and accumulates `DiffAccumulator` statistics.
@@ -34,11 +34,11 @@ public struct ValueOutcome: Sendable {
 /// difference); identical pairs then only need a NaN/Inf count. Pairs that differ, or whose dtypes
 /// differ, are decoded to float64 on both sides in lockstep. Large tensors are split into element
 /// ranges so that one big tensor also spreads over the cores.
-public enum ValueComparator {
+package enum ValueComparator {
   /// Elements per decoded chunk (two buffers of 2 MiB per worker).
   static let chunkElements = 262_144
 
-  public static func compare(
+  package static func compare(
     _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
     progress: CheckpointDiff.Progress?
   ) throws(CheckpointError) -> ValueOutcome {

@@ -42,8 +42,8 @@ public struct Layer: Sendable, Codable, Equatable {
 }
 
 /// Infers layers from a checkpoint's model tensors.
-public enum LayerInference {
-  public static func layers(of c: Checkpoint) -> [Layer] {
+package enum LayerInference {
+  package static func layers(of c: Checkpoint) -> [Layer] {
     var order: [String] = []
     var groups: [String: [(leaf: String, tensor: TensorRecord)]] = [:]
     for t in c.tensors where t.section == .model {

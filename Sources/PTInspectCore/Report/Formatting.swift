@@ -7,9 +7,9 @@
   import Foundation
 #endif
 
-public enum Format {
+package enum Format {
   /// `5852234` as `5,852,234`.
-  public static func count(_ n: Int64) -> String {
+  package static func count(_ n: Int64) -> String {
     let digits = String(n.magnitude)
     var out = ""
     for (i, ch) in digits.enumerated() {
@@ -20,7 +20,7 @@ public enum Format {
   }
 
   /// Bytes in binary units: `22.3 MiB`, `3.5 KiB`, `24 B`.
-  public static func bytes(_ n: Int64) -> String {
+  package static func bytes(_ n: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
     var value = Double(n)
     var unit = 0
@@ -32,13 +32,13 @@ public enum Format {
   }
 
   /// `[32, 3, 3, 3]`; `[]` for a scalar.
-  public static func shape(_ s: [Int64]) -> String {
+  package static func shape(_ s: [Int64]) -> String {
     "[" + s.map(String.init).joined(separator: ", ") + "]"
   }
 
   /// Text from the file made safe for a terminal: control and format characters (escape
   /// sequences, bidi overrides) are shown as `\u{1B}`, and more than `limit` characters are cut.
-  public static func printable(_ text: String, limit: Int = 4096) -> String {
+  package static func printable(_ text: String, limit: Int = 4096) -> String {
     var out = ""
     var count = 0
     for scalar in text.unicodeScalars {
@@ -59,24 +59,24 @@ public enum Format {
 }
 
 /// Column alignment in a `TextTable`.
-public enum Alignment: Sendable { case left, right }
+package enum Alignment: Sendable { case left, right }
 
 /// A monospace table: columns padded to width, no box drawing, so `awk` and `column` still work.
-public struct TextTable: Sendable {
-  public var headers: [String]
-  public var alignments: [Alignment]
-  public var rows: [[String]] = []
+package struct TextTable: Sendable {
+  package var headers: [String]
+  package var alignments: [Alignment]
+  package var rows: [[String]] = []
   /// Rows after which a rule is drawn (e.g. before a total).
-  public var rulesBefore: Set<Int> = []
+  package var rulesBefore: Set<Int> = []
 
-  public init(headers: [String], alignments: [Alignment]) {
+  package init(headers: [String], alignments: [Alignment]) {
     self.headers = headers
     self.alignments = alignments
   }
 
-  public mutating func add(_ row: [String]) { rows.append(row) }
+  package mutating func add(_ row: [String]) { rows.append(row) }
 
-  public func render(style: TerminalStyle = .plain) -> String {
+  package func render(style: TerminalStyle = .plain) -> String {
     var widths = headers.map(\.count)
     for row in rows {
       for (i, cell) in row.enumerated() where i < widths.count {
@@ -104,7 +104,7 @@ public struct TextTable: Sendable {
   }
 
   /// The same table as GitHub-flavoured Markdown.
-  public func markdown() -> String {
+  package func markdown() -> String {
     func esc(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
     var out = ["| " + headers.map(esc).joined(separator: " | ") + " |"]
     out.append("|" + alignments.map { $0 == .right ? "---:" : "---" }.joined(separator: "|") + "|")

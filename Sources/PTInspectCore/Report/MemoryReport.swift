@@ -101,7 +101,7 @@ public struct MemoryReport: Sendable, Codable, Equatable {
   public var anatomy: [AnatomyShare]
 
   /// The memory report of `c` from the summary's totals, layers and anatomy.
-  public init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
+  package init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
     var dtypes: [String: DtypeBytes] = [:]
     var parameterBytes: Int64 = 0
     var trainableBytes: Int64 = 0
@@ -181,7 +181,7 @@ public struct MemoryReport: Sendable, Codable, Equatable {
 }
 
 /// The memory section as a table (under `summary --memory`) and as Markdown.
-public enum MemoryRenderer {
+package enum MemoryRenderer {
   static func percent(_ share: Double) -> String {
     if share == 0 { return "-" }
     if share < 0.0001 { return "<0.01%" }
@@ -248,14 +248,14 @@ public enum MemoryRenderer {
   ]
 
   /// The memory block for a terminal.
-  public static func table(_ m: MemoryReport, style: TerminalStyle = .plain) -> String {
+  package static func table(_ m: MemoryReport, style: TerminalStyle = .plain) -> String {
     [
       rows(m).render(style: style), "", anatomyTable(m).render(style: style),
     ].joined(separator: "\n") + "\n" + footnote.map { style.dim($0) }.joined(separator: "\n")
   }
 
   /// The memory block as Markdown.
-  public static func markdown(_ m: MemoryReport) -> String {
+  package static func markdown(_ m: MemoryReport) -> String {
     [rows(m).markdown(), "", anatomyTable(m).markdown(), ""].joined(separator: "\n") + "\n"
       + footnote.map { "_\($0)_" }.joined(separator: "\n")
   }

@@ -1,18 +1,18 @@
 // SummaryListRenderer.swift: `summary` over several files: one row per file and a total.
 
 /// One row of the many-files summary table.
-public struct SummaryRow: Sendable, Codable, Equatable {
-  public var file: String
-  public var format: String
-  public var tensors: Int
-  public var parameters: Int64
-  public var buffers: Int64
-  public var bytes: Int64
-  public var fileBytes: Int64
+package struct SummaryRow: Sendable, Codable, Equatable {
+  package var file: String
+  package var format: String
+  package var tensors: Int
+  package var parameters: Int64
+  package var buffers: Int64
+  package var bytes: Int64
+  package var fileBytes: Int64
   /// Why the file could not be read.
-  public var error: String?
+  package var error: String?
 
-  public init(_ r: SummaryReport) {
+  package init(_ r: SummaryReport) {
     file = r.file
     format = r.format
     tensors = r.tensors.count
@@ -22,7 +22,7 @@ public struct SummaryRow: Sendable, Codable, Equatable {
     fileBytes = r.fileBytes
   }
 
-  public init(file: String, error: String) {
+  package init(file: String, error: String) {
     self.file = file
     format = "-"
     tensors = 0
@@ -35,7 +35,7 @@ public struct SummaryRow: Sendable, Codable, Equatable {
 }
 
 /// `summary` over several files: one row per file.
-public enum SummaryListRenderer {
+package enum SummaryListRenderer {
   static func table(_ rows: [SummaryRow]) -> TextTable {
     var t = TextTable(
       headers: ["File", "Format", "Tensors", "Parameters", "Buffers", "Bytes", "File size"],
@@ -71,7 +71,7 @@ public enum SummaryListRenderer {
   }
 
   /// The rows as a table for a terminal, with a total.
-  public static func table(_ rows: [SummaryRow], style: TerminalStyle = .plain) -> String {
+  package static func table(_ rows: [SummaryRow], style: TerminalStyle = .plain) -> String {
     var out = table(rows).render(style: style)
     let failed = rows.filter { $0.error != nil }.count
     if failed > 0 {

@@ -55,7 +55,7 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   public var quantization: Quantization?
 
   /// The JSON row of `t`.
-  public init(_ t: TensorRecord) {
+  package init(_ t: TensorRecord) {
     name = t.name
     dtype = t.dtype.rawValue
     shape = t.shape

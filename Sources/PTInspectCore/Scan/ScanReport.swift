@@ -49,7 +49,7 @@ public struct ScanGlobal: Sendable, Codable, Equatable {
   public var allowedByUser = false
 
   /// A global `module.name` classified as `classification` for `reason`, named at `occurrences`.
-  public init(
+  package init(
     module: String, name: String, classification: GlobalVerdict, reason: String,
     occurrences: [ScanOccurrence], origin: GlobalOrigin = .thirdParty, calledBy: [String] = [],
     via: [String] = [], wraps: [String] = [], allowedByUser: Bool = false

@@ -5,9 +5,9 @@
 import Pickle
 
 /// A global a pickle of the checkpoint names, with the pickle's name.
-public struct NamedGlobal: Sendable, Equatable {
-  public var pickle: String
-  public var reference: GlobalReference
+package struct NamedGlobal: Sendable, Equatable {
+  package var pickle: String
+  package var reference: GlobalReference
 }
 
 /// Everything ptinspect learns from a checkpoint without reading tensor data.
@@ -29,22 +29,22 @@ public struct Checkpoint: Sendable {
   /// Values that are not tensors (epoch, hyper-parameters, arrays), rendered short.
   public var metadata: [MetadataItem] = []
   /// The modules of a whole-model pickle or TorchScript file, by dotted path: class and hyper-parameters.
-  public var modules: [String: ModuleInfo] = [:]
+  package var modules: [String: ModuleInfo] = [:]
   /// The paths of `modules`, in the order the file holds them.
-  public var moduleOrder: [String] = []
+  package var moduleOrder: [String] = []
   /// The storages the file carries for its tensors (those its tensors view, for a zip; every
   /// one the stream lists, for the legacy and tar containers), in file order.
-  public var storages: [StorageRecord] = []
+  package var storages: [StorageRecord] = []
   /// Storages that quantizers' per-channel scales and zero points refer to, when they are not
   /// among `storages` (the data reader reads them like tensors).
-  public var quantizerStorages: [StorageRecord] = []
+  package var quantizerStorages: [StorageRecord] = []
   /// The files the storages are in, by `StorageID.file`: the checkpoint's own file first, then
   /// a sharded checkpoint's shards.
-  public var files: [any ByteSource] = []
+  package var files: [any ByteSource] = []
   /// The byte order of each of `files` (nil where the file holds no tensor data).
-  public var fileByteOrders: [ByteOrder?] = []
+  package var fileByteOrders: [ByteOrder?] = []
   /// Every global each pickle names.
-  public var globals: [NamedGlobal] = []
+  package var globals: [NamedGlobal] = []
   /// Notes about the file: inferences, oddities, unsafe content.
   public var diagnostics: [Diagnostic] = []
   /// The zip's top folder (`sd/`, `archive/`), when a zip.
@@ -55,7 +55,7 @@ public struct Checkpoint: Sendable {
   public var byteOrder: ByteOrder?
 
   /// An empty checkpoint of `format` for `path`; `open` fills one in.
-  public init(path: String, format: ContainerFormat, fileBytes: Int64) {
+  package init(path: String, format: ContainerFormat, fileBytes: Int64) {
     self.path = path
     self.format = format
     self.fileBytes = fileBytes

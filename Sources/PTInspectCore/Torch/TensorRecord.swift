@@ -82,7 +82,7 @@ public struct StorageRef: Sendable, Hashable {
   }
 
   /// A storage reference as a persistent id declares it.
-  public init(
+  package init(
     key: String, storageClass: String, dtype: DType?, device: String, count: Int64,
     folder: String = "data"
   ) {
@@ -111,6 +111,7 @@ public struct Quantization: Sendable, Equatable, Codable {
   public var blockSize: [Int64]? = nil
   /// The dtype its scales and zero points are stored in, when they are tensors.
   public var scaleDtype: String? = nil
+  /// The dtype its zero points are stored in, when they are tensors.
   public var zeroPointDtype: String? = nil
   /// Per-channel schemes: the scales tensor the quantizer params carry (not in the JSON).
   public var channelScales: QuantizerTensor? = nil
@@ -137,7 +138,7 @@ public struct QuantizerTensor: Sendable, Equatable {
   public var storageOffset: Int64
 
   /// A small tensor of `dtype` and `shape` at `storageOffset` elements into `storage`.
-  public init(
+  package init(
     dtype: DType, shape: [Int64], stride: [Int64], storage: StorageRef, storageOffset: Int64
   ) {
     self.dtype = dtype
