@@ -42,7 +42,6 @@ public struct RunResult: Sendable {
 public func runPTInspect(
   _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
 ) throws -> RunResult {
-  let process = Process()
   // Tests run from <scratch>/debug/<bundle>.xctest; the binary sits in the same folder.
   let binary = Bundle.main.bundleURL.appendingPathComponent("ptinspect")
   let candidates = [
@@ -52,13 +51,24 @@ public func runPTInspect(
   else {
     throw RunError.binaryNotFound(binary.path)
   }
-  process.executableURL = exe
-  process.arguments = arguments
-  process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? Fixtures.root
   var env = ProcessInfo.processInfo.environment
   env["NO_COLOR"] = "1"
   for (k, v) in environment { env[k] = v }
-  process.environment = env
+  return try runProgram(
+    exe, arguments, environment: env, directory: directory ?? Fixtures.root.path)
+}
+
+/// Runs `executable` with `arguments` in `directory` (the current folder by default), with
+/// `environment` (this process's by default), and returns its status and output.
+public func runProgram(
+  _ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+  directory: String? = nil
+) throws -> RunResult {
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+  if let environment { process.environment = environment }
   let out = Pipe()
   let err = Pipe()
   process.standardOutput = out

@@ -119,16 +119,11 @@ import Testing
   }
 
   func git(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["git", "-C", Fixtures.root.path] + arguments
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    try runProgram(
+      URL(fileURLWithPath: "/usr/bin/env"), ["git", "-C", Fixtures.root.path] + arguments
+    ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
   }
+
 }
 
 /// What bash offers for the last of `words` with `script` (a bash completion script for
@@ -141,23 +136,14 @@ func bashCompletions(_ script: String, _ words: [String], in folder: String) thr
   let quoted = words.map { "'\($0)'" }.joined(separator: " ")
   let current = words.last ?? ""
   let previous = words.count > 1 ? words[words.count - 2] : ""
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = [
-    "bash", "-c",
-    """
+  let command = """
     source '\(path.path)'
     COMP_WORDS=(\(quoted)); COMP_CWORD=\(words.count - 1)
     COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
     _ptinspect ptinspect '\(current)' '\(previous)'
     printf '%s\\n' "${COMPREPLY[@]}"
-    """,
-  ]
-  process.currentDirectoryURL = URL(fileURLWithPath: folder)
-  let out = Pipe()
-  process.standardOutput = out
-  try process.run()
-  let data = out.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).sorted()
+    """
+  let r = try runProgram(
+    URL(fileURLWithPath: "/usr/bin/env"), ["bash", "-c", command], directory: folder)
+  return r.stdout.split(separator: "\n").map(String.init).sorted()
 }

@@ -36,21 +36,12 @@ enum Release {
 
   /// Runs `program` (looked up on PATH) and returns its exit status and output.
   static func run(_ program: String, _ arguments: [String], in folder: String? = nil) -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    do { try process.run() } catch { return RunResult(status: -1, stdout: "", stderr: "\(error)") }
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(
-      status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self))
+    do {
+      return try runProgram(
+        URL(fileURLWithPath: "/usr/bin/env"), [program] + arguments, directory: folder)
+    } catch {
+      return RunResult(status: -1, stdout: "", stderr: "\(error)")
+    }
   }
 }
 
