@@ -1032,7 +1032,7 @@ def fixture_n():
     torch.manual_seed(0)
     m = nn.Sequential(nn.Linear(4, 3))
     torch.export.save(torch.export.export(m, (torch.randn(2, 4),)), str(out / "exported.pt2"))
-    row("containers/exported.pt2", "torch.export.save", "a torch.export program: refused with a clear verdict")
+    row("containers/exported.pt2", "torch.export.save", "a torch.export program: read from its JSON entries (Pt2Reader)")
     torch.jit.script(m)._save_for_lite_interpreter(str(out / "mobile.ptl"))
     row("containers/mobile.ptl", "_save_for_lite_interpreter", "a lite-interpreter archive: TorchScript + bytecode.pkl")
     with package.PackageExporter(str(out / "packaged.pt")) as pe:

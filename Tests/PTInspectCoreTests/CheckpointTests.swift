@@ -313,10 +313,6 @@ let torchMadeFixtures = [
     ),
     ("diff", "is a directory without a checkpoint index (*.index.json): name a checkpoint file"),
     (
-      "containers/exported.pt2",
-      "torch.export program (.pt2): ptinspect does not read exported programs"
-    ),
-    (
       "containers/packaged.pt", "torch.package archive: ptinspect does not read torch.package files"
     ),
     ("does-not-exist.pt", "no such file"),

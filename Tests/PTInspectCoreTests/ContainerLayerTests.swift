@@ -199,7 +199,7 @@ func safetensors(headerLength: Int) -> [UInt8] {
   @Test(arguments: [
     ("broken/empty.pt", "not-a-checkpoint"), ("broken/truncated_pickle.pt", "pickle"),
     ("hostile/zip_bomb.pt", "zip"), ("broken/missing_storage.pt", "container"),
-    ("does-not-exist.pt", "io"), ("containers/exported.pt2", "unsupported"),
+    ("does-not-exist.pt", "io"), ("containers/packaged.pt", "unsupported"),
     ("broken/truncated_zip.pt", "container"),
   ])
   func kinds(_ name: String, _ kind: String) {

@@ -192,3 +192,53 @@ let libraryCheckpoints =
     }
   }
 }
+
+/// Hand-made pickles for the composite-tensor rules.
+@Suite struct CompositeTensorRuleTests {
+  static func global(_ module: String, _ name: String) -> [UInt8] {
+    [0x63] + Array("\(module)\n\(name)\n".utf8)
+  }
+  static func unicode(_ s: String) -> [UInt8] {
+    let b = Array(s.utf8)
+    return [0x58, UInt8(b.count), 0, 0, 0] + b
+  }
+  /// `_rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 4), 0, (4,), (1,), False, {})`.
+  static let denseTensor: [UInt8] =
+    global("torch._utils", "_rebuild_tensor_v2") + [0x28]
+    + [0x28] + unicode("storage") + global("torch", "FloatStorage") + unicode("0") + unicode("cpu")
+    + [0x4B, 4, 0x74, 0x51]  // count 4, TUPLE, BINPERSID
+    + [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89]  // offset, (4,), (1,), False
+    + global("collections", "OrderedDict") + [0x29, 0x52]  // OrderedDict()
+    + [0x74, 0x52]  // TUPLE, REDUCE
+
+  /// `{'x': <rebuild>(<dense tensor>, 'xla:0')}` as a bare pickle.
+  static func wrapped(in rebuild: (String, String)) -> [UInt8] {
+    [0x80, 0x02, 0x7D] + unicode("x") + global(rebuild.0, rebuild.1) + [0x28] + denseTensor
+      + unicode("xla:0") + [0x74, 0x52, 0x73, 0x2E]
+  }
+
+  @Test func anUnknownRebuildIsListedWithItsTensorsAndAWarning() throws {
+    let source = MemorySource(
+      Self.wrapped(in: ("torch._utils", "_rebuild_xla_tensor")), name: "xla.pkl")
+    let c = try Checkpoint.open(source)
+    let t = try #require(c.tensors.first { $0.name == "x" })
+    #expect(t.layout == .unknown("torch._utils._rebuild_xla_tensor"))
+    #expect(t.components.map(\.name) == ["x.arg0"])
+    #expect(t.numel == 4)
+    #expect(t.dtype == .float32)
+    #expect(
+      c.diagnostics.contains {
+        $0.severity == .warning
+          && $0.message
+            == "'x' is rebuilt by torch._utils._rebuild_xla_tensor, which ptinspect does not know: listed with the 1 tensor(s) its arguments hold"
+      })
+  }
+
+  /// A call outside torch is no tensor, but the tensors among its arguments are still listed.
+  @Test func tensorsInsideAnUnknownCallAreListed() throws {
+    let source = MemorySource(Self.wrapped(in: ("mylib", "_rebuild_thing")), name: "other.pkl")
+    let c = try Checkpoint.open(source)
+    #expect(c.tensors.map(\.name) == ["x.arg0"])
+    #expect(c.tensors.first?.layout == .strided)
+  }
+}

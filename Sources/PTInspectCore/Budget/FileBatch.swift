@@ -50,7 +50,7 @@ package enum FileBatch {
         inputs.append(BatchInput(path: path, reportErrors: true))
         continue
       }
-      if CheckpointFolder.indexes(in: path).count == 1 {
+      if CheckpointFolder.indexes(in: path).count == 1 || CheckpointFolder.isDcp(path) {
         inputs.append(BatchInput(path: path, reportErrors: true, folder: path))
         continue
       }

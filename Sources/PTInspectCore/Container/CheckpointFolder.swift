@@ -63,7 +63,7 @@ package struct ShardIndex: Sendable {
 package enum CheckpointFolder {
   /// Extensions that mark a checkpoint: such files in a folder are reported when they fail.
   package static let checkpointExtensions: Set<String> = [
-    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar", "npy", "npz",
+    "pt", "pth", "bin", "ckpt", "safetensors", "pkl", "pickle", "tar", "npy", "npz", "pt2",
   ]
 
   package static func isFolder(_ path: String) -> Bool {
@@ -87,6 +87,14 @@ package enum CheckpointFolder {
       .filter { !$0.hasPrefix(".") }.sorted()
   }
 
+  /// Whether a folder is a torch.distributed.checkpoint folder: a `.metadata` file beside
+  /// `.distcp` files.
+  package static func isDcp(_ folder: String) -> Bool {
+    let metadata = join(folder, ".metadata")
+    return FileManager.default.fileExists(atPath: metadata) && !isFolder(metadata)
+      && names(in: folder).contains { $0.hasSuffix(".distcp") }
+  }
+
   /// The sharded-checkpoint indexes in a folder (hidden files left out).
   package static func indexes(in folder: String) -> [String] {
     names(in: folder).filter { $0.hasSuffix(".index.json") }
@@ -104,6 +112,7 @@ package enum CheckpointFolder {
   /// The checkpoint a folder stands for: its one index, else its one checkpoint file; or why it
   /// stands for none.
   package static func checkpoint(in folder: String) throws(CheckpointError) -> Contents {
+    if isDcp(folder) { return .file(join(folder, ".metadata")) }
     let found = indexes(in: folder)
     if found.count == 1, let only = found.first { return .index(join(folder, only)) }
     if found.isEmpty {
@@ -138,6 +147,11 @@ package enum CheckpointFolder {
     for name in names(in: folder) where !listed.contains(name) {
       let path = join(folder, name)
       if isFolder(path) {
+        // A DCP folder (a training run's step directories) is one checkpoint.
+        if isDcp(path) {
+          files.append(path)
+          continue
+        }
         guard recursive else { continue }
         files += indexes(in: path).count == 1 ? [path] : self.files(in: path, recursive: true)
       } else {

@@ -18,6 +18,10 @@ public enum ContainerFormat: String, Sendable, Codable {
   case npy
   /// A NumPy `.npz` archive of arrays.
   case npz
+  /// A torch.distributed.checkpoint folder (`.metadata` + `.distcp` files).
+  case dcp
+  /// A torch.export archive (`.pt2`), AOTInductor packages included.
+  case pt2
   /// A zip that is not a torch checkpoint (scans only).
   case zip
 }
@@ -207,6 +211,9 @@ package struct ContainerContents: Sendable {
   package var errors: [String] = []
   /// Lenient reads: notes for the scan report.
   package var notes: [String] = []
+  /// Other files the storages are in (`StorageID.file` 1, 2, ...): a DCP folder's `.distcp`
+  /// files, opened, not read.
+  package var companions: [any ByteSource] = []
 
   package init(format: ContainerFormat, fileBytes: Int64) {
     self.format = format

@@ -55,11 +55,13 @@ enum ContainerKind {
 }
 
 enum Containers {
-  /// The readers, most specific probe first: a zip of `.npy` members before other zips; a
+  /// The readers, most specific probe first: a DCP `.metadata` pickle (or a `.distcp` beside
+  /// one) first; a zip of `.npy` members and a `.pt2` archive before other zips; a
   /// safetensors header length can begin with a byte that is also a pickle opcode (0x80 PROTO,
   /// 0x28 MARK), so safetensors, whose check is structural, comes before the pickles.
   static let readers: [any ContainerReader.Type] = [
-    NpzReader.self, TorchZipReader.self, TarReader.self, SafetensorsReader.self,
+    DcpReader.self, NpzReader.self, Pt2Reader.self, TorchZipReader.self, TarReader.self,
+    SafetensorsReader.self,
     NumpyReader.self, LegacyStreamReader.self, BarePickleReader.self,
   ]
 

@@ -290,10 +290,7 @@ enum NpzReader: ContainerReader {
   static func read(_ source: any ByteSource, mode: ReadMode, options: OpenOptions)
     throws(CheckpointError) -> ContainerContents
   {
-    let zip = try TorchZipReader.open(source, thorough: mode == .lenient)
-    var contents = ContainerContents(format: .npz, fileBytes: source.size)
-    contents.zip = zip
-    contents.findings = mode == .lenient ? zip.directory.findings : []
+    var (zip, contents) = try TorchZipReader.contents(source, format: .npz, mode: mode)
     for entry in zip.entries {
       guard entry.normalizedName.hasSuffix(".npy") else {
         contents.diagnostics.append(

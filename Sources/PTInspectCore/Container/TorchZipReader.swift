@@ -28,6 +28,17 @@ enum TorchZipReader: ContainerReader {
     }
   }
 
+  /// The zip's directory, and contents of `format` holding it (with its findings, when lenient).
+  static func contents(_ source: any ByteSource, format: ContainerFormat, mode: ReadMode)
+    throws(CheckpointError) -> (ZipFile, ContainerContents)
+  {
+    let zip = try open(source, thorough: mode == .lenient)
+    var contents = ContainerContents(format: format, fileBytes: source.size)
+    contents.zip = zip
+    contents.findings = mode == .lenient ? zip.directory.findings : []
+    return (zip, contents)
+  }
+
   /// A whole entry as pickle bytes: a range of the file when stored, inflated otherwise.
   static func pickleBytes(_ zip: ZipFile, _ entry: ZipEntry, limit: UInt64)
     throws(CheckpointError) -> PickleSource.Bytes

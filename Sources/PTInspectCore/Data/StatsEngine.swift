@@ -90,7 +90,12 @@ public struct StatsEngine: Sendable {
       let item = Int64(source.dtype.itemSize)
       var step = max(1, unitBytes / item)
       // A compressed entry is inflated whole per call: one unit.
-      if case .zipEntry = try reader.location(of: source) { step = max(1, source.numel) }
+      // So is a tensor in chunks (reassembled per call).
+      if !source.chunks.isEmpty {
+        step = max(1, source.numel)
+      } else if case .zipEntry = try reader.location(of: source) {
+        step = max(1, source.numel)
+      }
       var start: Int64 = 0
       if source.numel == 0 { units.append(Unit(tensor: i, source: source, range: 0..<0, bytes: 0)) }
       while start < source.numel {

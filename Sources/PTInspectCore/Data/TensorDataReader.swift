@@ -126,6 +126,7 @@ package final class TensorDataReader: Sendable {
       return "\(t.layout) layout: values are in its components ("
         + t.components.map { "'\($0.name)'" }.joined(separator: ", ") + ")"
     }
+    if !t.chunks.isEmpty { return ValueDecoder.unsupportedReason(t.dtype) }
     switch t.layout {
     case .strided: break
     case .meta: return "meta tensor: no data"
@@ -206,6 +207,10 @@ package final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 65_536,
     _ body: (UnsafeBufferPointer<Double>) throws -> Void
   ) throws {
+    if !t.chunks.isEmpty {
+      let (reader, whole) = try assembled(t)
+      return try reader.forEachChunk(whole, range: range, chunkElements: chunkElements, body)
+    }
     let per = ValueDecoder.valuesPerElement(t.dtype)
     let channels = try channelParameters(t)
     let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(1, chunkElements) * per)
@@ -230,6 +235,10 @@ package final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 1 << 20,
     _ body: (UnsafeRawBufferPointer) throws -> Void
   ) throws {
+    if !t.chunks.isEmpty {
+      let (reader, whole) = try assembled(t)
+      return try reader.forEachRawChunk(whole, range: range, chunkElements: chunkElements, body)
+    }
     let item = t.dtype.itemSize
     let buffer = UnsafeMutableRawPointer.allocate(
       byteCount: max(1, chunkElements) * item, alignment: 16)
@@ -271,7 +280,7 @@ package final class TensorDataReader: Sendable {
     _ t: TensorRecord, range: Range<Int64>, runElements: Int = 1 << 18,
     _ body: (UnsafeRawPointer, Int) throws -> Void
   ) throws -> Bool {
-    guard !isBigEndian(t), [.float32, .bfloat16, .float16].contains(t.dtype),
+    guard t.chunks.isEmpty, !isBigEndian(t), [.float32, .bfloat16, .float16].contains(t.dtype),
       unreadableReason(t) == nil
     else {
       return false

@@ -45,9 +45,11 @@ public struct Layer: Sendable, Codable, Equatable {
 package enum LayerInference {
   package static func layers(of c: Checkpoint) -> [Layer] {
     var order: [String] = []
-    var groups: [String: [(leaf: String, tensor: TensorRecord)]] = [:]
-    for t in c.tensors where t.section == .model {
-      let name = c.layerName(t)
+    // Members by index into `c.tensors`: the records themselves are never copied.
+    var groups: [String: [(leaf: String, index: Int)]] = [:]
+    let tensors = c.tensors
+    for i in tensors.indices where tensors[i].section == .model {
+      let name = c.layerName(tensors[i])
       let prefix: String
       let leaf: String
       if let dot = name.lastIndex(of: ".") {
@@ -57,8 +59,8 @@ package enum LayerInference {
         prefix = ""
         leaf = name
       }
-      if groups[prefix] == nil { order.append(prefix) }
-      groups[prefix, default: []].append((leaf, t))
+      groups[prefix, default: []].append((leaf, i))
+      if groups[prefix]?.count == 1 { order.append(prefix) }
     }
     // MultiheadAttention keeps out_proj as a child module: fold it into its parent.
     for prefix in order where prefix.hasSuffix(".out_proj") || prefix == "out_proj" {
@@ -67,7 +69,7 @@ package enum LayerInference {
         p.contains(where: { $0.leaf == "in_proj_weight" || $0.leaf == "q_proj_weight" }),
         let child = groups[prefix]
       else { continue }
-      groups[parent] = p + child.map { ("out_proj." + $0.leaf, $0.tensor) }
+      groups[parent] = p + child.map { ("out_proj." + $0.leaf, $0.index) }
       groups[prefix] = nil
     }
     order = order.filter { groups[$0] != nil }
@@ -75,14 +77,16 @@ package enum LayerInference {
     var weights: [[Int64]?] = []
     for prefix in order {
       guard let members = groups[prefix] else { continue }
-      weights.append(members.first { $0.leaf == "weight" }?.tensor.shape)
+      weights.append(members.first { $0.leaf == "weight" }.map { tensors[$0.index].shape })
       let moduleClass =
-        members.first?.tensor.moduleClass
+        members.first.flatMap { tensors[$0.index].moduleClass }
         ?? c.modules[
           c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
         .className
       let info = c.modules[moduleKey(c, prefix)]
-      layers.append(layer(prefix: prefix, members: members, moduleClass: moduleClass, info: info))
+      layers.append(
+        layer(
+          prefix: prefix, members: members, tensors: tensors, moduleClass: moduleClass, info: info))
     }
     decideConvolutions(&layers, weights: weights)
     refineFromNeighbours(&layers, weights: weights)
@@ -97,33 +101,34 @@ package enum LayerInference {
   }
 
   static func layer(
-    prefix: String, members: [(leaf: String, tensor: TensorRecord)], moduleClass: String?,
-    info: ModuleInfo?
+    prefix: String, members: [(leaf: String, index: Int)], tensors: [TensorRecord],
+    moduleClass: String?, info: ModuleInfo?
   ) -> Layer {
-    var byLeaf: [String: TensorRecord] = [:]
-    for m in members where byLeaf[m.leaf] == nil { byLeaf[m.leaf] = m.tensor }
+    var shapes: [String: [Int64]] = [:]
+    shapes.reserveCapacity(members.count)
+    for m in members where shapes[m.leaf] == nil { shapes[m.leaf] = tensors[m.index].shape }
     var l = Layer(
       name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0,
       buffers: 0,
       bytes: 0, weights: 0, biases: 0, runningStats: 0, tensors: members.map(\.leaf), formula: "",
       inferred: [], shared: [])
     for m in members {
-      if let s = m.tensor.sharedWith {
+      if let s = tensors[m.index].sharedWith {
         l.shared.append("\(m.leaf) -> \(s)")
         continue
       }
-      let n = m.tensor.numel
-      l.bytes &+= m.tensor.bytes
-      if m.tensor.kind == .parameter {
+      let n = tensors[m.index].numel
+      l.bytes &+= tensors[m.index].bytes
+      let role = tensors[m.index].role
+      if tensors[m.index].kind == .parameter {
         l.parameters &+= n
-        if m.tensor.role == .weight { l.weights &+= n }
-        if m.tensor.role == .bias { l.biases &+= n }
+        if role == .weight { l.weights &+= n }
+        if role == .bias { l.biases &+= n }
       } else {
         l.buffers &+= n
-        if m.tensor.role == .runningMean || m.tensor.role == .runningVar { l.runningStats &+= n }
+        if role == .runningMean || role == .runningVar { l.runningStats &+= n }
       }
     }
-    let shapes = byLeaf.mapValues(\.shape)
     let leafName = lastComponent(prefix).lowercased()
     var probe = l
     infer(&probe, shapes: shapes, name: leafName)
@@ -408,6 +413,35 @@ package enum LayerInference {
   /// its own module first, then each enclosing module up to the root. At each level the layers
   /// whose channels match the BatchNorm's decide; the first level where they agree wins.
   static func refineFromNeighbours(_ layers: inout [Layer], weights: [[Int64]?]) {
+    guard layers.contains(where: { $0.type == "BatchNorm" }) else { return }
+    // The Conv/Linear layers under each module (every prefix of their names; "" for the whole
+    // model), with their dimensionality: built once, so each level's question costs only the
+    // layers under it. Answers are kept per (module, channels, number): a model of thousands of
+    // BatchNorms asks few distinct questions.
+    var under: [String: [(d: String, index: Int)]] = [:]
+    for j in layers.indices {
+      let t = layers[j].type
+      let d: String
+      if t == "Linear" {
+        d = "1d"
+      } else if t.hasPrefix("Conv"), let digit = t.first(where: \.isNumber) {
+        d = "\(digit)d"
+      } else {
+        continue
+      }
+      under["", default: []].append((d, j))
+      var prefix = Substring(layers[j].name)
+      while let dot = prefix.lastIndex(of: ".") {
+        prefix = prefix[..<dot]
+        under[String(prefix), default: []].append((d, j))
+      }
+    }
+    struct Question: Hashable {
+      var scope: String
+      var channels: Int64?
+      var number: Int?
+    }
+    var answers: [Question: (String, Int)?] = [:]
     for i in layers.indices where layers[i].type == "BatchNorm" {
       let name = layers[i].name
       let leaf = lastComponent(name).lowercased()
@@ -418,9 +452,17 @@ package enum LayerInference {
       let channels = channelCount(of: layers[i], weight: weights[i])
       var scope = parentPath(name)
       while true {
-        if let (d, witness) = dimensionality(
-          in: scope, of: layers, weights: weights, channels: channels, except: i)
-        {
+        let q = Question(scope: scope ?? "", channels: channels, number: trailingNumber(name))
+        let answer: (String, Int)?
+        if let known = answers[q] {
+          answer = known
+        } else {
+          answer = dimensionality(
+            among: under[q.scope] ?? [], of: layers, weights: weights, channels: channels,
+            number: q.number)
+          answers[q] = answer
+        }
+        if let (d, witness) = answer {
           let place = scope.map { "'\($0)'" } ?? "the model"
           setBatchNorm(
             &layers[i], d,
@@ -551,34 +593,20 @@ package enum LayerInference {
     return Int64(l.description.drop { !$0.isNumber }.prefix { $0.isNumber })
   }
 
-  /// The dimensionality the Conv/Linear layers inside `scope` (nil: the whole model) agree on,
-  /// with one of them as the witness: those whose in or out channels match `channels` when any
-  /// do, else all of them; nil when there are none or they disagree.
+  /// The dimensionality the Conv/Linear layers of one module (`all`) agree on, with one of them as
+  /// the witness: those whose in or out channels match `channels` when any do, else all of them;
+  /// nil when there are none or they disagree.
   static func dimensionality(
-    in scope: String?, of layers: [Layer], weights: [[Int64]?], channels: Int64?, except: Int
+    among all: [(d: String, index: Int)], of layers: [Layer], weights: [[Int64]?],
+    channels: Int64?, number: Int?
   ) -> (String, Int)? {
-    var all: [(String, Int)] = []
-    var matching: [(String, Int)] = []
-    for j in layers.indices where j != except {
-      if let scope, !layers[j].name.hasPrefix(scope + ".") { continue }
-      let t = layers[j].type
-      let d: String
-      if t == "Linear" {
-        d = "1d"
-      } else if t.hasPrefix("Conv"), let digit = t.first(where: \.isNumber) {
-        d = "\(digit)d"
-      } else {
-        continue
-      }
-      all.append((d, j))
-      if let c = channels, let w = weights[j], w.count >= 2, w[0] == c || w[1] == c {
-        matching.append((d, j))
-      }
+    let matching = all.filter { item in
+      guard let c = channels, let w = weights[item.index], w.count >= 2 else { return false }
+      return w[0] == c || w[1] == c
     }
-    var candidates = matching.isEmpty ? all : matching
+    var candidates = (matching.isEmpty ? all : matching).map { ($0.d, $0.index) }
     if let first = candidates.first, candidates.allSatisfy({ $0.0 == first.0 }) { return first }
     // They disagree: the layer whose name carries the same number (`conv1` for `bn1`) decides.
-    let number = trailingNumber(layers[except].name)
     candidates = candidates.filter { number != nil && trailingNumber(layers[$0.1].name) == number }
     guard let first = candidates.first, candidates.allSatisfy({ $0.0 == first.0 }) else {
       return nil

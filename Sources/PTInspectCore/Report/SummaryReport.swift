@@ -53,6 +53,8 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   public var device: String?
   /// Scale and zero point(s) of a quantized tensor, or nil.
   public var quantization: Quantization?
+  /// The chunks a sharded tensor is stored in (DCP), or null for tensors stored whole.
+  public var chunks: [ChunkEntry]?
 
   /// The JSON row of `t`.
   package init(_ t: TensorRecord) {
@@ -76,6 +78,29 @@ public struct TensorEntry: Sendable, Codable, Equatable {
     requiresGrad = t.requiresGrad
     device = t.storage?.device
     quantization = t.quantization
+    chunks = t.chunks.isEmpty ? nil : t.chunks.map(ChunkEntry.init)
+  }
+}
+
+/// One stored chunk of a sharded tensor: its place in the full tensor and its bytes' place.
+public struct ChunkEntry: Sendable, Codable, Equatable {
+  /// Where the chunk starts in the full tensor, per dimension.
+  public var offsets: [Int64]
+  /// The chunk's size, per dimension.
+  public var sizes: [Int64]
+  /// The file holding its bytes.
+  public var file: String
+  /// Where its bytes start in that file.
+  public var byteOffset: Int64
+  /// How many bytes it has.
+  public var byteLength: Int64
+
+  init(_ c: TensorChunk) {
+    offsets = c.offsets
+    sizes = c.sizes
+    file = c.file
+    byteOffset = c.byteOffset
+    byteLength = c.byteLength
   }
 }
 
@@ -322,6 +347,7 @@ extension TensorEntry: JSONRawWritable {
   func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("bytes", bytes, &out)
+    try w.value("chunks", chunks, &out)
     try w.value("components", components, &out)
     w.bool("contiguous", contiguous, &out)
     w.string("device", device, &out)

@@ -57,8 +57,8 @@ public struct TensorsReport: Sendable, Codable {
     func add(_ t: TensorEntry, name: String, kind: String) {
       table.add([
         name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
-        t.storage ?? "-", Format.count(t.storageOffset), Format.count(t.numel),
-        Format.count(t.bytes), kind,
+        t.storage ?? t.chunks.map { "\($0.count) chunk\($0.count == 1 ? "" : "s")" } ?? "-",
+        Format.count(t.storageOffset), Format.count(t.numel), Format.count(t.bytes), kind,
       ])
     }
     for t in tensors {

@@ -65,6 +65,17 @@ enum ReviewedGlobals {
       "numpy.random._pickle.__generator_ctor": "numpy random generator state",
       "numpy.random._pickle.__bit_generator_ctor": "numpy random generator state",
     ]
+    // torch.distributed.checkpoint's .metadata: dataclasses of fields (the tensors' dtypes,
+    // sizes, chunks and byte ranges), built by NEWOBJ + BUILD, running no code of the file's.
+    for name in [
+      "Metadata", "TensorStorageMetadata", "TensorProperties", "ChunkStorageMetadata",
+      "BytesStorageMetadata", "MetadataIndex", "StorageMeta", "_MEM_FORMAT_ENCODING",
+    ] {
+      names["torch.distributed.checkpoint.metadata." + name] =
+        "torch.distributed.checkpoint metadata dataclass (fields only)"
+    }
+    names["torch.distributed.checkpoint.filesystem._StorageInfo"] =
+      "torch.distributed.checkpoint metadata dataclass (fields only)"
     for module in ["numpy.core.multiarray", "numpy._core.multiarray"] {
       names[module + "._reconstruct"] = "numpy array"
       names[module + ".scalar"] = "numpy scalar"

@@ -151,7 +151,10 @@ public struct ScanReport: Sendable, Codable {
   /// `torch.load(weights_only=False)` otherwise.
   public var unsafeLoad: String {
     format == "npy" || format == "npz"
-      ? "np.load(allow_pickle=True)" : "torch.load(weights_only=False)"
+      ? "np.load(allow_pickle=True)"
+      : format == "dcp"
+        ? "torch.distributed.checkpoint.load (pickle.load of .metadata)"
+        : "torch.load(weights_only=False)"
   }
 
   /// The `torch.serialization.add_safe_globals([...])` line, or nil when nothing is unknown.

@@ -79,6 +79,8 @@ public enum SecurityScanner {
       switch contents.format {
       case .torchLegacy: weightsOnly = p.role != .other
       case .torchZip, .pickle: weightsOnly = p.role == .main
+      // DCP: .metadata by pickle.load, the .distcp archives by torch.load(weights_only=True).
+      case .dcp: weightsOnly = p.name != ".metadata"
       default: weightsOnly = false
       }
       let role: Scan.Role = p.role == .other ? .other : .loaded
@@ -101,6 +103,26 @@ public enum SecurityScanner {
       }
     }
     var report = scan.report()
+    if contents.format == .dcp {
+      // .metadata is read by pickle.load, not weights_only: its reviewed data types (the DCP
+      // dataclasses, the checkpoint's path) build plain values there, so they are allowed.
+      report.addSafeGlobals = []
+      report.advice = []
+      for i in report.globals.indices where report.globals[i].classification == .unknown {
+        let g = report.globals[i]
+        guard ReviewedGlobals.reason(g.qualifiedName) != nil,
+          g.occurrences.allSatisfy({ $0.pickle == ".metadata" })
+        else { continue }
+        report.globals[i].classification = .allowed
+        report.globals[i].reason = "DCP .metadata (pickle.load): " + g.reason
+      }
+      report.verdict = report.globals.map(\.classification).max() ?? .allowed
+      if report.globals.contains(where: { $0.reason.hasPrefix("DCP .metadata") }) {
+        report.notes.append(
+          "the DCP dataclasses of .metadata are not on torch's weights_only allowlist: they are reviewed data types (fields only), allowed here because pickle.load, not weights_only, reads .metadata"
+        )
+      }
+    }
     if contents.format == .npy || contents.format == .npz {
       // np.load runs these pickles, not torch.load: torch's allowlist does not apply.
       report.addSafeGlobals = []

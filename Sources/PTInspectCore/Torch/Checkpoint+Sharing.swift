@@ -5,41 +5,58 @@ extension Checkpoint {
   /// Marks tied tensors (same storage, offset, shape, stride and dtype as an earlier one) and
   /// reports overlapping views and storage bytes no tensor views.
   mutating func markSharedTensors() {
+    // Storages are numbered once (one String-keyed lookup per view); everything after uses the
+    // number. A storage's first view is remembered inline: a second view of the same storage
+    // (rare outside ties and slices) is the only case that needs the key.
     struct ViewKey: Hashable {
-      var storage: StorageID
+      var storage: Int
       var offset: Int64
       var shape: [Int64]
       var stride: [Int64]
       var dtype: DType
     }
-    var first: [ViewKey: String] = [:]
-    var rangesByStorage: [StorageID: [(name: String, start: Int64, end: Int64)]] = [:]
+    var number: [StorageID: Int] = [:]
     var storageOrder: [StorageID] = []
+    var viewRanges: [[(name: String, start: Int64, end: Int64)]] = []
+    var firstView: [(key: ViewKey, name: String)?] = []
+    var others: [ViewKey: String] = [:]
+    func storageNumber(_ id: StorageID) -> Int {
+      if let n = number[id] { return n }
+      number[id] = storageOrder.count
+      storageOrder.append(id)
+      viewRanges.append([])
+      firstView.append(nil)
+      return storageOrder.count - 1
+    }
     for i in tensors.indices {
       for component in tensors[i].components {
         guard let s = component.storage, let extent = component.storageExtent, component.numel > 0
         else { continue }
-        let id = s.id
-        if rangesByStorage[id] == nil { storageOrder.append(id) }
         let item = Int64(component.dtype.itemSize)
-        rangesByStorage[id, default: []].append(
+        viewRanges[storageNumber(s.id)].append(
           (component.name, component.storageOffset &* item, extent &* item))
       }
       guard let s = tensors[i].storage, s.storageClass != "safetensors" else { continue }
-      let id = s.id
+      let n = storageNumber(s.id)
       let key = ViewKey(
-        storage: id, offset: tensors[i].storageOffset, shape: tensors[i].shape,
+        storage: n, offset: tensors[i].storageOffset, shape: tensors[i].shape,
         stride: tensors[i].stride, dtype: tensors[i].dtype)
-      if let original = first[key] {
-        tensors[i].sharedWith = original
-        continue
+      if let f = firstView[n] {
+        if f.key == key {
+          tensors[i].sharedWith = f.name
+          continue
+        }
+        if let original = others[key] {
+          tensors[i].sharedWith = original
+          continue
+        }
+        others[key] = tensors[i].name
+      } else {
+        firstView[n] = (key, tensors[i].name)
       }
-      first[key] = tensors[i].name
       let item = Int64(tensors[i].dtype.itemSize)
       if let extent = tensors[i].storageExtent, tensors[i].numel > 0 {
-        if rangesByStorage[id] == nil { storageOrder.append(id) }
-        rangesByStorage[id, default: []].append(
-          (tensors[i].name, tensors[i].storageOffset &* item, extent &* item))
+        viewRanges[n].append((tensors[i].name, tensors[i].storageOffset &* item, extent &* item))
       }
     }
     let tied = tensors.filter { $0.sharedWith != nil }.count
@@ -56,8 +73,10 @@ extension Checkpoint {
     var overlaps: [String] = []
     var unused: Int64 = 0
     var unusedExamples: [String] = []
-    for id in storageOrder {
-      let ranges = (rangesByStorage[id] ?? []).sorted { ($0.start, $0.end) < ($1.start, $1.end) }
+    for (n, id) in storageOrder.enumerated() where !viewRanges[n].isEmpty {
+      let ranges =
+        viewRanges[n].count < 2
+        ? viewRanges[n] : viewRanges[n].sorted { ($0.start, $0.end) < ($1.start, $1.end) }
       var covered: Int64 = 0
       var reach: Int64 = 0
       var reachName = ""

@@ -151,8 +151,8 @@ extension Checkpoint {
     _ contents: consuming ContainerContents, source: any ByteSource, options: OpenOptions
   ) throws(CheckpointError) -> Checkpoint {
     var c = Checkpoint(path: source.name, format: contents.format, fileBytes: contents.fileBytes)
-    c.files = [source]
-    c.fileByteOrders = [contents.byteOrder]
+    c.files = [source] + contents.companions
+    c.fileByteOrders = [contents.byteOrder] + contents.companions.map { _ in contents.byteOrder }
     c.metadata = contents.metadata
     c.diagnostics = contents.diagnostics
     c.archiveRoot = contents.archiveRoot
@@ -166,6 +166,12 @@ extension Checkpoint {
         c.globals += graph.globals.map { NamedGlobal(pickle: p.name, reference: $0) }
       }
       c.storages = contents.storageOrder.compactMap { contents.storages[$0] }
+      if contents.format == .dcp { return c.withDcpSections() }
+      c.markSharedTensors()
+      if contents.format == .pt2, let programs = c.pt2Parts() {
+        c.parts = programs
+        return c
+      }
       c.parts = [
         CheckpointPart(
           name: "", role: .model, tensors: c.tensors.count,

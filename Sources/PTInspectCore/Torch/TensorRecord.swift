@@ -185,6 +185,9 @@ public struct TensorRecord: Sendable {
   /// The dense tensors a sparse, nested or subclass tensor is stored as (`indices`, `values`,
   /// `qdata`, `scale`, ...), named `<name>.<component>`; empty for ordinary tensors.
   public var components: [TensorRecord] = []
+  /// The pieces a sharded tensor is stored as (a DCP folder's chunks, each in its own range),
+  /// reassembled when its values are read; empty for tensors stored whole.
+  public var chunks: [TensorChunk] = []
   /// One line on a composite tensor's structure, or nil.
   public var detail: String? = nil
 
@@ -243,6 +246,35 @@ public struct TensorRecord: Sendable {
       expected &*= size
     }
     return true
+  }
+}
+
+/// One stored piece of a sharded tensor: where it sits in the full tensor and the storage
+/// holding its bytes (a torch.save archive or a safetensors file's tensor).
+public struct TensorChunk: Sendable, Equatable {
+  /// Where the chunk starts in the full tensor, per dimension.
+  public var offsets: [Int64]
+  /// The chunk's size, per dimension.
+  public var sizes: [Int64]
+  /// The storage holding its bytes.
+  public var storage: StorageRef
+  /// The file holding it (`__0_0.distcp`, the `.pt2` entry) and its byte range there.
+  public var file: String
+  /// Where its bytes start in `file`.
+  public var byteOffset: Int64
+  /// How many bytes it has.
+  public var byteLength: Int64
+
+  package init(
+    offsets: [Int64], sizes: [Int64], storage: StorageRef, file: String, byteOffset: Int64,
+    byteLength: Int64
+  ) {
+    self.offsets = offsets
+    self.sizes = sizes
+    self.storage = storage
+    self.file = file
+    self.byteOffset = byteOffset
+    self.byteLength = byteLength
   }
 }
 

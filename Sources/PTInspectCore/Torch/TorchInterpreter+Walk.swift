@@ -172,6 +172,13 @@ extension TorchInterpreter {
         return [(name, first, owner)]
       }
       var result: [(String, PickleValue, Owner)] = []
+      // The arguments of a call ptinspect does not know may hold tensors: walked, so that none
+      // is dropped (`x.arg0`).
+      if let args = graph.sequence(o.args), !args.isEmpty, o.kind == .reduce || o.kind == .newObj {
+        for (i, a) in args.enumerated() where graph.node(a) != nil {
+          result.append((join(name, "arg\(i)"), a, owner))
+        }
+      }
       if let state = o.state { result.append((name, state, owner)) }
       for (i, item) in o.listItems.enumerated() {
         result.append((join(name, String(i)), item, owner))
