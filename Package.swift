@@ -16,9 +16,15 @@ let package = Package(
       name: "CZip",
       pkgConfig: "libzip",
       providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
+    // The second C boundary: libcurl through pkg-config, for remote checkpoints. Only
+    // Sources/PTInspectCore/Remote/Curl.swift imports it.
+    .systemLibrary(
+      name: "CCurl",
+      pkgConfig: "libcurl",
+      providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
     // Pure Swift, no dependencies: the non-executing pickle decoder.
     .target(name: "Pickle"),
-    .target(name: "PTInspectCore", dependencies: ["CZip", "Pickle"]),
+    .target(name: "PTInspectCore", dependencies: ["CZip", "CCurl", "Pickle"]),
     .executableTarget(
       name: "ptinspect",
       dependencies: [

@@ -90,6 +90,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     func validate() throws {
       for (name, value) in [("--atol", atol), ("--rtol", rtol)] {
         if let value, !(value >= 0 && value.isFinite) {

@@ -152,6 +152,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     @Option(help: "Roll the module tree up to N levels.")
     var depth: Int?
 
@@ -233,6 +235,8 @@ extension PTInspect {
     var sort: TensorSort = .file
 
     @OptionGroup var output: OutputOptions
+
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
 
     func run() throws {
       do {

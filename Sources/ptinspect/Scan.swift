@@ -49,6 +49,8 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     func validate() throws {
       if files.isEmpty { throw ValidationError("give at least one file to scan") }
       if noConfig && config != nil {

@@ -37,10 +37,14 @@ extension PTInspect {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup(title: "Remote checkpoints (URLs, s3://, hf://)") var remote: RemoteOptions
+
     func run() throws {
       let stats: StatsReport
+      let checkpointBytes: Int64
       do {
         let checkpoint = try Checkpoint.open(file)
+        checkpointBytes = checkpoint.fileBytes
         let bar = progressBar(.bytes)
         defer { bar?.clear() }
         var progress: (@Sendable (Int64, Int64) -> Void)?
@@ -55,7 +59,11 @@ extension PTInspect {
       case .json: printJSON(stats)
       case .jsonl: printJSON(stats, layout: .compact)
       case .markdown: print(stats.markdown(), terminator: "")
-      case .table: print(stats.table(style: output.style), terminator: "")
+      case .table:
+        print(stats.table(style: output.style), terminator: "")
+        if let cost = stats.source {
+          print("\n" + SummaryRenderer.costLine(cost, fileBytes: checkpointBytes))
+        }
       }
       if check && stats.hasNonFinite {
         let n = stats.totals.nonFiniteTensors.count

@@ -237,8 +237,9 @@ func expectSame(
     #expect(object["schemaVersion"] as? Int == 1)
     #expect(
       Set(object.keys) == [
-        "schemaVersion", "file", "format", "filter", "tensors", "layers", "totals",
+        "schemaVersion", "file", "format", "filter", "tensors", "layers", "totals", "source",
       ])
+    #expect(object["source"] is NSNull)  // a local file
     let tensors = try #require(object["tensors"] as? [[String: Any]])
     let fields: Set<String> = [
       "name", "dtype", "numel", "min", "max", "mean", "std", "zeros", "zeroFraction", "nan", "inf",

@@ -1,7 +1,7 @@
 // ByteSource.swift: a sized, random-access run of bytes read by range. Every reader reads
 // through one: a local file (pread, and a read-only mapping for large in-place reads), or bytes
-// in memory (tests, fuzzing, a byte range of another source). Nothing below the executable
-// opens a path except `FileSource`.
+// in memory (tests, fuzzing, a byte range of another source), or a remote file read by HTTP
+// range requests (`HTTPSource`). Nothing below the executable opens a path except `FileSource`.
 
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -44,11 +44,18 @@ public protocol ByteSource: AnyObject, Sendable {
   ) throws -> R
   /// A hint that bytes `offset..<offset+count` will not be needed again (mapped pages may go).
   func release(at offset: Int64, count: Int)
+  /// A hint that bytes `offset..<offset+count` are about to be read, in pieces: a remote
+  /// source fetches them in one request.
+  func prefetch(at offset: Int64, count: Int)
+  /// Read over a network, by range (no mapping; each miss is a request).
+  var isRemote: Bool { get }
 }
 
 extension ByteSource {
   /// Tells the source that the bytes in `offset..<offset+count` are not needed again (a mapped file lets the pages go); by default nothing happens.
   public func release(at offset: Int64, count: Int) {}
+  public func prefetch(at offset: Int64, count: Int) {}
+  public var isRemote: Bool { false }
 
   /// Checks that `offset..<offset+count` lies inside the source.
   func checkRange(_ offset: Int64, _ count: Int) throws(ByteSourceError) {
@@ -244,4 +251,10 @@ package final class SliceSource: ByteSource {
   package func release(at offset: Int64, count: Int) {
     base.release(at: self.offset + offset, count: count)
   }
+
+  public func prefetch(at offset: Int64, count: Int) {
+    base.prefetch(at: self.offset + offset, count: count)
+  }
+
+  public var isRemote: Bool { base.isRemote }
 }

@@ -70,6 +70,21 @@ enum TorchZipReader: ContainerReader {
 
   // MARK: strict (summary)
 
+  /// For a remote file: one request for the records the summary reads (data.pkl, byteorder,
+  /// constants.pkl) when they lie together, as torch writes them, with no tensor data between.
+  static func prefetchRecords(_ entries: [ZipEntry?], of source: any ByteSource) {
+    let wanted = entries.compactMap { $0 }
+    guard source.isRemote, let first = wanted.map(\.localHeaderOffset).min() else { return }
+    // A local header, its name and extra field (torch pads to 64 bytes), then the data.
+    let ends = wanted.map {
+      $0.localHeaderOffset &+ 30 &+ UInt64($0.name.utf8.count) &+ 128 &+ $0.compressedSize
+    }
+    let end = min(ends.max() ?? first, UInt64(source.size))
+    let needed = zip(wanted, ends).reduce(UInt64(0)) { $0 &+ ($1.1 - $1.0.localHeaderOffset) }
+    guard end > first, end - first <= needed + 4096 else { return }
+    source.prefetch(at: Int64(first), count: Int(end - first))
+  }
+
   static func strict(_ source: any ByteSource, options: OpenOptions) throws(CheckpointError)
     -> ContainerContents
   {
@@ -97,6 +112,7 @@ enum TorchZipReader: ContainerReader {
           "a PyTorch Mobile (lite interpreter) archive: read as TorchScript; bytecode.pkl is not interpreted"
         ))
     }
+    prefetchRecords([dataPickle, zip.entry(named: root + "byteorder"), constants], of: source)
     contents.pickles.append(
       PickleSource(
         name: dataPickle.normalizedName, role: .main,
@@ -171,7 +187,8 @@ enum TorchZipReader: ContainerReader {
     var contents = ContainerContents(format: .zip, fileBytes: source.size)
     let zip: ZipFile
     do {
-      zip = try ZipFile(source: source, thorough: true)
+      // A remote file: the central directory and the pickles, not every local header.
+      zip = try ZipFile(source: source, thorough: !source.isRemote)
     } catch {
       contents.errors.append(CheckpointError(error, file: source.name).message)
       recoverFromLocalHeaders(source, into: &contents)
@@ -219,6 +236,8 @@ enum TorchZipReader: ContainerReader {
         }
         // Another entry that holds a pickle: its head says so (read from the file's mapping for
         // stored entries: one read per entry would cost a system call per tensor).
+        // Remote: a request per storage record would fetch the file piece by piece.
+        if source.isRemote && isStorageRecord(name) { continue }
         guard let head = heads(entry), looksLikePickle(head),
           let bytes = try? pickleBytes(zip, entry, limit: options.maxInflatedBytes)
         else { continue }
@@ -241,6 +260,13 @@ enum TorchZipReader: ContainerReader {
             message: "'\(name)' holds a pickle although its name does not end in .pkl"))
         contents.pickles.append(found)
       }
+    }
+    if source.isRemote {
+      contents.notes.append(
+        "a remote file: its central directory and pickles were read; local headers and storage records were not (download it for a full scan)"
+      )
+      walk(nil)
+      return contents
     }
     do {
       try source.withBytes(at: 0, count: Int(source.size)) { walk($0) }

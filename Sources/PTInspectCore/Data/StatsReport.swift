@@ -165,6 +165,8 @@ public struct StatsReport: Sendable, Encodable {
   public var layers: [LayerStatsEntry]
   /// Every listed tensor taken together.
   public var totals: StatsTotals
+  /// What reading a remote checkpoint cost (its tensor data included); null for a local file.
+  public var source: SourceCost?
 
   /// Reads every tensor of `c` whose name matches `filter` and computes its statistics.
   public init(
@@ -189,6 +191,7 @@ public struct StatsReport: Sendable, Encodable {
     // A tied tensor copies its original's statistics when the original is listed too.
     let computed = selected.filter { t in t.sharedWith.map { !names.contains($0) } ?? true }
     let outcomes = try engine.run(reader, tensors: computed, progress: progress)
+    source = c.sourceCost
     var byName: [String: TensorStatsOutcome] = [:]
     for (t, o) in zip(computed, outcomes) { byName[t.name] = o }
     var entries: [TensorStatsEntry] = []

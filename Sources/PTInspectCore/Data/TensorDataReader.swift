@@ -188,6 +188,12 @@ package final class TensorDataReader: Sendable {
     }
     guard !elements.isEmpty else { return }
     let chunk = max(1, chunk)
+    if plan.isContiguous, case .file(let fileOffset, _) = plan.location,
+      let source = source(plan.storage), source.isRemote
+    {
+      return try walkRemote(
+        plan, source: source, at: fileOffset, elements: elements, chunk: chunk, body)
+    }
     try withStorage(plan) { storage in
       var start = elements.lowerBound
       var pending = start
@@ -198,6 +204,37 @@ package final class TensorDataReader: Sendable {
         release(plan, storage, through: start, pending: &pending)
       }
       release(plan, storage, through: start, pending: &pending, final: true)
+    }
+  }
+
+  /// A contiguous tensor of a remote file, fetched by windows of about 8 MB (one range request
+  /// each, let go once walked): only the elements asked for are fetched, and memory stays
+  /// bounded whatever the storage's size.
+  private func walkRemote(
+    _ plan: ReadPlan, source: any ByteSource, at fileOffset: Int64, elements: Range<Int64>,
+    chunk: Int, _ body: (ReadPlan, UnsafeRawPointer, Int64, Int) throws -> Void
+  ) throws {
+    let item = Int64(plan.itemSize)
+    let window = max(Int64(chunk), (Int64(8 << 20) / item) / Int64(chunk) * Int64(chunk))
+    var start = elements.lowerBound
+    while start < elements.upperBound {
+      let end = min(elements.upperBound, start + window)
+      let first = (plan.offset + start) * item
+      let count = Int((end - start) * item)
+      try source.withBytes(at: fileOffset + first, count: count) { raw in
+        guard let base = raw.baseAddress,
+          // `body` finds storage element e at storage + e * itemSize.
+          let storage = UnsafeRawPointer(bitPattern: Int(bitPattern: base) - Int(first))
+        else { return }
+        var s = start
+        while s < end {
+          let n = Int(min(Int64(chunk), end - s))
+          try body(plan, storage, s, n)
+          s += Int64(n)
+        }
+      }
+      source.release(at: fileOffset + first, count: count)
+      start = end
     }
   }
 

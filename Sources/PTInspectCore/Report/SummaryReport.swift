@@ -200,10 +200,14 @@ public struct SummaryReport: Sendable, Codable {
   public var diagnostics: [Diagnostic]
   /// Memory by dtype, dtype projections, an Adam training estimate and the file's anatomy.
   public var memory: MemoryReport
+  /// What reading a remote checkpoint cost (`url`, `bytesFetched`, `requests`, `etag`,
+  /// `seconds`); null for a local file.
+  public var source: SourceCost?
 
   /// The summary of `c`: what `ptinspect FILE` shows, as values (layers inferred, totals, anatomy, memory).
   public init(_ c: Checkpoint) {
     file = c.path
+    source = c.sourceCost
     format = c.format.rawValue
     fileBytes = c.fileBytes
     archiveRoot = c.archiveRoot

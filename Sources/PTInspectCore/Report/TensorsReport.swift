@@ -26,9 +26,12 @@ public struct TensorsReport: Sendable, Codable {
   public var filter: String?
   /// The listed tensors, in `sort` order.
   public var tensors: [TensorEntry]
+  /// What reading a remote checkpoint cost; null for a local file.
+  public var source: SourceCost?
 
   /// Every tensor of `c` whose full name matches the glob `filter` (all for nil), in `sort` order.
   public init(_ c: Checkpoint, filter: String?, sort: TensorSort) {
+    source = c.sourceCost
     file = c.path
     format = c.format.rawValue
     self.filter = filter

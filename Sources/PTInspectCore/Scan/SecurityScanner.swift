@@ -26,12 +26,12 @@ public enum SecurityScanner {
       case .file(let file): return [file]
       }
     } else {
-      let source = try Checkpoint.fileSource(path)
+      let source = try Checkpoint.source(path)
       guard case .index = try Containers.identify(source) else { return [path] }
     }
     let index: ShardIndex
     do {
-      index = try ShardIndex(try Checkpoint.fileSource(indexPath))
+      index = try ShardIndex(try Checkpoint.source(indexPath))
     } catch {
       throw CheckpointError(
         file: indexPath, "a JSON file that is not a sharded checkpoint index (no 'weight_map')")
@@ -50,7 +50,7 @@ public enum SecurityScanner {
     if CheckpointFolder.isFolder(path) {
       throw CheckpointError(file: path, "a sharded checkpoint index: scan the shard files it lists")
     }
-    return try scan(try Checkpoint.fileSource(path), options: options)
+    return try scan(try Checkpoint.source(path), options: options)
   }
 
   /// Scans the file in `source`: the same container contents the summary reads, read leniently.

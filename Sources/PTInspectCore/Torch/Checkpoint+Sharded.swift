@@ -1,5 +1,8 @@
 // Checkpoint+Sharded.swift: sharded checkpoints (`model.safetensors.index.json`,
-// `pytorch_model.bin.index.json`, or a folder holding one), read as one model.
+// `pytorch_model.bin.index.json`, or a folder holding one), read as one model. Shards are
+// found relative to the index, on disk or remote.
+
+import Foundation
 
 extension Checkpoint {
   /// Opens the index in `source` and every shard it lists; `path` is how the checkpoint is
@@ -21,14 +24,27 @@ extension Checkpoint {
     c.fileByteOrders = [nil]
     var seenIn: [String: String] = [:]
     var isSafetensors = true
-    for shard in shards {
+    // Remote shards are fetched concurrently (bounded); local ones are opened in turn.
+    let opened =
+      source.isRemote
+      ? openConcurrently(
+        shards.map(index.path(of:)), width: RemoteSettings.current.concurrency, options: options)
+      : nil
+    for (i, shard) in shards.enumerated() {
       let shardPath = index.path(of: shard)
       let part: Checkpoint
-      do {
-        part = try Checkpoint.open(shardPath, options: options)
+      do throws(CheckpointError) {
+        if let result = opened?[i] {
+          part = try result.get()
+        } else {
+          part = try Checkpoint.open(shardPath, options: options, allowIndex: false)
+        }
       } catch {
         if case .source(let e) = error.reason, e.isMissing {
           throw fail("shard '\(shard)' listed in the index is missing")
+        }
+        if case .container("itself an index") = error.reason {
+          throw fail("shard '\(shard)' is itself an index")
         }
         throw error
       }
@@ -133,5 +149,41 @@ extension Checkpoint {
       }
     }
     return c
+  }
+}
+
+extension Checkpoint {
+  /// Opens `paths` on up to `width` threads at once; the results in the order of `paths`.
+  static func openConcurrently(_ paths: [String], width: Int, options: OpenOptions)
+    -> [Result<Checkpoint, CheckpointError>]
+  {
+    let results = Locked<[Result<Checkpoint, CheckpointError>?]>(
+      Array(repeating: nil, count: paths.count))
+    let next = Locked(0)
+    let group = DispatchGroup()
+    for _ in 0..<max(1, min(width, paths.count)) {
+      group.enter()
+      Thread.detachNewThread {
+        while true {
+          let i = next.withLock { n -> Int in
+            defer { n += 1 }
+            return n
+          }
+          guard i < paths.count else { break }
+          let result: Result<Checkpoint, CheckpointError>
+          do throws(CheckpointError) {
+            result = .success(try Checkpoint.open(paths[i], options: options, allowIndex: false))
+          } catch {
+            result = .failure(error)
+          }
+          results.withLock { $0[i] = result }
+        }
+        group.leave()
+      }
+    }
+    group.wait()
+    return results.current.map {
+      $0 ?? .failure(CheckpointError(file: "", "internal: a shard was not opened"))
+    }
   }
 }

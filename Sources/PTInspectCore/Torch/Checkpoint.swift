@@ -2,6 +2,7 @@
 // is opened: identify the container, read its contents, decode the main pickle, interpret it,
 // then one assembly step for every format (storage checks, model location, ties).
 
+import Foundation
 import Pickle
 
 /// A global a pickle of the checkpoint names, with the pickle's name.
@@ -53,6 +54,8 @@ public struct Checkpoint: Sendable {
   public var pickleProtocol = 0
   /// The byte order of the tensor data, when the file says (legacy files, NumPy), or nil.
   public var byteOrder: ByteOrder?
+  /// When a remote checkpoint's reading began (nil for a local one).
+  public var remoteStart: Date?
 
   /// An empty checkpoint of `format` for `path`; `open` fills one in.
   package init(path: String, format: ContainerFormat, fileBytes: Int64) {
@@ -66,10 +69,14 @@ public struct Checkpoint: Sendable {
 
   /// A model tensor's name relative to the model (prefixes removed), as layers are named.
   public func layerName(_ t: TensorRecord) -> String {
-    var name = Substring(t.name)
-    if name.hasPrefix(modelPrefix) { name = name.dropFirst(modelPrefix.count) }
-    if name.hasPrefix(strippedPrefix) { name = name.dropFirst(strippedPrefix.count) }
-    return String(name)
+    // Compared as UTF-8 bytes: `Substring.hasPrefix` walks Characters, 20 times slower.
+    let name = t.name.utf8
+    var start = name.startIndex
+    for prefix in [modelPrefix, strippedPrefix] where !prefix.isEmpty {
+      let rest = name[start...]
+      if rest.starts(with: prefix.utf8) { start = name.index(start, offsetBy: prefix.utf8.count) }
+    }
+    return start == name.startIndex ? t.name : String(Substring(name[start...]))
   }
 }
 
@@ -79,6 +86,17 @@ extension Checkpoint {
   public static func open(_ path: String, options: OpenOptions = OpenOptions())
     throws(CheckpointError) -> Checkpoint
   {
+    try open(path, options: options, allowIndex: true)
+  }
+
+  /// As above; a shard (`allowIndex` false) that is itself an index is an error, before any of
+  /// its own shards is opened (an index that names itself would never end).
+  static func open(_ path: String, options: OpenOptions, allowIndex: Bool)
+    throws(CheckpointError) -> Checkpoint
+  {
+    if RemotePath.isRemote(path) {
+      return try openRemote(path, options: options, allowIndex: allowIndex)
+    }
     if CheckpointFolder.isFolder(path) {
       switch try CheckpointFolder.checkpoint(in: path) {
       case .index(let index):
@@ -86,7 +104,53 @@ extension Checkpoint {
       case .file(let file): return try open(try fileSource(file), options: options)
       }
     }
-    return try open(try fileSource(path), options: options)
+    return try open(try fileSource(path), options: options, allowIndex: allowIndex)
+  }
+
+  /// Opens a remote checkpoint (a URL, `s3://`, `hf://`, a Hub repository), reporting what it
+  /// cost. A network failure a format probe swallowed is the error, not the probe's verdict.
+  static func openRemote(_ path: String, options: OpenOptions, allowIndex: Bool)
+    throws(CheckpointError) -> Checkpoint
+  {
+    let settings = RemoteSettings.current
+    let start = Date()
+    let meter = TransferMeter()
+    let file =
+      try RemotePath.repositoryCheckpoint(path, settings: settings, meter: meter) ?? path
+    let source = try RemotePath.source(file, settings: settings, meter: meter)
+    var c: Checkpoint
+    do {
+      c =
+        file != path && file.hasSuffix(".index.json")
+        ? try openIndex(source, as: path, options: options)
+        : try open(source, options: options, allowIndex: allowIndex)
+    } catch {
+      if let failure = source.failure { throw CheckpointError(file: file, .source(failure)) }
+      throw error
+    }
+    if let failure = source.failure { throw CheckpointError(file: file, .source(failure)) }
+    c.path = path
+    c.remoteStart = start
+    return c
+  }
+
+  /// What reading a remote checkpoint has cost so far (every file it reads), nil for a local one.
+  public var sourceCost: SourceCost? {
+    guard let start = remoteStart, let first = files.first as? HTTPSource else { return nil }
+    let remote = files.compactMap { $0 as? HTTPSource }
+    return SourceCost(
+      url: first.target.url, bytesFetched: remote.reduce(0) { $0 + $1.meter.bytes },
+      requests: remote.reduce(0) { $0 + $1.meter.requests }, etag: first.etag,
+      seconds: Date().timeIntervalSince(start))
+  }
+
+  /// The file at `path` (local or remote) as a byte source.
+  static func source(_ path: String) throws(CheckpointError) -> any ByteSource {
+    guard RemotePath.isRemote(path) else { return try fileSource(path) }
+    let settings = RemoteSettings.current
+    let meter = TransferMeter()
+    let file = try RemotePath.repositoryCheckpoint(path, settings: settings, meter: meter) ?? path
+    return try RemotePath.source(file, settings: settings, meter: meter)
   }
 
   /// The local file at `path` as a byte source.
@@ -102,7 +166,14 @@ extension Checkpoint {
   public static func open(_ source: any ByteSource, options: OpenOptions = OpenOptions())
     throws(CheckpointError) -> Checkpoint
   {
+    try open(source, options: options, allowIndex: true)
+  }
+
+  static func open(_ source: any ByteSource, options: OpenOptions, allowIndex: Bool)
+    throws(CheckpointError) -> Checkpoint
+  {
     switch try Containers.identify(source) {
+    case .index where !allowIndex: throw CheckpointError(file: source.name, "itself an index")
     case .notCheckpoint(let m): throw CheckpointError(file: source.name, .notCheckpoint(m))
     case .unsupported(let m): throw CheckpointError(file: source.name, .unsupported(m))
     case .index: return try openIndex(source, as: source.name, options: options)

@@ -70,6 +70,14 @@ package final class ZipFile: Sendable {
 
   /// Reads `count` bytes of an entry's data starting `offset` bytes into it.
   package func read(_ entry: ZipEntry, offset: UInt64, count: Int) throws -> [UInt8] {
+    if offset == 0, entry.local == nil {
+      // The local header, its name and extra field (torch pads to 64 bytes), then the data: one
+      // request for a remote file.
+      source.prefetch(
+        at: Int64(clamping: entry.localHeaderOffset),
+        count: 30 + entry.name.utf8.count + 128
+          + Int(clamping: min(entry.compressedSize, UInt64(count))))
+    }
     if Self.isStored(entry) {
       guard offset + UInt64(count) <= entry.compressedSize else {
         throw ZipError.read(
