@@ -30,11 +30,17 @@ let package = Package(
       dependencies: [
         "PTInspectCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]),
+      ],
+      plugins: ["BuildInfo"]),
+    // Writes the git commit into the executable for `ptinspect --version` (scripts/build-info).
+    .plugin(name: "BuildInfo", capability: .buildTool()),
     .target(name: "PTInspectTestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "PickleTests", dependencies: ["Pickle", "PTInspectTestSupport"]),
     .testTarget(
       name: "PTInspectCoreTests", dependencies: ["PTInspectCore", "Pickle", "PTInspectTestSupport"]),
+    // The README's library example, compiled and run so it cannot rot.
+    .testTarget(
+      name: "LibraryExampleTests", dependencies: ["PTInspectCore", "PTInspectTestSupport"]),
     .testTarget(
       name: "ptinspectTests",
       dependencies: [

@@ -2,8 +2,13 @@
 // (`BatchRunner`, shared with `summary`).
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Budget: ParsableCommand {
@@ -31,7 +36,7 @@ extension PTInspect {
         64 a bad rule.
         """)
 
-    @Argument(help: "Checkpoint files or folders of checkpoints.")
+    @Argument(help: "Checkpoint files or folders of checkpoints.", completion: .file())
     var files: [String] = []
 
     @Option(
@@ -58,7 +63,7 @@ extension PTInspect {
     @Option(
       help: ArgumentHelp(
         "An earlier checkpoint (or a folder of them, matched by file name) to compare with.",
-        valueName: "old"))
+        valueName: "old"), completion: .file())
     var baseline: String?
 
     @Option(
@@ -77,7 +82,7 @@ extension PTInspect {
     @Option(
       help: ArgumentHelp(
         "A budget file (TOML): [budget] table, or [tool.ptinspect.budget] in pyproject.toml.",
-        valueName: "file"))
+        valueName: "file"), completion: .file())
     var config: String?
 
     @Flag(help: "Ignore .ptinspect.toml and pyproject.toml in the current folder.")

@@ -1,8 +1,13 @@
 // Diff.swift: the `diff` subcommand: what differs between two checkpoints.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Diff: ParsableCommand {
@@ -24,10 +29,10 @@ extension PTInspect {
         broken), 2 an input could not be read, 64 a usage error.
         """)
 
-    @Argument(help: "The first checkpoint (before).")
+    @Argument(help: "The first checkpoint (before).", completion: .file())
     var before: String
 
-    @Argument(help: "The second checkpoint (after).")
+    @Argument(help: "The second checkpoint (after).", completion: .file())
     var after: String
 
     @Flag(

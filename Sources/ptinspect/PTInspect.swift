@@ -2,8 +2,18 @@
 // holds no logic of its own.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// The entry point: process-wide settings, then the command line.
 @main
@@ -13,9 +23,51 @@ enum Main {
     // glibc re-reads the time zone on each call unless TZ is set: 3.5x faster on large archives
     // (libzip-notes.md). Only an unset TZ is set; the library never touches the environment.
     setenv("TZ", "UTC", 0)
-    PTInspect.main()
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if let typo = mistypedSubcommand(arguments) { PTInspect.exit(withError: typo) }
+    do {
+      var command = try PTInspect.parseAsRoot(arguments)
+      try command.run()
+    } catch {
+      // --help (and `help NAME`) ends with the command's examples.
+      let help =
+        arguments.first == "help" || arguments.contains("--help") || arguments.contains("-h")
+      if help, PTInspect.exitCode(for: error) == .success {
+        print(PTInspect.fullMessage(for: error))
+        print()
+        print(Examples.section(for: helpedCommand(arguments)), terminator: "")
+        PTInspect.exit()
+      }
+      PTInspect.exit(withError: error)
+    }
+  }
+
+  /// The subcommands' names, in the order `--help` lists them.
+  static let subcommandNames = PTInspect.configuration.subcommands.map {
+    $0.configuration.commandName ?? ""
+  }
+
+  /// The subcommand a help request is about: the first argument naming one, or nil (the top
+  /// level).
+  static func helpedCommand(_ arguments: [String]) -> String? {
+    arguments.first { subcommandNames.contains($0) }
+  }
+
+  /// A usage error (exit 64) when the first argument is not a subcommand, not a file or folder,
+  /// and looks like a mistyped subcommand (`ptinspect stat model.pt`). Anything else, a real
+  /// file named like a subcommand included, goes on to the default summary.
+  static func mistypedSubcommand(_ arguments: [String]) -> ValidationError? {
+    guard let first = arguments.first, !first.hasPrefix("-"), first != "help",
+      !subcommandNames.contains(first), access(first, F_OK) != 0,
+      let name = closestName(to: first, among: subcommandNames)
+    else { return nil }
+    return ValidationError(
+      "'\(first)' is not a subcommand, nor a file or folder; did you mean 'ptinspect \(name)'?")
   }
 }
+
+/// The release version (CHANGELOG.md); `--version` adds the git commit (scripts/build-info).
+let ptinspectVersion = "0.1.0"
 
 struct PTInspect: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -23,8 +75,10 @@ struct PTInspect: ParsableCommand {
     abstract: "Look inside PyTorch checkpoints without Python: tensors, layers, parameter counts.",
     discussion: """
       Exit codes: 0 success, 1 a finding, 2 an input could not be read, 64 a usage error.
+      Every command takes --format table|json|markdown|jsonl; `ptinspect help COMMAND` shows a \
+      command's options and examples.
       """,
-    version: "0.1.0",
+    version: "ptinspect \(ptinspectVersion) (commit \(buildCommit))",
     subcommands: [Summary.self, Tensors.self, Diff.self, Budget.self, Scan.self, Stats.self],
     defaultSubcommand: Summary.self)
 }
@@ -148,17 +202,17 @@ func severalInputs(_ paths: [String], recursive: Bool) -> Bool {
 func printJSON<T: Encodable>(_ value: T, layout: JSONLayout = .pretty) {
   fflush(nil)  // what `print` buffered goes first
   do {
-    try ReportJSON.stream(value, layout: layout) { FileHandle.standardOutput.write(Data($0)) }
+    try ReportJSON.stream(value, layout: layout) { writeAll(STDOUT_FILENO, $0) }
   } catch {
     let message = "ptinspect: cannot encode the report as JSON: \(error)\n"
-    FileHandle.standardError.write(Data(message.utf8))
+    writeStandardError(message)
     exit(70)
   }
 }
 
 /// Prints a one-line error for an unreadable input to standard error.
 func report(_ error: Error) {
-  FileHandle.standardError.write(Data("ptinspect: \(error)\n".utf8))
+  writeStandardError("ptinspect: \(error)\n")
 }
 
 /// A progress bar on standard error, or nil when standard error is not a terminal (or TERM is
@@ -167,7 +221,7 @@ func progressBar(_ unit: ProgressBar.Unit) -> ProgressBar? {
   ProgressBar(
     unit, isTerminal: isatty(STDERR_FILENO) != 0,
     environment: ProcessInfo.processInfo.environment
-  ) { FileHandle.standardError.write(Data($0.utf8)) }
+  ) { writeStandardError($0) }
 }
 
 /// Exit code 2: an input could not be read.
@@ -181,7 +235,8 @@ extension PTInspect {
       abstract: "Show the layer table, parameter and buffer totals, and the checkpoint's anatomy.")
 
     @Argument(
-      help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.")
+      help: "Checkpoint files (.pt, .pth, .bin, .ckpt, .safetensors, ...) or folders of them.",
+      completion: .file())
     var files: [String]
 
     @OptionGroup var output: OutputOptions
@@ -274,7 +329,7 @@ extension PTInspect {
       commandName: "tensors",
       abstract: "List every tensor with dtype, shape, stride, storage and offset.")
 
-    @Argument(help: "A checkpoint file.")
+    @Argument(help: "A checkpoint file.", completion: .file())
     var file: String
 
     @Option(help: "Only tensors whose full name matches this glob (e.g. 'layer1.*.weight').")
@@ -317,6 +372,5 @@ extension PTInspect {
 
 /// The line on standard error when `--filter` matches no tensor (exit 1).
 func noMatch(_ file: String, _ filter: String) {
-  FileHandle.standardError.write(
-    Data("ptinspect: \(file): --filter '\(filter)' matches no tensor\n".utf8))
+  writeStandardError("ptinspect: \(file): --filter '\(filter)' matches no tensor\n")
 }

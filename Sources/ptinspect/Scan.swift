@@ -2,8 +2,13 @@
 // against torch's weights_only allowlist, plus zip tricks. Nothing is executed.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension PTInspect {
   struct Scan: ParsableCommand {
@@ -21,8 +26,8 @@ extension PTInspect {
 
     @Argument(
       help:
-        "Files or folders to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards)."
-    )
+        "Files or folders to scan (.pt, .pth, .bin, .ckpt, .pkl, ...; a sharded index scans its shards).",
+      completion: .file())
     var files: [String]
 
     @Flag(help: "Look for checkpoints in subfolders of the folders given.")
@@ -40,7 +45,7 @@ extension PTInspect {
     @Option(
       help: ArgumentHelp(
         "A config file (TOML) with an allow list: [scan] table, or [tool.ptinspect.scan] in pyproject.toml.",
-        valueName: "file"))
+        valueName: "file"), completion: .file())
     var config: String?
 
     @Flag(help: "Ignore .ptinspect.toml and pyproject.toml in the current folder.")

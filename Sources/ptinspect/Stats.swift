@@ -2,8 +2,13 @@
 // totals, read straight from the file on all cores; `--check` fails on NaN or Inf.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension StatsSort: ExpressibleByArgument {}
 
@@ -21,7 +26,9 @@ extension PTInspect {
         listed tensor holds NaN or Inf; 2 the file could not be read; 64 a usage error.
         """)
 
-    @Argument(help: "A checkpoint file (.pt, .pth, .bin, .ckpt, .safetensors, an index, ...).")
+    @Argument(
+      help: "A checkpoint file (.pt, .pth, .bin, .ckpt, .safetensors, an index, ...).",
+      completion: .file())
     var file: String
 
     @Option(help: "Only tensors whose full name matches this glob (e.g. 'layer1.*.weight').")
@@ -91,10 +98,8 @@ extension PTInspect {
       }
       if check && stats.hasNonFinite {
         let n = stats.totals.nonFiniteTensors.count
-        FileHandle.standardError.write(
-          Data(
-            "ptinspect: \(file): \(n == 1 ? "1 tensor holds" : "\(n) tensors hold") NaN or Inf\n"
-              .utf8))
+        writeStandardError(
+          "ptinspect: \(file): \(n == 1 ? "1 tensor holds" : "\(n) tensors hold") NaN or Inf\n")
         throw ExitCode.failure
       }
     }

@@ -103,3 +103,28 @@ final class Written: @unchecked Sendable {
     #expect(StatsEngine(environment: [:]).threads == StatsEngine().threads)
   }
 }
+
+/// What stands in for Foundation under FoundationEssentials: printf formatting, the string
+/// search and replacement, trimming.
+@Suite struct SystemSupportTests {
+  @Test func cFormatWritesWhatPrintfWrites() {
+    #expect(cFormat("%.1f", 2.25) == "2.2")
+    #expect(cFormat("%.1f%%", 12.34) == "12.3%")
+    #expect(cFormat("%.3e", 12345.678) == "1.235e+04")
+    #expect(cFormat("%.4g", 0.000123456) == "0.0001235")
+    #expect(cFormat("%3.0f", 7) == "  7")
+    // Longer than the first 64-byte buffer: measured, then written whole.
+    #expect(cFormat("%.0f", 1e70).count == 71)
+  }
+
+  @Test func stringSearchReplaceAndTrim() {
+    #expect("a_b__c".replacingOccurrences(of: "_", with: "-") == "a-b--c")
+    #expect(
+      "BatchNorm(8)".replacingOccurrences(of: "BatchNorm(", with: "BatchNorm2d(")
+        == "BatchNorm2d(8)")
+    let text = "x class Net(y"
+    #expect(text.range(of: "class Net(").map { text[$0] } == "class Net(")
+    #expect(text.range(of: "absent") == nil)
+    #expect(" \t key = 1 \t".trimmingSpaces() == "key = 1")
+  }
+}

@@ -29,6 +29,12 @@ public struct RunResult: Sendable {
   public var status: Int32
   public var stdout: String
   public var stderr: String
+
+  public init(status: Int32, stdout: String, stderr: String) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+  }
 }
 
 /// Runs the built `ptinspect` with `arguments`, from the repository root, with colour off and
@@ -39,7 +45,6 @@ public func runPTInspect(
   _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
   stdin: String? = nil
 ) throws -> RunResult {
-  let process = Process()
   // Tests run from <scratch>/debug/<bundle>.xctest; the binary sits in the same folder.
   let binary = Bundle.main.bundleURL.appendingPathComponent("ptinspect")
   let candidates = [
@@ -49,15 +54,27 @@ public func runPTInspect(
   else {
     throw RunError.binaryNotFound(binary.path)
   }
-  process.executableURL = exe
-  process.arguments = arguments
-  process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? Fixtures.root
   var env = ProcessInfo.processInfo.environment
   env["NO_COLOR"] = "1"
   env["COLUMNS"] = nil
   env["LINES"] = nil
   for (k, v) in environment { env[k] = v }
-  process.environment = env
+  return try runProgram(
+    exe, arguments, environment: env, directory: directory ?? Fixtures.root.path, stdin: stdin)
+}
+
+/// Runs `executable` with `arguments` in `directory` (the current folder by default), with
+/// `environment` (this process's by default), `stdin` (a file) as its standard input when given,
+/// and returns its status and output.
+public func runProgram(
+  _ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+  directory: String? = nil, stdin: String? = nil
+) throws -> RunResult {
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+  if let environment { process.environment = environment }
   let out = Pipe()
   let err = Pipe()
   process.standardOutput = out

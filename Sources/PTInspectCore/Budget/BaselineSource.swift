@@ -1,10 +1,14 @@
 // BaselineSource.swift: where the growth rules find their baseline (`--baseline`): one earlier
 // checkpoint, read once, or a folder of them matched to each checkpoint by file name.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The baseline the growth rules compare with.
-public enum BaselineSource: Sendable {
+package enum BaselineSource: Sendable {
   /// No baseline given.
   case none
   /// One checkpoint, read up front: every file is compared with it.
@@ -14,7 +18,7 @@ public enum BaselineSource: Sendable {
 
   /// Reads `path`: a folder is kept to be matched per file; a checkpoint is read now. Errors
   /// say `baseline:`.
-  public init(_ path: String?) throws(CheckpointError) {
+  package init(_ path: String?) throws(CheckpointError) {
     guard let path else {
       self = .none
       return
@@ -28,12 +32,12 @@ public enum BaselineSource: Sendable {
 
   /// The baseline for the checkpoint at `path`: nil without one, or when the folder holds no
   /// file of that name.
-  public func baseline(for path: String) throws(CheckpointError) -> BudgetBaseline? {
+  package func baseline(for path: String) throws(CheckpointError) -> BudgetBaseline? {
     switch self {
     case .none: return nil
     case .checkpoint(let baseline): return baseline
     case .folder(let folder):
-      let candidate = folder + "/" + (path as NSString).lastPathComponent
+      let candidate = folder + "/" + (path.split(separator: "/").last.map(String.init) ?? path)
       guard FileManager.default.fileExists(atPath: candidate) else { return nil }
       return try Self.read(candidate)
     }

@@ -11,18 +11,22 @@
 //     "features.*" = "1.2M"
 //     "classifier.*" = "5M"
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The budget file: found in the current folder (`names`, in order) and parsed into a
 /// `BudgetSpec`.
-public enum BudgetFile {
+package enum BudgetFile {
   /// The names looked for in the current directory, in this order.
-  public static let names = [".ptinspect.toml", "pyproject.toml"]
+  package static let names = [".ptinspect.toml", "pyproject.toml"]
   /// Keys of the budget table besides the rule keys.
   static let groupsKey = "groups"
 
   /// The text of the budget file at `path`; the error says whether it is missing or unreadable.
-  public static func text(at path: String) throws(CheckpointError) -> String {
+  package static func text(at path: String) throws(CheckpointError) -> String {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
       let exists = FileManager.default.fileExists(atPath: path)
       throw CheckpointError(
@@ -33,7 +37,7 @@ public enum BudgetFile {
 
   /// The budget file in `directory`: the first of `names` that exists and has a budget table,
   /// or nil. A pyproject.toml without `[tool.ptinspect.budget]` is not a budget file.
-  public static func discover(in directory: String) -> String? {
+  package static func discover(in directory: String) -> String? {
     for name in names {
       let path = directory == "." ? name : directory + "/" + name
       guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
@@ -62,7 +66,7 @@ public enum BudgetFile {
 
   /// Parses a budget file's text. `name` is the file's path: messages start with it, and a
   /// relative `baseline` is taken relative to the file's folder.
-  public static func parse(_ text: String, name: String) throws(BudgetRuleError) -> BudgetSpec {
+  package static func parse(_ text: String, name: String) throws(BudgetRuleError) -> BudgetSpec {
     var reader = TOMLSubset(text)
     let entries: [TOMLEntry]
     do {

@@ -1,25 +1,29 @@
 // BudgetRenderer.swift: budget verdicts as a table (one row per file and rule), a one-line
 // verdict, JSON, JSON lines, and Markdown ready to post as a pull-request comment.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Several files' budget verdicts (`--format json` with more than one file).
-public struct BudgetBatchReport: Sendable, Codable, Equatable {
-  public var schemaVersion = reportSchemaVersion
+package struct BudgetBatchReport: Sendable, Codable, Equatable {
+  package var schemaVersion = reportSchemaVersion
   /// `pass` when every file is within budget, `fail` when any is over, `error` when any could
   /// not be read.
-  public var verdict: BudgetVerdict
-  public var files: [BudgetReport]
+  package var verdict: BudgetVerdict
+  package var files: [BudgetReport]
 
-  public init(_ files: [BudgetReport]) {
+  package init(_ files: [BudgetReport]) {
     self.files = files
     verdict = BudgetRenderer.overallVerdict(files)
   }
 }
 
-public enum BudgetRenderer {
+package enum BudgetRenderer {
   /// `error` if any file could not be read, else `fail` if any is over budget, else `pass`.
-  public static func overallVerdict(_ reports: [BudgetReport]) -> BudgetVerdict {
+  package static func overallVerdict(_ reports: [BudgetReport]) -> BudgetVerdict {
     if reports.contains(where: { $0.verdict == .error }) { return .error }
     if reports.contains(where: { $0.verdict == .fail }) { return .fail }
     return .pass
@@ -32,7 +36,7 @@ public enum BudgetRenderer {
   static func percent(_ part: Int64, of whole: Int64) -> String? {
     guard whole != 0 else { return nil }
     let p = Double(part) / Double(whole) * 100
-    return String(format: "%@%.1f%%", p > 0 ? "+" : "", p)
+    return (p > 0 ? "+" : "") + cFormat("%.1f%%", p)
   }
 
   /// Actual, limit and margin as shown.
@@ -56,13 +60,13 @@ public enum BudgetRenderer {
   }
 
   /// One line: the verdict for one file (`PASS x.pt: within budget (2 rules)`).
-  public static func verdictLine(_ r: BudgetReport) -> String {
+  package static func verdictLine(_ r: BudgetReport) -> String {
     let tag = r.verdict == .error ? "ERROR" : r.passed ? "PASS" : "FAIL"
     return "\(tag) \(r.file): \(verdictDetail(r))"
   }
 
   /// The verdict without the file: `within budget (2 rules)`, `over budget on 1 of 2 rules (...)`.
-  public static func verdictDetail(_ r: BudgetReport) -> String {
+  package static func verdictDetail(_ r: BudgetReport) -> String {
     if r.verdict == .error { return "could not be read: \(r.error ?? "")" }
     let failed = r.failedRules
     let n = r.rules.count
@@ -79,7 +83,7 @@ public enum BudgetRenderer {
   }
 
   /// One line: the verdict for several files.
-  public static func batchVerdictLine(_ reports: [BudgetReport]) -> String {
+  package static func batchVerdictLine(_ reports: [BudgetReport]) -> String {
     let failed = reports.filter { $0.verdict == .fail }
     let errors = reports.filter { $0.verdict == .error }
     let ok = reports.count - failed.count - errors.count
@@ -148,7 +152,7 @@ public enum BudgetRenderer {
   }
 
   /// The verdict for one file: the rules table, then one verdict line.
-  public static func table(_ r: BudgetReport, style: TerminalStyle = .plain) -> String {
+  package static func table(_ r: BudgetReport, style: TerminalStyle = .plain) -> String {
     var out: [String] = []
     if let config = r.config { out.append(style.dim("rules from \(config)")) }
     if r.verdict != .error {
@@ -161,7 +165,7 @@ public enum BudgetRenderer {
   }
 
   /// Several files: one row per file and rule, then one verdict line.
-  public static func table(_ reports: [BudgetReport], style: TerminalStyle = .plain) -> String {
+  package static func table(_ reports: [BudgetReport], style: TerminalStyle = .plain) -> String {
     if reports.count == 1, let only = reports.first { return table(only, style: style) }
     var out: [String] = []
     if let config = reports.first?.config { out.append(style.dim("rules from \(config)")) }
@@ -174,7 +178,7 @@ public enum BudgetRenderer {
   }
 
   /// Markdown for a pull-request comment: a heading with the verdict, the rules table, notes.
-  public static func markdown(_ reports: [BudgetReport]) -> String {
+  package static func markdown(_ reports: [BudgetReport]) -> String {
     let verdict = overallVerdict(reports)
     let heading =
       switch verdict {

@@ -2,7 +2,7 @@
 // once into limits, and checked against a checkpoint's summary.
 
 /// What a budget rule limits.
-public enum BudgetMetric: String, Sendable, Codable {
+package enum BudgetMetric: String, Sendable, Codable {
   /// Parameters of the model (tied tensors counted once), as the summary totals them.
   case parameters
   /// Bytes of the model's tensors (parameters and buffers, tied tensors counted once).
@@ -12,8 +12,8 @@ public enum BudgetMetric: String, Sendable, Codable {
 }
 
 /// One rule: what it checks, and how the user wrote it.
-public struct BudgetRule: Sendable, Equatable {
-  public enum Check: Sendable, Equatable {
+package struct BudgetRule: Sendable, Equatable {
+  package enum Check: Sendable, Equatable {
     /// The whole model (or file) at most `limit`.
     case total(BudgetMetric, limit: Int64)
     /// Model tensors whose name matches `pattern` at most `limit`.
@@ -22,18 +22,18 @@ public struct BudgetRule: Sendable, Equatable {
     case growth(BudgetMetric, Growth)
   }
 
-  public var check: Check
+  package var check: Check
   /// The rule as the user wrote it: `max-params 5.8M`, `budget encoder.*=20M`.
-  public var text: String
+  package var text: String
 
-  public init(_ check: Check, text: String) {
+  package init(_ check: Check, text: String) {
     self.check = check
     self.text = text
   }
 }
 
 /// The keys a budget takes, as the command line (`--max-params`) and budget files spell them.
-public enum BudgetKey: String, Sendable, CaseIterable {
+package enum BudgetKey: String, Sendable, CaseIterable {
   case maxParams = "max-params"
   case maxBytes = "max-bytes"
   case maxFileBytes = "max-file-bytes"
@@ -43,30 +43,30 @@ public enum BudgetKey: String, Sendable, CaseIterable {
 }
 
 /// A set of budget rules. Later sources override earlier ones key by key (`merge`).
-public struct BudgetSpec: Sendable, Equatable {
-  public var maxParams: BudgetRule?
-  public var maxBytes: BudgetRule?
-  public var maxFileBytes: BudgetRule?
+package struct BudgetSpec: Sendable, Equatable {
+  package var maxParams: BudgetRule?
+  package var maxBytes: BudgetRule?
+  package var maxFileBytes: BudgetRule?
   /// Group budgets (`encoder.*=20M`), in the order given.
-  public var groups: [BudgetRule] = []
-  public var maxGrowth: BudgetRule?
-  public var maxBytesGrowth: BudgetRule?
+  package var groups: [BudgetRule] = []
+  package var maxGrowth: BudgetRule?
+  package var maxBytesGrowth: BudgetRule?
   /// The baseline checkpoint (a file, or a folder holding files of the same names).
-  public var baseline: String?
+  package var baseline: String?
 
-  public init() {}
+  package init() {}
 
   /// The rules in the order they are reported.
-  public var rules: [BudgetRule] {
+  package var rules: [BudgetRule] {
     [maxParams, maxBytes, maxFileBytes].compactMap { $0 } + groups
       + [maxGrowth, maxBytesGrowth].compactMap { $0 }
   }
 
   /// Whether growth rules are present (they need a baseline).
-  public var hasGrowthRules: Bool { maxGrowth != nil || maxBytesGrowth != nil }
+  package var hasGrowthRules: Bool { maxGrowth != nil || maxBytesGrowth != nil }
 
   /// Sets `key` from its written value (`5.8M`, `25MB`, `5%`).
-  public mutating func set(_ key: BudgetKey, _ value: String) throws(BudgetRuleError) {
+  package mutating func set(_ key: BudgetKey, _ value: String) throws(BudgetRuleError) {
     let text = "\(key.rawValue) \(value.strippedBlanks())"
     switch key {
     case .maxParams:
@@ -89,7 +89,7 @@ public struct BudgetSpec: Sendable, Equatable {
   }
 
   /// Adds a group budget written `GLOB=N` (`encoder.*=20M` parameters, `encoder.*=40MB` bytes).
-  public mutating func addGroup(_ written: String) throws(BudgetRuleError) {
+  package mutating func addGroup(_ written: String) throws(BudgetRuleError) {
     guard let eq = written.lastIndex(of: "=") else {
       throw BudgetRuleError("'\(written)' is not GLOB=N (e.g. 'encoder.*=20M')")
     }
@@ -99,7 +99,7 @@ public struct BudgetSpec: Sendable, Equatable {
 
   /// Adds a group budget: tensors matching `pattern` at most `value` (a count, or bytes when it
   /// has a byte unit). A pattern already present is replaced.
-  public mutating func addGroup(pattern: String, value: String) throws(BudgetRuleError) {
+  package mutating func addGroup(pattern: String, value: String) throws(BudgetRuleError) {
     let pattern = pattern.strippedBlanks()
     let value = value.strippedBlanks()
     if pattern.isEmpty { throw BudgetRuleError("'\(pattern)=\(value)' has an empty pattern") }
@@ -117,7 +117,7 @@ public struct BudgetSpec: Sendable, Equatable {
 
   /// `other` on top of this spec: its keys replace these, its groups replace groups with the
   /// same pattern.
-  public mutating func merge(_ other: BudgetSpec) {
+  package mutating func merge(_ other: BudgetSpec) {
     maxParams = other.maxParams ?? maxParams
     maxBytes = other.maxBytes ?? maxBytes
     maxFileBytes = other.maxFileBytes ?? maxFileBytes
@@ -135,7 +135,7 @@ public struct BudgetSpec: Sendable, Equatable {
 
   /// Rules that cannot work together: growth without a baseline, a baseline without growth
   /// rules, or no rules at all.
-  public func validate() throws(BudgetRuleError) {
+  package func validate() throws(BudgetRuleError) {
     if rules.isEmpty {
       throw BudgetRuleError(
         "no budget rules: give --max-params, --max-bytes, --max-file-bytes, --budget GLOB=N or --max-growth with --baseline, or a budget file (.ptinspect.toml, or [tool.ptinspect.budget] in pyproject.toml)"
@@ -162,29 +162,29 @@ extension BudgetRule {
 // MARK: checking
 
 /// One rule checked against one checkpoint.
-public struct BudgetCheck: Sendable, Codable, Equatable {
+package struct BudgetCheck: Sendable, Codable, Equatable {
   /// The rule as written (`max-params 5.8M`).
-  public var rule: String
+  package var rule: String
   /// `parameters`, `bytes` or `fileBytes`.
-  public var metric: BudgetMetric
+  package var metric: BudgetMetric
   /// The measured value; for growth rules, the growth over the baseline (may be negative).
-  public var actual: Int64
+  package var actual: Int64
   /// The limit; for growth rules, the allowed growth in the metric's unit.
-  public var limit: Int64
+  package var limit: Int64
   /// limit - actual: room left when positive, the excess when negative.
-  public var margin: Int64
-  public var pass: Bool
+  package var margin: Int64
+  package var pass: Bool
   /// For growth rules: the baseline's value.
-  public var baseline: Int64?
+  package var baseline: Int64?
   /// For group rules: how many model tensors the pattern matches.
-  public var matched: Int?
+  package var matched: Int?
   /// Why a rule failed beyond its numbers (`matches no model tensor`).
-  public var note: String?
+  package var note: String?
 
 }
 
 /// A budget verdict, as the JSON spells it.
-public enum BudgetVerdict: String, Sendable, Codable, Equatable {
+package enum BudgetVerdict: String, Sendable, Codable, Equatable {
   /// Within every budget.
   case pass
   /// Over at least one budget.
@@ -194,23 +194,23 @@ public enum BudgetVerdict: String, Sendable, Codable, Equatable {
 }
 
 /// The budget verdict for one checkpoint (schemaVersion 1).
-public struct BudgetReport: Sendable, Codable, Equatable {
-  public var schemaVersion = reportSchemaVersion
-  public var file: String
-  public var verdict: BudgetVerdict
-  public var rules: [BudgetCheck]
+package struct BudgetReport: Sendable, Codable, Equatable {
+  package var schemaVersion = reportSchemaVersion
+  package var file: String
+  package var verdict: BudgetVerdict
+  package var rules: [BudgetCheck]
   /// The baseline checkpoint the growth rules compare with.
-  public var baselineFile: String?
+  package var baselineFile: String?
   /// The budget file the rules came from, if any.
-  public var config: String?
+  package var config: String?
   /// Why the file could not be read (verdict `error`).
-  public var error: String?
+  package var error: String?
   /// The kind of failure (`CheckpointError.kind`: `io`, `zip`, `pickle`, ...), with `error`.
-  public var errorKind: String?
+  package var errorKind: String?
   /// Notes (`no baseline for x.pt: growth not checked`).
-  public var notes: [String] = []
+  package var notes: [String] = []
 
-  public init(
+  package init(
     file: String, verdict: BudgetVerdict, rules: [BudgetCheck], baselineFile: String? = nil,
     config: String? = nil, error: String? = nil, notes: [String] = []
   ) {
@@ -224,7 +224,7 @@ public struct BudgetReport: Sendable, Codable, Equatable {
   }
 
   /// A file that could not be read.
-  public static func unreadable(
+  package static func unreadable(
     _ file: String, _ error: String, kind: String? = nil, config: String? = nil
   ) -> BudgetReport {
     var r = BudgetReport(file: file, verdict: .error, rules: [], config: config, error: error)
@@ -232,30 +232,30 @@ public struct BudgetReport: Sendable, Codable, Equatable {
     return r
   }
 
-  public var passed: Bool { verdict == .pass }
-  public var failedRules: [BudgetCheck] { rules.filter { !$0.pass } }
+  package var passed: Bool { verdict == .pass }
+  package var failedRules: [BudgetCheck] { rules.filter { !$0.pass } }
 }
 
 /// The baseline's numbers the growth rules compare with.
-public struct BudgetBaseline: Sendable, Equatable {
-  public var file: String
-  public var parameters: Int64
-  public var bytes: Int64
-  public init(file: String, parameters: Int64, bytes: Int64) {
+package struct BudgetBaseline: Sendable, Equatable {
+  package var file: String
+  package var parameters: Int64
+  package var bytes: Int64
+  package init(file: String, parameters: Int64, bytes: Int64) {
     self.file = file
     self.parameters = parameters
     self.bytes = bytes
   }
-  public init(_ report: SummaryReport) {
+  package init(_ report: SummaryReport) {
     self.init(file: report.file, parameters: report.totals.parameters, bytes: report.totals.bytes)
   }
 }
 
 /// Checks budget rules against checkpoints.
-public enum BudgetEvaluator {
+package enum BudgetEvaluator {
   /// Checks every rule of `spec` against the checkpoint `c` (whose summary is `report`).
   /// Growth rules need `baseline`; without one they are left out and a note says so.
-  public static func evaluate(
+  package static func evaluate(
     _ spec: BudgetSpec, checkpoint c: Checkpoint, report: SummaryReport, baseline: BudgetBaseline?,
     config: String? = nil
   ) -> BudgetReport {
@@ -318,7 +318,7 @@ public enum BudgetEvaluator {
 
   /// Parameters (or bytes) of the model tensors whose name relative to the model matches
   /// `pattern`, tied tensors counted once, and how many tensors matched.
-  public static func groupTotal(_ c: Checkpoint, pattern: String, metric: BudgetMetric) -> (
+  package static func groupTotal(_ c: Checkpoint, pattern: String, metric: BudgetMetric) -> (
     Int64, Int
   ) {
     var total: Int64 = 0
@@ -338,7 +338,7 @@ public enum BudgetEvaluator {
 
   /// A glob (`encoder.*`, `layer?.weight`) matches the whole name; a plain name (`encoder`)
   /// matches that module and everything below it.
-  public static func nameMatches(_ pattern: String, _ name: String) -> Bool {
+  package static func nameMatches(_ pattern: String, _ name: String) -> Bool {
     if pattern.contains(where: { $0 == "*" || $0 == "?" || $0 == "[" }) {
       return Glob.matches(pattern, name)
     }

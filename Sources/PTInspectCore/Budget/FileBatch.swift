@@ -1,18 +1,29 @@
 // FileBatch.swift: many checkpoints at once. Folders expand to the checkpoints inside them; each
 // file is opened on its own thread, spread over all cores; results come back in input order.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// One file to read, and whether a failure to read it is worth reporting.
-public struct BatchInput: Sendable, Equatable {
-  public var path: String
+package struct BatchInput: Sendable, Equatable {
+  package var path: String
   /// Named on the command line, or found in a folder and looking like a checkpoint (by its
   /// extension or its first bytes). Other files found in folders are skipped quietly when they
   /// cannot be read.
-  public var reportErrors: Bool
+  package var reportErrors: Bool
   /// The folder argument the file was found in; nil when named on the command line.
-  public var folder: String?
-  public init(path: String, reportErrors: Bool, folder: String? = nil) {
+  package var folder: String?
+  package init(path: String, reportErrors: Bool, folder: String? = nil) {
     self.path = path
     self.reportErrors = reportErrors
     self.folder = folder
@@ -20,19 +31,19 @@ public struct BatchInput: Sendable, Equatable {
 }
 
 /// The outcome for one input.
-public enum BatchOutcome<Value: Sendable>: Sendable {
+package enum BatchOutcome<Value: Sendable>: Sendable {
   case success(Value)
   case failure(CheckpointError)
   /// A file in a folder that is not a checkpoint.
   case skipped
 }
 
-public enum FileBatch {
+package enum FileBatch {
   /// Expands folders to the files inside (sorted by name, hidden files left out; subfolders
   /// only when `recursive`). A folder holding one sharded-checkpoint index (`*.index.json`) is
   /// one checkpoint, as `Checkpoint.open` reads it; with several indexes, each index is one
   /// checkpoint and the shards they list are not read again. Other paths are kept as given.
-  public static func expand(_ paths: [String], recursive: Bool) -> [BatchInput] {
+  package static func expand(_ paths: [String], recursive: Bool) -> [BatchInput] {
     var inputs: [BatchInput] = []
     for path in paths {
       guard CheckpointFolder.isFolder(path) else {
@@ -54,7 +65,7 @@ public enum FileBatch {
 
   /// Folder arguments in which no file was read or reported (every file was skipped, or the
   /// folder is empty): each is an error, so an empty folder never passes quietly.
-  public static func emptyFolders(_ paths: [String], inputs: [BatchInput], counted: Set<Int>)
+  package static func emptyFolders(_ paths: [String], inputs: [BatchInput], counted: Set<Int>)
     -> [CheckpointError]
   {
     var errors: [CheckpointError] = []
@@ -69,7 +80,7 @@ public enum FileBatch {
   /// hands each outcome to `emit` in input order, as soon as it and all before it are done.
   /// `progress` is told the number of finished inputs. `emit` and `progress` are called one at
   /// a time.
-  public static func run<Value: Sendable>(
+  package static func run<Value: Sendable>(
     _ inputs: [BatchInput], threads: Int = ProcessInfo.processInfo.activeProcessorCount,
     work: @escaping @Sendable (String) throws(CheckpointError) -> Value,
     progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil,
@@ -99,7 +110,7 @@ public enum FileBatch {
 
 /// The shared state of a batch: the next input to claim, finished outcomes not yet emitted.
 final class BatchState<Value: Sendable>: @unchecked Sendable {
-  let lock = NSLock()
+  let lock = Lock()
   let count: Int
   var next = 0
   var done = 0

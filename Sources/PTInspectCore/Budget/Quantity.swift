@@ -4,14 +4,14 @@
 // exact message.
 
 /// A budget rule, number or budget file that cannot be used: one line saying what is wrong.
-public struct BudgetRuleError: Error, Equatable, Sendable, CustomStringConvertible {
-  public var message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
+package struct BudgetRuleError: Error, Equatable, Sendable, CustomStringConvertible {
+  package var message: String
+  package init(_ message: String) { self.message = message }
+  package var description: String { message }
 }
 
 /// What a number measures.
-public enum QuantityKind: String, Sendable, Codable {
+package enum QuantityKind: String, Sendable, Codable {
   /// Parameters or elements.
   case count
   /// Bytes.
@@ -19,7 +19,7 @@ public enum QuantityKind: String, Sendable, Codable {
 }
 
 /// A growth limit against a baseline: a share of the baseline or an absolute amount.
-public enum Growth: Sendable, Equatable {
+package enum Growth: Sendable, Equatable {
   /// At most this percentage of the baseline's value (`5%`).
   case percent(Double)
   /// At most this much more than the baseline (`+1M`, `+2MB`).
@@ -27,7 +27,7 @@ public enum Growth: Sendable, Equatable {
 }
 
 /// Parses counts, byte sizes and growth limits.
-public enum Quantity {
+package enum Quantity {
   /// Count suffixes (steps of 1000). `B` is a billion (as model names say: 7B).
   static let countUnits: [String: UInt64] = [
     "": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000, "G": 1_000_000_000,
@@ -40,7 +40,7 @@ public enum Quantity {
   ]
 
   /// A parameter count: `5.8M`, `6_000_000`, `6,000,000`, `1.5B`, `20K`.
-  public static func count(_ text: String) throws(BudgetRuleError) -> Int64 {
+  package static func count(_ text: String) throws(BudgetRuleError) -> Int64 {
     let n = try number(text)
     let unit = n.unit.uppercased()
     if let multiplier = countUnits[unit] { return try scale(n, multiplier, text) }
@@ -49,7 +49,7 @@ public enum Quantity {
   }
 
   /// A byte size: `25MB` (25,000,000), `1.5GiB` (1,610,612,736), `4096`, `512B`.
-  public static func bytes(_ text: String) throws(BudgetRuleError) -> Int64 {
+  package static func bytes(_ text: String) throws(BudgetRuleError) -> Int64 {
     let n = try number(text)
     let unit = n.unit.uppercased()
     if let multiplier = byteUnits[unit] { return try scale(n, multiplier, text) }
@@ -63,7 +63,7 @@ public enum Quantity {
 
   /// A count or a byte size, told apart by the unit: `20M` is a count, `20MB` and `20MiB` are
   /// bytes. `B` alone is a billion (a count).
-  public static func countOrBytes(_ text: String) throws(BudgetRuleError) -> (
+  package static func countOrBytes(_ text: String) throws(BudgetRuleError) -> (
     value: Int64, kind: QuantityKind
   ) {
     let n = try number(text)
@@ -75,7 +75,7 @@ public enum Quantity {
 
   /// A growth limit: `5%` of the baseline, or an absolute amount (`+1M` parameters, `+2MB` bytes)
   /// read as `kind`. A leading `+` is optional.
-  public static func growth(_ text: String, kind: QuantityKind) throws(BudgetRuleError) -> Growth {
+  package static func growth(_ text: String, kind: QuantityKind) throws(BudgetRuleError) -> Growth {
     let trimmed = text.strippedBlanks()
     if trimmed.hasSuffix("%") {
       var body = String(trimmed.dropLast()).strippedBlanks()

@@ -3,10 +3,14 @@
 // (single and multi-line), integers, floats, booleans, dates (kept as text), arrays and inline
 // tables. Errors name the line.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A TOML value.
-public indirect enum TOMLValue: Sendable, Equatable {
+package indirect enum TOMLValue: Sendable, Equatable {
   case string(String)
   case integer(Int64)
   case float(Double)
@@ -16,7 +20,7 @@ public indirect enum TOMLValue: Sendable, Equatable {
   case array([TOMLValue])
   case table([(key: String, value: TOMLValue)])
 
-  public static func == (a: TOMLValue, b: TOMLValue) -> Bool {
+  package static func == (a: TOMLValue, b: TOMLValue) -> Bool {
     switch (a, b) {
     case (.string(let x), .string(let y)): x == y
     case (.integer(let x), .integer(let y)): x == y
@@ -31,7 +35,7 @@ public indirect enum TOMLValue: Sendable, Equatable {
   }
 
   /// How the value reads in a message: `"5.8M"`, `6000000`, `true`.
-  public var written: String {
+  package var written: String {
     switch self {
     case .string(let s): "\"\(s)\""
     case .integer(let n): String(n)
@@ -45,32 +49,32 @@ public indirect enum TOMLValue: Sendable, Equatable {
 }
 
 /// A key/value pair with its full key path (table path + dotted key) and line.
-public struct TOMLEntry: Sendable, Equatable {
-  public var path: [String]
-  public var value: TOMLValue
-  public var line: Int
+package struct TOMLEntry: Sendable, Equatable {
+  package var path: [String]
+  package var value: TOMLValue
+  package var line: Int
 }
 
 /// A TOML syntax error at a line.
-public struct TOMLError: Error, Equatable, Sendable, CustomStringConvertible {
-  public var line: Int
-  public var message: String
-  public var description: String { "line \(line): \(message)" }
+package struct TOMLError: Error, Equatable, Sendable, CustomStringConvertible {
+  package var line: Int
+  package var message: String
+  package var description: String { "line \(line): \(message)" }
 }
 
 /// Reads TOML text into entries. Inline tables are flattened into entries of their own, so
 /// `groups = { "a.*" = "1M" }` and `[groups]` `"a.*" = "1M"` read the same.
-public struct TOMLSubset {
+package struct TOMLSubset {
   var s: [Unicode.Scalar]
   var i = 0
   var line = 1
   /// Table headers met so far, with the line that opened them.
-  public private(set) var tables: [(path: [String], line: Int)] = []
+  package private(set) var tables: [(path: [String], line: Int)] = []
 
-  public init(_ text: String) { s = Array(text.unicodeScalars) }
+  package init(_ text: String) { s = Array(text.unicodeScalars) }
 
   /// Every key/value pair in the text, in order.
-  public mutating func parse() throws(TOMLError) -> [TOMLEntry] {
+  package mutating func parse() throws(TOMLError) -> [TOMLEntry] {
     var entries: [TOMLEntry] = []
     var table: [String] = []
     var arrayTableCounts: [String: Int] = [:]

@@ -3,7 +3,16 @@
 // in memory (tests, fuzzing, a byte range of another source), or a remote file read by HTTP
 // range requests (`HTTPSource`). Nothing below the executable opens a path except `FileSource`.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// A failure reading a byte source: the source cannot be opened, or a range cannot be read.
 public struct ByteSourceError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -11,10 +20,12 @@ public struct ByteSourceError: Error, Equatable, Sendable, CustomStringConvertib
   public var message: String
   /// True when the source does not exist (no such file).
   public var isMissing = false
-  public init(_ message: String, isMissing: Bool = false) {
+  /// A read failure: `message` says what failed (`no such file`, `read past the end at offset N`); `isMissing` when the file does not exist.
+  package init(_ message: String, isMissing: Bool = false) {
     self.message = message
     self.isMissing = isMissing
   }
+  /// The message, as part of the one-line error the tool prints.
   public var description: String { message }
 }
 
@@ -41,6 +52,7 @@ public protocol ByteSource: AnyObject, Sendable {
 }
 
 extension ByteSource {
+  /// Tells the source that the bytes in `offset..<offset+count` are not needed again (a mapped file lets the pages go); by default nothing happens.
   public func release(at offset: Int64, count: Int) {}
   public func prefetch(at offset: Int64, count: Int) {}
   public var isRemote: Bool { false }
@@ -62,20 +74,25 @@ extension ByteSource {
 
 /// Bytes in memory.
 public final class MemorySource: ByteSource {
+  /// The name errors use: `<memory>` unless given.
   public let name: String
   let bytes: [UInt8]
+  /// The number of bytes held.
   public var size: Int64 { Int64(bytes.count) }
 
+  /// A source over `bytes` (a checkpoint already in memory, a test's hand-made bytes), named `name` in errors.
   public init(_ bytes: [UInt8], name: String = "<memory>") {
     self.bytes = bytes
     self.name = name
   }
 
+  /// A copy of `count` bytes from `offset`; reading past the end throws.
   public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     return Array(bytes[Int(offset)..<Int(offset) + count])
   }
 
+  /// Calls `body` with the bytes of `offset..<offset+count` in place, without copying; past the end throws.
   public func withBytes<R>(
     at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {
@@ -142,10 +159,12 @@ public enum StreamInput {
 /// for tensor data: no copy, and pages are released as reading moves on).
 public final class FileSource: ByteSource, @unchecked Sendable {
   // Immutable after init except `mapping`, which is set once under `lock`.
+  /// The path, as errors name the file.
   public let name: String
+  /// The file's size in bytes when it was opened.
   public let size: Int64
   private let fd: Int32
-  private let lock = NSLock()
+  private let lock = Lock()
   private var mapping: UnsafeRawBufferPointer?
   private var mappingFailed = false
   /// Reads at least this long go through the mapping.
@@ -182,6 +201,7 @@ public final class FileSource: ByteSource, @unchecked Sendable {
     close(fd)
   }
 
+  /// A copy of `count` bytes from `offset` (pread, or the mapping for large ranges); past the end throws.
   public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     var out = [UInt8](repeating: 0, count: count)
@@ -207,6 +227,7 @@ public final class FileSource: ByteSource, @unchecked Sendable {
     return out
   }
 
+  /// Calls `body` with the bytes of `offset..<offset+count` in the file's read-only mapping, without copying; past the end throws.
   public func withBytes<R>(
     at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {
@@ -253,32 +274,32 @@ public final class FileSource: ByteSource, @unchecked Sendable {
 
 /// Bytes `offset..<offset+count` of another source, as a source of their own (a `.distcp`
 /// member, a zip entry stored in place).
-public final class SliceSource: ByteSource {
-  public let name: String
+package final class SliceSource: ByteSource {
+  package let name: String
   let base: any ByteSource
   let offset: Int64
-  public let size: Int64
+  package let size: Int64
 
-  public init(_ base: any ByteSource, offset: Int64, count: Int64, name: String? = nil) {
+  package init(_ base: any ByteSource, offset: Int64, count: Int64, name: String? = nil) {
     self.base = base
     self.offset = offset
     self.size = count
     self.name = name ?? base.name
   }
 
-  public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
+  package func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     return try base.read(at: self.offset + offset, count: count)
   }
 
-  public func withBytes<R>(
+  package func withBytes<R>(
     at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {
     try checkRange(offset, count)
     return try base.withBytes(at: self.offset + offset, count: count, body)
   }
 
-  public func release(at offset: Int64, count: Int) {
+  package func release(at offset: Int64, count: Int) {
     base.release(at: self.offset + offset, count: count)
   }
 

@@ -24,16 +24,19 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     case unsupported(String)
   }
 
+  /// The file that could not be read, as the caller named it.
   public var file: String
+  /// Why, typed by layer, with byte offsets where there are some.
   public var reason: Reason
 
-  public init(file: String, _ reason: Reason) {
+  /// An error for `file`, for `reason`.
+  package init(file: String, _ reason: Reason) {
     self.file = file
     self.reason = reason
   }
 
   /// A failure of a layer below (the zip layer, a byte source) as a checkpoint error.
-  public init(_ error: any Error, file: String) {
+  package init(_ error: any Error, file: String) {
     switch error {
     case let e as CheckpointError: self = e
     case let e as ZipError: self.init(file: file, .zip(e))
@@ -44,7 +47,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
   }
 
   /// A container error with this message.
-  public init(file: String, _ message: String) {
+  package init(file: String, _ message: String) {
     self.init(file: file, .container(message))
   }
 
@@ -75,6 +78,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     }
   }
 
+  /// The one-line message ptinspect prints: the file, then the problem.
   public var description: String { "\(file): \(message)" }
 
   /// The same failure with `prefix` put before its message (`baseline: ...`).
@@ -90,10 +94,14 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
 
 /// A note about the file for the user: something odd, inferred or unsafe.
 public struct Diagnostic: Sendable, Codable, Equatable {
+  /// How much the note matters: `info` (an inference, a fact), `warning` (something odd or unsafe), `error` (a part that could not be read).
   public enum Severity: String, Sendable, Codable { case info, warning, error }
+  /// How much it matters.
   public var severity: Severity
+  /// The note, one sentence.
   public var message: String
-  public init(_ severity: Severity, _ message: String) {
+  /// A note of `severity` saying `message`.
+  package init(_ severity: Severity, _ message: String) {
     self.severity = severity
     self.message = message
   }

@@ -2,7 +2,16 @@
 // command: a folder holding one index (`*.index.json`, hidden files left out) is one sharded
 // checkpoint; the index's `weight_map` names the shard files, relative to the index.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// A sharded checkpoint's index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`).
 package struct ShardIndex: Sendable {
@@ -58,9 +67,8 @@ package enum CheckpointFolder {
   ]
 
   package static func isFolder(_ path: String) -> Bool {
-    var isDirectory: ObjCBool = false
-    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-      && isDirectory.boolValue
+    var status = stat()
+    return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
   }
 
   package static func join(_ folder: String, _ name: String) -> String {
@@ -93,7 +101,7 @@ package enum CheckpointFolder {
   }
 
   /// What a folder stands for as one checkpoint.
-  public enum Contents: Equatable {
+  package enum Contents: Equatable {
     /// A sharded checkpoint: its one index.
     case index(String)
     /// A folder with one checkpoint file beside other files (a Hugging Face model folder:
@@ -103,7 +111,7 @@ package enum CheckpointFolder {
 
   /// The checkpoint a folder stands for: its one index, else its one checkpoint file; or why it
   /// stands for none.
-  public static func checkpoint(in folder: String) throws(CheckpointError) -> Contents {
+  package static func checkpoint(in folder: String) throws(CheckpointError) -> Contents {
     if isDcp(folder) { return .file(join(folder, ".metadata")) }
     let found = indexes(in: folder)
     if found.count == 1, let only = found.first { return .index(join(folder, only)) }

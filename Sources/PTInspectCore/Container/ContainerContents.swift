@@ -35,11 +35,15 @@ public enum ByteOrder: String, Sendable, Codable {
 /// the shards of a sharded checkpoint), the folder of records (`data`, TorchScript's
 /// `constants`, the tar container's `storages`, "" for safetensors) and the key.
 public struct StorageID: Hashable, Sendable, CustomStringConvertible {
+  /// The file of the checkpoint holding it: 0 for the file itself, a shard's number otherwise.
   public var file: Int
+  /// Its folder of records: `data`, or `constants` for TorchScript constants.
   public var folder: String
+  /// Its key within the folder (`data/<key>` in a zip).
   public var key: String
 
-  public init(file: Int = 0, folder: String, key: String) {
+  /// The storage `key` in `folder` of file `file`.
+  package init(file: Int = 0, folder: String, key: String) {
     self.file = file
     self.folder = folder
     self.key = key
@@ -50,7 +54,7 @@ public struct StorageID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Where a storage's bytes are, in the file its `StorageID.file` names.
-public enum StorageLocation: Sendable, Equatable {
+package enum StorageLocation: Sendable, Equatable {
   /// Bytes `offset..<offset+count` of the file, stored as they are: the legacy stream, the tar
   /// container, safetensors.
   case range(offset: Int64, count: Int64)
@@ -58,7 +62,7 @@ public enum StorageLocation: Sendable, Equatable {
   case zipEntry(ZipEntry)
 
   /// Bytes the location holds.
-  public var count: Int64 {
+  package var count: Int64 {
     switch self {
     case .range(_, let count): count
     case .zipEntry(let e): Int64(clamping: e.size)
@@ -67,35 +71,35 @@ public enum StorageLocation: Sendable, Equatable {
 }
 
 /// A storage of the file and what its tensors ask of it.
-public struct StorageRecord: Sendable, Equatable {
-  public var id: StorageID
-  public var location: StorageLocation
+package struct StorageRecord: Sendable, Equatable {
+  package var id: StorageID
+  package var location: StorageLocation
   /// `float32`, or `untyped`.
-  public var dtype: String
+  package var dtype: String
   /// Bytes the persistent id declares.
-  public var declaredBytes: Int64
+  package var declaredBytes: Int64
   /// Bytes the record holds.
-  public var recordBytes: Int64
+  package var recordBytes: Int64
   /// Bytes of the storage that at least one tensor views.
-  public var usedBytes: Int64
+  package var usedBytes: Int64
   /// How messages name what holds it when it is not a zip entry: `the stream`, `the archive`.
   var holderText: String
 
   /// How messages name what holds it: `'archive/data/0'`, `the stream`, `the archive`.
-  public var holder: String {
+  package var holder: String {
     if case .zipEntry(let e) = location { return "'\(e.normalizedName)'" }
     return holderText
   }
   /// The byte order of this storage's data, where it differs by storage (NumPy arrays carry
   /// their own); nil: the file's.
-  public var byteOrder: ByteOrder? = nil
+  package var byteOrder: ByteOrder? = nil
 
   /// The storage key (`0`).
-  public var key: String { id.key }
+  package var key: String { id.key }
 }
 
 /// What a pickle of the file is for.
-public enum PickleRole: String, Sendable {
+package enum PickleRole: String, Sendable {
   /// The object torch.load returns (`data.pkl`, the legacy stream's main pickle, a bare pickle).
   case main
   /// TorchScript's `constants.pkl`.
@@ -109,9 +113,9 @@ public enum PickleRole: String, Sendable {
 }
 
 /// One pickle of a container.
-public struct PickleSource: Sendable {
+package struct PickleSource: Sendable {
   /// Where a pickle's bytes are.
-  public enum Bytes: Sendable {
+  package enum Bytes: Sendable {
     /// Bytes `offset..<offset+count` of the file (the pickle starts at `offset`; what holds it
     /// may run on past its STOP).
     case range(offset: Int64, count: Int64)
@@ -121,20 +125,20 @@ public struct PickleSource: Sendable {
 
   /// How scans name it: the zip entry (`archive/data.pkl`), the legacy stream part (`main`),
   /// `pickle`.
-  public var name: String
-  public var role: PickleRole
-  public var bytes: Bytes
+  package var name: String
+  package var role: PickleRole
+  package var bytes: Bytes
   /// How error messages name it (`archive/data.pkl`, `legacy stream, main pickle`); nil for a
   /// bare pickle, whose errors need no context.
-  public var context: String?
+  package var context: String?
   /// The decoded graph, when the reader had to decode it to find where it ends.
-  public var graph: PickleGraph? = nil
+  package var graph: PickleGraph? = nil
   /// Where the stream holding it starts in the file, which a scan's opcode offsets count from:
   /// the entry's data for zip entries, the member for tar members, 0 for the legacy stream and
   /// bare pickles. Defaults to the pickle's own start.
-  public var base: Int64?
+  package var base: Int64?
 
-  public init(
+  package init(
     name: String, role: PickleRole, bytes: Bytes, context: String?, graph: PickleGraph? = nil,
     base: Int64? = nil
   ) {
@@ -147,13 +151,13 @@ public struct PickleSource: Sendable {
   }
 
   /// Where its first byte is in the file, when it is stored there as is.
-  public var fileOffset: Int64? {
+  package var fileOffset: Int64? {
     if case .range(let offset, _) = bytes { return offset }
     return nil
   }
 
   /// Calls `body` with the pickle's bytes, read through `source` when they are a range of it.
-  public func withBytes<R>(
+  package func withBytes<R>(
     in source: any ByteSource, _ body: (UnsafeRawBufferPointer) throws -> R
   ) throws -> R {
     switch bytes {
@@ -165,7 +169,7 @@ public struct PickleSource: Sendable {
 }
 
 /// How messages name where a container keeps its storages.
-public enum StorageNaming: Sendable {
+package enum StorageNaming: Sendable {
   /// Zip records below the archive root (`archive/data/0`).
   case zipRecords(root: String)
   /// The legacy stream.
@@ -177,57 +181,57 @@ public enum StorageNaming: Sendable {
 }
 
 /// A tensor defined outside any pickle (the tar container's `tensors` member).
-public typealias PersistentTensors = [String: TensorFacts]
+package typealias PersistentTensors = [String: TensorFacts]
 
 /// Everything a container reader finds in a file, without reading tensor data.
-public struct ContainerContents: Sendable {
-  public var format: ContainerFormat
-  public var fileBytes: Int64
+package struct ContainerContents: Sendable {
+  package var format: ContainerFormat
+  package var fileBytes: Int64
   /// The pickles, the main one first where there is one.
-  public var pickles: [PickleSource] = []
+  package var pickles: [PickleSource] = []
   /// Every storage record the container holds, by id (referenced or not).
-  public var storages: [StorageID: StorageRecord] = [:]
+  package var storages: [StorageID: StorageRecord] = [:]
   /// The ids of `storages` in the order the file lists them.
-  public var storageOrder: [StorageID] = []
-  public var storageNaming: StorageNaming = .header
-  public var byteOrder: ByteOrder? = nil
+  package var storageOrder: [StorageID] = []
+  package var storageNaming: StorageNaming = .header
+  package var byteOrder: ByteOrder? = nil
   /// Header metadata (safetensors `__metadata__`), as checkpoint metadata.
-  public var metadata: [MetadataItem] = []
+  package var metadata: [MetadataItem] = []
   /// Tensors a header describes without a pickle (safetensors).
-  public var headerTensors: [TensorRecord] = []
+  package var headerTensors: [TensorRecord] = []
   /// Tensors defined outside the pickle, by persistent id (the tar container).
-  public var persistentTensors: PersistentTensors = [:]
+  package var persistentTensors: PersistentTensors = [:]
   /// The zip's top folder (`archive/`), when a zip.
-  public var archiveRoot: String? = nil
+  package var archiveRoot: String? = nil
   /// The zip archive, for readers that need more of its entries (TorchScript code).
   package var zip: ZipFile? = nil
-  public var findings: [ZipFinding] = []
-  public var diagnostics: [Diagnostic] = []
+  package var findings: [ZipFinding] = []
+  package var diagnostics: [Diagnostic] = []
   /// Lenient reads: what could not be read (each one line); strict reads throw instead.
-  public var errors: [String] = []
+  package var errors: [String] = []
   /// Lenient reads: notes for the scan report.
-  public var notes: [String] = []
+  package var notes: [String] = []
   /// Other files the storages are in (`StorageID.file` 1, 2, ...): a DCP folder's `.distcp`
   /// files, opened, not read.
-  public var companions: [any ByteSource] = []
+  package var companions: [any ByteSource] = []
 
-  public init(format: ContainerFormat, fileBytes: Int64) {
+  package init(format: ContainerFormat, fileBytes: Int64) {
     self.format = format
     self.fileBytes = fileBytes
   }
 
   /// The pickle torch.load returns, when there is one.
-  public var mainPickle: PickleSource? { pickles.first { $0.role == .main } }
+  package var mainPickle: PickleSource? { pickles.first { $0.role == .main } }
 }
 
 extension ContainerContents {
   /// Adds a storage record the file lists.
-  public mutating func add(_ record: StorageRecord) {
+  package mutating func add(_ record: StorageRecord) {
     if storages.updateValue(record, forKey: record.id) == nil { storageOrder.append(record.id) }
   }
 
   /// The record holding storage `id`: one the reader listed, or the zip entry of that name.
-  public func record(for id: StorageID) -> StorageRecord? {
+  package func record(for id: StorageID) -> StorageRecord? {
     if let r = storages[id] { return r }
     guard case .zipRecords(let root) = storageNaming, let zip,
       let entry = zip.entry(named: root + id.description)

@@ -4,7 +4,7 @@
 import Pickle
 
 /// How strictly a container is read.
-public enum ReadMode: Sendable {
+package enum ReadMode: Sendable {
   /// For the summary: the first problem is an error.
   case strict
   /// For the scan: as much as can be read, with the problems as `errors` and `notes`.
@@ -19,7 +19,9 @@ public struct OpenOptions: Sendable {
   public var maxInflatedBytes: UInt64 = 1 << 30
   /// Most pickles read from one bare pickle stream (lenient reads).
   public var maxStreamPickles = 1000
+  /// The decoder's limits (memo size, nesting, container lengths) that keep hostile pickles bounded.
   public var pickleLimits = PickleLimits()
+  /// The defaults: 1 GiB for a pickle or an inflated entry, 1,000 pickles per stream.
   public init() {}
 }
 

@@ -5,8 +5,13 @@
 // archive inside a `.distcp`, or a tensor of a safetensors `.distcp`). No `.distcp` byte is read
 // for the summary; lenient reads (the scan) decode the pickles inside every `.distcp` too.
 
-import Foundation
 import Pickle
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// One chunk of a DCP tensor: its place in the full tensor and where its bytes are.
 struct DcpChunk {

@@ -7,8 +7,13 @@
 // The listing reads the JSON entries only. AOTInductor packages hold compiled code instead of
 // a weights config: listed with what their `*_metadata.json` and `*.wrapper.cpp` say.
 
-import Foundation
 import Pickle
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 enum Pt2Reader: ContainerReader {
   /// A zip that does not open with `data.pkl` or an `.npy` member, whose directory holds an
@@ -313,7 +318,7 @@ enum Pt2Reader: ContainerReader {
   )] {
     var fields: [Int: [String: String]] = [:]
     for line in text.split(separator: "\n") where line.contains("constants_info_[") {
-      let l = line.trimmingCharacters(in: .whitespaces)
+      let l = line.trimmingSpaces()
       guard let open = l.firstIndex(of: "["), let close = l.firstIndex(of: "]"),
         let index = Int(l[l.index(after: open)..<close]), let eq = l.range(of: " = ")
       else { continue }

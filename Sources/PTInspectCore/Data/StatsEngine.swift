@@ -3,7 +3,18 @@
 // each tensor's partial results are merged in unit order, so the output does not depend on
 // the scheduling.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// What the engine found for one tensor.
 public enum TensorStatsOutcome: Sendable, Equatable {
@@ -21,6 +32,7 @@ public struct StatsEngine: Sendable {
   /// Elements decoded per chunk (the Double buffer is 8 bytes per element).
   public var chunkElements = 32_768
 
+  /// The default engine: one worker per core, 8 MB work units.
   public init() {}
 
   /// The engine as the environment sets it: `PTINSPECT_THREADS=N` (N at least 1) uses N
@@ -41,7 +53,7 @@ public struct StatsEngine: Sendable {
   /// Statistics for each of `tensors`, in order. `progress(done, total)` is called from worker
   /// threads with stored bytes read so far. Sparse tensors get the statistics of their dense
   /// form: the stored values plus `numel - values` implicit zeros.
-  public func run(
+  package func run(
     _ reader: TensorDataReader, tensors: [TensorRecord],
     progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
   ) throws -> [TensorStatsOutcome] {
@@ -137,7 +149,7 @@ public struct StatsEngine: Sendable {
 
 /// Work-unit results shared by the worker threads; every access holds the lock.
 private final class UnitResults: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private(set) var statistics: [ValueStatistics]
   private var nextUnit = 0
   private var done: Int64 = 0

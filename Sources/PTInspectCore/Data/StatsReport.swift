@@ -1,12 +1,19 @@
 // StatsReport.swift: `ptinspect stats` as data (Encodable, schemaVersion 1) and its renderings:
 // a table per tensor with the totals, a per-layer rollup and Markdown (JSON: ReportJSON).
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Statistics of one tensor's values.
 public struct TensorStatsEntry: Sendable, Encodable, Equatable {
+  /// The tensor's full name, as `Checkpoint.tensors` names it.
   public var name: String
+  /// Its dtype as stored (`float32`).
   public var dtype: String
+  /// Its number of elements.
   public var numel: Int64
   /// Nil when the values could not be read (`skipped` says why).
   public var statistics: ValueStatistics?
@@ -29,7 +36,8 @@ public struct TensorStatsEntry: Sendable, Encodable, Equatable {
     try c.encode(skipped, forKey: .skipped)
   }
 
-  public init(
+  /// A row: a tensor's statistics, or why it was skipped (`skipped`, with `statistics` nil).
+  package init(
     name: String, dtype: String, numel: Int64, statistics: ValueStatistics?, sharedWith: String?,
     skipped: String?
   ) {
@@ -50,6 +58,7 @@ public struct LayerStatsEntry: Sendable, Encodable, Equatable {
   public var type: String
   /// Tensors whose values were read.
   public var tensors: Int
+  /// The statistics of all their values taken together.
   public var statistics: ValueStatistics
 
   enum CodingKeys: String, CodingKey {
@@ -65,7 +74,8 @@ public struct LayerStatsEntry: Sendable, Encodable, Equatable {
     try StatsJSON.encode(statistics, into: &c)
   }
 
-  public init(name: String, type: String, tensors: Int, statistics: ValueStatistics) {
+  /// A layer's row: `tensors` tensors of the layer `name` of type `type`, taken together.
+  package init(name: String, type: String, tensors: Int, statistics: ValueStatistics) {
     self.name = name
     self.type = type
     self.tensors = tensors
@@ -83,6 +93,7 @@ public struct StatsTotals: Sendable, Encodable, Equatable {
   public var skipped: Int
   /// Bytes of tensor data read.
   public var bytes: Int64
+  /// The statistics of every listed tensor taken together (tied tensors once).
   public var statistics: ValueStatistics
   /// Tensors holding NaN or Inf, in file order.
   public var nonFiniteTensors: [String]
@@ -103,7 +114,8 @@ public struct StatsTotals: Sendable, Encodable, Equatable {
     try c.encode(nonFiniteTensors, forKey: .nonFiniteTensors)
   }
 
-  public init(
+  /// The totals: `tensors` listed, `read` of them read, `skipped` without values, `bytes` read, their statistics taken together, and the tensors holding NaN or Inf.
+  package init(
     tensors: Int, read: Int, skipped: Int, bytes: Int64, statistics: ValueStatistics,
     nonFiniteTensors: [String]
   ) {
@@ -169,10 +181,15 @@ public struct StatsView: Sendable {
 
 /// The `stats` report: per tensor, per layer and in total.
 public struct StatsReport: Sendable, Encodable {
+  /// The JSON schema version (`reportSchemaVersion`).
   public var schemaVersion = reportSchemaVersion
+  /// The file, as given.
   public var file: String
+  /// The container (`ContainerFormat` raw value).
   public var format: String
+  /// The `--filter` glob, or nil for every tensor.
   public var filter: String?
+  /// One row per listed tensor, in file order.
   public var tensors: [TensorStatsEntry]
   /// Every layer's listed model tensors together (weights, biases and buffers).
   public var layers: [LayerStatsEntry]
@@ -180,6 +197,7 @@ public struct StatsReport: Sendable, Encodable {
   public var layerParameters: [LayerStatsEntry] = []
   /// The rollup of buffers only (BatchNorm's running_mean/var, ...), kept apart from weights.
   public var layerBuffers: [LayerStatsEntry] = []
+  /// Every listed tensor taken together.
   public var totals: StatsTotals
   /// What is worth a look, first: NaN/Inf, all-zero or constant tensors and layers, values far
   /// outside the usual scale, a negative or huge running_var, identical weights.
@@ -197,7 +215,7 @@ public struct StatsReport: Sendable, Encodable {
   }
 
   /// As above, with a reader the caller already holds.
-  public init(
+  package init(
     _ c: Checkpoint, reader: TensorDataReader, filter: String? = nil,
     engine: StatsEngine = StatsEngine(),
     progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
@@ -294,7 +312,7 @@ public struct StatsReport: Sendable, Encodable {
   static func number(_ x: Double?) -> String {
     guard let x, x.isFinite else { return "-" }
     if x == 0 { return "0" }
-    return String(format: "%.5g", x)
+    return cFormat("%.5g", x)
   }
 
   /// The share of zeros: `-` for none, `100%` for all, else one decimal (never rounded to 0 or 100).
@@ -304,7 +322,7 @@ public struct StatsReport: Sendable, Encodable {
     let pct = s.zeroFraction * 100
     if pct < 0.1 { return "<0.1%" }
     if pct > 99.9 { return ">99.9%" }
-    return String(format: "%.1f%%", pct)
+    return cFormat("%.1f%%", pct)
   }
 
   static func count(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }

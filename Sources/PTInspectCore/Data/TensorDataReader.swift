@@ -37,10 +37,14 @@
 // A file truncated by another process while it is read raises SIGBUS (as with any mapped
 // file); ptinspect does not guard against concurrent writers.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Where a storage's bytes are, as the data reader reads them.
-public enum DataLocation: Sendable, Equatable {
+package enum DataLocation: Sendable, Equatable {
   /// Bytes `offset..<offset+count` of the file: stored zip entries, the legacy stream,
   /// safetensors. Read in place.
   case file(offset: Int64, count: Int64)
@@ -49,14 +53,14 @@ public enum DataLocation: Sendable, Equatable {
 }
 
 /// Reads the values of a checkpoint's tensors. See the file header for the API summary.
-public final class TensorDataReader: Sendable {
+package final class TensorDataReader: Sendable {
   /// The checkpoint being read.
-  public let checkpoint: Checkpoint
+  package let checkpoint: Checkpoint
   /// True when the file (any shard, for a sharded checkpoint) stores tensor data big-endian
   /// (`byteorder` record, legacy sys_info).
-  public let isBigEndian: Bool
+  package let isBigEndian: Bool
   /// Largest compressed zip entry ptinspect inflates into memory.
-  public static let maxInflatedBytes: Int64 = 1 << 30
+  package static let maxInflatedBytes: Int64 = 1 << 30
   /// Release mapped pages after each chunk (keeps resident memory bounded).
   let releasesPages: Bool
   /// Storage locations by storage id.
@@ -68,7 +72,7 @@ public final class TensorDataReader: Sendable {
 
   /// Finds where every storage's bytes are (a stored zip entry's data starts after its local
   /// header, read here once).
-  public init(_ checkpoint: Checkpoint, releasesPages: Bool = true) throws(CheckpointError) {
+  package init(_ checkpoint: Checkpoint, releasesPages: Bool = true) throws(CheckpointError) {
     self.checkpoint = checkpoint
     self.releasesPages = releasesPages
     isBigEndian = checkpoint.fileByteOrders.contains(.big)
@@ -117,7 +121,7 @@ public final class TensorDataReader: Sendable {
   }
 
   /// Why the values of `t` cannot be read, or nil when they can.
-  public func unreadableReason(_ t: TensorRecord) -> String? {
+  package func unreadableReason(_ t: TensorRecord) -> String? {
     if !t.components.isEmpty {
       return "\(t.layout) layout: values are in its components ("
         + t.components.map { "'\($0.name)'" }.joined(separator: ", ") + ")"
@@ -153,12 +157,12 @@ public final class TensorDataReader: Sendable {
 
   /// Doubles `forEachChunk` yields for the whole tensor: its numel, twice that for
   /// `float4_e2m1fn_x2` (two values per element).
-  public func valueCount(_ t: TensorRecord) -> Int64 {
+  package func valueCount(_ t: TensorRecord) -> Int64 {
     t.numel &* Int64(ValueDecoder.valuesPerElement(t.dtype))
   }
 
   /// Where the storage `t` views is.
-  public func location(of t: TensorRecord) throws(CheckpointError) -> DataLocation {
+  package func location(of t: TensorRecord) throws(CheckpointError) -> DataLocation {
     guard let s = t.storage else { throw fail("tensor '\(t.name)' has no data in the file") }
     return try location(of: s, tensor: t.name)
   }
@@ -236,7 +240,7 @@ public final class TensorDataReader: Sendable {
 
   /// Calls `body` with the values of `t` (elements `range`, all by default), at most
   /// `chunkElements` elements at a time, in C order. See the file header.
-  public func forEachChunk(
+  package func forEachChunk(
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 65_536,
     _ body: (UnsafeBufferPointer<Double>) throws -> Void
   ) throws {
@@ -264,7 +268,7 @@ public final class TensorDataReader: Sendable {
   /// Calls `body` with the stored bytes of `t`'s elements (`range`, all by default) in C order,
   /// at most `chunkElements` elements at a time: slices of the file for contiguous tensors,
   /// gathered copies for views. Bytes are in the file's order (`isBigEndian`).
-  public func forEachRawChunk(
+  package func forEachRawChunk(
     _ t: TensorRecord, range: Range<Int64>? = nil, chunkElements: Int = 1 << 20,
     _ body: (UnsafeRawBufferPointer) throws -> Void
   ) throws {
@@ -296,7 +300,7 @@ public final class TensorDataReader: Sendable {
 
   /// The stored bytes of `t`'s elements in C order (see `forEachRawChunk`), refusing tensors
   /// larger than `limit` bytes.
-  public func rawBytes(_ t: TensorRecord, limit: Int64 = 1 << 30) throws -> [UInt8] {
+  package func rawBytes(_ t: TensorRecord, limit: Int64 = 1 << 30) throws -> [UInt8] {
     guard t.bytes <= limit else {
       throw fail("tensor '\(t.name)' is \(t.bytes) bytes, over the limit of \(limit)")
     }

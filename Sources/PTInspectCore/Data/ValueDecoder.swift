@@ -2,7 +2,16 @@
 // saves with numeric values: IEEE floats, bfloat16, the float8 family, float4 pairs, integers,
 // bool, complex (as the absolute value) and quantized integers (dequantized as torch does).
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// Turns stored elements of one dtype into `Double` values.
 struct ValueDecoder: Sendable {

@@ -15,11 +15,14 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
   var m2: Double = 0
   var finiteMin = Double.infinity
   var finiteMax = -Double.infinity
+  /// Values equal to zero (either sign).
   public var zeros: Int64 = 0
+  /// NaN values (left out of min, max, mean and std).
   public var nan: Int64 = 0
   /// +Inf and -Inf.
   public var inf: Int64 = 0
 
+  /// Statistics of no values: counts 0, min/max/mean/std nil.
   public init() {}
 
   /// The smallest finite value; nil when there is none.

@@ -2,35 +2,35 @@
 // the headers alone, contents when asked, a per-layer rollup, totals and `--expect-unchanged`.
 
 /// A tensor taken into a comparison, under the name it is compared by.
-public struct DiffEntry: Sendable {
+package struct DiffEntry: Sendable {
   /// The comparison name: relative to the model, with stripped prefixes removed.
-  public var name: String
-  public var tensor: TensorRecord
+  package var name: String
+  package var tensor: TensorRecord
   /// Whether it belongs to the model (layers are built from model tensors only).
-  public var isModel: Bool
+  package var isModel: Bool
 }
 
 /// A tensor present on both sides with the same shape: its contents can be compared.
-public struct DiffPair: Sendable {
-  public var name: String
-  public var before: TensorRecord
-  public var after: TensorRecord
+package struct DiffPair: Sendable {
+  package var name: String
+  package var before: TensorRecord
+  package var after: TensorRecord
 }
 
 /// What changed about one tensor. The report spells it with the names joined by `+`
 /// (`shape+dtype`, `dtype+values`), always in the order of `spelled`.
-public struct TensorChanges: OptionSet, Sendable, Hashable, CustomStringConvertible {
-  public let rawValue: UInt8
-  public init(rawValue: UInt8) { self.rawValue = rawValue }
+package struct TensorChanges: OptionSet, Sendable, Hashable, CustomStringConvertible {
+  package let rawValue: UInt8
+  package init(rawValue: UInt8) { self.rawValue = rawValue }
 
-  public static let added = TensorChanges(rawValue: 1 << 0)
-  public static let removed = TensorChanges(rawValue: 1 << 1)
-  public static let shape = TensorChanges(rawValue: 1 << 2)
-  public static let dtype = TensorChanges(rawValue: 1 << 3)
+  package static let added = TensorChanges(rawValue: 1 << 0)
+  package static let removed = TensorChanges(rawValue: 1 << 1)
+  package static let shape = TensorChanges(rawValue: 1 << 2)
+  package static let dtype = TensorChanges(rawValue: 1 << 3)
   /// Values beyond the tolerance.
-  public static let values = TensorChanges(rawValue: 1 << 4)
+  package static let values = TensorChanges(rawValue: 1 << 4)
   /// Values that differ within the tolerance (listed, not counted).
-  public static let close = TensorChanges(rawValue: 1 << 5)
+  package static let close = TensorChanges(rawValue: 1 << 5)
 
   /// Each change with its name, in the order the names are joined.
   static let spelled: [(change: TensorChanges, name: String)] = [
@@ -39,7 +39,7 @@ public struct TensorChanges: OptionSet, Sendable, Hashable, CustomStringConverti
   ]
 
   /// `shape+dtype`; empty for no change.
-  public var description: String {
+  package var description: String {
     Self.spelled.filter { contains($0.change) }.map(\.name).joined(separator: "+")
   }
 }

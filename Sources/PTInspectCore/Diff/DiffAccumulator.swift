@@ -3,39 +3,39 @@
 
 /// Running statistics of `a - b` over pairs of elements. Sums and maxima are taken over the pairs
 /// where both values are finite; NaN and Inf are counted per side and never reach the sums.
-public struct DiffAccumulator: Sendable, Equatable {
-  public var atol: Double
-  public var rtol: Double
+package struct DiffAccumulator: Sendable, Equatable {
+  package var atol: Double
+  package var rtol: Double
   /// Pairs seen.
-  public var count: Int64 = 0
+  package var count: Int64 = 0
   /// Pairs where both values are finite (the statistics' population).
-  public var finite: Int64 = 0
+  package var finite: Int64 = 0
   /// Pairs whose values differ (a != b).
-  public var different: Int64 = 0
+  package var different: Int64 = 0
   /// Pairs beyond the tolerance: |a - b| > atol + rtol * |b| (any difference when both are 0).
-  public var beyond: Int64 = 0
-  public var maxAbs: Double = 0
-  public var maxRel: Double = 0
+  package var beyond: Int64 = 0
+  package var maxAbs: Double = 0
+  package var maxRel: Double = 0
   /// Pairs with a != 0 (maxRel is defined only when there is one).
-  public var nonzeroBefore: Int64 = 0
-  public var sumSquares: Double = 0
-  public var dot: Double = 0
-  public var normBefore: Double = 0
-  public var normAfter: Double = 0
-  public var nanBefore: Int64 = 0
-  public var nanAfter: Int64 = 0
-  public var infBefore: Int64 = 0
-  public var infAfter: Int64 = 0
+  package var nonzeroBefore: Int64 = 0
+  package var sumSquares: Double = 0
+  package var dot: Double = 0
+  package var normBefore: Double = 0
+  package var normAfter: Double = 0
+  package var nanBefore: Int64 = 0
+  package var nanAfter: Int64 = 0
+  package var infBefore: Int64 = 0
+  package var infAfter: Int64 = 0
   /// Pairs where a NaN or Inf meets a different value.
-  public var nonFiniteMismatches: Int64 = 0
+  package var nonFiniteMismatches: Int64 = 0
 
-  public init(atol: Double = 0, rtol: Double = 0) {
+  package init(atol: Double = 0, rtol: Double = 0) {
     self.atol = atol
     self.rtol = rtol
   }
 
   /// Adds `n` pairs `(a[i], b[i])`.
-  public mutating func add(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
+  package mutating func add(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
     var start = 0
     // Blocks of 4096: a fast, vectorised pass that assumes finite values; a block whose sums come
     // out non-finite is done again element by element.
@@ -183,7 +183,7 @@ public struct DiffAccumulator: Sendable, Equatable {
   }
 
   /// Combines the statistics of another part of the same tensor.
-  public mutating func merge(_ o: DiffAccumulator) {
+  package mutating func merge(_ o: DiffAccumulator) {
     count &+= o.count
     finite &+= o.finite
     different &+= o.different
@@ -203,7 +203,7 @@ public struct DiffAccumulator: Sendable, Equatable {
   }
 
   /// The statistics as the report shows them.
-  public func stats(bitIdentical: Bool?) -> ValueStats {
+  package func stats(bitIdentical: Bool?) -> ValueStats {
     let rms = finite > 0 ? (sumSquares / Double(finite)).squareRoot() : 0
     let norms = normBefore.squareRoot() * normAfter.squareRoot()
     return ValueStats(

@@ -30,6 +30,7 @@ public struct DiffOptions: Sendable {
   /// Elements per unit of parallel work: larger tensors are split into ranges of this size.
   public var jobElements: Int64 = 1 << 22
 
+  /// The defaults: structure only, exact comparison, prefixes detected, the model's tensors only.
   public init() {}
 
   /// Whether any tolerance is set (otherwise any difference at all counts).

@@ -1,9 +1,13 @@
 // DiffRenderer.swift: `ptinspect diff` as a terminal table or Markdown.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Renders a `DiffReport`.
-public enum DiffRenderer {
+package enum DiffRenderer {
   /// `model.pt (torch-zip, 33 tensors)`, the file in backticks for Markdown.
   static func describe(_ side: DiffSide, quoted: Bool) -> String {
     (quoted ? "`\(side.file)`" : side.file)
@@ -11,7 +15,7 @@ public enum DiffRenderer {
   }
 
   /// The terminal rendering: files, names, a table of what differs, layers, totals, verdict.
-  public static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
+  package static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
     // Nothing differs: one line.
     if r.differences == 0 && r.tensors.isEmpty && r.expectations.isEmpty
       && r.values.skipped.isEmpty && (r.contents?.skipped.isEmpty ?? true)
@@ -66,7 +70,7 @@ public enum DiffRenderer {
   }
 
   /// The same report as GitHub-flavoured Markdown.
-  public static func markdown(_ r: DiffReport) -> String {
+  package static func markdown(_ r: DiffReport) -> String {
     var out: [String] = []
     out.append("### ptinspect diff: `\(r.before.file)` → `\(r.after.file)`")
     out.append("")
@@ -171,13 +175,13 @@ public enum DiffRenderer {
     if x == 0 { return "0" }
     if !x.isFinite { return x.isNaN ? "NaN" : (x > 0 ? "Inf" : "-Inf") }
     let a = Swift.abs(x)
-    return a >= 1e-3 && a < 1e5 ? String(format: "%.4g", x) : String(format: "%.3e", x)
+    return a >= 1e-3 && a < 1e5 ? cFormat("%.4g", x) : cFormat("%.3e", x)
   }
 
   /// A cosine near 1 as `1 - 2.316e-08`, so its digits are not all nines.
   static func cosine(_ c: Double) -> String {
-    if c < 1 && 1 - c < 1e-4 { return "1 - " + String(format: "%.3e", 1 - c) }
-    return String(format: "%.6f", c)
+    if c < 1 && 1 - c < 1e-4 { return "1 - " + cFormat("%.3e", 1 - c) }
+    return cFormat("%.6f", c)
   }
 
   static func signed(_ n: Int64) -> String { n > 0 ? "+" + Format.count(n) : Format.count(n) }

@@ -1,11 +1,17 @@
 // DiffReport.swift: the comparison of two checkpoints as data (Codable, schemaVersion 1).
 // `before` is the first file, `after` the second. Renderers turn it into a table or Markdown.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// One side of a comparison.
 public struct DiffSide: Sendable, Codable, Equatable {
+  /// The file, as given.
   public var file: String
+  /// Its container (`ContainerFormat` raw value).
   public var format: String
   /// Where the model lives in the file (`state_dict.`), dropped from every model tensor's name.
   public var modelPrefix: String
@@ -17,6 +23,7 @@ public struct DiffSide: Sendable, Codable, Equatable {
 public struct PrefixStrip: Sendable, Codable, Equatable {
   /// `before` (the first file) or `after` (the second).
   public var side: String
+  /// The prefix removed (`module.`).
   public var prefix: String
   /// True when ptinspect detected it; false when `--strip-prefix` asked for it.
   public var automatic: Bool
@@ -27,10 +34,15 @@ public struct PrefixStrip: Sendable, Codable, Equatable {
 
 /// A tensor only one side has.
 public struct DiffTensor: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
+  /// Its dtype.
   public var dtype: String
+  /// Its shape.
   public var shape: [Int64]
+  /// Its number of elements.
   public var numel: Int64
+  /// Its bytes as stored.
   public var bytes: Int64
   /// `parameter` or `buffer`.
   public var kind: String
@@ -38,20 +50,30 @@ public struct DiffTensor: Sendable, Codable, Equatable {
 
 /// A tensor whose shape differs.
 public struct ShapeChange: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
+  /// The shape in the first file.
   public var shapeBefore: [Int64]
+  /// The shape in the second file.
   public var shapeAfter: [Int64]
+  /// The dtype in the first file.
   public var dtypeBefore: String
+  /// The dtype in the second file.
   public var dtypeAfter: String
+  /// Elements in the first file.
   public var numelBefore: Int64
+  /// Elements in the second file.
   public var numelAfter: Int64
 
 }
 
 /// A tensor whose dtype differs.
 public struct DTypeChange: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
+  /// The dtype in the first file.
   public var before: String
+  /// The dtype in the second file.
   public var after: String
   /// The shape, or the shape before when the shape changed too.
   public var shape: [Int64]
@@ -60,6 +82,7 @@ public struct DTypeChange: Sendable, Codable, Equatable {
 /// What comparing two tensors' contents found. Statistics are in float64 over the pairs where
 /// both elements are finite; NaN and Inf are counted, never propagated.
 public struct ValueStats: Sendable, Codable, Equatable {
+  /// Elements compared.
   public var numel: Int64
   /// Elements whose difference exceeds the tolerance (any difference without one).
   public var elementsChanged: Int64
@@ -75,14 +98,19 @@ public struct ValueStats: Sendable, Codable, Equatable {
   public var cosine: Double?
   /// Whether the stored bytes are the same (only when the dtypes match; null otherwise).
   public var bitIdentical: Bool?
+  /// NaN values in the first file.
   public var nanBefore: Int64
+  /// NaN values in the second file.
   public var nanAfter: Int64
+  /// ±Inf values in the first file.
   public var infBefore: Int64
+  /// ±Inf values in the second file.
   public var infAfter: Int64
   /// Pairs where a NaN or Inf on one side meets something else on the other.
   public var nonFiniteMismatches: Int64
 
-  public init(
+  /// The statistics of one comparison (the value comparator fills them in).
+  package init(
     numel: Int64, elementsChanged: Int64, elementsDifferent: Int64, maxAbsDiff: Double,
     maxRelDiff: Double?,
     rmsDiff: Double, cosine: Double?, bitIdentical: Bool?, nanBefore: Int64 = 0,
@@ -110,10 +138,15 @@ public struct ValueStats: Sendable, Codable, Equatable {
 
 /// A tensor whose contents differ (possibly also its dtype), with the statistics.
 public struct ValueChange: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
+  /// The dtype in the first file.
   public var dtypeBefore: String
+  /// The dtype in the second file.
   public var dtypeAfter: String
+  /// The shape (the same on both sides).
   public var shape: [Int64]
+  /// How the values differ.
   public var stats: ValueStats
 
   enum CodingKeys: String, CodingKey {
@@ -122,7 +155,8 @@ public struct ValueChange: Sendable, Codable, Equatable {
     case nonFiniteMismatches
   }
 
-  public init(
+  /// A tensor whose values differ as `stats` says.
+  package init(
     name: String, dtypeBefore: String, dtypeAfter: String, shape: [Int64], stats: ValueStats
   ) {
     self.name = name
@@ -179,17 +213,24 @@ public struct ValueChange: Sendable, Codable, Equatable {
 
 /// A tensor the value comparison left out, and why.
 public struct SkippedTensor: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
+  /// Why its values were not compared (no data, an unsupported dtype).
   public var reason: String
 
 }
 
 /// NaN and Inf counts of one compared tensor that has any.
 public struct NonFiniteCount: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
+  /// NaN values in the first file.
   public var nanBefore: Int64
+  /// NaN values in the second file.
   public var nanAfter: Int64
+  /// ±Inf values in the first file.
   public var infBefore: Int64
+  /// ±Inf values in the second file.
   public var infAfter: Int64
 }
 
@@ -207,6 +248,7 @@ public struct ValueSummary: Sendable, Codable, Equatable {
   public var changed: Int
   /// Tensor bytes read from both files.
   public var bytesRead: Int64
+  /// Tensors present on both sides whose values could not be compared, and why.
   public var skipped: [SkippedTensor]
   /// Every compared tensor holding NaN or Inf on either side, changed or not.
   public var nonFinite: [NonFiniteCount]
@@ -214,12 +256,15 @@ public struct ValueSummary: Sendable, Codable, Equatable {
 
 /// A dtype and shape, one side of a tensor.
 public struct TensorLook: Sendable, Codable, Equatable {
+  /// The dtype.
   public var dtype: String
+  /// The shape.
   public var shape: [Int64]
 }
 
 /// One tensor that differs in any way, in file order: the rows of the table.
 public struct TensorDifference: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
   /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`; `close` marks
   /// values that differ within the tolerance.
@@ -248,14 +293,21 @@ public struct LayerChange: Sendable, Codable, Equatable {
   public var before: String?
   /// How PyTorch would print it after, or null when the layer is gone.
   public var after: String?
+  /// Parameter elements in the first file.
   public var parametersBefore: Int64
+  /// Parameter elements in the second file.
   public var parametersAfter: Int64
+  /// `parametersAfter - parametersBefore`.
   public var parameterDifference: Int64
+  /// Buffer elements in the first file.
   public var buffersBefore: Int64
+  /// Buffer elements in the second file.
   public var buffersAfter: Int64
+  /// Its tensors that changed.
   public var tensors: [LayerTensorChange]
 
-  public init(
+  /// A layer's change (the comparison builds these).
+  package init(
     name: String, before: String?, after: String?, parametersBefore: Int64, parametersAfter: Int64,
     buffersBefore: Int64, buffersAfter: Int64, tensors: [LayerTensorChange]
   ) {
@@ -273,22 +325,31 @@ public struct LayerChange: Sendable, Codable, Equatable {
 
 /// Tensor, parameter, buffer and byte counts of one side (or their difference).
 public struct DiffCounts: Sendable, Codable, Equatable {
+  /// Tensors.
   public var tensors: Int64 = 0
+  /// Parameter elements.
   public var parameters: Int64 = 0
+  /// Buffer elements.
   public var buffers: Int64 = 0
+  /// Bytes as stored.
   public var bytes: Int64 = 0
-  public init() {}
+  /// All counts zero.
+  package init() {}
 }
 
 /// Totals before, after, and after minus before.
 public struct DiffTotals: Sendable, Codable, Equatable {
+  /// The first file's counts.
   public var before: DiffCounts
+  /// The second file's counts.
   public var after: DiffCounts
+  /// The second's minus the first's.
   public var difference: DiffCounts
 }
 
 /// A tensor that broke an `--expect-unchanged` expectation.
 public struct ExpectationViolation: Sendable, Codable, Equatable {
+  /// The tensor's name, relative to the model.
   public var name: String
   /// `added`, `removed`, `shape`, `dtype`, `values`, or several joined by `+`.
   public var change: String
@@ -297,31 +358,46 @@ public struct ExpectationViolation: Sendable, Codable, Equatable {
 
 /// The outcome of one `--expect-unchanged` pattern.
 public struct ExpectationResult: Sendable, Codable, Equatable {
+  /// The glob given to `--expect-unchanged`.
   public var pattern: String
   /// Tensors (on either side) the pattern covers.
   public var tensors: Int
   /// True when nothing it covers changed and it covers at least one tensor.
   public var kept: Bool
+  /// The tensors it covers that changed.
   public var violations: [ExpectationViolation]
 }
 
 /// Everything `ptinspect diff` found.
 public struct DiffReport: Sendable, Codable {
+  /// The JSON schema version (`reportSchemaVersion`).
   public var schemaVersion = reportSchemaVersion
+  /// The first file (before).
   public var before: DiffSide
+  /// The second file (after).
   public var after: DiffSide
   /// Whether contents were compared (`--values`); with `--expect-unchanged` alone, only the
   /// covered tensors are.
   public var valuesCompared: Bool
+  /// The absolute tolerance: an element changed when `|a - b| > atol + rtol * |b|`.
   public var atol: Double
+  /// The relative tolerance, against the second file's value.
   public var rtol: Double
+  /// The `--filter` globs (empty: every tensor).
   public var filter: [String]
+  /// The `--exclude` globs.
   public var exclude: [String]
+  /// Prefixes removed from either side's names.
   public var prefixStripped: [PrefixStrip]
+  /// Tensors only the second file has.
   public var added: [DiffTensor]
+  /// Tensors only the first file has.
   public var removed: [DiffTensor]
+  /// Tensors whose shape changed.
   public var shapeChanged: [ShapeChange]
+  /// Tensors whose dtype changed (same shape).
   public var dtypeChanged: [DTypeChange]
+  /// Tensors whose values differ beyond the tolerance (with `values`).
   public var changed: [ValueChange]
   /// Tensors whose values differ, but all within the tolerance (`--atol`/`--rtol`), with the
   /// statistics; not counted as differences.
@@ -332,14 +408,18 @@ public struct DiffReport: Sendable, Codable {
   public var unchanged: Int
   /// What the value comparison did (all zero when no contents were compared).
   public var values: ValueSummary
+  /// Layers that differ.
   public var layers: [LayerChange]
+  /// Counts before, after and their difference.
   public var totals: DiffTotals
+  /// The outcome of each `--expect-unchanged` pattern.
   public var expectations: [ExpectationResult]
   /// Tensors that differ in any way (added, removed, shape, dtype or values).
   public var differences: Int
   /// Whether the exit code reports a finding: any difference, or, with `--expect-unchanged`,
   /// a broken expectation only.
   public var finding: Bool
+  /// Notes for the reader (prefixes stripped, filters matching nothing), one sentence each.
   public var notes: [String]
   /// One line: what the comparison found.
   public var verdict: String

@@ -1,20 +1,31 @@
 // ValueComparator.swift: compares the contents of tensor pairs with `TensorDataReader`, chunk by
 // chunk from both files at once (bounded memory), the work spread over every core.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// The outcome for one pair.
-public enum ValueResult: Sendable, Equatable {
+package enum ValueResult: Sendable, Equatable {
   case compared(ValueStats)
   /// Not compared, with the reason (`sparse_coo layout`, `meta tensor: no data`, ...).
   case skipped(String)
 }
 
 /// The outcome for every pair, in order, and the tensor bytes read.
-public struct ValueOutcome: Sendable {
-  public var results: [ValueResult]
+package struct ValueOutcome: Sendable {
+  package var results: [ValueResult]
   /// Bytes of tensor data the comparison covers (both sides).
-  public var bytesRead: Int64
+  package var bytesRead: Int64
 }
 
 /// Streams tensor pairs from both files and accumulates `DiffAccumulator` statistics.
@@ -23,7 +34,7 @@ public struct ValueOutcome: Sendable {
 /// difference); identical pairs then only need a NaN/Inf count. Pairs that differ, or whose dtypes
 /// differ, are decoded to float64 on both sides in lockstep. Large tensors are split into element
 /// ranges so that one big tensor also spreads over the cores.
-public enum ValueComparator {
+package enum ValueComparator {
   /// Elements per decoded chunk (two buffers of 2 MiB per worker).
   static let chunkElements = 262_144
 
@@ -65,7 +76,7 @@ public enum ValueComparator {
     return Plan(shared: shared, work: work, skipped: skipped, workers: workers)
   }
 
-  public static func compare(
+  package static func compare(
     _ pairs: [DiffPair], _ a: Checkpoint, _ b: Checkpoint, options: DiffOptions,
     progress: CheckpointDiff.Progress?
   ) throws(CheckpointError) -> ValueOutcome {
@@ -217,7 +228,7 @@ public enum ValueComparator {
     let options: DiffOptions
     let total: Int64
     let progress: CheckpointDiff.Progress?
-    let lock = NSLock()
+    let lock = Lock()
     var done: Int64 = 0
     var failure: CheckpointError?
 
@@ -356,7 +367,7 @@ public enum ValueComparator {
 /// Hands out items to worker threads and collects their results.
 final class WorkQueue<R: Sendable>: @unchecked Sendable {
   // Every access to `position` and `results` holds `lock`.
-  private let lock = NSLock()
+  private let lock = Lock()
   private let items: [Int]
   private var position = 0
   private var stored: [Int: R] = [:]
@@ -387,7 +398,7 @@ final class WorkQueue<R: Sendable>: @unchecked Sendable {
 /// The pairs found to differ, shared by the workers of phase 1.
 final class DifferingPairs: @unchecked Sendable {
   // Every access to `pairs` holds `lock`.
-  private let lock = NSLock()
+  private let lock = Lock()
   private var pairs = Set<Int>()
 
   func insert(_ pair: Int) {

@@ -10,11 +10,17 @@ public struct Layer: Sendable, Codable, Equatable {
   public var type: String
   /// How PyTorch would print it, with what the file tells (`Conv2d(3, 32, kernel_size=(3, 3))`).
   public var description: String
+  /// Parameter elements: weights, biases and other parameters.
   public var parameters: Int64
+  /// Buffer elements: running statistics, `num_batches_tracked`, other buffers.
   public var buffers: Int64
+  /// Bytes of its tensors as stored (tied tensors once).
   public var bytes: Int64
+  /// Elements of its weight tensors.
   public var weights: Int64
+  /// Elements of its bias tensors.
   public var biases: Int64
+  /// Elements of `running_mean` and `running_var`.
   public var runningStats: Int64
   /// The tensors' names within the layer (`weight`, `bias`, ...).
   public var tensors: [String]
@@ -36,8 +42,8 @@ public struct Layer: Sendable, Codable, Equatable {
 }
 
 /// Infers layers from a checkpoint's model tensors.
-public enum LayerInference {
-  public static func layers(of c: Checkpoint) -> [Layer] {
+package enum LayerInference {
+  package static func layers(of c: Checkpoint) -> [Layer] {
     var order: [String] = []
     // Members by index into `c.tensors`: the records themselves are never copied.
     var groups: [String: [(leaf: String, index: Int)]] = [:]

@@ -10,19 +10,28 @@
 // (`budget --budget GLOB=N` has a third rule, `BudgetEvaluator.nameMatches`: a glob matches
 // the whole name, a plain name matches itself and everything below it.)
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// Shell-style globs (`*`, `?`, `[...]`), where `*` also matches dots.
-public enum Glob {
-  public static func matches(_ pattern: String, _ name: String) -> Bool {
+package enum Glob {
+  package static func matches(_ pattern: String, _ name: String) -> Bool {
     fnmatch(pattern, name, 0) == 0
   }
 }
 
 /// Glob matching on dotted tensor names: a pattern matches a name when it matches the whole name
 /// or one of its dotted ancestors, so `backbone` and `backbone.*` both cover `backbone.0.weight`.
-public enum NameGlob {
-  public static func matches(_ pattern: String, _ name: String) -> Bool {
+package enum NameGlob {
+  package static func matches(_ pattern: String, _ name: String) -> Bool {
     if Glob.matches(pattern, name) { return true }
     var prefix = Substring(name)
     while let dot = prefix.lastIndex(of: ".") {
@@ -33,7 +42,7 @@ public enum NameGlob {
   }
 
   /// Whether any of `patterns` matches `name`.
-  public static func matchesAny(_ patterns: [String], _ name: String) -> Bool {
+  package static func matchesAny(_ patterns: [String], _ name: String) -> Bool {
     patterns.contains { matches($0, name) }
   }
 }

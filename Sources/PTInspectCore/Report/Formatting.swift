@@ -1,11 +1,15 @@
 // Formatting.swift: numbers, bytes and shapes as people read them, text from files made safe
 // for a terminal, a small text table, and terminal styling.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
-public enum Format {
+package enum Format {
   /// `5852234` as `5,852,234`.
-  public static func count(_ n: Int64) -> String {
+  package static func count(_ n: Int64) -> String {
     let digits = String(n.magnitude)
     var out = ""
     for (i, ch) in digits.enumerated() {
@@ -16,7 +20,7 @@ public enum Format {
   }
 
   /// Bytes in binary units: `22.3 MiB`, `3.5 KiB`, `24 B`.
-  public static func bytes(_ n: Int64) -> String {
+  package static func bytes(_ n: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
     var value = Double(n)
     var unit = 0
@@ -24,7 +28,7 @@ public enum Format {
       value /= 1024
       unit += 1
     }
-    return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    return unit == 0 ? "\(n) B" : cFormat("%.1f", value) + " " + units[unit]
   }
 
   /// `text` broken at spaces into lines of at most `width` characters (a longer word stays
@@ -48,13 +52,13 @@ public enum Format {
   }
 
   /// `[32, 3, 3, 3]`; `[]` for a scalar.
-  public static func shape(_ s: [Int64]) -> String {
+  package static func shape(_ s: [Int64]) -> String {
     "[" + s.map(String.init).joined(separator: ", ") + "]"
   }
 
   /// Text from the file made safe for a terminal: control and format characters (escape
   /// sequences, bidi overrides) are shown as `\u{1B}`, and more than `limit` characters are cut.
-  public static func printable(_ text: String, limit: Int = 4096) -> String {
+  package static func printable(_ text: String, limit: Int = 4096) -> String {
     var out = ""
     var count = 0
     for scalar in text.unicodeScalars {
@@ -75,27 +79,27 @@ public enum Format {
 }
 
 /// Column alignment in a `TextTable`.
-public enum Alignment: Sendable { case left, right }
+package enum Alignment: Sendable { case left, right }
 
 /// A monospace table: columns padded to width, no box drawing, so `awk` and `column` still work.
-public struct TextTable: Sendable {
-  public var headers: [String]
-  public var alignments: [Alignment]
-  public var rows: [[String]] = []
+package struct TextTable: Sendable {
+  package var headers: [String]
+  package var alignments: [Alignment]
+  package var rows: [[String]] = []
   /// Rows after which a rule is drawn (e.g. before a total).
-  public var rulesBefore: Set<Int> = []
+  package var rulesBefore: Set<Int> = []
 
-  public init(headers: [String], alignments: [Alignment]) {
+  package init(headers: [String], alignments: [Alignment]) {
     self.headers = headers
     self.alignments = alignments
   }
 
   /// Columns that may be narrowed to fit a width, the first given first; their cells are cut
   /// with `...` (in the middle for `elideMiddle` columns, such as paths).
-  public var shrinkable: [Int] = []
-  public var elideMiddle: Set<Int> = []
+  package var shrinkable: [Int] = []
+  package var elideMiddle: Set<Int> = []
 
-  public mutating func add(_ row: [String]) { rows.append(row) }
+  package mutating func add(_ row: [String]) { rows.append(row) }
 
   /// The natural width of each column: its widest cell.
   func naturalWidths() -> [Int] {
@@ -158,7 +162,7 @@ public struct TextTable: Sendable {
   }
 
   /// The same table as GitHub-flavoured Markdown.
-  public func markdown() -> String {
+  package func markdown() -> String {
     func esc(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
     var out = ["| " + headers.map(esc).joined(separator: " | ") + " |"]
     out.append("|" + alignments.map { $0 == .right ? "---:" : "---" }.joined(separator: "|") + "|")
@@ -176,9 +180,12 @@ public enum ColorMode: String, Sendable, CaseIterable {
 
 /// ANSI styling, or none. Colour is for people at a terminal only.
 public struct TerminalStyle: Sendable {
+  /// Whether escape sequences are written.
   public var enabled: Bool
+  /// No colour or bold: plain text.
   public static let plain = TerminalStyle(enabled: false)
 
+  /// A style that writes ANSI escape sequences when `enabled`.
   public init(enabled: Bool) { self.enabled = enabled }
 
   /// Colour when asked (`always`), or when `auto` and stdout is a terminal and NO_COLOR is unset.
@@ -195,9 +202,14 @@ public struct TerminalStyle: Sendable {
   }
 
   func wrap(_ s: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+  /// `s` in bold.
   public func bold(_ s: String) -> String { wrap(s, "1") }
+  /// `s` dimmed.
   public func dim(_ s: String) -> String { wrap(s, "2") }
+  /// `s` in yellow (warnings).
   public func yellow(_ s: String) -> String { wrap(s, "33") }
+  /// `s` in red (findings, NaN and Inf).
   public func red(_ s: String) -> String { wrap(s, "31") }
+  /// `s` in green (within budget, safe).
   public func green(_ s: String) -> String { wrap(s, "32") }
 }

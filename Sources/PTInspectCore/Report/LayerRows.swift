@@ -2,31 +2,31 @@
 // (`layers.0` .. `layers.11` of the same shape) collapsed into one group.
 
 /// A row of the layer table.
-public struct LayerRow: Sendable, Equatable {
-  public var name: String
-  public var type: String
-  public var description: String
-  public var parameters: Int64
-  public var buffers: Int64
-  public var bytes: Int64
+package struct LayerRow: Sendable, Equatable {
+  package var name: String
+  package var type: String
+  package var description: String
+  package var parameters: Int64
+  package var buffers: Int64
+  package var bytes: Int64
   /// Indented rows under a collapsed group hold per-block numbers.
-  public var isBlockMember = false
+  package var isBlockMember = false
   /// For a collapsed group: how many blocks.
-  public var repeatCount = 1
-  public var formula = ""
-  public var inferred: [String] = []
-  public var shared: [String] = []
+  package var repeatCount = 1
+  package var formula = ""
+  package var inferred: [String] = []
+  package var shared: [String] = []
   /// The shapes fit more than one type: shown with a `?`.
-  public var isGuess = false
+  package var isGuess = false
 
   /// The type as the table shows it: a guess carries a `?` unless it names its candidates.
-  public var displayType: String { isGuess && !type.contains(" or ") ? type + "?" : type }
+  package var displayType: String { isGuess && !type.contains(" or ") ? type + "?" : type }
 }
 
-public enum LayerRows {
+package enum LayerRows {
   /// Rows for `layers`, rolled up to `depth` name components (nil: no roll-up), with repeats
   /// collapsed unless `collapse` is false.
-  public static func rows(_ layers: [Layer], depth: Int?, collapse: Bool) -> [LayerRow] {
+  package static func rows(_ layers: [Layer], depth: Int?, collapse: Bool) -> [LayerRow] {
     var rows = layers.map {
       LayerRow(
         name: $0.name, type: $0.type, description: $0.description, parameters: $0.parameters,

@@ -2,13 +2,21 @@
 // parameters would take in other dtypes, a training estimate with Adam, the largest layer, and
 // where the file's bytes go. All numbers are bytes; the table shows binary units (1 KiB = 1024).
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Bytes of the model's tensors of one dtype, as stored (tied tensors counted once).
 public struct DtypeBytes: Sendable, Codable, Equatable {
+  /// The dtype as stored.
   public var dtype: String
+  /// Tensors of that dtype.
   public var tensors: Int
+  /// Their elements.
   public var elements: Int64
+  /// Their bytes.
   public var bytes: Int64
 }
 
@@ -16,7 +24,9 @@ public struct DtypeBytes: Sendable, Codable, Equatable {
 public struct MemoryProjection: Sendable, Codable, Equatable {
   /// `float32`, `float16/bfloat16`, `int8`, `int4`.
   public var dtype: String
+  /// Bits per parameter at this precision (32, 16, 8, 4).
   public var bitsPerParameter: Int
+  /// The model's bytes at this precision.
   public var bytes: Int64
   /// True for int8 and int4: weight-only quantization also needs scales and zero points, and
   /// usually keeps some layers in higher precision.
@@ -29,12 +39,15 @@ public struct TrainingEstimate: Sendable, Codable, Equatable {
   public var precision: String
   /// fp32 master weights (mixed precision only; 0 otherwise).
   public var masterWeights: Int64
+  /// Bytes of the weights.
   public var weights: Int64
+  /// Bytes of their gradients.
   public var gradients: Int64
   /// Adam's exp_avg and exp_avg_sq.
   public var optimizerState: Int64
   /// Buffers as stored (running statistics).
   public var buffers: Int64
+  /// Weights, gradients and optimizer state together.
   public var total: Int64
   /// How the total is computed.
   public var formula: String
@@ -42,9 +55,13 @@ public struct TrainingEstimate: Sendable, Codable, Equatable {
 
 /// The layer with the most bytes.
 public struct LargestLayer: Sendable, Codable, Equatable {
+  /// The layer's module path.
   public var name: String
+  /// Its type (`Linear`).
   public var type: String
+  /// Its parameter elements.
   public var parameters: Int64
+  /// Its bytes.
   public var bytes: Int64
   /// bytes / the model's bytes.
   public var shareOfModel: Double
@@ -54,6 +71,7 @@ public struct LargestLayer: Sendable, Codable, Equatable {
 public struct AnatomyShare: Sendable, Codable, Equatable {
   /// `model`, `optimizer`, `ema`, `other tensors`, `unviewed storage`, `container and pickle`.
   public var part: String
+  /// Its bytes.
   public var bytes: Int64
   /// bytes / file size.
   public var shareOfFile: Double
@@ -63,22 +81,27 @@ public struct AnatomyShare: Sendable, Codable, Equatable {
 public struct MemoryReport: Sendable, Codable, Equatable {
   /// Bytes of the model's tensors as stored (parameters and buffers, tied counted once).
   public var storedBytes: Int64
+  /// The model's bytes by dtype as stored.
   public var byDtype: [DtypeBytes]
+  /// The model's parameter elements.
   public var parameters: Int64
   /// Parameters that would train (requires_grad when the file tells; else all of them).
   public var trainableParameters: Int64
   /// Bytes of the parameters as stored.
   public var parameterBytes: Int64
+  /// Bytes of buffers.
   public var bufferBytes: Int64
   /// The parameters in float32, float16/bfloat16, int8 and int4 (the last two estimates).
   public var projections: [MemoryProjection]
   /// Training with Adam: in the stored dtype, and in mixed precision.
   public var training: [TrainingEstimate]
+  /// The layer with the most bytes, or nil without layers.
   public var largestLayer: LargestLayer?
   /// Where the file's bytes go, with each part's share of the file.
   public var anatomy: [AnatomyShare]
 
-  public init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
+  /// The memory report of `c` from the summary's totals, layers and anatomy.
+  package init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
     var dtypes: [String: DtypeBytes] = [:]
     var parameterBytes: Int64 = 0
     var trainableBytes: Int64 = 0
@@ -158,11 +181,11 @@ public struct MemoryReport: Sendable, Codable, Equatable {
 }
 
 /// The memory section as a table (under `summary --memory`) and as Markdown.
-public enum MemoryRenderer {
+package enum MemoryRenderer {
   static func percent(_ share: Double) -> String {
     if share == 0 { return "-" }
     if share < 0.0001 { return "<0.01%" }
-    return String(format: "%.2f%%", share * 100)
+    return cFormat("%.2f%%", share * 100)
   }
 
   static func rows(_ m: MemoryReport) -> TextTable {
@@ -225,14 +248,14 @@ public enum MemoryRenderer {
   ]
 
   /// The memory block for a terminal.
-  public static func table(_ m: MemoryReport, style: TerminalStyle = .plain) -> String {
+  package static func table(_ m: MemoryReport, style: TerminalStyle = .plain) -> String {
     [
       rows(m).render(style: style), "", anatomyTable(m).render(style: style),
     ].joined(separator: "\n") + "\n" + footnote.map { style.dim($0) }.joined(separator: "\n")
   }
 
   /// The memory block as Markdown.
-  public static func markdown(_ m: MemoryReport) -> String {
+  package static func markdown(_ m: MemoryReport) -> String {
     [rows(m).markdown(), "", anatomyTable(m).markdown(), ""].joined(separator: "\n") + "\n"
       + footnote.map { "_\($0)_" }.joined(separator: "\n")
   }

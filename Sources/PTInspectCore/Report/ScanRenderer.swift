@@ -1,12 +1,12 @@
 // ScanRenderer.swift: a scan report as a table for the terminal or as Markdown.
 
 /// Renders `ScanReport`s.
-public enum ScanRenderer {
+package enum ScanRenderer {
   /// Occurrences listed per global in the Where column before "+N more".
   static let shownOccurrences = 3
 
   /// The report as the terminal shows it.
-  public static func table(_ r: ScanReport, strict: Bool = false, style: TerminalStyle = .plain)
+  package static func table(_ r: ScanReport, strict: Bool = false, style: TerminalStyle = .plain)
     -> String
   {
     var out = [header(r)]
@@ -49,7 +49,7 @@ public enum ScanRenderer {
   }
 
   /// The report as Markdown, ready to post in a pull request.
-  public static func markdown(_ r: ScanReport) -> String {
+  package static func markdown(_ r: ScanReport) -> String {
     var out = [
       "### ptinspect scan: `\(Format.printable(r.file))`", "",
       header(r).replacingOccurrences(of: "\(Format.printable(r.file)): ", with: ""), "",

@@ -1,22 +1,22 @@
 // SummaryListRenderer.swift: `summary` over several files: one row per file and a total.
 
 /// One row of the many-files summary table.
-public struct SummaryRow: Sendable, Codable, Equatable {
-  public var file: String
-  public var format: String
-  public var tensors: Int
-  public var parameters: Int64
-  public var buffers: Int64
-  public var bytes: Int64
-  public var fileBytes: Int64
+package struct SummaryRow: Sendable, Codable, Equatable {
+  package var file: String
+  package var format: String
+  package var tensors: Int
+  package var parameters: Int64
+  package var buffers: Int64
+  package var bytes: Int64
+  package var fileBytes: Int64
   /// Why the file could not be read.
-  public var error: String?
+  package var error: String?
   /// The kind of failure (`CheckpointError.kind`) when it could not be read.
-  public var errorKind: String?
+  package var errorKind: String?
   /// The summary's warnings (a dangerous global, no tensors, ...), kept in the one-row layout.
-  public var warnings: [String] = []
+  package var warnings: [String] = []
 
-  public init(_ r: SummaryReport) {
+  package init(_ r: SummaryReport) {
     file = r.file
     format = r.format
     tensors = r.tensors.count
@@ -32,7 +32,7 @@ public struct SummaryRow: Sendable, Codable, Equatable {
     errorKind = e.kind
   }
 
-  public init(file: String, error: String) {
+  package init(file: String, error: String) {
     self.file = file
     format = "-"
     tensors = 0
@@ -45,7 +45,7 @@ public struct SummaryRow: Sendable, Codable, Equatable {
 }
 
 /// `summary` over several files: one row per file.
-public enum SummaryListRenderer {
+package enum SummaryListRenderer {
   static func table(_ rows: [SummaryRow]) -> TextTable {
     var t = TextTable(
       headers: ["File", "Format", "Tensors", "Parameters", "Buffers", "Bytes", "File size"],
@@ -83,7 +83,7 @@ public enum SummaryListRenderer {
   /// The rows as a table for a terminal, with a total, fitted to `width` columns (the file
   /// names are shortened in the middle first); then each file's warnings and why each
   /// unreadable file could not be read.
-  public static func table(
+  package static func table(
     _ rows: [SummaryRow], style: TerminalStyle = .plain, width: Int = .max
   ) -> String {
     var t = table(rows)

@@ -15,6 +15,8 @@ public struct LayerTableOptions: Sendable {
   /// The lines the summary should fit: without `depth`, and with repeats collapsed, a longer
   /// layer table is rolled up to the deepest depth that fits (`.max`: never).
   public var height = Int.max
+  /// Options for the layer table: `depth` rolls the module tree up to N levels, `collapse` folds
+  /// repeated blocks, `explain` adds each count's formula, `memory` adds the memory section.
   public init(depth: Int? = nil, collapse: Bool = true, explain: Bool = false, memory: Bool = false)
   {
     self.depth = depth
@@ -24,6 +26,7 @@ public struct LayerTableOptions: Sendable {
   }
 }
 
+/// Renders a `SummaryReport` as `ptinspect` prints it: a terminal table or Markdown. Pure: it returns the text.
 public enum SummaryRenderer {
   static func dash(_ n: Int64) -> String { n == 0 ? "-" : Format.count(n) }
 
@@ -304,7 +307,7 @@ public enum SummaryRenderer {
     var totals = TextTable(
       headers: ["Total", "Count", "Detail"], alignments: [.left, .right, .left])
     for (label, value, detail) in totalsLines(r) {
-      totals.add([label.trimmingCharacters(in: .whitespaces), value, detail])
+      totals.add([label.trimmingSpaces(), value, detail])
     }
     out.append(totals.markdown())
     if r.anatomy.parts.count > 1 {

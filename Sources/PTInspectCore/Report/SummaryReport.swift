@@ -1,42 +1,63 @@
 // SummaryReport.swift: the summary as data (Codable, schemaVersion 1). Renderers turn it into a
 // table, Markdown or JSON; nothing here prints.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The JSON schema version. Fields are added, never renamed or removed.
 public let reportSchemaVersion = 1
 
 /// One tensor as the JSON report and the tensors listing show it.
 public struct TensorEntry: Sendable, Codable, Equatable {
+  /// The full dotted name from the file's root.
   public var name: String
+  /// The dtype as stored.
   public var dtype: String
+  /// The shape.
   public var shape: [Int64]
+  /// The strides, in elements.
   public var stride: [Int64]
+  /// Elements.
   public var numel: Int64
+  /// Bytes its view covers.
   public var bytes: Int64
   /// The storage key (`0`), or null for tensors without data.
   public var storage: String?
+  /// Offset into the storage, in elements.
   public var storageOffset: Int64
+  /// `parameter` or `buffer`.
   public var kind: String
   /// Whether `kind` is read from the file (true) or inferred from the name and dtype (false).
   public var kindExact: Bool
+  /// `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`, `buffer` or `other`.
   public var role: String
+  /// `model`, `optimizer` or `other`.
   public var section: String
+  /// The first tensor it is tied to, or nil.
   public var sharedWith: String?
+  /// `strided`, `meta`, `sparse_coo`, ...
   public var layout: String
   /// One line on a nested, subclass or unknown tensor's structure, else null.
   public var layoutDetail: String?
   /// The tensors a sparse, nested or subclass tensor is stored as (`<name>.values`,
   /// `<name>.qdata`, ...), each with its own dtype, shape and bytes; null for ordinary tensors.
   public var components: [TensorEntry]?
+  /// Whether its strides are those of a contiguous tensor.
   public var contiguous: Bool
+  /// `requires_grad` when the file records it, or nil.
   public var requiresGrad: Bool?
+  /// The storage's device (`cpu`, `cuda:0`), or nil without storage.
   public var device: String?
+  /// Scale and zero point(s) of a quantized tensor, or nil.
   public var quantization: Quantization?
   /// The chunks a sharded tensor is stored in (DCP), or null for tensors stored whole.
   public var chunks: [ChunkEntry]?
 
-  public init(_ t: TensorRecord) {
+  /// The JSON row of `t`.
+  package init(_ t: TensorRecord) {
     name = t.name
     dtype = t.dtype.rawValue
     shape = t.shape
@@ -63,10 +84,15 @@ public struct TensorEntry: Sendable, Codable, Equatable {
 
 /// One stored chunk of a sharded tensor: its place in the full tensor and its bytes' place.
 public struct ChunkEntry: Sendable, Codable, Equatable {
+  /// Where the chunk starts in the full tensor, per dimension.
   public var offsets: [Int64]
+  /// The chunk's size, per dimension.
   public var sizes: [Int64]
+  /// The file holding its bytes.
   public var file: String
+  /// Where its bytes start in that file.
   public var byteOffset: Int64
+  /// How many bytes it has.
   public var byteLength: Int64
 
   init(_ c: TensorChunk) {
@@ -80,18 +106,27 @@ public struct ChunkEntry: Sendable, Codable, Equatable {
 
 /// Model totals, with tied tensors counted once.
 public struct Totals: Sendable, Codable, Equatable {
+  /// Model tensors (tied ones once).
   public var tensors = 0
+  /// Parameter elements: what a model's parameter count is.
   public var parameters: Int64 = 0
+  /// Buffer elements (running statistics, `num_batches_tracked`, other buffers).
   public var buffers: Int64 = 0
+  /// Elements of weight tensors.
   public var weights: Int64 = 0
+  /// Elements of bias tensors.
   public var biases: Int64 = 0
   /// Parameters that are neither weights nor biases (class tokens, scales).
   public var otherParameters: Int64 = 0
   /// running_mean and running_var elements.
   public var runningStats: Int64 = 0
+  /// Elements of `num_batches_tracked` (one per BatchNorm).
   public var numBatchesTracked: Int64 = 0
+  /// Elements of other buffers.
   public var otherBuffers: Int64 = 0
+  /// All elements: parameters and buffers.
   public var elements: Int64 = 0
+  /// Bytes of the model's tensors as stored.
   public var bytes: Int64 = 0
   /// Bytes by dtype, as stored.
   public var byDtype: [String: Int64] = [:]
@@ -101,6 +136,7 @@ public struct Totals: Sendable, Codable, Equatable {
   public var parametersExact = true
   /// Parameters with requires_grad, when the file tells (whole models); else null.
   public var trainable: Int64?
+  /// Parameter elements with `requires_grad` false, when the file records it; else nil.
   public var frozen: Int64?
   /// Tensors that alias an earlier one (tied weights), not counted again.
   public var sharedTensors = 0
@@ -108,11 +144,15 @@ public struct Totals: Sendable, Codable, Equatable {
 
 /// Where the file's bytes go.
 public struct Anatomy: Sendable, Codable, Equatable {
+  /// The checkpoint's top-level parts and what each weighs.
   public var parts: [CheckpointPart]
+  /// The file's size.
   public var fileBytes: Int64
   /// Logical bytes of the model's tensors (tied counted once).
   public var modelBytes: Int64
+  /// Bytes of optimizer state.
   public var optimizerBytes: Int64
+  /// Bytes of other tensors (EMA copies, extra state).
   public var otherBytes: Int64
   /// Bytes of all storage records (what the file carries for tensors).
   public var storageBytes: Int64
@@ -128,22 +168,35 @@ public struct Anatomy: Sendable, Codable, Equatable {
 
 /// Everything the summary shows.
 public struct SummaryReport: Sendable, Codable {
+  /// The JSON schema version (`reportSchemaVersion`).
   public var schemaVersion = reportSchemaVersion
+  /// The file, as given.
   public var file: String
+  /// The container (`torch-zip`, `safetensors`, ...).
   public var format: String
+  /// The file's size in bytes.
   public var fileBytes: Int64
+  /// The zip's top folder, or nil for other containers.
   public var archiveRoot: String?
+  /// The main pickle's protocol, or 0 without a pickle.
   public var pickleProtocol: Int
+  /// The byte order of the tensor data when the file says, or nil.
   public var byteOrder: ByteOrder?
   /// Where the model lives in the file (`model_state_dict.`), "" at the root.
   public var modelPrefix: String
   /// A prefix every model key carries, dropped from layer names (`module.`), or "".
   public var strippedPrefix: String
+  /// Every tensor, in file order.
   public var tensors: [TensorEntry]
+  /// The model's layers, in file order, with their counts.
   public var layers: [Layer]
+  /// The model's totals.
   public var totals: Totals
+  /// Where the file's bytes go: model, optimizer, other, container.
   public var anatomy: Anatomy
+  /// Values that are not tensors (epoch, hyper-parameters).
   public var metadata: [MetadataItem]
+  /// Notes about the file: inferences, oddities, unsafe content.
   public var diagnostics: [Diagnostic]
   /// Memory by dtype, dtype projections, an Adam training estimate and the file's anatomy.
   public var memory: MemoryReport
@@ -151,6 +204,7 @@ public struct SummaryReport: Sendable, Codable {
   /// `seconds`); null for a local file.
   public var source: SourceCost?
 
+  /// The summary of `c`: what `ptinspect FILE` shows, as values (layers inferred, totals, anatomy, memory).
   public init(_ c: Checkpoint) {
     file = c.path
     source = c.sourceCost
@@ -265,17 +319,17 @@ public struct SummaryReport: Sendable, Codable {
     let ratio = modelBytes > 0 ? Double(c.fileBytes) / Double(modelBytes) : nil
     var verdict: String
     if let ratio {
-      verdict = "this file is \(String(format: "%.1f", ratio))x the model"
+      verdict = "this file is \(cFormat("%.1f", ratio))x the model"
       var reasons: [String] = []
       if optimizerBytes > modelBytes / 20 {
         reasons.append(
-          "\(optimizer ?? "optimizer state") \(String(format: "%.1f", Double(optimizerBytes) / Double(modelBytes)))x"
+          "\(optimizer ?? "optimizer state") \(cFormat("%.1f", Double(optimizerBytes) / Double(modelBytes)))x"
         )
       }
       if otherBytes > modelBytes / 20 {
         let emaLike = c.parts.contains { $0.role == .ema }
         reasons.append(
-          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(String(format: "%.1f", Double(otherBytes) / Double(modelBytes)))x"
+          "\(emaLike ? "EMA copy and other tensors" : "other tensors") \(cFormat("%.1f", Double(otherBytes) / Double(modelBytes)))x"
         )
       }
       if unviewed > modelBytes / 20 { reasons.append("storage no tensor views \(unviewed) bytes") }

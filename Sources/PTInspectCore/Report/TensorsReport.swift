@@ -1,7 +1,11 @@
 // TensorsReport.swift: the `tensors` listing: every tensor with dtype, shape, stride, storage
 // and offset, filtered and sorted.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// How to order the tensors listing.
 public enum TensorSort: String, Sendable, CaseIterable {
@@ -12,14 +16,20 @@ public enum TensorSort: String, Sendable, CaseIterable {
 
 /// The `tensors` listing as data.
 public struct TensorsReport: Sendable, Codable {
+  /// The JSON schema version (`reportSchemaVersion`).
   public var schemaVersion = reportSchemaVersion
+  /// The file, as given.
   public var file: String
+  /// The container (`ContainerFormat` raw value).
   public var format: String
+  /// The `--filter` glob, or nil for every tensor.
   public var filter: String?
+  /// The listed tensors, in `sort` order.
   public var tensors: [TensorEntry]
   /// What reading a remote checkpoint cost; null for a local file.
   public var source: SourceCost?
 
+  /// Every tensor of `c` whose full name matches the glob `filter` (all for nil), in `sort` order.
   public init(_ c: Checkpoint, filter: String?, sort: TensorSort) {
     source = c.sourceCost
     file = c.path
@@ -68,6 +78,7 @@ public struct TensorsReport: Sendable, Codable {
     return table
   }
 
+  /// The listing as `ptinspect tensors` prints it on a terminal.
   public func table(style: TerminalStyle = .plain) -> String {
     var out = textTable().render(style: style)
     out += "\n\(tensors.count) tensor(s)"
@@ -78,6 +89,7 @@ public struct TensorsReport: Sendable, Codable {
     return out + "\n"
   }
 
+  /// The listing as a Markdown table.
   public func markdown() -> String {
     "### ptinspect tensors: `\(file)`\n\n" + textTable().markdown() + "\n"
   }

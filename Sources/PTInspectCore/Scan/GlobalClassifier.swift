@@ -21,6 +21,7 @@ public enum GlobalVerdict: String, Sendable, Codable, Comparable, CaseIterable {
     case .dangerous: 2
     }
   }
+  /// Orders verdicts from safest to worst: allowed, unknown, dangerous.
   public static func < (a: GlobalVerdict, b: GlobalVerdict) -> Bool { a.rank < b.rank }
 }
 
@@ -57,13 +58,13 @@ public enum GlobalOrigin: String, Sendable, Codable, CaseIterable {
 }
 
 /// A verdict and the reason for it, in a few words.
-public struct GlobalClassification: Sendable, Equatable {
-  public var verdict: GlobalVerdict
-  public var reason: String
+package struct GlobalClassification: Sendable, Equatable {
+  package var verdict: GlobalVerdict
+  package var reason: String
   /// On a reviewed list of plain data types (ReviewedGlobals): the only unknown globals the scan
   /// ever suggests allowing.
-  public var reviewed: Bool
-  public init(_ verdict: GlobalVerdict, _ reason: String, reviewed: Bool = false) {
+  package var reviewed: Bool
+  package init(_ verdict: GlobalVerdict, _ reason: String, reviewed: Bool = false) {
     self.verdict = verdict
     self.reason = reason
     self.reviewed = reviewed
@@ -71,12 +72,12 @@ public struct GlobalClassification: Sendable, Equatable {
 }
 
 /// Classifies `module.name` pairs as pickles spell them.
-public enum GlobalClassifier {
+package enum GlobalClassifier {
   /// Maps Python 2 spellings to Python 3 ones as torch does before it looks a global up
   /// (`torch/_utils.py` IMPORT_MAPPING and NAME_MAPPING, applied by `_read_global_instruction` in
   /// `torch/_weights_only_unpickler.py`), plus `cPickle`, which CPython's `_compat_pickle` maps.
   /// Other Python 2 names are mapped as pickle's `fix_imports` maps them (`_compat_pickle`).
-  public static func normalize(module: String, name: String) -> (module: String, name: String) {
+  package static func normalize(module: String, name: String) -> (module: String, name: String) {
     if let mapped = nameMapping[module + "\n" + name] { return mapped }
     if let mapped = StdlibModules.nameMapping[module + "\n" + name],
       let newline = mapped.firstIndex(of: "\n")
@@ -96,7 +97,7 @@ public enum GlobalClassifier {
   /// each one by the callable it wraps); a name that walks attributes into the standard library
   /// (`GLOBAL torch os.system`) is judged as that standard-library global; any other
   /// standard-library global is dangerous (code outside the reviewed set); the rest is unknown.
-  public static func classify(module: String, name: String) -> GlobalClassification {
+  package static func classify(module: String, name: String) -> GlobalClassification {
     let (m, n) = normalize(module: module, name: name)
     let qualified = m + "." + n
     if let reason = dangerousReason(module: m, name: n) {
@@ -124,7 +125,7 @@ public enum GlobalClassifier {
   }
 
   /// The reason for a standard-library global that is neither denylisted nor reviewed.
-  public static let outsideReviewedSet =
+  package static let outsideReviewedSet =
     "standard-library code outside the reviewed set; loading runs it"
 
   /// `functools.partial` on its own: harmless; what it wraps decides.
@@ -152,11 +153,11 @@ public enum GlobalClassifier {
   }
 
   /// A STACK_GLOBAL whose module and name are computed while loading cannot be checked at all.
-  public static let unresolved = GlobalClassification(
+  package static let unresolved = GlobalClassification(
     .dangerous, "STACK_GLOBAL with operands computed at load time: cannot be checked")
 
   /// The one-line warning the summary shows when a file names a dangerous global, or nil.
-  public static func summaryWarning(_ globals: [(module: String, name: String)]) -> String? {
+  package static func summaryWarning(_ globals: [(module: String, name: String)]) -> String? {
     var seen = Set<String>()
     var names: [String] = []
     for g in globals where seen.insert(g.module + "\n" + g.name).inserted {

@@ -10,43 +10,43 @@
 import Pickle
 
 /// A global the opcode scanner saw, and how it was used.
-public struct ScannedReference: Sendable, Equatable {
+package struct ScannedReference: Sendable, Equatable {
   /// The module, or nil when STACK_GLOBAL's operands are not plain strings in the pickle.
-  public var module: String?
+  package var module: String?
   /// The name, or nil when STACK_GLOBAL's operands are not plain strings in the pickle.
-  public var name: String?
+  package var name: String?
   /// GLOBAL, STACK_GLOBAL or INST where the global is named; REDUCE, NEWOBJ, NEWOBJ_EX or OBJ
   /// where it is called.
-  public var opcode: Opcode
+  package var opcode: Opcode
   /// Byte offset of that opcode in the buffer.
-  public var offset: Int
+  package var offset: Int
 }
 
 /// What one opcode walk found.
-public struct OpcodeScanResult: Sendable {
+package struct OpcodeScanResult: Sendable {
   /// Every global named or called, in order of appearance.
-  public var references: [ScannedReference] = []
+  package var references: [ScannedReference] = []
   /// Offsets of the PERSID and BINPERSID opcodes, in order.
-  public var persistentIDOffsets: [Int] = []
+  package var persistentIDOffsets: [Int] = []
   /// Opcodes present, as a 256-bit set indexed by opcode byte.
-  public var opcodesSeen = OpcodeSet()
+  package var opcodesSeen = OpcodeSet()
   /// The protocol from PROTO, or 0.
-  public var protocolVersion = 0
+  package var protocolVersion = 0
   /// Just past STOP, or the offset of the failing opcode.
-  public var endOffset: Int
+  package var endOffset: Int
   /// The first byte-level error (truncation, unknown opcode, bad argument), or nil after STOP.
-  public var error: PickleError?
+  package var error: PickleError?
   /// How many opcodes were read.
-  public var opcodeCount = 0
+  package var opcodeCount = 0
 }
 
 /// A set of opcode bytes.
-public struct OpcodeSet: Sendable, Equatable {
+package struct OpcodeSet: Sendable, Equatable {
   private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
   /// An empty set.
-  public init() {}
+  package init() {}
   /// Adds an opcode byte.
-  public mutating func insert(_ byte: UInt8) {
+  package mutating func insert(_ byte: UInt8) {
     let bit = UInt64(1) << UInt64(byte & 63)
     switch byte >> 6 {
     case 0: words.0 |= bit
@@ -56,7 +56,7 @@ public struct OpcodeSet: Sendable, Equatable {
     }
   }
   /// Whether the set holds an opcode byte.
-  public func contains(_ byte: UInt8) -> Bool {
+  package func contains(_ byte: UInt8) -> Bool {
     let bit = UInt64(1) << UInt64(byte & 63)
     switch byte >> 6 {
     case 0: return words.0 & bit != 0
@@ -65,28 +65,29 @@ public struct OpcodeSet: Sendable, Equatable {
     default: return words.3 & bit != 0
     }
   }
-  public static func == (a: OpcodeSet, b: OpcodeSet) -> Bool {
+  package static func == (a: OpcodeSet, b: OpcodeSet) -> Bool {
     a.words == b.words
   }
   /// The opcodes in the set, in byte order.
-  public var opcodes: [Opcode] {
+  package var opcodes: [Opcode] {
     Opcode.allCases.filter { contains($0.rawValue) }.sorted { $0.rawValue < $1.rawValue }
   }
 }
 
 /// Walks pickle opcodes without building values.
-public enum OpcodeScanner {
+package enum OpcodeScanner {
   /// Strings longer than this are not kept on the shadow stack (no module or name is that long).
   static let maxTrackedString = 1024
 
   /// Scans the pickle that starts at `start` in `buffer`, up to its STOP or the first error.
-  public static func scan(_ buffer: UnsafeRawBufferPointer, at start: Int = 0) -> OpcodeScanResult {
+  package static func scan(_ buffer: UnsafeRawBufferPointer, at start: Int = 0) -> OpcodeScanResult
+  {
     var walker = Walker(buffer: buffer, position: max(0, min(start, buffer.count)))
     return walker.run()
   }
 
   /// Scans the pickle at the start of `bytes`.
-  public static func scan(_ bytes: [UInt8], at start: Int = 0) -> OpcodeScanResult {
+  package static func scan(_ bytes: [UInt8], at start: Int = 0) -> OpcodeScanResult {
     bytes.withUnsafeBytes { scan($0, at: start) }
   }
 }

@@ -7,13 +7,13 @@
 import Pickle
 
 /// Limits for nested pickles.
-public enum NestedPickleLimits {
+package enum NestedPickleLimits {
   /// Loader calls followed inside one another: `pickle.loads(... pickle.loads(...))`.
-  public static let maxDepth = 4
+  package static let maxDepth = 4
   /// Nested pickles decoded in one file.
-  public static let maxPickles = 256
+  package static let maxPickles = 256
   /// Bytes of nested pickles decoded in one file.
-  public static let maxBytes = 64 << 20
+  package static let maxBytes = 64 << 20
 }
 
 /// Per-file state of the analysis, kept by `Scan` (keys are `Scan.add`'s).

@@ -5,19 +5,23 @@
 //     [tool.ptinspect.scan]
 //     allow = ["mymodels.nets.Net", "torchvision.models.*"]
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A bad scan config file or `--allow` value.
-public struct ScanConfigError: Error, Sendable, CustomStringConvertible {
-  public var message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
+package struct ScanConfigError: Error, Sendable, CustomStringConvertible {
+  package var message: String
+  package init(_ message: String) { self.message = message }
+  package var description: String { message }
 }
 
 /// Reads the scan's allowlist from the command line and the config file.
-public enum ScanConfig {
+package enum ScanConfig {
   /// The first of `.ptinspect.toml` and `pyproject.toml` in `directory` that has a scan table.
-  public static func discover(in directory: String) -> String? {
+  package static func discover(in directory: String) -> String? {
     for name in BudgetFile.names {
       let path = directory == "." ? name : directory + "/" + name
       guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
@@ -29,7 +33,7 @@ public enum ScanConfig {
   }
 
   /// The `allow` list of a config file's scan table (empty when it has none).
-  public static func parse(_ text: String, name: String) throws(ScanConfigError) -> [String] {
+  package static func parse(_ text: String, name: String) throws(ScanConfigError) -> [String] {
     var reader = TOMLSubset(text)
     let entries: [TOMLEntry]
     do {
@@ -67,8 +71,8 @@ public enum ScanConfig {
   }
 
   /// A global as `--allow` and the config take it: `module.name`, or `prefix.*`.
-  public static func validated(_ text: String) throws(ScanConfigError) -> String {
-    let s = text.trimmingCharacters(in: .whitespaces)
+  package static func validated(_ text: String) throws(ScanConfigError) -> String {
+    let s = text.trimmingSpaces()
     guard s.contains("."), !s.hasPrefix("."), !s.hasSuffix("."), !s.contains(" "),
       s == "*" || !s.dropLast(2).contains("*")
     else {
@@ -89,7 +93,7 @@ public enum ScanConfig {
 
   /// The allowlist: `--allow` values, then the config file's (`config`, or the one found in
   /// `directory` unless `noConfig`).
-  public static func allowlist(
+  package static func allowlist(
     flags: [String], config: String?, noConfig: Bool, directory: String = "."
   ) throws(ScanConfigError) -> ScanAllowlist {
     var list = ScanAllowlist()

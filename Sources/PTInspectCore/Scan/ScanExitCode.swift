@@ -2,18 +2,18 @@
 
 /// Folds the exit codes of several scans: 2 when a file (or part of one) could not be read,
 /// else 1 when any scan found something (`ScanReport.exitCode(strict:)`), else 0.
-public struct ScanExitCode: Sendable, Equatable {
-  public private(set) var code: Int32 = 0
+package struct ScanExitCode: Sendable, Equatable {
+  package private(set) var code: Int32 = 0
 
-  public init() {}
+  package init() {}
 
   /// Takes in one scanned file.
-  public mutating func add(_ report: ScanReport, strict: Bool) {
+  package mutating func add(_ report: ScanReport, strict: Bool) {
     code = max(code, report.exitCode(strict: strict))
   }
 
   /// Takes in a file or argument that could not be scanned at all.
-  public mutating func addUnreadable() {
+  package mutating func addUnreadable() {
     code = max(code, 2)
   }
 }

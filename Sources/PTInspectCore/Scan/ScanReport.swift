@@ -1,7 +1,11 @@
 // ScanReport.swift: what `ptinspect scan` found in one file, as data (Codable, schemaVersion 1).
 // ScanRenderer turns it into a table or Markdown, ReportJSON into JSON.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// One place a global is named or used.
 public struct ScanOccurrence: Sendable, Codable, Equatable {
@@ -20,10 +24,13 @@ public struct ScanOccurrence: Sendable, Codable, Equatable {
 public struct ScanGlobal: Sendable, Codable, Equatable {
   /// The module, with Python 2 spellings normalised (`__builtin__` is `builtins`).
   public var module: String
+  /// The global's name within its module.
   public var name: String
   /// `allowed`, `unknown` or `dangerous`.
   public var classification: GlobalVerdict
+  /// Why it is classified so, one sentence.
   public var reason: String
+  /// Where the pickles name it.
   public var occurrences: [ScanOccurrence]
   /// Where its code comes from: `standard-library`, `torch`, `numpy`, `script` (`__main__`),
   /// `torchscript`, `third-party` or `unresolved`.
@@ -41,7 +48,8 @@ public struct ScanGlobal: Sendable, Codable, Equatable {
   /// Allowed because the user said so (`--allow` or the config file's `allow` list).
   public var allowedByUser = false
 
-  public init(
+  /// A global `module.name` classified as `classification` for `reason`, named at `occurrences`.
+  package init(
     module: String, name: String, classification: GlobalVerdict, reason: String,
     occurrences: [ScanOccurrence], origin: GlobalOrigin = .thirdParty, calledBy: [String] = [],
     via: [String] = [], wraps: [String] = [], allowedByUser: Bool = false
@@ -76,20 +84,24 @@ public struct ScanGlobal: Sendable, Codable, Equatable {
 public struct ScanAdvice: Sendable, Codable, Equatable {
   /// The global's display name (`pickle.loads -> m.f` when nested).
   public var global: String
+  /// What to check instead of allowing it.
   public var check: String
 }
 
 /// One pickle that was scanned.
 public struct ScannedPickle: Sendable, Codable, Equatable {
+  /// The pickle's name (`archive/data.pkl`, `legacy stream, pickle 2`).
   public var name: String
   /// Where the pickle's first byte is in the file, when it is stored there as is.
   public var fileOffset: Int?
   /// The pickle's length in bytes, up to and including STOP (or to where reading stopped).
   public var bytes: Int
+  /// Its pickle protocol (0-5).
   public var protocolVersion: Int
   /// Whether the decoder read it to its STOP. When false, the globals come from the opcode scan
   /// up to the first error, and `error` says what went wrong.
   public var decoded: Bool
+  /// Why it could not be decoded to the end, or nil.
   public var error: String?
   /// How many global references it holds.
   public var references: Int
@@ -97,7 +109,9 @@ public struct ScannedPickle: Sendable, Codable, Equatable {
 
 /// Everything `ptinspect scan` reports about one file.
 public struct ScanReport: Sendable, Codable {
+  /// The JSON schema version (`reportSchemaVersion`).
   public var schemaVersion = reportSchemaVersion
+  /// The file, as given.
   public var file: String
   /// `torch-zip`, `torchscript`, `zip` (another zip), `torch-legacy`, `torch-tar`, `pickle`,
   /// `safetensors`.
@@ -107,11 +121,15 @@ public struct ScanReport: Sendable, Codable {
   public var verdict: GlobalVerdict
   /// False when part of the file could not be read; `errors` says which.
   public var complete: Bool
+  /// The parts that could not be read, one line each.
   public var errors: [String]
+  /// Every pickle found in the file.
   public var pickles: [ScannedPickle]
   /// Every distinct global: dangerous first, then unknown, then allowed.
   public var globals: [ScanGlobal]
+  /// Tricks found in the zip structure (overlapping entries, gaps, comments, ...).
   public var zipFindings: [ZipFinding]
+  /// Notes for the reader, one sentence each.
   public var notes: [String]
   /// The unknown globals on a reviewed list of plain data types (numpy arrays, dtypes and
   /// scalars, `argparse.Namespace`, ...) or allowed by the user, as Python expressions, for

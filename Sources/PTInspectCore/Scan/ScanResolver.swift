@@ -7,26 +7,26 @@
 
 /// Globals a team has reviewed and accepts: `--allow NAME` (repeatable) and the `allow` list of
 /// the config file. `prefix.*` accepts every global under a prefix.
-public struct ScanAllowlist: Sendable, Equatable {
+package struct ScanAllowlist: Sendable, Equatable {
   /// Each accepted name, with where it comes from (`--allow`, or the config file's path).
-  public var entries: [(name: String, source: String)] = []
-  public init() {}
-  public init(_ names: [String], source: String) {
+  package var entries: [(name: String, source: String)] = []
+  package init() {}
+  package init(_ names: [String], source: String) {
     entries = names.map { ($0, source) }
   }
-  public var isEmpty: Bool { entries.isEmpty }
-  public mutating func add(_ names: [String], source: String) {
+  package var isEmpty: Bool { entries.isEmpty }
+  package mutating func add(_ names: [String], source: String) {
     for n in names where !entries.contains(where: { $0.name == n }) { entries.append((n, source)) }
   }
   /// Where the allowing entry for a qualified name comes from, or nil.
-  public func source(of qualified: String) -> String? {
+  package func source(of qualified: String) -> String? {
     for e in entries {
       if e.name == qualified { return e.source }
       if e.name.hasSuffix(".*"), qualified.hasPrefix(e.name.dropLast()) { return e.source }
     }
     return nil
   }
-  public static func == (a: ScanAllowlist, b: ScanAllowlist) -> Bool {
+  package static func == (a: ScanAllowlist, b: ScanAllowlist) -> Bool {
     a.entries.map(\.name) == b.entries.map(\.name)
       && a.entries.map(\.source) == b.entries.map(\.source)
   }
@@ -36,7 +36,7 @@ extension ScanReport {
   /// The report with the user's allowlist applied: the globals it names become allowed ("allowed
   /// by the user"), except those no allowlist makes safe (os, posix, nt, sys, subprocess, eval,
   /// exec, ...; a partial wrapping a dangerous callable; a loader of a dangerous pickle).
-  public func allowing(_ allow: ScanAllowlist) -> ScanReport {
+  package func allowing(_ allow: ScanAllowlist) -> ScanReport {
     guard !allow.isEmpty else { return self }
     var copy = self
     ScanResolver.resolve(&copy, allow: allow)

@@ -3,8 +3,13 @@
 // executing anything. Each pickle is decoded with PickleDecoder; when that fails, the opcode scan
 // still lists the globals up to the first error.
 
-import Foundation
 import Pickle
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Limits for a scan.
 public typealias ScanOptions = OpenOptions

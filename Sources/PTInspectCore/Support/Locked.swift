@@ -1,11 +1,15 @@
 // Locked.swift: a value shared between threads, read and changed under a lock.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A value that closures on several threads share (the batch runner's `emit`, a worker's
 /// progress): every access holds the lock.
 package final class Locked<Value>: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var value: Value
 
   package init(_ value: Value) { self.value = value }

@@ -2,7 +2,16 @@
 // (`stats`, `diff --values`). It writes through a sink the executable passes (standard error),
 // and exists only on a terminal whose TERM is not dumb.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// A progress bar on one line, redrawn in place and cleared before results are printed. Safe
 /// to update from any thread.
@@ -18,7 +27,7 @@ package final class ProgressBar: @unchecked Sendable {
 
   private let unit: Unit
   private let write: @Sendable (String) -> Void
-  private let lock = NSLock()
+  private let lock = Lock()
   private let start = Date()
   private var lastDraw = Date.distantPast
   private var drawn = false
@@ -51,9 +60,9 @@ package final class ProgressBar: @unchecked Sendable {
       lastDraw = now
       let fraction = min(1, Double(done) / Double(total))
       let rate = Double(done) / elapsed
-      line = String(
-        format: "\r[%@] %3.0f%%  %@ of %@  %@/s ", Self.bar(Int(fraction * Double(Self.width))),
-        fraction * 100, Format.bytes(done), Format.bytes(total), Format.bytes(Int64(rate)))
+      line =
+        "\r[\(Self.bar(Int(fraction * Double(Self.width))))] \(cFormat("%3.0f", fraction * 100))%  "
+        + "\(Format.bytes(done)) of \(Format.bytes(total))  \(Format.bytes(Int64(rate)))/s "
     }
     drawn = true
     write(line)

@@ -6,15 +6,18 @@ import Foundation
 import Pickle
 
 /// A global a pickle of the checkpoint names, with the pickle's name.
-public struct NamedGlobal: Sendable, Equatable {
-  public var pickle: String
-  public var reference: GlobalReference
+package struct NamedGlobal: Sendable, Equatable {
+  package var pickle: String
+  package var reference: GlobalReference
 }
 
 /// Everything ptinspect learns from a checkpoint without reading tensor data.
 public struct Checkpoint: Sendable {
+  /// The path it was opened from, as given.
   public var path: String
+  /// The container, told from the bytes (`torch-zip`, `safetensors`, ...).
   public var format: ContainerFormat
+  /// The file's size in bytes (all shards together, for a sharded checkpoint).
   public var fileBytes: Int64
   /// Every tensor, in the order the pickle holds them.
   public var tensors: [TensorRecord] = []
@@ -22,32 +25,40 @@ public struct Checkpoint: Sendable {
   public var modelPrefix = ""
   /// A prefix every model key carries and layer names drop (`module.`, `model.`), or "".
   public var strippedPrefix = ""
+  /// The root object's top-level parts (model, optimizer state, values) and what each weighs.
   public var parts: [CheckpointPart] = []
+  /// Values that are not tensors (epoch, hyper-parameters, arrays), rendered short.
   public var metadata: [MetadataItem] = []
-  public var modules: [String: ModuleInfo] = [:]
-  public var moduleOrder: [String] = []
+  /// The modules of a whole-model pickle or TorchScript file, by dotted path: class and hyper-parameters.
+  package var modules: [String: ModuleInfo] = [:]
+  /// The paths of `modules`, in the order the file holds them.
+  package var moduleOrder: [String] = []
   /// The storages the file carries for its tensors (those its tensors view, for a zip; every
   /// one the stream lists, for the legacy and tar containers), in file order.
-  public var storages: [StorageRecord] = []
+  package var storages: [StorageRecord] = []
   /// Storages that quantizers' per-channel scales and zero points refer to, when they are not
   /// among `storages` (the data reader reads them like tensors).
-  public var quantizerStorages: [StorageRecord] = []
+  package var quantizerStorages: [StorageRecord] = []
   /// The files the storages are in, by `StorageID.file`: the checkpoint's own file first, then
   /// a sharded checkpoint's shards.
-  public var files: [any ByteSource] = []
+  package var files: [any ByteSource] = []
   /// The byte order of each of `files` (nil where the file holds no tensor data).
-  public var fileByteOrders: [ByteOrder?] = []
+  package var fileByteOrders: [ByteOrder?] = []
   /// Every global each pickle names.
-  public var globals: [NamedGlobal] = []
+  package var globals: [NamedGlobal] = []
+  /// Notes about the file: inferences, oddities, unsafe content.
   public var diagnostics: [Diagnostic] = []
   /// The zip's top folder (`sd/`, `archive/`), when a zip.
   public var archiveRoot: String?
+  /// The main pickle's protocol (0-5), or 0 when there is no pickle (safetensors).
   public var pickleProtocol = 0
+  /// The byte order of the tensor data, when the file says (legacy files, NumPy), or nil.
   public var byteOrder: ByteOrder?
   /// When a remote checkpoint's reading began (nil for a local one).
   public var remoteStart: Date?
 
-  public init(path: String, format: ContainerFormat, fileBytes: Int64) {
+  /// An empty checkpoint of `format` for `path`; `open` fills one in.
+  package init(path: String, format: ContainerFormat, fileBytes: Int64) {
     self.path = path
     self.format = format
     self.fileBytes = fileBytes

@@ -2,6 +2,7 @@
 
 /// A tensor element type, named as torch names it (without `torch.`).
 // swift-format-ignore: AlwaysUseLowerCamelCase
+/// A tensor element type, named as torch names it (`float32`, `bfloat16`, `float8_e4m3fn`, `qint8`, ...).
 public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
   case float64, float32, float16, bfloat16
   case float8_e5m2, float8_e4m3fn, float8_e5m2fnuz, float8_e4m3fnuz, float8_e8m0fnu
@@ -44,6 +45,7 @@ public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
     }
   }
 
+  /// Whether the elements are complex numbers.
   public var isComplex: Bool {
     switch self {
     case .complex32, .complex64, .complex128, .bcomplex32: true
@@ -56,6 +58,7 @@ public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
     }
   }
 
+  /// Whether the elements are quantized integers with a scale and zero point.
   public var isQuantized: Bool {
     switch self {
     case .qint8, .quint8, .qint32, .quint4x2, .quint2x4: true
@@ -68,6 +71,7 @@ public enum DType: String, Sendable, Codable, CaseIterable, Comparable {
     }
   }
 
+  /// Orders dtypes by name (for stable listings).
   public static func < (a: DType, b: DType) -> Bool { a.rawValue < b.rawValue }
 
   /// The dtype a storage class name stands for: `FloatStorage`, `torch.cuda.HalfStorage`'s

@@ -19,9 +19,13 @@ public struct CheckpointPart: Sendable, Codable, Equatable {
   /// The root-dict key (the shard's file name, for a sharded checkpoint), or "" when the root
   /// object is itself the state.
   public var name: String
+  /// What the part is: the model, optimizer state, an EMA copy, a value, ...
   public var role: PartRole
+  /// Its tensors.
   public var tensors: Int
+  /// Their elements.
   public var elements: Int64
+  /// Their bytes as stored (tied tensors once).
   public var bytes: Int64
   /// For parts without tensors: a short rendering of the value.
   public var value: String?

@@ -1,7 +1,11 @@
 // ScriptCode.swift: TorchScript declares each module's parameters and buffers in its generated
 // code (`__parameters__ = ["weight", "bias", ]`); reading those lines gives the exact split.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 enum ScriptCode {
   static func classify(_ interpreted: inout InterpretedPickle, zip: ZipFile, root: String) {
@@ -52,7 +56,10 @@ enum ScriptCode {
     else { return [] }
     return Set(
       text[r.upperBound..<close].split(separator: ",").map {
-        $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"'\n"))
+        let quoteOrSpace: Set<Character> = [" ", "\"", "'", "\n"]
+        return String(
+          $0.drop { quoteOrSpace.contains($0) }.reversed().drop { quoteOrSpace.contains($0) }
+            .reversed())
       }.filter { !$0.isEmpty })
   }
 }

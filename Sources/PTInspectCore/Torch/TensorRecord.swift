@@ -41,6 +41,7 @@ public enum TensorLayout: Sendable, Hashable, CustomStringConvertible {
   /// Rebuilt by a torch function ptinspect does not know, by its qualified name.
   case unknown(String)
 
+  /// The JSON `layout` value: `strided`, `meta`, `sparse_coo`, ...
   public var description: String {
     switch self {
     case .strided: "strided"
@@ -80,7 +81,8 @@ public struct StorageRef: Sendable, Hashable {
     return overflow ? Int64.max : product
   }
 
-  public init(
+  /// A storage reference as a persistent id declares it.
+  package init(
     key: String, storageClass: String, dtype: DType?, device: String, count: Int64,
     folder: String = "data"
   ) {
@@ -97,8 +99,11 @@ public struct StorageRef: Sendable, Hashable {
 public struct Quantization: Sendable, Equatable, Codable {
   /// `per_tensor_affine`, `per_channel_affine`, ...
   public var scheme: String
+  /// The scale of a per-tensor scheme, or nil.
   public var scale: Double?
+  /// The zero point of a per-tensor scheme, or nil.
   public var zeroPoint: Int64?
+  /// The channel axis of a per-channel scheme, or nil.
   public var axis: Int64?
   /// A tensor subclass's qualified class (`torchao.quantization.Int8Tensor`), else null.
   public var tensorClass: String? = nil
@@ -106,6 +111,7 @@ public struct Quantization: Sendable, Equatable, Codable {
   public var blockSize: [Int64]? = nil
   /// The dtype its scales and zero points are stored in, when they are tensors.
   public var scaleDtype: String? = nil
+  /// The dtype its zero points are stored in, when they are tensors.
   public var zeroPointDtype: String? = nil
   /// Per-channel schemes: the scales tensor the quantizer params carry (not in the JSON).
   public var channelScales: QuantizerTensor? = nil
@@ -120,14 +126,19 @@ public struct Quantization: Sendable, Equatable, Codable {
 /// A small tensor inside quantizer params (per-channel scales or zero points): where its
 /// values are, so they can be read like any tensor.
 public struct QuantizerTensor: Sendable, Equatable {
+  /// The element type.
   public var dtype: DType
+  /// The shape.
   public var shape: [Int64]
+  /// The strides, in elements.
   public var stride: [Int64]
+  /// The storage holding its values.
   public var storage: StorageRef
   /// Offset into the storage, in elements of `dtype`.
   public var storageOffset: Int64
 
-  public init(
+  /// A small tensor of `dtype` and `shape` at `storageOffset` elements into `storage`.
+  package init(
     dtype: DType, shape: [Int64], stride: [Int64], storage: StorageRef, storageOffset: Int64
   ) {
     self.dtype = dtype
@@ -142,21 +153,30 @@ public struct QuantizerTensor: Sendable, Equatable {
 public struct TensorRecord: Sendable {
   /// The full dotted path from the file's root object.
   public var name: String
+  /// The element type as stored (`float32`, `bfloat16`, `qint8`, ...).
   public var dtype: DType
+  /// The shape (empty for a scalar).
   public var shape: [Int64]
+  /// The strides, in elements (torch's `stride()`).
   public var stride: [Int64]
   /// The storage it views; nil for tensors saved without data (meta tensors).
   public var storage: StorageRef?
   /// Offset into the storage, in elements of `dtype`.
   public var storageOffset: Int64
+  /// `requires_grad` when the file records it (whole models, parameters saved with state), or nil.
   public var requiresGrad: Bool?
+  /// Parameter or buffer; see `kindIsExact`.
   public var kind: TensorKind
   /// True when the file says parameter or buffer (whole models, TorchScript); false when
   /// ptinspect inferred it from the name and dtype (plain state dicts).
   public var kindIsExact: Bool
+  /// What it is for in its layer (weight, bias, running statistics, ...).
   public var role: TensorRole
+  /// Which part of the checkpoint it belongs to: the model, optimizer state, or other.
   public var section: Section
+  /// How its elements are stored: strided, meta, sparse, or a wrapper subclass.
   public var layout: TensorLayout
+  /// Scale and zero point(s) of a quantized tensor, or nil.
   public var quantization: Quantization?
   /// The first earlier tensor with the same storage, offset, shape, stride and dtype (tied).
   public var sharedWith: String?
@@ -232,15 +252,20 @@ public struct TensorRecord: Sendable {
 /// One stored piece of a sharded tensor: where it sits in the full tensor and the storage
 /// holding its bytes (a torch.save archive or a safetensors file's tensor).
 public struct TensorChunk: Sendable, Equatable {
+  /// Where the chunk starts in the full tensor, per dimension.
   public var offsets: [Int64]
+  /// The chunk's size, per dimension.
   public var sizes: [Int64]
+  /// The storage holding its bytes.
   public var storage: StorageRef
   /// The file holding it (`__0_0.distcp`, the `.pt2` entry) and its byte range there.
   public var file: String
+  /// Where its bytes start in `file`.
   public var byteOffset: Int64
+  /// How many bytes it has.
   public var byteLength: Int64
 
-  public init(
+  package init(
     offsets: [Int64], sizes: [Int64], storage: StorageRef, file: String, byteOffset: Int64,
     byteLength: Int64
   ) {

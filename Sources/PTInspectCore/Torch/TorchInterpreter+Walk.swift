@@ -22,7 +22,7 @@ extension TorchInterpreter {
   }
 
   /// Walks the whole graph from its root.
-  public func interpret() throws(InterpretError) -> InterpretedPickle {
+  package func interpret() throws(InterpretError) -> InterpretedPickle {
     var out = InterpretedPickle()
     var work: [Work] = []
     let root = graph.root

@@ -6,8 +6,11 @@ import Pickle
 /// A checkpoint that cannot be interpreted: the pickle decoded, but its content is not what
 /// torch writes.
 public struct InterpretError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// What is not as torch writes it, one sentence.
   public var message: String
-  public init(_ message: String) { self.message = message }
+  /// An error saying `message`.
+  package init(_ message: String) { self.message = message }
+  /// The message.
   public var description: String { message }
 }
 
@@ -22,15 +25,15 @@ public struct MetadataItem: Sendable, Codable, Equatable {
 }
 
 /// What a module object (whole-model pickle or TorchScript) says about itself.
-public struct ModuleInfo: Sendable, Equatable {
+package struct ModuleInfo: Sendable, Equatable {
   /// Module path relative to the model root (`features.0`), "" for the root.
-  public var path: String
+  package var path: String
   /// The class's qualified name (`torch.nn.modules.conv.Conv2d`).
-  public var className: String
+  package var className: String
   /// Scalar hyper-parameters from the object state (`kernel_size`: `(3, 3)`), in order.
-  public var attributes: [(name: String, value: String)]
+  package var attributes: [(name: String, value: String)]
 
-  public static func == (a: ModuleInfo, b: ModuleInfo) -> Bool {
+  package static func == (a: ModuleInfo, b: ModuleInfo) -> Bool {
     a.path == b.path && a.className == b.className
       && a.attributes.map(\.name) == b.attributes.map(\.name)
       && a.attributes.map(\.value) == b.attributes.map(\.value)
@@ -38,17 +41,17 @@ public struct ModuleInfo: Sendable, Equatable {
 }
 
 /// The tensors and other content of one decoded pickle.
-public struct InterpretedPickle: Sendable {
-  public var tensors: [TensorRecord] = []
+package struct InterpretedPickle: Sendable {
+  package var tensors: [TensorRecord] = []
   /// For each tensor, the root-dict key it sits under ("" when the root is not a dict).
-  public var tensorParts: [String] = []
+  package var tensorParts: [String] = []
   /// Module objects met while walking, keyed by their dotted path from the root.
-  public var modules: [String: ModuleInfo] = [:]
+  package var modules: [String: ModuleInfo] = [:]
   /// Module paths in the order met.
-  public var moduleOrder: [String] = []
+  package var moduleOrder: [String] = []
   /// Root-dict keys in order, with their values (empty when the root is not a dict).
-  public var rootEntries: [PickleEntry] = []
-  public var notes: [String] = []
+  package var rootEntries: [PickleEntry] = []
+  package var notes: [String] = []
 }
 
 extension InterpretedPickle {
@@ -59,16 +62,16 @@ extension InterpretedPickle {
 }
 
 /// Walks a pickle graph and recognises tensors.
-public struct TorchInterpreter {
-  public let graph: PickleGraph
+package struct TorchInterpreter {
+  package let graph: PickleGraph
   /// Records folder for storage keys (`data`, or `constants` for TorchScript constants).
-  public var storageFolder: String
+  package var storageFolder: String
   /// Most nodes the walk may visit (bounds DAGs whose paths multiply).
-  public var maxVisits = 20_000_000
+  package var maxVisits = 20_000_000
   /// Tensors the legacy tar container defines outside the pickle, by persistent id.
-  public var persistentTensors: [String: TensorFacts] = [:]
+  package var persistentTensors: [String: TensorFacts] = [:]
 
-  public init(graph: PickleGraph, storageFolder: String = "data") {
+  package init(graph: PickleGraph, storageFolder: String = "data") {
     self.graph = graph
     self.storageFolder = storageFolder
   }
@@ -176,7 +179,7 @@ public struct TorchInterpreter {
   // MARK: tensors
 
   /// The tensor a value rebuilds, if it is a tensor; nil for anything else.
-  public func tensor(_ v: PickleValue) throws(InterpretError) -> TensorFacts? {
+  package func tensor(_ v: PickleValue) throws(InterpretError) -> TensorFacts? {
     if !persistentTensors.isEmpty, case .persistentID(let pid)? = graph.node(v) {
       if let key = string(pid) ?? int(pid).map({ String($0) }) { return persistentTensors[key] }
       return nil
@@ -519,19 +522,19 @@ extension Quantization {
 }
 
 /// A recognised tensor, before it is given a name and a place in the checkpoint.
-public struct TensorFacts: Sendable {
-  public var dtype: DType
-  public var shape: [Int64]
-  public var stride: [Int64]
-  public var storage: StorageRef?
-  public var offset: Int64
-  public var requiresGrad: Bool?
-  public var layout: TensorLayout
-  public var quantization: Quantization? = nil
+package struct TensorFacts: Sendable {
+  package var dtype: DType
+  package var shape: [Int64]
+  package var stride: [Int64]
+  package var storage: StorageRef?
+  package var offset: Int64
+  package var requiresGrad: Bool?
+  package var layout: TensorLayout
+  package var quantization: Quantization? = nil
   /// True when the file wraps it as an `nn.Parameter`.
-  public var isParameter = false
+  package var isParameter = false
   /// The dense tensors a sparse, nested or subclass tensor is stored as, by name.
-  public var components: [(String, TensorFacts)] = []
+  package var components: [(String, TensorFacts)] = []
   /// One line on a composite tensor's structure (`2 tensors of shape (j, 3), ragged in dim 1`).
-  public var detail: String? = nil
+  package var detail: String? = nil
 }

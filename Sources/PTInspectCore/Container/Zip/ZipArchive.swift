@@ -17,6 +17,7 @@ public enum ZipError: Error, Equatable, Sendable, CustomStringConvertible {
   /// Reading an entry failed.
   case read(name: String, reason: String)
 
+  /// The problem, one sentence, as part of the one-line error the tool prints.
   public var description: String {
     switch self {
     case .open(_, let reason): reason

@@ -28,11 +28,14 @@ public struct ZipFinding: Sendable, Codable, Equatable {
     case comment
     case multiDisk = "multi-disk"
   }
+  /// What kind of finding it is (the JSON `kind`).
   public var kind: Kind
   /// The entry concerned, when one is.
   public var entry: String?
+  /// What was found, one sentence.
   public var message: String
-  public init(kind: Kind, entry: String?, message: String) {
+  /// A finding of `kind` about `entry` (nil for the archive as a whole).
+  package init(kind: Kind, entry: String?, message: String) {
     self.kind = kind
     self.entry = entry
     self.message = message
@@ -40,37 +43,37 @@ public struct ZipFinding: Sendable, Codable, Equatable {
 }
 
 /// What a local file header says.
-public struct ZipLocalHeader: Sendable, Equatable {
-  public var offset: Int
-  public var name: String
-  public var flags: UInt16
-  public var method: UInt16
-  public var crc: UInt32
-  public var compressedSize: UInt64
-  public var size: UInt64
+package struct ZipLocalHeader: Sendable, Equatable {
+  package var offset: Int
+  package var name: String
+  package var flags: UInt16
+  package var method: UInt16
+  package var crc: UInt32
+  package var compressedSize: UInt64
+  package var size: UInt64
   /// Where the entry's data starts: after the header, its name and its extra field.
-  public var dataOffset: Int
+  package var dataOffset: Int
 }
 
 /// One central-directory record, with its local header when that was read.
-public struct ZipEntry: Sendable, Equatable {
+package struct ZipEntry: Sendable, Equatable {
   /// Position in the central directory (libzip's index).
-  public var index: Int
+  package var index: Int
   /// The name as stored (archives re-packed on Windows may use `\`; see `normalizedName`).
-  public var name: String
-  public var flags: UInt16
+  package var name: String
+  package var flags: UInt16
   /// 0 stored, 8 deflate, others as the zip specification numbers them.
-  public var method: UInt16
-  public var crc: UInt32
-  public var compressedSize: UInt64
+  package var method: UInt16
+  package var crc: UInt32
+  package var compressedSize: UInt64
   /// Uncompressed size, from the central directory (torch's local headers hold zeros).
-  public var size: UInt64
+  package var size: UInt64
   /// Where the local header is, in the file (after correcting for data before the archive).
-  public var localHeaderOffset: UInt64
-  public var local: ZipLocalHeader?
+  package var localHeaderOffset: UInt64
+  package var local: ZipLocalHeader?
 
   /// The name with `\` turned into `/`, as loaders look entries up.
-  public var normalizedName: String {
+  package var normalizedName: String {
     name.utf8.contains(0x5C) ? String(name.map { $0 == "\\" ? "/" : $0 }) : name
   }
 }

@@ -1,7 +1,11 @@
 // ZipFile.swift: one zip archive over a byte source: its directory (read by ZipDirectory), its
 // entries read in place when stored, inflated through libzip when compressed.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A zip archive: its directory and its entries' bytes. Safe to share between threads (libzip,
 /// opened only for compressed entries, is opened per call).
