@@ -179,10 +179,12 @@ extension PTInspect {
         },
         work: { (path: String) throws(CheckpointError) -> BudgetReport in
           let c = try Checkpoint.open(path)
-          return BudgetEvaluator.evaluate(
+          var result = BudgetEvaluator.evaluate(
             spec, checkpoint: c, report: SummaryReport(c),
             baseline: try baselines.baseline(for: path),
             config: configPath)
+          result.source = c.sourceCost
+          return result
         },
         emit: { input, outcome in
           let result: BudgetReport

@@ -148,11 +148,16 @@ extension PTInspect {
       let bar = noProgress ? nil : progressBar(.bytes)
       var progress: CheckpointDiff.Progress?
       if let bar { progress = { done, total in bar.update(done, total) } }
-      let diffReport: DiffReport
+      var diffReport: DiffReport
       do {
         diffReport = try CheckpointDiff.compare(
           opened[0], opened[1], options: options, progress: progress)
         bar?.clear()
+        // After the comparison: a remote side's cost includes the values it read.
+        diffReport.before.source = opened[0].sourceCost
+        diffReport.before.fileBytes = opened[0].fileBytes
+        diffReport.after.source = opened[1].sourceCost
+        diffReport.after.fileBytes = opened[1].fileBytes
       } catch {
         bar?.clear()
         report(error)

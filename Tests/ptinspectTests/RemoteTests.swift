@@ -218,6 +218,29 @@ func portableJSON(_ text: String) -> NSDictionary? {
     #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
     let changed = try runPTInspect(["diff", "Fixtures/tied.pt", url])
     #expect(changed.status == 1)
+    // Each side says what it cost: the remote one as nginx counted it, values included.
+    let json = try runPTInspect([
+      "diff", "--values", "--format", "json", "Fixtures/cifar_cnn.pt", url,
+    ])
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    #expect((object?["before"] as? [String: Any])?["source"] is NSNull)
+    let after = (object?["after"] as? [String: Any])?["source"] as? [String: Any]
+    #expect(after?["url"] as? String == url)
+    #expect(((after?["bytesFetched"] as? NSNumber)?.int64Value ?? 0) > 20_000_000, "values read")
+    #expect(r.stdout.contains("fetched "), "the table's cost line")
+  }
+
+  /// budget over HTTP: the verdict and, in JSON, what reading the file cost.
+  @Test func budgetRemoteSaysWhatItCost() throws {
+    guard let s = RemoteServers.shared, let url = s.nginxURL("cifar_cnn.pt", tag: "budget-cost")
+    else {
+      return RemoteServers.warn("SKIPPED budgetRemoteSaysWhatItCost")
+    }
+    let r = try runPTInspect(["budget", "--max-params", "25M", "--format", "json", url])
+    #expect(r.status == 0, "\(r.stderr)")
+    let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    let source = object?["source"] as? [String: Any]
+    #expect(source?["bytesFetched"] as? Int == s.logged(tag: "budget-cost").bytes)
   }
 
   /// scan over HTTP: the same verdict as from disk, from the directory and the pickles.

@@ -209,6 +209,9 @@ package struct BudgetReport: Sendable, Codable, Equatable {
   package var errorKind: String?
   /// Notes (`no baseline for x.pt: growth not checked`).
   package var notes: [String] = []
+  /// What reading a remote checkpoint cost (`url`, `bytesFetched`, `requests`, `etag`,
+  /// `seconds`); null for a local file.
+  package var source: SourceCost? = nil
 
   package init(
     file: String, verdict: BudgetVerdict, rules: [BudgetCheck], baselineFile: String? = nil,

@@ -20,7 +20,7 @@ package enum DiffRenderer {
     if r.differences == 0 && r.tensors.isEmpty && r.expectations.isEmpty
       && r.values.skipped.isEmpty && (r.contents?.skipped.isEmpty ?? true)
     {
-      return style.bold(style.green("verdict: " + r.verdict)) + "\n"
+      return style.bold(style.green("verdict: " + r.verdict)) + "\n" + costLines(r, style)
     }
     var out = [
       "before: " + describe(r.before, quoted: false), "after:  " + describe(r.after, quoted: false),
@@ -66,7 +66,16 @@ package enum DiffRenderer {
     out.append("")
     let verdict = "verdict: " + r.verdict
     out.append(r.finding ? style.bold(style.red(verdict)) : style.bold(style.green(verdict)))
-    return out.joined(separator: "\n") + "\n"
+    return out.joined(separator: "\n") + "\n" + costLines(r, style)
+  }
+
+  /// One line per remote side: what reading it cost.
+  static func costLines(_ r: DiffReport, _ style: TerminalStyle) -> String {
+    [r.before, r.after].compactMap { side in
+      side.source.map {
+        style.dim(SummaryRenderer.costLine($0, fileBytes: side.fileBytes)) + "\n"
+      }
+    }.joined()
   }
 
   /// The same report as GitHub-flavoured Markdown.

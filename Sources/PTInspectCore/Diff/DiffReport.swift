@@ -17,6 +17,13 @@ public struct DiffSide: Sendable, Codable, Equatable {
   public var modelPrefix: String
   /// Tensors taken into the comparison (after `--filter`/`--exclude`).
   public var tensors: Int
+  /// What reading it cost when it is remote (`url`, `bytesFetched`, `requests`, `etag`,
+  /// `seconds`, value reads included); null for a local file.
+  public var source: SourceCost? = nil
+  /// The file's size (for the cost line; not encoded).
+  package var fileBytes: Int64 = 0
+
+  enum CodingKeys: String, CodingKey { case file, format, modelPrefix, tensors, source }
 }
 
 /// A prefix removed from the names of one side.
