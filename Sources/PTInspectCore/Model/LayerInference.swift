@@ -495,11 +495,7 @@ package enum LayerInference {
     }
     var siblings: [String: [(number: Int, norm: Bool, index: Int)]] = [:]
     for i in layers.indices where isConv(i) || channels(i) != nil {
-      let leaf = lastComponent(layers[i].name)
-      let digits = leaf.reversed().prefix { $0.isASCII && $0.isNumber }
-      guard !digits.isEmpty, digits.count <= 9, let n = Int(String(digits.reversed())) else {
-        continue
-      }
+      guard let n = trailingNumber(layers[i].name) else { continue }
       siblings[parentPath(layers[i].name) ?? "", default: []].append((n, !isConv(i), i))
     }
     var decided = Set<Int>()
@@ -615,9 +611,7 @@ package enum LayerInference {
   }
 
   static func trailingNumber(_ name: String) -> Int? {
-    let leaf = lastComponent(name)
-    let digits = leaf.reversed().prefix { $0.isASCII && $0.isNumber }.count
-    return digits > 0 && digits <= 9 ? Int(leaf.suffix(digits)) : nil
+    splitTrailingNumber(Substring(lastComponent(name)), maxDigits: 9).number
   }
 
   // MARK: from module classes (whole models, TorchScript)

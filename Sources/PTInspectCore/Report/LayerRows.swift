@@ -68,10 +68,8 @@ package enum LayerRows {
   /// (`encoder_layer_3`, `blocks_3`), as torchvision names blocks it adds one by one.
   static func blockNumber(_ part: String) -> (stem: String, number: Int)? {
     if let n = Int(part) { return ("", n) }
-    let digits = part.reversed().prefix { $0.isASCII && $0.isNumber }
-    guard !digits.isEmpty, digits.count < part.count, digits.count <= 9 else { return nil }
-    let stem = part.dropLast(digits.count)
-    guard stem.hasSuffix("_"), let n = Int(String(digits.reversed())) else { return nil }
+    let (stem, number) = splitTrailingNumber(Substring(part), maxDigits: 9)
+    guard stem.hasSuffix("_"), let n = number else { return nil }
     return (String(stem), n)
   }
 

@@ -137,9 +137,7 @@ struct NaturalKey: Comparable {
   init(_ name: String) {
     let components = name.split(separator: ".", omittingEmptySubsequences: false)
     parts = components.enumerated().map { i, text in
-      let digits = text.reversed().prefix { $0.isASCII && $0.isNumber }.count
-      let stem = text.dropLast(digits)
-      let number = digits > 0 && digits <= 18 ? Int(text.suffix(digits)) : nil
+      let (stem, number) = splitTrailingNumber(text, maxDigits: 18)
       var rank = 2
       if i == components.count - 2 {
         let s = stem.lowercased()

@@ -278,6 +278,14 @@ public struct TensorChunk: Sendable, Equatable {
   }
 }
 
+/// A name component split before the ASCII digits it ends in: `layer` and 10 for `layer10`,
+/// `` and 3 for `3`; the number is nil without trailing digits or with more than `maxDigits`.
+func splitTrailingNumber(_ text: Substring, maxDigits: Int) -> (stem: Substring, number: Int?) {
+  let digits = text.reversed().prefix { $0.isASCII && $0.isNumber }.count
+  let number = digits > 0 && digits <= maxDigits ? Int(text.suffix(digits)) : nil
+  return (text.dropLast(digits), number)
+}
+
 /// The text after the last dot of a dotted name (`weight` of `layer1.0.conv1.weight`).
 func lastComponent(_ name: String) -> String {
   guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) else { return name }
