@@ -10,6 +10,10 @@ Files, generated in this order:
 
   many_tensors.pt        20,000 small tensors (2,000 blocks x 10: transformer-like and
                          conv+BN-like blocks, float32 + int64 num_batches_tracked), ~9 MB.
+  moe_10k.pt             10,000 tiny tensors in a plain dict root (dict(model.state_dict())),
+  moe_200k.pt            and 200,000: mixture-of-experts names,
+                         model.layers.L.mlp.experts.E.w1.weight, 199 a layer (the linearity
+                         check of the summary: 200k/10k time ratio).
   vit_b16.pt             ViT-B/16 state dict with torchvision's vit_b_16 key names and
                          shapes (86,567,656 params, ~330 MiB float32), random normal values.
   vit_b16_finetuned.pt   vit_b16 with heads.* and encoder_layer_11.* perturbed slightly
@@ -35,7 +39,7 @@ import time
 import torch
 
 DEFAULT_OUT = "/work/bench-data"
-ORDER = ["many_tensors.pt", "vit_b16.pt", "vit_b16_finetuned.pt", "big_zip64.pt"]
+ORDER = ["many_tensors.pt", "moe_10k.pt", "moe_200k.pt", "vit_b16.pt", "vit_b16_finetuned.pt", "big_zip64.pt"]
 GIB = 1 << 30
 
 
@@ -80,6 +84,26 @@ def many_tensors():
             sd[p + "se.fc.weight"] = randn((2, d), gen)
             sd[p + "se.fc.bias"] = randn((2,), gen)
     assert len(sd) == 20000
+    return sd
+
+
+# ---------------------------------------------------------------- mixture of experts
+
+
+def moe(n):
+    """n tiny float32 tensors in a plain dict, 199 a layer: 66 experts x (w1, w2, w3) + gate."""
+    gen = torch.Generator().manual_seed(n)
+    sd = {}
+    layer = 0
+    while len(sd) < n:
+        p = f"model.layers.{layer}.mlp."
+        sd[p + "gate.weight"] = randn((4,), gen)
+        for e in range(66):
+            for w in ("w1", "w2", "w3"):
+                if len(sd) < n:
+                    sd[f"{p}experts.{e}.{w}.weight"] = randn((4,), gen)
+        layer += 1
+    assert len(sd) == n and type(sd) is dict
     return sd
 
 
@@ -258,6 +282,10 @@ def main():
         log(f"{name}: generating")
         if name == "many_tensors.pt":
             save(many_tensors(), path)
+        elif name == "moe_10k.pt":
+            save(moe(10_000), path)
+        elif name == "moe_200k.pt":
+            save(moe(200_000), path)
         elif name == "vit_b16.pt":
             vit = vit_b16()
             save(vit, path)
