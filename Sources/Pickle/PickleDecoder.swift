@@ -64,6 +64,9 @@ private struct Machine {
 
   var op: Opcode = .stop
   var offset = 0
+  /// Elements written into containers by DICT, APPEND(S), ADDITEMS and SETITEM(S), plus those a
+  /// reallocation moved: the count tests use to check that the work is linear.
+  var containerElementMoves = 0
 
   init(reader: ByteReader, limits: PickleLimits) {
     self.reader = reader
@@ -84,7 +87,7 @@ private struct Machine {
         let root = try pop()
         return PickleGraph(
           nodes: nodes, root: root, globals: globals, protocolVersion: proto,
-          endOffset: reader.position)
+          endOffset: reader.position, containerElementMoves: containerElementMoves)
       }
       try step(opcode)
     }
@@ -108,23 +111,52 @@ private struct Machine {
     return last
   }
 
-  mutating func popMark() throws(PickleError) -> [PickleValue] {
+  /// Closes the last mark and returns where its items start: they are `stack[start...]`, for
+  /// the caller to read in place and then drop with `stack.removeSubrange(start...)`.
+  mutating func closeMark() throws(PickleError) -> Int {
     guard let mark = marks.popLast() else { throw .markNotFound(opcode: op.name, offset: offset) }
-    let items = Array(stack[mark...])
-    stack.removeSubrange(mark...)
+    return mark
+  }
+
+  /// The items above the last mark, as a new array (LIST, TUPLE, FROZENSET, INST, OBJ).
+  mutating func popMark() throws(PickleError) -> [PickleValue] {
+    let start = try closeMark()
+    let items = Array(stack[start...])
+    stack.removeSubrange(start...)
     return items
   }
 
-  /// The items above the last mark as key/value pairs (DICT, SETITEMS).
-  mutating func popPairs() throws(PickleError) -> [PickleEntry] {
-    let items = try popMark()
-    guard items.count % 2 == 0 else { throw invalid("odd number of items (\(items.count))") }
-    var entries: [PickleEntry] = []
-    entries.reserveCapacity(items.count / 2)
-    for i in stride(from: 0, to: items.count, by: 2) {
-      entries.append(PickleEntry(key: items[i], value: items[i + 1]))
+  /// Closes the last mark of a DICT or SETITEMS, checking its items pair up.
+  mutating func closePairs() throws(PickleError) -> Int {
+    let start = try closeMark()
+    let count = stack.count - start
+    guard count % 2 == 0 else { throw invalid("odd number of items (\(count))") }
+    return start
+  }
+
+  /// Appends `stack[start...]` to `entries` as key/value pairs.
+  mutating func appendPairs(from start: Int, to entries: inout [PickleEntry]) {
+    let old = (count: entries.count, buffer: bufferAddress(entries))
+    for i in stride(from: start, to: stack.count, by: 2) {
+      entries.append(PickleEntry(key: stack[i], value: stack[i + 1]))
     }
-    return entries
+    countMoves(added: (stack.count - start) / 2, old, bufferAddress(entries))
+  }
+
+  /// Appends `stack[start...]` to `items`.
+  mutating func appendValues(from start: Int, to items: inout [PickleValue]) {
+    let old = (count: items.count, buffer: bufferAddress(items))
+    items.append(contentsOf: stack[start...])
+    countMoves(added: stack.count - start, old, bufferAddress(items))
+  }
+
+  /// Counts an append's element moves: the elements added, and the old ones when the array
+  /// moved to a new buffer (it grew, or it was shared and copied on write: the copy that made
+  /// batched SETITEMS quadratic once).
+  mutating func countMoves(
+    added: Int, _ old: (count: Int, buffer: UnsafeRawPointer?), _ buffer: UnsafeRawPointer?
+  ) {
+    containerElementMoves += added + (buffer == old.buffer ? 0 : old.count)
   }
 
   mutating func addNode(_ node: PickleNode) throws(PickleError) -> PickleValue {
@@ -356,20 +388,13 @@ private struct Machine {
       for b in raw { bits = bits << 8 | UInt64(b) }
       push(.float(Double(bitPattern: bits)))
     case .append:
-      let value = try pop()
-      try appendItems([value], to: try top())
-    case .appends:
-      let items = try popMark()
-      try appendItems(items, to: try top())
-    case .addItems:
-      let items = try popMark()
-      try appendItems(items, to: try top())
+      try addItems(from: try topItems(1), pairs: false)
+    case .appends, .addItems:
+      try addItems(from: try closeMark(), pairs: false)
     case .setItem:
-      let value = try pop()
-      let key = try pop()
-      try setItems([PickleEntry(key: key, value: value)], on: try top())
+      try addItems(from: try topItems(2), pairs: true)
     case .setItems:
-      try setItems(try popPairs(), on: try top())
+      try addItems(from: try closePairs(), pairs: true)
     case .build:
       let state = try pop()
       try build(try top(), state: state)
@@ -405,7 +430,12 @@ private struct Machine {
           .object(
             PickleObjectBox(PickleObject(kind: .obj, callable: cls, args: tuple, offset: offset)))))
     case .dict:
-      push(try addNode(.dict(try popPairs(), state: nil)))
+      let start = try closePairs()
+      var entries: [PickleEntry] = []
+      entries.reserveCapacity((stack.count - start) / 2)
+      appendPairs(from: start, to: &entries)
+      stack.removeSubrange(start...)
+      push(try addNode(.dict(entries, state: nil)))
     case .list:
       push(try addNode(.list(try popMark())))
     case .tuple:
@@ -479,46 +509,51 @@ private struct Machine {
     return try addNode(.global(global))
   }
 
-  // APPENDS/ADDITEMS/SETITEMS add to a container already on the stack, 1,000 items a batch in
-  // torch's files: the container's array is taken out of its node (so it is uniquely owned and
-  // grows in place) and put back, never copied per batch.
+  // APPEND(S)/ADDITEMS/SETITEM(S) add to a container already on the stack, 1,000 items a batch
+  // in torch's files. The items are read where they are on the stack, and the container's array
+  // is taken out of its node (so it is uniquely owned and grows in place) and put back: nothing
+  // is copied per batch.
 
-  mutating func appendItems(_ items: [PickleValue], to target: PickleValue) throws(PickleError) {
-    let isAdd = op == .addItems
-    var added = true
-    try update(target) { (node: inout PickleNode) throws(PickleError) in
-      if case .object(let box) = node, !isAdd {
-        box.object.listItems.append(contentsOf: items)
-      } else if var list = isAdd ? node.takeSet() : node.takeList() {
-        list.append(contentsOf: items)
-        node = isAdd ? .set(list) : .list(list)
-      } else {
-        added = false
-      }
-    }
-    guard added else {
-      throw .wrongType(
-        opcode: op.name, offset: offset, reason: "cannot add items to \(describe(target))")
-    }
+  /// Where the items of APPEND (one value) or SETITEM (one pair) start on the stack.
+  func topItems(_ count: Int) throws(PickleError) -> Int {
+    guard stack.count - base >= count else { throw .stackUnderflow(opcode: op.name, offset: offset) }
+    return stack.count - count
   }
 
-  mutating func setItems(_ entries: [PickleEntry], on target: PickleValue) throws(PickleError) {
+  /// Adds `stack[start...]` to the container just below them (as key/value pairs when `pairs`),
+  /// then drops them from the stack.
+  mutating func addItems(from start: Int, pairs: Bool) throws(PickleError) {
+    guard start > base else { throw .stackUnderflow(opcode: op.name, offset: offset) }
+    let target = stack[start - 1]
+    guard case .node(let index) = target else {
+      throw .wrongType(opcode: op.name, offset: offset, reason: "target is \(describe(target))")
+    }
+    var node = nodes[index]
+    nodes[index] = .extensionCode(0)
+    let isSet = op == .addItems
     var added = true
-    try update(target) { (node: inout PickleNode) throws(PickleError) in
-      if case .object(let box) = node {
-        box.object.dictItems.append(contentsOf: entries)
-      } else if let (taken, state) = node.takeDict() {
-        var items = consume taken
-        items.append(contentsOf: entries)
-        node = .dict(items, state: state)
+    if case .object(let box) = node, !isSet {
+      if pairs {
+        appendPairs(from: start, to: &box.object.dictItems)
       } else {
-        added = false
+        appendValues(from: start, to: &box.object.listItems)
       }
+    } else if pairs, let (taken, state) = node.takeDict() {
+      var entries = consume taken
+      appendPairs(from: start, to: &entries)
+      node = .dict(entries, state: state)
+    } else if !pairs, var items = isSet ? node.takeSet() : node.takeList() {
+      appendValues(from: start, to: &items)
+      node = isSet ? .set(items) : .list(items)
+    } else {
+      added = false
     }
+    nodes[index] = node
     guard added else {
-      throw .wrongType(
-        opcode: op.name, offset: offset, reason: "cannot set items on \(describe(target))")
+      let what = pairs ? "cannot set items on" : "cannot add items to"
+      throw .wrongType(opcode: op.name, offset: offset, reason: "\(what) \(describe(target))")
     }
+    stack.removeSubrange(start...)
   }
 
   mutating func build(_ target: PickleValue, state: PickleValue) throws(PickleError) {
@@ -668,6 +703,11 @@ private struct Machine {
     }
     return magnitude
   }
+}
+
+/// Where an array's elements are, to tell whether an append moved them.
+private func bufferAddress<T>(_ array: [T]) -> UnsafeRawPointer? {
+  array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
 }
 
 extension String {

@@ -197,6 +197,9 @@ public struct PickleGraph: Sendable {
   public internal(set) var protocolVersion: Int
   /// The offset just past STOP: where a following pickle (legacy stream) begins.
   public internal(set) var endOffset: Int
+  /// Elements the decoder wrote into containers, counting those a reallocation moved: the
+  /// measure of its work the linearity tests check, since times are no test.
+  package internal(set) var containerElementMoves: Int
 
   /// What a value is, for messages: `a list`, `an int`, `the global os.system`.
   public func describe(_ value: PickleValue) -> String { PickleNode.describe(value, in: nodes) }
