@@ -516,7 +516,9 @@ private struct Machine {
 
   /// Where the items of APPEND (one value) or SETITEM (one pair) start on the stack.
   func topItems(_ count: Int) throws(PickleError) -> Int {
-    guard stack.count - base >= count else { throw .stackUnderflow(opcode: op.name, offset: offset) }
+    guard stack.count - base >= count else {
+      throw .stackUnderflow(opcode: op.name, offset: offset)
+    }
     return stack.count - count
   }
 
