@@ -173,13 +173,26 @@ private struct Machine {
   mutating func update(
     _ value: PickleValue, _ body: (inout PickleNode) throws(PickleError) -> Void
   ) throws(PickleError) {
+    let index = try nodeIndex(value)
+    var node = takeNode(at: index)
+    defer { nodes[index] = node }
+    try body(&node)
+  }
+
+  /// The node a value refers to, for the opcodes that change a container or object.
+  func nodeIndex(_ value: PickleValue) throws(PickleError) -> Int {
     guard case .node(let index) = value else {
       throw .wrongType(opcode: op.name, offset: offset, reason: "target is \(describe(value))")
     }
-    var node = nodes[index]
-    nodes[index] = .extensionCode(0)
-    defer { nodes[index] = node }
-    try body(&node)
+    return index
+  }
+
+  /// Moves a node out of the graph, leaving a placeholder, so the arrays it holds are uniquely
+  /// owned while they change; the caller puts it back with `nodes[index] = node`.
+  mutating func takeNode(at index: Int) -> PickleNode {
+    var node = PickleNode.extensionCode(0)
+    swap(&node, &nodes[index])
+    return node
   }
 
   func describe(_ value: PickleValue) -> String { PickleNode.describe(value, in: nodes) }
@@ -527,11 +540,9 @@ private struct Machine {
   mutating func addItems(from start: Int, pairs: Bool) throws(PickleError) {
     guard start > base else { throw .stackUnderflow(opcode: op.name, offset: offset) }
     let target = stack[start - 1]
-    guard case .node(let index) = target else {
-      throw .wrongType(opcode: op.name, offset: offset, reason: "target is \(describe(target))")
-    }
-    var node = nodes[index]
-    nodes[index] = .extensionCode(0)
+    let index = try nodeIndex(target)
+    // Not `update`: appending reads the stack and counts moves, which its closure cannot.
+    var node = takeNode(at: index)
     let isSet = op == .addItems
     var added = true
     if case .object(let box) = node, !isSet {
