@@ -52,7 +52,7 @@ package enum LayerInference {
       let name = c.layerName(tensors[i])
       let prefix: String
       let leaf: String
-      if let dot = name.lastIndex(of: ".") {
+      if let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) {
         prefix = String(name[..<dot])
         leaf = String(name[name.index(after: dot)...])
       } else {
@@ -74,19 +74,26 @@ package enum LayerInference {
     }
     order = order.filter { groups[$0] != nil }
     var layers: [Layer] = []
+    layers.reserveCapacity(order.count)
     var weights: [[Int64]?] = []
+    weights.reserveCapacity(order.count)
+    var inferred = InferenceCache()
     for prefix in order {
       guard let members = groups[prefix] else { continue }
       weights.append(members.first { $0.leaf == "weight" }.map { tensors[$0.index].shape })
+      // A state dict names no modules: no module path to build and look up.
       let moduleClass =
         members.first.flatMap { tensors[$0.index].moduleClass }
-        ?? c.modules[
-          c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
-        .className
-      let info = c.modules[moduleKey(c, prefix)]
+        ?? (c.modules.isEmpty
+          ? nil
+          : c.modules[
+            c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
+            .className)
+      let info = c.modules.isEmpty ? nil : c.modules[moduleKey(c, prefix)]
       layers.append(
         layer(
-          prefix: prefix, members: members, tensors: tensors, moduleClass: moduleClass, info: info))
+          prefix: prefix, members: members, tensors: tensors, moduleClass: moduleClass, info: info,
+          cache: &inferred))
     }
     decideConvolutions(&layers, weights: weights)
     refineFromNeighbours(&layers, weights: weights)
@@ -100,13 +107,31 @@ package enum LayerInference {
     return [base, stripped, prefix].filter { !$0.isEmpty }.joined(separator: ".")
   }
 
+  /// What the shape rules make of a layer depends only on its own name, its tensors' names and
+  /// shapes, and its parameter count: repeated blocks (64 experts, 24 transformer layers) ask the
+  /// same question many times, and it is answered once.
+  struct InferenceKey: Hashable {
+    var name: String
+    var tensors: [String]
+    var shapes: [[Int64]]
+    var parameters: Int64
+  }
+
+  /// The rules' answer: type, description, formula, what was inferred and the candidates.
+  struct Inference {
+    var type: String
+    var description: String
+    var formula: String
+    var inferred: [String]
+    var typeCandidates: [String]
+  }
+
+  typealias InferenceCache = [InferenceKey: Inference]
+
   static func layer(
     prefix: String, members: [(leaf: String, index: Int)], tensors: [TensorRecord],
-    moduleClass: String?, info: ModuleInfo?
+    moduleClass: String?, info: ModuleInfo?, cache: inout InferenceCache
   ) -> Layer {
-    var shapes: [String: [Int64]] = [:]
-    shapes.reserveCapacity(members.count)
-    for m in members where shapes[m.leaf] == nil { shapes[m.leaf] = tensors[m.index].shape }
     var l = Layer(
       name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0,
       buffers: 0,
@@ -130,21 +155,54 @@ package enum LayerInference {
       }
     }
     let leafName = lastComponent(prefix).lowercased()
+    guard let cls = moduleClass else {
+      let key = InferenceKey(
+        name: leafName, tensors: l.tensors, shapes: members.map { tensors[$0.index].shape },
+        parameters: l.parameters)
+      let answer: Inference
+      if let known = cache[key] {
+        answer = known
+      } else {
+        var probe = l
+        infer(&probe, shapes: shapes(members, tensors), name: leafName)
+        if probe.typeCandidates.isEmpty { probe.typeCandidates = [probe.type] }
+        if probe.formula.isEmpty {
+          probe.formula = genericFormula(shapes: shapes(members, tensors), order: probe.tensors)
+        }
+        answer = Inference(
+          type: probe.type, description: probe.description, formula: probe.formula,
+          inferred: probe.inferred, typeCandidates: probe.typeCandidates)
+        cache[key] = answer
+      }
+      l.type = answer.type
+      l.description = answer.description
+      l.formula = answer.formula
+      l.inferred = answer.inferred
+      l.typeCandidates = answer.typeCandidates
+      return l
+    }
+    // The file names the class; the shapes still give the formula when they agree with it.
+    let shapes = shapes(members, tensors)
     var probe = l
     infer(&probe, shapes: shapes, name: leafName)
-    if let cls = moduleClass {
-      l.type = shortClassName(cls)
-      l.typeSource = "file"
-      l.typeCandidates = [l.type]
-      l.description = describe(type: l.type, shapes: shapes, info: info) ?? probe.description
-      // The shape formula holds when the class agrees with what the shapes suggest.
-      if probe.type.hasPrefix(String(l.type.prefix(4))) { l.formula = probe.formula }
-    } else {
-      l = probe
-      if l.typeCandidates.isEmpty { l.typeCandidates = [l.type] }
-    }
+    l.type = shortClassName(cls)
+    l.typeSource = "file"
+    l.typeCandidates = [l.type]
+    l.description = describe(type: l.type, shapes: shapes, info: info) ?? probe.description
+    // The shape formula holds when the class agrees with what the shapes suggest.
+    if probe.type.hasPrefix(String(l.type.prefix(4))) { l.formula = probe.formula }
     if l.formula.isEmpty { l.formula = genericFormula(shapes: shapes, order: l.tensors) }
     return l
+  }
+
+  /// The layer's tensor shapes by leaf name (the first tensor of a name, should one repeat).
+  static func shapes(_ members: [(leaf: String, index: Int)], _ tensors: [TensorRecord])
+    -> [String: [Int64]]
+  {
+    var shapes: [String: [Int64]] = [:]
+    shapes.reserveCapacity(members.count)
+    for m in members where shapes[m.leaf] == nil { shapes[m.leaf] = tensors[m.index].shape }
+    return shapes
   }
 
   /// `torch.nn.modules.conv.Conv2d` and `__torch__....___torch_mangle_9.Conv2d` are `Conv2d`.

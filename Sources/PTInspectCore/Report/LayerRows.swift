@@ -25,52 +25,71 @@ package struct LayerRow: Sendable, Equatable {
 
 package enum LayerRows {
   /// Rows for `layers`, rolled up to `depth` name components (nil: no roll-up), with repeats
-  /// collapsed unless `collapse` is false.
-  package static func rows(_ layers: [Layer], depth: Int?, collapse: Bool) -> [LayerRow] {
+  /// collapsed unless `collapse` is false. Rolled-up rows carry their members' formulas only
+  /// when `formulas` is true (`--explain` shows them; a table of 20,000 layers should not build
+  /// them to count its lines).
+  package static func rows(_ layers: [Layer], depth: Int?, collapse: Bool, formulas: Bool = true)
+    -> [LayerRow]
+  {
     var rows = layers.map {
       LayerRow(
         name: $0.name, type: $0.type, description: $0.description, parameters: $0.parameters,
         buffers: $0.buffers, bytes: $0.bytes, formula: $0.formula, inferred: $0.inferred,
         shared: $0.shared, isGuess: $0.isGuess)
     }
-    if let depth { rows = rollUp(rows, depth: max(1, depth)) }
+    if let depth { rows = rollUp(rows, depth: max(1, depth), formulas: formulas) }
     return collapse ? collapseRepeats(rows) : rows
   }
 
-  static func rollUp(_ rows: [LayerRow], depth: Int) -> [LayerRow] {
-    var order: [String] = []
-    var groups: [String: [LayerRow]] = [:]
-    for r in rows {
-      let key = r.name.split(separator: ".").prefix(depth).joined(separator: ".")
+  /// The first `depth` dot-separated components of `name` (all of it when it has fewer).
+  static func leadingComponents(_ name: String, _ depth: Int) -> Substring {
+    var dots = 0
+    let utf8 = name.utf8
+    for i in utf8.indices where utf8[i] == UInt8(ascii: ".") {
+      dots += 1
+      if dots == depth { return name[..<i] }
+    }
+    return name[...]
+  }
+
+  static func rollUp(_ rows: [LayerRow], depth: Int, formulas: Bool = true) -> [LayerRow] {
+    var order: [Substring] = []
+    var groups: [Substring: [Int]] = [:]
+    for (i, r) in rows.enumerated() {
+      let key = leadingComponents(r.name, depth)
       if groups[key] == nil { order.append(key) }
-      groups[key, default: []].append(r)
+      groups[key, default: []].append(i)
     }
     return order.compactMap { key in
       guard let members = groups[key] else { return nil }
-      if members.count == 1, members[0].name == key { return members[0] }
+      if members.count == 1, rows[members[0]].name == key { return rows[members[0]] }
       var counts: [String: Int] = [:]
       var typeOrder: [String] = []
+      var total = (Int64(0), Int64(0), Int64(0))
       for m in members {
-        if counts[m.type] == nil { typeOrder.append(m.type) }
-        counts[m.type, default: 0] += 1
+        let type = rows[m].type
+        if counts[type] == nil { typeOrder.append(type) }
+        counts[type, default: 0] += 1
+        total.0 &+= rows[m].parameters
+        total.1 &+= rows[m].buffers
+        total.2 &+= rows[m].bytes
       }
       let summary = typeOrder.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
       return LayerRow(
-        name: key, type: "\(members.count) layers", description: summary,
-        parameters: members.reduce(0) { $0 &+ $1.parameters },
-        buffers: members.reduce(0) { $0 &+ $1.buffers },
-        bytes: members.reduce(0) { $0 &+ $1.bytes },
-        formula: members.map { "\($0.name): \($0.formula)" }.joined(separator: "; "))
+        name: String(key), type: "\(members.count) layers", description: summary,
+        parameters: total.0, buffers: total.1, bytes: total.2,
+        formula: formulas
+          ? members.map { "\(rows[$0].name): \(rows[$0].formula)" }.joined(separator: "; ") : "")
     }
   }
 
   /// A name component that numbers a block: `3`, or a stem ending in `_` and a number
   /// (`encoder_layer_3`, `blocks_3`), as torchvision names blocks it adds one by one.
-  static func blockNumber(_ part: String) -> (stem: String, number: Int)? {
+  static func blockNumber(_ part: Substring) -> (stem: Substring, number: Int)? {
     if let n = Int(part) { return ("", n) }
-    let (stem, number) = splitTrailingNumber(Substring(part), maxDigits: 9)
+    let (stem, number) = splitTrailingNumber(part, maxDigits: 9)
     guard stem.hasSuffix("_"), let n = number else { return nil }
-    return (String(stem), n)
+    return (stem, n)
   }
 
   /// The block `prefix.N` (or `prefix.stem_N`) holds the rows named so or below.
@@ -89,52 +108,71 @@ package enum LayerRows {
     return out
   }
 
+  /// Whether `name` is `block` or under it (`block.` and more), compared as bytes.
+  static func isInBlock(_ name: String, _ block: String) -> Bool {
+    let n = name.utf8
+    let b = block.utf8
+    guard n.starts(with: b) else { return false }
+    return n.count == b.count || n[n.index(n.startIndex, offsetBy: b.count)] == UInt8(ascii: ".")
+  }
+
+  /// The rows from `index` on that make up block `name`: the range of their indices.
+  static func blockRange(_ rows: [LayerRow], from index: Int, name: String) -> Range<Int> {
+    var j = index
+    while j < rows.count, isInBlock(rows[j].name, name) { j += 1 }
+    return index..<j
+  }
+
+  /// Two blocks repeat each other when their rows match one for one: the same name below the
+  /// block, type, description, parameters and buffers.
+  static func sameBlock(
+    _ rows: [LayerRow], _ a: Range<Int>, base aBase: Int, _ b: Range<Int>, base bBase: Int
+  ) -> Bool {
+    guard a.count == b.count else { return false }
+    for (i, j) in zip(a, b) {
+      let x = rows[i]
+      let y = rows[j]
+      guard x.parameters == y.parameters, x.buffers == y.buffers, x.type == y.type,
+        x.description == y.description,
+        x.name.utf8.dropFirst(aBase).elementsEqual(y.name.utf8.dropFirst(bBase))
+      else { return false }
+    }
+    return true
+  }
+
   static func repeatGroup(_ rows: [LayerRow], at start: Int) -> ([LayerRow], Int)? {
-    let parts = rows[start].name.split(separator: ".").map(String.init)
+    let parts = rows[start].name.split(separator: ".")
     for k in parts.indices {
       guard let (stem, first) = blockNumber(parts[k]) else { continue }
       let prefix = parts[..<k].joined(separator: ".")
       func blockName(_ n: Int) -> String {
         (prefix.isEmpty ? "" : prefix + ".") + stem + String(n)
       }
-      func block(from index: Int, number n: Int) -> [LayerRow] {
-        let name = blockName(n)
-        var j = index
-        var members: [LayerRow] = []
-        while j < rows.count, rows[j].name == name || rows[j].name.hasPrefix(name + ".") {
-          members.append(rows[j])
-          j += 1
-        }
-        return members
-      }
-      func signature(_ members: [LayerRow], _ n: Int) -> [String] {
-        let name = blockName(n)
-        return members.map {
-          String($0.name.dropFirst(name.count)) + "|" + $0.type + "|" + $0.description
-            + "|\($0.parameters)|\($0.buffers)"
-        }
-      }
-      let firstBlock = block(from: start, number: first)
+      let base = blockName(first)
+      let firstBlock = blockRange(rows, from: start, name: base)
       guard !firstBlock.isEmpty else { continue }
-      let sig = signature(firstBlock, first)
       var count = 1
-      var index = start + firstBlock.count
-      while true {
-        let nextBlock = block(from: index, number: first + count)
-        guard !nextBlock.isEmpty, signature(nextBlock, first + count) == sig else { break }
+      var index = firstBlock.upperBound
+      while index < rows.count {
+        let name = blockName(first + count)
+        let next = blockRange(rows, from: index, name: name)
+        guard !next.isEmpty,
+          sameBlock(rows, firstBlock, base: base.utf8.count, next, base: name.utf8.count)
+        else { break }
         count += 1
-        index += nextBlock.count
+        index = next.upperBound
       }
       guard count >= 2 else { continue }
       let label = (prefix.isEmpty ? "" : prefix + ".") + stem + "[\(first)-\(first + count - 1)]"
-      let per = firstBlock.reduce(into: (Int64(0), Int64(0), Int64(0))) {
-        $0.0 &+= $1.parameters
-        $0.1 &+= $1.buffers
-        $0.2 &+= $1.bytes
+      var per = (Int64(0), Int64(0), Int64(0))
+      for i in firstBlock {
+        per.0 &+= rows[i].parameters
+        per.1 &+= rows[i].buffers
+        per.2 &+= rows[i].bytes
       }
       let n = Int64(count)
-      if firstBlock.count == 1 && firstBlock[0].name == blockName(first) {
-        var row = firstBlock[0]
+      if firstBlock.count == 1 && rows[start].name == base {
+        var row = rows[start]
         row.name = label + " x\(count)"
         row.parameters = per.0 &* n
         row.buffers = per.1 &* n
@@ -148,10 +186,9 @@ package enum LayerRows {
           description: "\(count) identical blocks", parameters: per.0 &* n, buffers: per.1 &* n,
           bytes: per.2 &* n, repeatCount: count)
       ]
-      let base = blockName(first)
-      for m in firstBlock {
-        var row = m
-        row.name = "  " + (m.name == base ? "(block)" : String(m.name.dropFirst(base.count)))
+      for i in firstBlock {
+        var row = rows[i]
+        row.name = "  " + (row.name == base ? "(block)" : String(row.name.dropFirst(base.count)))
         row.isBlockMember = true
         group.append(row)
       }

@@ -164,16 +164,18 @@ public enum SummaryRenderer {
   }
 
   /// The depth the layer table is rolled up to so the summary fits `options.height` lines, or
-  /// nil when it fits as it is (or a depth was asked for, or every layer).
-  static func fittingDepth(_ r: SummaryReport, _ options: LayerTableOptions) -> Int? {
+  /// nil when it fits as it is (or a depth was asked for, or every layer). `otherLines` is how
+  /// many lines the summary has besides the layer table's rows: the table is not rendered to be
+  /// counted, only its rows are (a row is one line).
+  static func fittingDepth(_ r: SummaryReport, _ options: LayerTableOptions, otherLines: Int)
+    -> Int?
+  {
     guard options.depth == nil, options.collapse, !options.explain, !options.memory,
       options.height != .max
     else { return nil }
     func lines(_ depth: Int?) -> Int {
-      var o = options
-      o.depth = depth
-      o.height = .max
-      return table(r, options: o).reduce(0) { $1 == "\n" ? $0 + 1 : $0 }
+      otherLines
+        + LayerRows.rows(r.layers, depth: depth, collapse: true, formulas: false).count
     }
     guard lines(nil) > options.height else { return nil }
     let deepest = r.layers.map { $0.name.split(separator: ".").count }.max() ?? 1
@@ -189,14 +191,21 @@ public enum SummaryRenderer {
     style: TerminalStyle = .plain
   ) -> String {
     var options = options
-    let rolledUp = fittingDepth(r, options)
+    // What follows the layer table depends on the depth only through --explain's formulas, and
+    // a table with --explain is never rolled up to fit: it is written once, before fitting.
+    let rest = sectionsAfterLayers(r, options: options, style: style)
+    let guess = r.layers.isEmpty ? nil : guessNote(r)
+    // Lines besides the rows: the header and a blank line, the table's heading, rule and total,
+    // the guess note, and the rest.
+    let otherLines = 2 + 3 + (guess == nil ? 0 : 1) + rest.reduce(0) { $0 + lineCount($1) }
+    let rolledUp = r.layers.isEmpty ? nil : fittingDepth(r, options, otherLines: otherLines)
     if let rolledUp { options.depth = rolledUp }
     var out = [style.bold(header(r)), ""]
     if r.layers.isEmpty {
       out.append("No model tensors.")
     } else {
       out.append(layerTable(r, options).render(style: style, width: options.width))
-      if let note = guessNote(r) { out.append(style.dim(note)) }
+      if let guess { out.append(style.dim(guess)) }
     }
     if let rolledUp {
       out.append(
@@ -204,6 +213,21 @@ public enum SummaryRenderer {
           "(rolled up to depth \(rolledUp) to fit \(options.height) lines: --depth N for another depth, --expand for every layer)"
         ))
     }
+    out += rest
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The lines of `text` as printed (one more than its newlines).
+  static func lineCount(_ text: String) -> Int {
+    text.utf8.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+  }
+
+  /// The summary's sections after the layer table: totals, the checkpoint's parts, formulas
+  /// (`--explain`), memory, notes and what a remote read cost; each element is printed as a line.
+  static func sectionsAfterLayers(
+    _ r: SummaryReport, options: LayerTableOptions, style: TerminalStyle
+  ) -> [String] {
+    var out: [String] = []
     out.append("")
     let lines = totalsLines(r)
     let lw = lines.map(\.0.count).max() ?? 0
@@ -280,7 +304,7 @@ public enum SummaryRenderer {
       out.append("")
       out.append(style.dim(costLine(cost, fileBytes: r.fileBytes)))
     }
-    return out.joined(separator: "\n") + "\n"
+    return out
   }
 
   /// What a remote checkpoint cost, in one line.
