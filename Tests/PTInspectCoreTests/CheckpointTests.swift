@@ -423,3 +423,32 @@ let torchMadeFixtures = [
     }
   }
 }
+
+@Suite struct TensorRecordLayoutTests {
+  /// A record is copied on its way to every report: its rare fields live out of line, so the
+  /// inline part stays small (it was 528 bytes with them inline).
+  @Test func recordIsSmall() {
+    #expect(MemoryLayout<TensorRecord>.size <= 200)
+  }
+
+  /// Setting a rare field on a copy leaves the original as it was, and emptying every rare
+  /// field drops the box.
+  @Test func rareFieldsAreValues() {
+    var a = TensorRecord(
+      name: "w", dtype: .float32, shape: [2], stride: [1], storage: nil, storageOffset: 0,
+      requiresGrad: nil, kind: .parameter, kindIsExact: false, role: .weight, section: .model)
+    var b = a
+    b.sharedWith = "v"
+    b.layout = .sparse("sparse_coo")
+    #expect(a.sharedWith == nil)
+    #expect(a.layout == .strided)
+    #expect(b.sharedWith == "v")
+    #expect(b.layout == .sparse("sparse_coo"))
+    a.detail = "d"
+    #expect(b.detail == nil)
+    #expect(a.detail == "d")
+    b.sharedWith = nil
+    b.layout = .strided
+    #expect(b.sharedWith == nil && b.layout == .strided && b.components.isEmpty)
+  }
+}

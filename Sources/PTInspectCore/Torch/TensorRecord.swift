@@ -174,22 +174,129 @@ public struct TensorRecord: Sendable {
   public var role: TensorRole
   /// Which part of the checkpoint it belongs to: the model, optimizer state, or other.
   public var section: Section
+  /// What most tensors leave empty (a layout other than strided, quantization, a tie, a module
+  /// class, components, chunks, a detail), out of line: a record is copied many times on the
+  /// way to a report, and these fields would make it 528 bytes instead of under 200. Shared and
+  /// immutable: a change replaces the box.
+  final class Rare: Sendable {
+    let layout: TensorLayout
+    let quantization: Quantization?
+    let sharedWith: String?
+    let moduleClass: String?
+    let components: [TensorRecord]
+    let chunks: [TensorChunk]
+    let detail: String?
+
+    init(
+      layout: TensorLayout = .strided, quantization: Quantization? = nil,
+      sharedWith: String? = nil, moduleClass: String? = nil, components: [TensorRecord] = [],
+      chunks: [TensorChunk] = [], detail: String? = nil
+    ) {
+      self.layout = layout
+      self.quantization = quantization
+      self.sharedWith = sharedWith
+      self.moduleClass = moduleClass
+      self.components = components
+      self.chunks = chunks
+      self.detail = detail
+    }
+
+    /// Whether it holds nothing a strided tensor would not: then no box is kept.
+    var isEmpty: Bool {
+      if case .strided = layout {
+        return quantization == nil && sharedWith == nil && moduleClass == nil
+          && components.isEmpty && chunks.isEmpty && detail == nil
+      }
+      return false
+    }
+  }
+
+  /// The rare fields, nil when all are empty.
+  private var rare: Rare?
+
+  /// Replaces the rare fields with `change` applied to a copy of them.
+  private mutating func updateRare(
+    _ change: (
+      inout TensorLayout, inout Quantization?, inout String?, inout String?, inout [TensorRecord],
+      inout [TensorChunk], inout String?
+    ) -> Void
+  ) {
+    var layout = rare?.layout ?? .strided
+    var quantization = rare?.quantization
+    var sharedWith = rare?.sharedWith
+    var moduleClass = rare?.moduleClass
+    var components = rare?.components ?? []
+    var chunks = rare?.chunks ?? []
+    var detail = rare?.detail
+    change(&layout, &quantization, &sharedWith, &moduleClass, &components, &chunks, &detail)
+    let box = Rare(
+      layout: layout, quantization: quantization, sharedWith: sharedWith,
+      moduleClass: moduleClass, components: components, chunks: chunks, detail: detail)
+    rare = box.isEmpty ? nil : box
+  }
+
   /// How its elements are stored: strided, meta, sparse, or a wrapper subclass.
-  public var layout: TensorLayout
+  public var layout: TensorLayout {
+    get { rare?.layout ?? .strided }
+    set { updateRare { layout, _, _, _, _, _, _ in layout = newValue } }
+  }
   /// Scale and zero point(s) of a quantized tensor, or nil.
-  public var quantization: Quantization?
+  public var quantization: Quantization? {
+    get { rare?.quantization }
+    set { updateRare { _, quantization, _, _, _, _, _ in quantization = newValue } }
+  }
   /// The first earlier tensor with the same storage, offset, shape, stride and dtype (tied).
-  public var sharedWith: String?
+  public var sharedWith: String? {
+    get { rare?.sharedWith }
+    set { updateRare { _, _, sharedWith, _, _, _, _ in sharedWith = newValue } }
+  }
   /// The class of the module that owns it, when the file names it (whole models, TorchScript).
-  public var moduleClass: String?
+  public var moduleClass: String? {
+    get { rare?.moduleClass }
+    set { updateRare { _, _, _, moduleClass, _, _, _ in moduleClass = newValue } }
+  }
   /// The dense tensors a sparse, nested or subclass tensor is stored as (`indices`, `values`,
   /// `qdata`, `scale`, ...), named `<name>.<component>`; empty for ordinary tensors.
-  public var components: [TensorRecord] = []
+  public var components: [TensorRecord] {
+    get { rare?.components ?? [] }
+    set { updateRare { _, _, _, _, components, _, _ in components = newValue } }
+  }
   /// The pieces a sharded tensor is stored as (a DCP folder's chunks, each in its own range),
   /// reassembled when its values are read; empty for tensors stored whole.
-  public var chunks: [TensorChunk] = []
+  public var chunks: [TensorChunk] {
+    get { rare?.chunks ?? [] }
+    set { updateRare { _, _, _, _, _, chunks, _ in chunks = newValue } }
+  }
   /// One line on a composite tensor's structure, or nil.
-  public var detail: String? = nil
+  public var detail: String? {
+    get { rare?.detail }
+    set { updateRare { _, _, _, _, _, _, detail in detail = newValue } }
+  }
+
+  /// A record of every field; those after `section` are the rare ones most tensors leave empty.
+  package init(
+    name: String, dtype: DType, shape: [Int64], stride: [Int64], storage: StorageRef?,
+    storageOffset: Int64, requiresGrad: Bool?, kind: TensorKind, kindIsExact: Bool,
+    role: TensorRole, section: Section, layout: TensorLayout = .strided,
+    quantization: Quantization? = nil, sharedWith: String? = nil, moduleClass: String? = nil,
+    components: [TensorRecord] = [], chunks: [TensorChunk] = [], detail: String? = nil
+  ) {
+    self.name = name
+    self.dtype = dtype
+    self.shape = shape
+    self.stride = stride
+    self.storage = storage
+    self.storageOffset = storageOffset
+    self.requiresGrad = requiresGrad
+    self.kind = kind
+    self.kindIsExact = kindIsExact
+    self.role = role
+    self.section = section
+    let box = Rare(
+      layout: layout, quantization: quantization, sharedWith: sharedWith,
+      moduleClass: moduleClass, components: components, chunks: chunks, detail: detail)
+    rare = box.isEmpty ? nil : box
+  }
 
   /// This tensor and its components: every view that needs storage bytes.
   public var storageViews: [TensorRecord] { components.isEmpty ? [self] : components }
