@@ -335,55 +335,62 @@ extension Checkpoint {
     var position: [StorageID: Int] = [:]
     position.reserveCapacity(max(records.count, tensors.count))
     for (i, r) in records.enumerated() { position[r.id] = i }
-    for t in tensors {
-      for view in t.storageViews {
-        guard let s = view.storage else { continue }
-        let id = s.id
-        let index: Int
-        if let i = position[id] {
-          index = i
-        } else if var record = contents.record(for: id) {
-          record.dtype = s.dtype?.rawValue ?? "untyped"
-          record.declaredBytes = s.declaredBytes
-          index = records.count
-          records.append(record)
-          position[id] = index
-        } else {
-          switch contents.storageNaming {
-          case .zipRecords(let root):
-            throw fail(
-              "tensor '\(view.name)' needs storage record '\(root)\(id)', which is missing")
-          case .stream:
-            throw fail(
-              "tensor '\(view.name)' needs storage '\(s.key)', which the stream does not hold")
-          case .tarArchive, .header:
-            throw fail(
-              "tensor '\(view.name)' needs storage '\(s.key)', which the archive does not hold")
-          }
-        }
-        guard let needed = view.requiredStorageBytes else {
+    // Each view is checked in place: a tensor is its own view unless it has components (no
+    // `storageViews` array, no record copies).
+    func check(_ view: TensorRecord) throws(CheckpointError) {
+      guard let s = view.storage else { return }
+      let id = s.id
+      let index: Int
+      if let i = position[id] {
+        index = i
+      } else if var record = contents.record(for: id) {
+        record.dtype = s.dtype?.rawValue ?? "untyped"
+        record.declaredBytes = s.declaredBytes
+        index = records.count
+        records.append(record)
+        position[id] = index
+      } else {
+        switch contents.storageNaming {
+        case .zipRecords(let root):
           throw fail(
-            "tensor '\(view.name)' has a shape \(view.shape) and stride \(view.stride) that overflow"
-          )
-        }
-        let record = records[index]
-        let isZip = record.location.isZipEntry
-        let available = isZip ? min(record.recordBytes, s.declaredBytes) : record.recordBytes
-        if needed > available {
+            "tensor '\(view.name)' needs storage record '\(root)\(id)', which is missing")
+        case .stream:
           throw fail(
-            "tensor '\(view.name)' needs \(needed) bytes of storage '\(s.key)' (offset \(view.storageOffset), shape \(view.shape), stride \(view.stride)), but \(record.holder) holds \(record.recordBytes)"
-              + (isZip && s.declaredBytes < record.recordBytes
-                ? " and its id declares \(s.declaredBytes)" : ""))
-        }
-        if isZip, s.declaredBytes > record.recordBytes {
+            "tensor '\(view.name)' needs storage '\(s.key)', which the stream does not hold")
+        case .tarArchive, .header:
           throw fail(
-            "storage '\(s.key)' declares \(s.declaredBytes) bytes, but \(record.holder) holds \(record.recordBytes)"
-          )
+            "tensor '\(view.name)' needs storage '\(s.key)', which the archive does not hold")
         }
-        if needed > record.usedBytes { records[index].usedBytes = needed }
+      }
+      guard let needed = view.requiredStorageBytes else {
+        throw fail(
+          "tensor '\(view.name)' has a shape \(view.shape) and stride \(view.stride) that overflow"
+        )
+      }
+      let record = records[index]
+      let isZip = record.location.isZipEntry
+      let available = isZip ? min(record.recordBytes, s.declaredBytes) : record.recordBytes
+      if needed > available {
+        throw fail(
+          "tensor '\(view.name)' needs \(needed) bytes of storage '\(s.key)' (offset \(view.storageOffset), shape \(view.shape), stride \(view.stride)), but \(record.holder) holds \(record.recordBytes)"
+            + (isZip && s.declaredBytes < record.recordBytes
+              ? " and its id declares \(s.declaredBytes)" : ""))
+      }
+      if isZip, s.declaredBytes > record.recordBytes {
+        throw fail(
+          "storage '\(s.key)' declares \(s.declaredBytes) bytes, but \(record.holder) holds \(record.recordBytes)"
+        )
+      }
+      if needed > record.usedBytes { records[index].usedBytes = needed }
+    }
+    for i in tensors.indices {
+      if tensors[i].components.isEmpty {
+        try check(tensors[i])
+      } else {
+        for view in tensors[i].components { try check(view) }
       }
       // A quantizer's per-channel scales and zero points are read like tensors.
-      if let q = t.quantization {
+      if let q = tensors[i].quantization {
         for p in [q.channelScales, q.channelZeroPoints] {
           if let p, position[p.storage.id] == nil, let r = contents.record(for: p.storage.id),
             !quantizerStorages.contains(where: { $0.id == r.id })

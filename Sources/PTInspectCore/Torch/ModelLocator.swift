@@ -38,12 +38,16 @@ extension Checkpoint {
 
   /// Drops from layer names a wrapper prefix every model key carries (`module.`), once.
   mutating func stripCommonPrefix() {
-    var names: [String] = []
-    for i in tensors.indices where tensors[i].section == .model {
-      names.append(layerName(tensors[i]))
+    // Compared as UTF-8 bytes in place: no layer name is built.
+    let model = modelPrefix.utf8
+    func layerNameStarts(with prefix: String, _ t: TensorRecord) -> Bool {
+      let name = t.name.utf8
+      let start = model.isEmpty || !name.starts(with: model) ? 0 : model.count
+      return name.dropFirst(start).starts(with: prefix.utf8)
     }
-    for prefix in Self.wrapperPrefixes where !names.isEmpty {
-      if names.allSatisfy({ $0.hasPrefix(prefix) }) {
+    guard tensors.contains(where: { $0.section == .model }) else { return }
+    for prefix in Self.wrapperPrefixes {
+      if tensors.allSatisfy({ $0.section != .model || layerNameStarts(with: prefix, $0) }) {
         strippedPrefix = prefix
         diagnostics.append(
           Diagnostic(
@@ -77,23 +81,33 @@ enum ModelLocator {
     var interpreter = TorchInterpreter(graph: graph)
     interpreter.persistentTensors = persistentTensors
     let isDictRoot = !interpreted.rootEntries.isEmpty || interpreter.dictEntries(graph.root) != nil
-    // Root keys that are tensors themselves (a state dict), from the walk's own names.
-    let tensorKeys = Set(
-      zip(c.tensors, interpreted.tensorParts).filter { $0.0.name == $0.1 }.map(\.1))
+    // Root keys that are tensors themselves (a state dict), from the walk's own names; compared
+    // in place, by index (the records are not copied).
+    var tensorKeys = Set<String>()
+    let tensorParts = interpreted.tensorParts
+    for i in c.tensors.indices where c.tensors[i].name == tensorParts[i] {
+      tensorKeys.insert(tensorParts[i])
+    }
     let rootIsModel =
       !isDictRoot
       || (!interpreted.rootEntries.isEmpty
         && tensorKeys.count * 2 >= interpreted.rootEntries.count)
     // A state dict at the root is one part, the model, whatever its keys.
-    let parts = rootIsModel ? interpreted.tensorParts.map { _ in "" } : interpreted.tensorParts
-    // Tensor statistics per part, in root order.
+    func part(_ i: Int) -> String { rootIsModel ? "" : tensorParts[i] }
+    // Tensor statistics per part, in root order: a part's tensors come in a run, so a run is
+    // added up before its one dictionary update.
     var stats: [String: (tensors: Int, elements: Int64, bytes: Int64)] = [:]
-    for (t, part) in zip(c.tensors, parts) {
-      var s = stats[part] ?? (0, 0, 0)
-      s.tensors += 1
-      s.elements &+= t.numel
-      s.bytes &+= t.bytes
-      stats[part] = s
+    var i = 0
+    while i < c.tensors.count {
+      let key = part(i)
+      var s = stats[key] ?? (0, 0, 0)
+      while i < c.tensors.count, part(i) == key {
+        s.tensors += 1
+        s.elements &+= c.tensors[i].numel
+        s.bytes &+= c.tensors[i].bytes
+        i += 1
+      }
+      stats[key] = s
     }
     var roles: [String: PartRole] = [:]
     var modelPart: String?
@@ -127,8 +141,7 @@ enum ModelLocator {
       }
     }
     for i in c.tensors.indices {
-      let part = parts[i]
-      switch roles[part] {
+      switch roles[part(i)] {
       case .model?: c.tensors[i].section = .model
       case .optimizer?: c.tensors[i].section = .optimizer
       default: c.tensors[i].section = .other

@@ -278,14 +278,13 @@ extension TorchInterpreter {
     }
     let leaf = lastComponent(name)
     if !exact, Self.inferredBuffer(leaf: leaf, dtype: f.dtype) { kind = .buffer }
-    var record = TensorRecord(
+    return TensorRecord(
       name: name, dtype: f.dtype, shape: f.shape, stride: f.stride, storage: f.storage,
       storageOffset: f.offset, requiresGrad: f.requiresGrad, kind: kind, kindIsExact: exact,
       role: Self.role(leaf: leaf, kind: kind), section: .model, layout: f.layout,
-      quantization: f.quantization, sharedWith: nil, moduleClass: moduleClass)
-    record.components = f.components.map { self.record($0.1, name: join(name, $0.0), owner: owner) }
-    record.detail = f.detail
-    return record
+      quantization: f.quantization, sharedWith: nil, moduleClass: moduleClass,
+      components: f.components.map { self.record($0.1, name: join(name, $0.0), owner: owner) },
+      detail: f.detail)
   }
 
   /// Names torch modules register as buffers, and the non-float dtypes only buffers have.
