@@ -15,26 +15,34 @@ extension Checkpoint {
       var stride: [Int64]
       var dtype: DType
     }
+    typealias ViewRange = (name: String, start: Int64, end: Int64)
     var number: [StorageID: Int] = [:]
     var storageOrder: [StorageID] = []
-    var viewRanges: [[(name: String, start: Int64, end: Int64)]] = []
+    // A storage's byte ranges: the first inline, any more (ties, slices) in `moreRanges`, so
+    // the usual storage of one view allocates no list.
+    var firstRange: [ViewRange?] = []
+    var moreRanges: [Int: [ViewRange]] = [:]
     var firstView: [(key: ViewKey, name: String)?] = []
     var others: [ViewKey: String] = [:]
+    var tied = 0
     func storageNumber(_ id: StorageID) -> Int {
       if let n = number[id] { return n }
       number[id] = storageOrder.count
       storageOrder.append(id)
-      viewRanges.append([])
+      firstRange.append(nil)
       firstView.append(nil)
       return storageOrder.count - 1
+    }
+    func addRange(_ n: Int, _ r: ViewRange) {
+      if firstRange[n] == nil { firstRange[n] = r } else { moreRanges[n, default: []].append(r) }
     }
     for i in tensors.indices {
       for component in tensors[i].components {
         guard let s = component.storage, let extent = component.storageExtent, component.numel > 0
         else { continue }
         let item = Int64(component.dtype.itemSize)
-        viewRanges[storageNumber(s.id)].append(
-          (component.name, component.storageOffset &* item, extent &* item))
+        addRange(
+          storageNumber(s.id), (component.name, component.storageOffset &* item, extent &* item))
       }
       guard let s = tensors[i].storage, s.storageClass != "safetensors" else { continue }
       let n = storageNumber(s.id)
@@ -44,10 +52,12 @@ extension Checkpoint {
       if let f = firstView[n] {
         if f.key == key {
           tensors[i].sharedWith = f.name
+          tied += 1
           continue
         }
         if let original = others[key] {
           tensors[i].sharedWith = original
+          tied += 1
           continue
         }
         others[key] = tensors[i].name
@@ -56,10 +66,9 @@ extension Checkpoint {
       }
       let item = Int64(tensors[i].dtype.itemSize)
       if let extent = tensors[i].storageExtent, tensors[i].numel > 0 {
-        viewRanges[n].append((tensors[i].name, tensors[i].storageOffset &* item, extent &* item))
+        addRange(n, (tensors[i].name, tensors[i].storageOffset &* item, extent &* item))
       }
     }
-    let tied = tensors.filter { $0.sharedWith != nil }.count
     if tied > 0 {
       diagnostics.append(
         Diagnostic(
@@ -67,36 +76,45 @@ extension Checkpoint {
           "\(tied) tensor(s) share storage with another of the same view (tied weights); counted once"
         ))
     }
-    // Storage records by the id the ranges use (folder/key).
-    var storageByID: [StorageID: StorageRecord] = [:]
-    for info in storages { storageByID[info.id] = storageByID[info.id] ?? info }
+    // Each storage's record (the first listed under its id), by storage number.
+    var recordIndex = [Int?](repeating: nil, count: storageOrder.count)
+    for (j, info) in storages.enumerated() {
+      if let n = number[info.id], recordIndex[n] == nil { recordIndex[n] = j }
+    }
     var overlaps: [String] = []
     var unused: Int64 = 0
     var unusedExamples: [String] = []
-    for (n, id) in storageOrder.enumerated() where !viewRanges[n].isEmpty {
-      let ranges =
-        viewRanges[n].count < 2
-        ? viewRanges[n] : viewRanges[n].sorted { ($0.start, $0.end) < ($1.start, $1.end) }
+    for n in storageOrder.indices {
+      guard let first = firstRange[n] else { continue }
       var covered: Int64 = 0
-      var reach: Int64 = 0
-      var reachName = ""
-      for r in ranges {
-        if r.start < reach, overlaps.count < 50 {
-          overlaps.append("'\(reachName)' and '\(r.name)'")
+      var lowest = first
+      if let more = moreRanges[n] {
+        let ranges = ([first] + more).sorted { ($0.start, $0.end) < ($1.start, $1.end) }
+        lowest = ranges[0]
+        var reach: Int64 = 0
+        var reachName = ""
+        for r in ranges {
+          if r.start < reach, overlaps.count < 50 {
+            overlaps.append("'\(reachName)' and '\(r.name)'")
+          }
+          covered += max(0, r.end - max(r.start, reach))
+          if r.end > reach {
+            reach = r.end
+            reachName = r.name
+          }
         }
-        covered += max(0, r.end - max(r.start, reach))
-        if r.end > reach {
-          reach = r.end
-          reachName = r.name
-        }
+      } else {
+        covered = max(0, first.end - max(first.start, 0))
       }
-      if let info = storageByID[id] {
+      if let j = recordIndex[n] {
+        let info = storages[j]
         let idle = info.recordBytes - covered
         if idle > 0 {
           unused += idle
-          if unusedExamples.count < 3, let r = ranges.first {
+          if unusedExamples.count < 3 {
             unusedExamples.append(
-              "'\(r.name)' views \(covered) of storage '\(info.key)''s \(info.recordBytes) bytes")
+              "'\(lowest.name)' views \(covered) of storage '\(info.key)''s \(info.recordBytes) bytes"
+            )
           }
         }
       }
