@@ -49,7 +49,9 @@ package enum LayerInference {
     var groups: [String: [(leaf: String, index: Int)]] = [:]
     let tensors = c.tensors
     for i in tensors.indices where tensors[i].section == .model {
-      let name = c.layerName(tensors[i])
+      // The layer name's module prefix and leaf, cut from the full name in place.
+      let full = tensors[i].name
+      let name = full[c.layerNameStart(full)...]
       let prefix: String
       let leaf: String
       if let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) {
@@ -57,7 +59,7 @@ package enum LayerInference {
         leaf = String(name[name.index(after: dot)...])
       } else {
         prefix = ""
-        leaf = name
+        leaf = String(name)
       }
       groups[prefix, default: []].append((leaf, i))
       if groups[prefix]?.count == 1 { order.append(prefix) }

@@ -102,20 +102,20 @@ public struct MemoryReport: Sendable, Codable, Equatable {
 
   /// The memory report of `c` from the summary's totals, layers and anatomy.
   package init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
-    var dtypes: [String: DtypeBytes] = [:]
+    var dtypes: [DType: DtypeBytes] = [:]
     var parameterBytes: Int64 = 0
     var trainableBytes: Int64 = 0
     var trainable: Int64 = 0
     var bufferBytes: Int64 = 0
     let gradsKnown = totals.trainable != nil
-    for t in c.modelTensors where t.sharedWith == nil {
+    // The records are read in place (no filtered copy), added up by dtype.
+    for t in c.tensors where t.section == .model && t.sharedWith == nil {
       var d =
-        dtypes[t.dtype.rawValue]
-        ?? DtypeBytes(dtype: t.dtype.rawValue, tensors: 0, elements: 0, bytes: 0)
+        dtypes[t.dtype] ?? DtypeBytes(dtype: t.dtype.rawValue, tensors: 0, elements: 0, bytes: 0)
       d.tensors += 1
       d.elements &+= t.numel
       d.bytes &+= t.bytes
-      dtypes[t.dtype.rawValue] = d
+      dtypes[t.dtype] = d
       switch t.kind {
       case .parameter:
         parameterBytes &+= t.bytes

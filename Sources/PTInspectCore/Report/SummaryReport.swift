@@ -231,6 +231,8 @@ public struct SummaryReport: Sendable, Codable {
     var trainable: Int64 = 0
     var frozen: Int64 = 0
     var grads = true
+    // Bytes by dtype, added up under the dtype itself and named once at the end.
+    var byDtype: [DType: Int64] = [:]
     for t in c.tensors where t.section == .model {
       modelCount += 1
       if t.sharedWith != nil {
@@ -241,7 +243,11 @@ public struct SummaryReport: Sendable, Codable {
       totals.elements &+= n
       totals.bytes &+= t.bytes
       // As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
-      for view in t.storageViews { totals.byDtype[view.dtype.rawValue, default: 0] &+= view.bytes }
+      if t.components.isEmpty {
+        byDtype[t.dtype, default: 0] &+= t.bytes
+      } else {
+        for view in t.components { byDtype[view.dtype, default: 0] &+= view.bytes }
+      }
       if !t.kindIsExact { exact = false }
       switch t.kind {
       case .parameter:
@@ -265,6 +271,7 @@ public struct SummaryReport: Sendable, Codable {
         }
       }
     }
+    for (dtype, bytes) in byDtype { totals.byDtype[dtype.rawValue, default: 0] &+= bytes }
     totals.tensors = modelCount
     totals.parametersExact = exact && modelCount > 0
     if grads && exact && modelCount > 0 {

@@ -69,14 +69,21 @@ public struct Checkpoint: Sendable {
 
   /// A model tensor's name relative to the model (prefixes removed), as layers are named.
   public func layerName(_ t: TensorRecord) -> String {
+    let start = layerNameStart(t.name)
+    return start == t.name.startIndex ? t.name : String(t.name[start...])
+  }
+
+  /// Where the layer name starts in a tensor's full name: after the model prefix and the
+  /// stripped prefix, when it has them.
+  func layerNameStart(_ fullName: String) -> String.Index {
     // Compared as UTF-8 bytes: `Substring.hasPrefix` walks Characters, 20 times slower.
-    let name = t.name.utf8
+    let name = fullName.utf8
     var start = name.startIndex
     for prefix in [modelPrefix, strippedPrefix] where !prefix.isEmpty {
       let rest = name[start...]
       if rest.starts(with: prefix.utf8) { start = name.index(start, offsetBy: prefix.utf8.count) }
     }
-    return start == name.startIndex ? t.name : String(Substring(name[start...]))
+    return start
   }
 }
 
