@@ -4,7 +4,17 @@
 // (honouring Retry-After) and dropped connections.
 
 import CCurl
-import Foundation
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// One HTTP request.
 struct HTTPRequest: Sendable {
@@ -46,7 +56,7 @@ struct HTTPTransportError: Error, Sendable {
 
 /// Counts what a source's requests cost.
 final class TransferMeter: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var _bytes: Int64 = 0
   private var _requests = 0
   func add(bytes: Int, requests: Int = 1) {
@@ -61,7 +71,7 @@ final class TransferMeter: @unchecked Sendable {
 
 /// An HTTP client over one libcurl easy handle.
 final class HTTPClient: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var handle: UnsafeMutableRawPointer?
   let settings: RemoteSettings
   let meter: TransferMeter
@@ -120,19 +130,16 @@ final class HTTPClient: @unchecked Sendable {
         wait = settings.backoff(attempt)
       }
       attempt += 1
-      Thread.sleep(forTimeInterval: min(wait, settings.maxRetryWait))
+      sleep(seconds: min(wait, settings.maxRetryWait))
     }
   }
 
   /// `Retry-After` in seconds (a number; an HTTP date counts from now).
   static func retryAfter(_ value: String?) -> Double? {
-    guard let value = value?.trimmingCharacters(in: .whitespaces) else { return nil }
+    guard let value = value?.trimming(.whitespaces) else { return nil }
     if let seconds = Double(value) { return max(0, seconds) }
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-    guard let date = f.date(from: value) else { return nil }
-    return max(0, date.timeIntervalSinceNow)
+    guard let time = HTTPDate.parse(value) else { return nil }
+    return max(0, Date(timeIntervalSince1970: time).timeIntervalSinceNow)
   }
 
   /// `scheme://host:port` of a URL, lower-cased, for comparing hosts.
@@ -218,14 +225,14 @@ final class HTTPClient: @unchecked Sendable {
       guard let data, let context else { return n }
       let t = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
       let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
+        .trimming(.whitespacesAndNewlines)
       if line.hasPrefix("HTTP/") {
         let parts = line.split(separator: " ")
         t.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
         t.headers = [:]
       } else if let colon = line.firstIndex(of: ":") {
         let key = line[..<colon].lowercased()
-        t.headers[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        t.headers[key] = line[line.index(after: colon)...].trimming(.whitespaces)
       }
       return n
     }
