@@ -75,16 +75,16 @@ final class HTTPClient: @unchecked Sendable {
   private var handle: UnsafeMutableRawPointer?
   let settings: RemoteSettings
   let meter: TransferMeter
-  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+  /// Why libcurl cannot be used (not installed), or nil; it is loaded on the first request.
+  private static let loadFailure: String? = ptinspect_curl_load().map { String(cString: $0) }
 
   init(settings: RemoteSettings, meter: TransferMeter) {
-    _ = Self.globalInit
     self.settings = settings
     self.meter = meter
   }
 
   deinit {
-    if let handle { curl_easy_cleanup(handle) }
+    if let handle { ptinspect_curl_easy_cleanup(handle) }
   }
 
   /// Sends `request`, following up to 10 redirects (credentials only to the first host) and
@@ -179,11 +179,14 @@ final class HTTPClient: @unchecked Sendable {
   private func perform(_ request: HTTPRequest) throws(HTTPTransportError) -> HTTPResponse {
     lock.lock()
     defer { lock.unlock() }
-    if handle == nil { handle = curl_easy_init() }
+    if let failure = Self.loadFailure {
+      throw HTTPTransportError(message: failure, retryable: false)
+    }
+    if handle == nil { handle = ptinspect_curl_easy_init() }
     guard let c = handle else {
       throw HTTPTransportError(message: "cannot start libcurl", retryable: false)
     }
-    curl_easy_reset(c)
+    ptinspect_curl_easy_reset(c)
     let transfer = Transfer(
       limit: request.maxBody, rangeAsked: request.range != nil, maxFullBody: request.maxFullBody)
     let box = Unmanaged.passRetained(transfer)
@@ -208,8 +211,8 @@ final class HTTPClient: @unchecked Sendable {
     if request.head { _ = ptinspect_curl_set_long(c, CURLOPT_NOBODY, 1) }
     if let r = request.range { setString(CURLOPT_RANGE, "\(r.lowerBound)-\(r.upperBound - 1)") }
     var list: UnsafeMutablePointer<curl_slist>?
-    for h in request.authHeaders { list = curl_slist_append(list, h) }
-    defer { curl_slist_free_all(list) }
+    for h in request.authHeaders { list = ptinspect_curl_slist_append(list, h) }
+    defer { ptinspect_curl_slist_free_all(list) }
     if let list {
       _ = ptinspect_curl_set_pointer(c, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
     }
@@ -250,7 +253,7 @@ final class HTTPClient: @unchecked Sendable {
       t.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
       return n
     }
-    let code = curl_easy_perform(c)
+    let code = ptinspect_curl_easy_perform(c)
     meter.add(bytes: transfer.body.count)
     if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.cutOff) {
       throw Self.transportError(code, handle: c)
@@ -265,7 +268,7 @@ final class HTTPClient: @unchecked Sendable {
   private static func transportError(_ code: CURLcode, handle: UnsafeMutableRawPointer)
     -> HTTPTransportError
   {
-    let text = String(cString: curl_easy_strerror(code)).lowercased()
+    let text = String(cString: ptinspect_curl_easy_strerror(code)).lowercased()
     switch code {
     case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
       return HTTPTransportError(message: "cannot resolve the host name (\(text))", retryable: false)
