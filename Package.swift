@@ -16,12 +16,11 @@ let package = Package(
       name: "CZip",
       pkgConfig: "libzip",
       providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
-    // The second C boundary: libcurl through pkg-config, for remote checkpoints. Only
-    // Sources/PTInspectCore/Remote/Curl.swift imports it.
-    .systemLibrary(
-      name: "CCurl",
-      pkgConfig: "libcurl",
-      providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+    // The second C boundary: libcurl, for remote checkpoints. Only its headers are used at
+    // build time (libcurl4-openssl-dev): it is loaded with dlopen on the first remote request
+    // rather than linked, because its two dozen libraries would cost every start (shim.h).
+    // Only Sources/PTInspectCore/Remote/Curl.swift imports it.
+    .systemLibrary(name: "CCurl"),
     // Pure Swift, no dependencies: the non-executing pickle decoder.
     .target(name: "Pickle"),
     .target(name: "PTInspectCore", dependencies: ["CZip", "CCurl", "Pickle"]),

@@ -2,7 +2,6 @@
 // hf://): network timeouts and retries, --offline and --download.
 
 import ArgumentParser
-import Foundation
 import PTInspectCore
 
 struct RemoteOptions: ParsableArguments {

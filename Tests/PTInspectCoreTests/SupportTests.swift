@@ -128,3 +128,119 @@ final class Written: @unchecked Sendable {
     #expect(" \t key = 1 \t".trimmingSpaces() == "key = 1")
   }
 }
+
+/// The rest of what stands in for Foundation: percent-encoding, whitespace trimming as
+/// Foundation's character sets define it, HTTP dates, the C formatter against printf's text,
+/// a detached thread, sleeping, the home folder. Each is checked against the text Foundation
+/// wrote for the same input.
+@Suite struct TextEncodingTests {
+  @Test func percentEncodingOfHubPathsAndRevisions() {
+    // RemotePath.encode: RFC 3986 unreserved characters, `/` kept unless asked otherwise.
+    #expect(RemotePath.encode("org/model v2/weights.bin") == "org/model%20v2/weights.bin")
+    #expect(RemotePath.encode("refs/pr/1", keepSlash: false) == "refs%2Fpr%2F1")
+    #expect(RemotePath.encode("a-b_c.d~e") == "a-b_c.d~e")
+    #expect(RemotePath.encode("é/ü") == "%C3%A9/%C3%BC")
+    #expect(RemotePath.encode("100%+x=y&z#?") == "100%25%2Bx%3Dy%26z%23%3F")
+    // Every ASCII byte: exactly these are kept.
+    let ascii = String(decoding: (0..<128).map { UInt8($0) }, as: UTF8.self)
+    let kept = ascii.filter { RemotePath.encode(String($0)) == String($0) }
+    #expect(kept == "-./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~")
+  }
+
+  @Test func percentEncodingOfSARIFPaths() {
+    // Foundation's .urlPathAllowed without ":".
+    let ascii = String(decoding: (32..<127).map { UInt8($0) }, as: UTF8.self)
+    let kept = ascii.filter { $0.description.percentEncoded(keeping: .pathWithoutColon) == "\($0)" }
+    #expect(
+      kept == "!$&'()*+,-./0123456789=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~")
+    #expect("é ü/%:".percentEncoded(keeping: .pathWithoutColon) == "%C3%A9%20%C3%BC/%25%3A")
+  }
+
+  @Test func percentDecoding() {
+    #expect("a%2Fb".percentDecoded == "a/b")
+    #expect("%C3%A9%2f".percentDecoded == "é/")
+    #expect("a+b".percentDecoded == "a+b")
+    #expect("a%zz".percentDecoded == nil)  // not hex
+    #expect("a%2".percentDecoded == nil)  // cut short
+    #expect("a%ff".percentDecoded == nil)  // not UTF-8
+  }
+
+  @Test func trimmingAsFoundationsCharacterSets() {
+    #expect(
+      " \t\u{A0}x y\u{2003}\n".trimming(.whitespaces).unicodeScalars.map(\.value) == [
+        120, 32, 121, 0x2003, 10,
+      ])
+    #expect(" \t\u{A0}x y\u{2003}\n\r\u{85}\u{2028}".trimming(.whitespacesAndNewlines) == "x y")
+    #expect("\u{0B}\u{0C}x\u{1C}".trimming(.whitespacesAndNewlines) == "x\u{1C}")
+    #expect("\r\nkey: value\r\n".trimming(.whitespacesAndNewlines) == "key: value")
+    #expect(" \t ".trimming(.whitespaces) == "")
+    #expect("".trimming(.whitespacesAndNewlines) == "")
+  }
+
+  @Test func httpDatesInTheThreeForms() {
+    // RFC 7231 7.1.1.1's example instant, in each form (784111777 is what Foundation's
+    // DateFormatter gave for the IMF-fixdate).
+    #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+    #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == 784_111_777)
+    #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994") == 784_111_777)
+    #expect(HTTPDate.parse("Sun, 6 Nov 1994 08:49:37 GMT") == 784_111_777)
+    #expect(HTTPDate.parse("Thu, 01 Jan 1970 00:00:00 GMT") == 0)
+    #expect(HTTPDate.parse("Wed, 21 Oct 2015 07:28:00 GMT") == 1_445_412_480)
+    #expect(HTTPDate.parse("Tue, 29 Feb 2000 23:59:59 UTC") == 951_868_799)
+    #expect(HTTPDate.parse("Thursday, 01-Jan-37 00:00:00 GMT") == 2_114_380_800)  // 2037
+    // Not dates.
+    for text in [
+      "", "soon", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT",
+      "Sun, 31 Nov 1994 08:49:37 GMT", "Sat, 29 Feb 1900 00:00:00 GMT",
+      "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 94 08:49:37 GMT", "Sun Nov  6 08:49 1994",
+    ] {
+      #expect(HTTPDate.parse(text) == nil, "\(text)")
+    }
+  }
+
+  @Test func retryAfterTakesEveryHTTPDateForm() throws {
+    #expect(HTTPClient.retryAfter(" Sun, 06 Nov 1994 08:49:37 GMT ") == 0)  // in the past
+    #expect(HTTPClient.retryAfter("Sunday, 06-Nov-94 08:49:37 GMT") == 0)
+    #expect(HTTPClient.retryAfter("Sun Nov  6 08:49:37 1994") == 0)
+    let later = try #require(HTTPClient.retryAfter("Fri, 01 Jan 2100 00:00:00 GMT"))
+    #expect(later > 365 * 86_400)
+    #expect(HTTPClient.retryAfter("Sun, 06 Nov 1994 08:49:37 PST") == nil)
+  }
+
+  @Test func cFormatMatchesPrintfText() {
+    // What String(format:) wrote for each conversion the renderers use.
+    #expect(cFormat("%.2f", 0.005) == "0.01")
+    #expect(cFormat("%.2f", 1.005) == "1.00")  // 1.00499999999999989...
+    #expect(cFormat("%.2f", -0.001) == "-0.00")
+    #expect(cFormat("%.3f", 0.0625) == "0.062")  // round half to even on the exact binary value
+    #expect(cFormat("%g", 100000) == "100000")
+    #expect(cFormat("%g", 1e6) == "1e+06")
+    #expect(cFormat("%g", 0.0001) == "0.0001")
+    #expect(cFormat("%g", 0.00001) == "1e-05")
+    #expect(cFormat("%.6g", 3.14159265) == "3.14159")
+    #expect(cFormat("%e", 0) == "0.000000e+00")
+    #expect(cFormat("%.2e", -1234.5) == "-1.23e+03")
+    #expect(cFormat("%.1f", .infinity) == "inf")
+    #expect(cFormat("%.1f", -.infinity) == "-inf")
+    #expect(cFormat("%.1f", .nan) == "nan")
+    #expect(cFormat("%8.3f|", 3.14159) == "   3.142|")
+    #expect(cFormat("%-8.1f|", 2.5) == "2.5     |")
+  }
+
+  @Test func detachedThreadsRunAndSleepWaits() {
+    let done = Locked(0)
+    for _ in 0..<4 { detachThread { done.withLock { $0 += 1 } } }
+    var waited = 0
+    while done.current < 4 && waited < 500 {
+      sleep(seconds: 0.01)
+      waited += 1
+    }
+    #expect(done.current == 4)
+    sleep(seconds: 0)
+    sleep(seconds: -1)
+  }
+
+  @Test func homeDirectoryIsAnAbsolutePath() {
+    #expect(homeDirectory().hasPrefix("/"))
+  }
+}

@@ -4,7 +4,17 @@
 // (honouring Retry-After) and dropped connections.
 
 import CCurl
-import Foundation
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// One HTTP request.
 struct HTTPRequest: Sendable {
@@ -46,7 +56,7 @@ struct HTTPTransportError: Error, Sendable {
 
 /// Counts what a source's requests cost.
 final class TransferMeter: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var _bytes: Int64 = 0
   private var _requests = 0
   func add(bytes: Int, requests: Int = 1) {
@@ -61,20 +71,20 @@ final class TransferMeter: @unchecked Sendable {
 
 /// An HTTP client over one libcurl easy handle.
 final class HTTPClient: @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var handle: UnsafeMutableRawPointer?
   let settings: RemoteSettings
   let meter: TransferMeter
-  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+  /// Why libcurl cannot be used (not installed), or nil; it is loaded on the first request.
+  private static let loadFailure: String? = ptinspect_curl_load().map { String(cString: $0) }
 
   init(settings: RemoteSettings, meter: TransferMeter) {
-    _ = Self.globalInit
     self.settings = settings
     self.meter = meter
   }
 
   deinit {
-    if let handle { curl_easy_cleanup(handle) }
+    if let handle { ptinspect_curl_easy_cleanup(handle) }
   }
 
   /// Sends `request`, following up to 10 redirects (credentials only to the first host) and
@@ -120,19 +130,16 @@ final class HTTPClient: @unchecked Sendable {
         wait = settings.backoff(attempt)
       }
       attempt += 1
-      Thread.sleep(forTimeInterval: min(wait, settings.maxRetryWait))
+      sleep(seconds: min(wait, settings.maxRetryWait))
     }
   }
 
   /// `Retry-After` in seconds (a number; an HTTP date counts from now).
   static func retryAfter(_ value: String?) -> Double? {
-    guard let value = value?.trimmingCharacters(in: .whitespaces) else { return nil }
+    guard let value = value?.trimming(.whitespaces) else { return nil }
     if let seconds = Double(value) { return max(0, seconds) }
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-    guard let date = f.date(from: value) else { return nil }
-    return max(0, date.timeIntervalSinceNow)
+    guard let time = HTTPDate.parse(value) else { return nil }
+    return max(0, Date(timeIntervalSince1970: time).timeIntervalSinceNow)
   }
 
   /// `scheme://host:port` of a URL, lower-cased, for comparing hosts.
@@ -172,11 +179,14 @@ final class HTTPClient: @unchecked Sendable {
   private func perform(_ request: HTTPRequest) throws(HTTPTransportError) -> HTTPResponse {
     lock.lock()
     defer { lock.unlock() }
-    if handle == nil { handle = curl_easy_init() }
+    if let failure = Self.loadFailure {
+      throw HTTPTransportError(message: failure, retryable: false)
+    }
+    if handle == nil { handle = ptinspect_curl_easy_init() }
     guard let c = handle else {
       throw HTTPTransportError(message: "cannot start libcurl", retryable: false)
     }
-    curl_easy_reset(c)
+    ptinspect_curl_easy_reset(c)
     let transfer = Transfer(
       limit: request.maxBody, rangeAsked: request.range != nil, maxFullBody: request.maxFullBody)
     let box = Unmanaged.passRetained(transfer)
@@ -201,8 +211,8 @@ final class HTTPClient: @unchecked Sendable {
     if request.head { _ = ptinspect_curl_set_long(c, CURLOPT_NOBODY, 1) }
     if let r = request.range { setString(CURLOPT_RANGE, "\(r.lowerBound)-\(r.upperBound - 1)") }
     var list: UnsafeMutablePointer<curl_slist>?
-    for h in request.authHeaders { list = curl_slist_append(list, h) }
-    defer { curl_slist_free_all(list) }
+    for h in request.authHeaders { list = ptinspect_curl_slist_append(list, h) }
+    defer { ptinspect_curl_slist_free_all(list) }
     if let list {
       _ = ptinspect_curl_set_pointer(c, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
     }
@@ -218,14 +228,14 @@ final class HTTPClient: @unchecked Sendable {
       guard let data, let context else { return n }
       let t = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
       let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
+        .trimming(.whitespacesAndNewlines)
       if line.hasPrefix("HTTP/") {
         let parts = line.split(separator: " ")
         t.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
         t.headers = [:]
       } else if let colon = line.firstIndex(of: ":") {
         let key = line[..<colon].lowercased()
-        t.headers[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        t.headers[key] = line[line.index(after: colon)...].trimming(.whitespaces)
       }
       return n
     }
@@ -243,7 +253,7 @@ final class HTTPClient: @unchecked Sendable {
       t.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
       return n
     }
-    let code = curl_easy_perform(c)
+    let code = ptinspect_curl_easy_perform(c)
     meter.add(bytes: transfer.body.count)
     if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.cutOff) {
       throw Self.transportError(code, handle: c)
@@ -258,7 +268,7 @@ final class HTTPClient: @unchecked Sendable {
   private static func transportError(_ code: CURLcode, handle: UnsafeMutableRawPointer)
     -> HTTPTransportError
   {
-    let text = String(cString: curl_easy_strerror(code)).lowercased()
+    let text = String(cString: ptinspect_curl_easy_strerror(code)).lowercased()
     switch code {
     case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
       return HTTPTransportError(message: "cannot resolve the host name (\(text))", retryable: false)

@@ -2,7 +2,11 @@
 // keeps what was fetched and coalesces adjacent and overlapping reads; every answer's ETag and
 // Last-Modified must match the first, so two ranges never come from two versions of the file.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// How to reach one remote file.
 struct RemoteTarget: Sendable {
@@ -25,7 +29,7 @@ public final class HTTPSource: ByteSource, @unchecked Sendable {
   let meter: TransferMeter
   private let client: HTTPClient
   private let settings: RemoteSettings
-  private let lock = NSLock()
+  private let lock = Lock()
   /// Where the first answer came from, after redirects: later ranges are asked there.
   private var resolvedURL: String?
   /// Fetched bytes: disjoint, sorted, never adjacent (merged).

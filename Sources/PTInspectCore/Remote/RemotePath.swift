@@ -3,7 +3,11 @@
 // URL and credentials to fetch them with. A repository without a path stands for its checkpoint,
 // found with the Hub API (or, when the API does not answer, HEAD probes of the usual names).
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A remote checkpoint path.
 public enum RemotePath {
@@ -43,7 +47,7 @@ public enum RemotePath {
     var revision = "main"
     var given = false
     if let at = name.firstIndex(of: "@") {
-      revision = String(name[name.index(after: at)...]).removingPercentEncoding ?? "main"
+      revision = String(name[name.index(after: at)...]).percentDecoded ?? "main"
       name = String(name[..<at])
       given = true
       guard !revision.isEmpty, !name.isEmpty else {
@@ -59,10 +63,7 @@ public enum RemotePath {
 
   /// `RFC 3986` unreserved characters (and `/` when `keepSlash`) kept, the rest percent-encoded.
   static func encode(_ s: String, keepSlash: Bool = true) -> String {
-    var allowed = CharacterSet.alphanumerics.intersection(
-      .init(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
-    allowed.insert(charactersIn: "-._~" + (keepSlash ? "/" : ""))
-    return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    s.percentEncoded(keeping: .unreserved(keepSlash: keepSlash))
   }
 
   /// The URL prefix of a repository on the Hub (`ENDPOINT/datasets/OWNER/REPO`).

@@ -2,7 +2,16 @@
 // --download), and the credentials the environment gives: HF_TOKEN or the Hugging Face token
 // file, AWS keys from the environment or the shared credentials and config files.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
 
 /// Settings for fetching remote checkpoints, set once from the command line.
 public struct RemoteSettings: Sendable {
@@ -33,7 +42,7 @@ public struct RemoteSettings: Sendable {
     get { lock.withLock { stored } }
     set { lock.withLock { stored = newValue } }
   }
-  private static let lock = NSLock()
+  private static let lock = Lock()
   nonisolated(unsafe) private static var stored: RemoteSettings = {
     var s = RemoteSettings()
     s.applyEnvironment()
@@ -62,17 +71,17 @@ public struct RemoteSettings: Sendable {
   /// `$HF_HOME/token`, `HF_HOME` defaulting to `$XDG_CACHE_HOME/huggingface` or
   /// `~/.cache/huggingface`).
   var hfToken: String? {
-    if let t = environment["HF_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines),
+    if let t = environment["HF_TOKEN"]?.trimming(.whitespacesAndNewlines),
       !t.isEmpty
     {
       return t
     }
-    let home = environment["HOME"] ?? NSHomeDirectory()
+    let home = environment["HOME"] ?? homeDirectory()
     let cache = environment["XDG_CACHE_HOME"] ?? home + "/.cache"
     let hfHome = environment["HF_HOME"] ?? cache + "/huggingface"
     let path = environment["HF_TOKEN_PATH"] ?? hfHome + "/token"
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    let token = text.trimming(.whitespacesAndNewlines)
     return token.isEmpty ? nil : token
   }
 
@@ -90,7 +99,7 @@ public struct RemoteSettings: Sendable {
       .first { !$0.isEmpty } ?? "default"
   }
 
-  private var awsHome: String { (environment["HOME"] ?? NSHomeDirectory()) + "/.aws" }
+  private var awsHome: String { (environment["HOME"] ?? homeDirectory()) + "/.aws" }
 
   /// The environment's keys, else the profile's in `~/.aws/credentials`
   /// (`AWS_SHARED_CREDENTIALS_FILE`), else in `~/.aws/config` (`AWS_CONFIG_FILE`).
@@ -143,15 +152,15 @@ public struct RemoteSettings: Sendable {
     var inside = false
     var values: [String: String] = [:]
     for raw in text.split(whereSeparator: \.isNewline) {
-      let line = raw.trimmingCharacters(in: .whitespaces)
+      let line = raw.trimming(.whitespaces)
       if line.hasPrefix("#") || line.hasPrefix(";") || line.isEmpty { continue }
       if line.hasPrefix("[") {
-        inside = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces) == section
+        inside = line.dropFirst().dropLast().trimming(.whitespaces) == section
         continue
       }
       guard inside, let eq = line.firstIndex(of: "=") else { continue }
-      let key = line[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-      values[key] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+      let key = line[..<eq].trimming(.whitespaces).lowercased()
+      values[key] = line[line.index(after: eq)...].trimming(.whitespaces)
     }
     return values
   }

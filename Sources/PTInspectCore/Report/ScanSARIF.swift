@@ -3,7 +3,11 @@
 // byte offset); files that could not be read are tool execution notifications. Every member is
 // always present (SARIF has no nulls), so the structs hold no optionals.
 
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A SARIF 2.1.0 log with one run.
 public struct SARIFLog: Sendable, Encodable {
@@ -148,9 +152,7 @@ struct SARIFLocation: Sendable, Encodable {
 
   /// A relative path as a URI reference: `%20` for a space, and so on.
   static func uri(_ path: String) -> String {
-    var allowed = CharacterSet.urlPathAllowed
-    allowed.remove(charactersIn: ":")
-    return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    path.percentEncoded(keeping: .pathWithoutColon)
   }
 
   enum CodingKeys: String, CodingKey { case physicalLocation, logicalLocations }

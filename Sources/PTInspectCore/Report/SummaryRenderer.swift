@@ -311,7 +311,7 @@ public enum SummaryRenderer {
   public static func costLine(_ cost: SourceCost, fileBytes: Int64) -> String {
     let share = fileBytes > 0 ? Double(cost.bytesFetched) / Double(fileBytes) * 100 : 0
     return
-      "fetched \(Format.count(cost.bytesFetched)) bytes (\(String(format: share < 0.1 ? "%.3f" : "%.1f", share))% of \(Format.bytes(fileBytes))) in \(cost.requests) request\(cost.requests == 1 ? "" : "s"), \(String(format: "%.2f", cost.seconds)) s: \(cost.url)"
+      "fetched \(Format.count(cost.bytesFetched)) bytes (\(cFormat(share < 0.1 ? "%.3f" : "%.1f", share))% of \(Format.bytes(fileBytes))) in \(cost.requests) request\(cost.requests == 1 ? "" : "s"), \(cFormat("%.2f", cost.seconds)) s: \(cost.url)"
   }
 
   /// The summary as Markdown, ready to post in a pull request.

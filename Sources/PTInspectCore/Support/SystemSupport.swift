@@ -1,5 +1,6 @@
 // SystemSupport.swift: the few things Foundation gave that FoundationEssentials does not, in
-// plain C library calls: printf-style number formatting, a lock, writing to a file descriptor.
+// plain C library calls: printf-style number formatting, a lock, writing to a file descriptor,
+// a detached thread, sleeping, the home folder. (The text encodings are in TextEncoding.swift.)
 // With them the release binary links FoundationEssentials only (no ICU, no full Foundation).
 
 #if canImport(Glibc)
@@ -56,6 +57,55 @@ package func writeAll(_ fd: Int32, _ bytes: some Collection<UInt8>) {
     }
     rest = rest.dropFirst(written)
   }
+}
+
+/// Runs `body` on a new detached thread (what `Thread.detachNewThread` did).
+package func detachThread(_ body: @escaping @Sendable () -> Void) {
+  final class Box: @unchecked Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+  }
+  let box = Unmanaged.passRetained(Box(body)).toOpaque()
+  #if canImport(Darwin)
+    var thread: pthread_t?
+  #else
+    var thread = pthread_t()
+  #endif
+  let started = pthread_create(
+    &thread, nil,
+    { context in
+      #if !canImport(Darwin)
+        guard let context else { return nil }
+      #endif
+      Unmanaged<Box>.fromOpaque(context).takeRetainedValue().body()
+      return nil
+    }, box)
+  guard started == 0 else {  // no thread to be had: run it here rather than not at all
+    Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+    return
+  }
+  #if canImport(Darwin)
+    if let thread { pthread_detach(thread) }
+  #else
+    pthread_detach(thread)
+  #endif
+}
+
+/// Sleeps for `seconds` (what `Thread.sleep(forTimeInterval:)` did); at most a day at a time.
+package func sleep(seconds: Double) {
+  guard seconds > 0 else { return }
+  let clamped = min(seconds, 86_400)
+  var request = timespec(
+    tv_sec: Int(clamped), tv_nsec: Int((clamped - clamped.rounded(.down)) * 1_000_000_000))
+  var remaining = timespec()
+  while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
+
+/// The user's home folder from the password database (what `NSHomeDirectory()` gave when
+/// `HOME` is unset), or `/`.
+package func homeDirectory() -> String {
+  guard let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir else { return "/" }
+  return String(cString: dir)
 }
 
 /// Writes `text` to standard error.

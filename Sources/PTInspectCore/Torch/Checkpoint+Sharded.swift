@@ -2,7 +2,13 @@
 // `pytorch_model.bin.index.json`, or a folder holding one), read as one model. Shards are
 // found relative to the index, on disk or remote.
 
-import Foundation
+import Dispatch
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension Checkpoint {
   /// Opens the index in `source` and every shard it lists; `path` is how the checkpoint is
@@ -163,7 +169,7 @@ extension Checkpoint {
     let group = DispatchGroup()
     for _ in 0..<max(1, min(width, paths.count)) {
       group.enter()
-      Thread.detachNewThread {
+      detachThread {
         while true {
           let i = next.withLock { n -> Int in
             defer { n += 1 }

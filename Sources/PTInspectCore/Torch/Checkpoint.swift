@@ -2,8 +2,13 @@
 // is opened: identify the container, read its contents, decode the main pickle, interpret it,
 // then one assembly step for every format (storage checks, model location, ties).
 
-import Foundation
 import Pickle
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// A global a pickle of the checkpoint names, with the pickle's name.
 package struct NamedGlobal: Sendable, Equatable {
