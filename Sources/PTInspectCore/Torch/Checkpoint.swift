@@ -344,6 +344,9 @@ extension Checkpoint {
     // The records in file order (those the container lists), then as tensors first use them;
     // `position` finds a record with one lookup per view.
     var records = contents.storageOrder.compactMap { contents.storages[$0] }
+    // A zip lists no storages up front: each tensor adds its own, so the array is sized once
+    // (growing it by doubling held two copies of the records at the peak of a large file).
+    records.reserveCapacity(records.count + tensors.count)
     var position: [StorageID: Int] = [:]
     position.reserveCapacity(max(records.count, tensors.count))
     for (i, r) in records.enumerated() { position[r.id] = i }
