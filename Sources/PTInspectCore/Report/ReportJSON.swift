@@ -30,14 +30,14 @@ public enum ReportJSON {
     return String(decoding: w.bytes, as: UTF8.self)
   }
 
-  /// Writes `value` and a newline through `sink` in chunks of about 64 KiB as it goes, so a large
+  /// Writes `value` and a newline through `sink` in chunks of about 1 MiB as it goes, so a large
   /// report never sits in memory as one string. A failure may come after some chunks went out.
   public static func stream<T: Encodable>(
     _ value: T, layout: JSONLayout = .pretty, to sink: @escaping ([UInt8]) -> Void
   ) throws {
-    var w = JSONWriter(layout: layout, capacity: 1 << 17, sink: sink)
+    var w = JSONWriter(layout: layout, capacity: JSONWriter.flushSize + (1 << 16), sink: sink)
     try write(value, to: &w, rawRows: true)
-    w.bytes.append(0x0A)
+    w.append("\n")
     w.flush()
   }
 
@@ -50,58 +50,174 @@ public enum ReportJSON {
 
 /// The output buffer, the layout and the current depth. Containers are written through it, so a
 /// row that writes itself (`JSONRawWritable`) lands at the right indent in either layout.
-struct JSONWriter {
-  var bytes: [UInt8] = []
+/// The bytes live in one growable buffer of its own (no Array appends); a member's comma, newline
+/// and indent are one copy from a precomputed run.
+struct JSONWriter: ~Copyable {
+  /// `count` bytes written, of room for `capacity`.
+  private var base: UnsafeMutablePointer<UInt8>
+  private(set) var count = 0
+  private var capacity: Int
   let pretty: Bool
   /// Spaces before a member of the container being written (pretty layout).
   private(set) var indent = 0
+  /// `,` `\n` and `runSpaces` spaces: what goes before a member, taken whole.
+  private let run: UnsafeMutablePointer<UInt8>
+  private static let runSpaces = 254
   private let sink: (([UInt8]) -> Void)?
+  /// What `flushIfFull` hands to the sink at a time.
+  static let flushSize = 1 << 20
 
   init(layout: JSONLayout, capacity: Int, sink: (([UInt8]) -> Void)?) {
     pretty = layout == .pretty
-    bytes.reserveCapacity(capacity)
+    self.capacity = max(capacity, 4096)
+    base = .allocate(capacity: self.capacity)
+    run = .allocate(capacity: Self.runSpaces + 2)
+    run[0] = 0x2C
+    run[1] = 0x0A
+    (run + 2).initialize(repeating: 0x20, count: Self.runSpaces)
     self.sink = sink
   }
 
-  /// `{` or `[`: members that follow are one level deeper.
-  mutating func open(_ bracket: UInt8) {
-    bytes.append(bracket)
-    indent += 2
+  deinit {
+    base.deallocate()
+    run.deallocate()
   }
 
-  /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
-  mutating func member(first: Bool) {
-    if !first { bytes.append(0x2C) }
-    if pretty { newline() }
-  }
+  /// The bytes written and not yet handed to the sink.
+  var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
-  /// `}` or `]`, on its own line (pretty) unless the container is empty.
-  mutating func close(_ bracket: UInt8, empty: Bool) {
-    indent -= 2
-    if pretty && !empty { newline() }
-    bytes.append(bracket)
-  }
-
-  /// A newline and the indent.
-  private mutating func newline() {
-    bytes.append(0x0A)
-    for _ in 0..<indent { bytes.append(0x20) }
-  }
-
-  /// `count` bytes at `start`. Most runs a report writes are a few bytes (keys, numbers,
-  /// punctuation), for which appending byte by byte costs a tenth of a bulk append's set-up.
+  /// Room for `n` more bytes: the unchecked `put`s below may then write that many.
   @inline(__always)
-  mutating func append(_ start: UnsafePointer<UInt8>, count: Int) {
-    if count <= 24 {
-      for k in 0..<count { bytes.append(start[k]) }
-    } else {
-      bytes.append(contentsOf: UnsafeBufferPointer(start: start, count: count))
-    }
+  mutating func reserve(_ n: Int) {
+    if capacity &- count < n { grow(n) }
+  }
+
+  @inline(never)
+  private mutating func grow(_ n: Int) {
+    var newCapacity = capacity &* 2
+    while newCapacity &- count < n { newCapacity &*= 2 }
+    let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+    grown.initialize(from: base, count: count)
+    base.deallocate()
+    base = grown
+    capacity = newCapacity
+  }
+
+  /// One byte, within what was reserved.
+  @inline(__always)
+  mutating func put(_ byte: UInt8) {
+    base[count] = byte
+    count &+= 1
+  }
+
+  /// `n` bytes at `start`, within what was reserved.
+  @inline(__always)
+  mutating func put(_ start: UnsafePointer<UInt8>, _ n: Int) {
+    UnsafeMutableRawPointer(base + count).copyMemory(from: start, byteCount: n)
+    count &+= n
+  }
+
+  /// `count` bytes at `start`.
+  @inline(__always)
+  mutating func append(_ start: UnsafePointer<UInt8>, count n: Int) {
+    reserve(n)
+    put(start, n)
   }
 
   /// Bytes known at compile time.
+  @inline(__always)
   mutating func append(_ s: StaticString) {
     append(s.utf8Start, count: s.utf8CodeUnitCount)
+  }
+
+  /// A string's bytes as they are (a number's text).
+  mutating func appendVerbatim(_ s: String) {
+    var text = s
+    text.withUTF8 { utf8 in
+      if let start = utf8.baseAddress { append(start, count: utf8.count) }
+    }
+  }
+
+  /// `{` or `[`: members that follow are one level deeper.
+  @inline(__always)
+  mutating func open(_ bracket: UInt8) {
+    reserve(1)
+    put(bracket)
+    indent &+= 2
+  }
+
+  /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
+  @inline(__always)
+  mutating func member(first: Bool) {
+    if pretty {
+      if indent <= Self.runSpaces {
+        let skip = first ? 1 : 0
+        let n = 2 &+ indent &- skip
+        reserve(n)
+        put(run + skip, n)
+      } else {
+        deepMember(first: first)
+      }
+    } else if !first {
+      reserve(1)
+      put(0x2C)
+    }
+  }
+
+  /// `member` past the run of spaces.
+  @inline(never)
+  private mutating func deepMember(first: Bool) {
+    reserve(2 &+ indent)
+    if !first { put(0x2C) }
+    newline()
+  }
+
+  /// `}` or `]`, on its own line (pretty) unless the container is empty.
+  @inline(__always)
+  mutating func close(_ bracket: UInt8, empty: Bool) {
+    indent &-= 2
+    if pretty && !empty {
+      reserve(2 &+ indent)
+      if indent <= Self.runSpaces { put(run + 1, 1 &+ indent) } else { newline() }
+    } else {
+      reserve(1)
+    }
+    put(bracket)
+  }
+
+  /// A newline and the indent, within what was reserved.
+  private mutating func newline() {
+    put(0x0A)
+    (base + count).initialize(repeating: 0x20, count: indent)
+    count &+= indent
+  }
+
+  /// Before an object's member: `member(first:)`, then the key, quoted, and its colon.
+  @inline(__always)
+  mutating func memberKey(first: Bool, _ key: StaticString) {
+    let n = key.utf8CodeUnitCount
+    reserve(indent &+ n &+ 8)
+    if pretty {
+      if indent <= Self.runSpaces {
+        let skip = first ? 1 : 0
+        put(run + skip, 2 &+ indent &- skip)
+      } else {
+        if !first { put(0x2C) }
+        newline()
+      }
+      put(0x22)
+      put(key.utf8Start, n)
+      put(0x22)
+      put(0x20)
+      put(0x3A)
+      put(0x20)
+    } else {
+      if !first { put(0x2C) }
+      put(0x22)
+      put(key.utf8Start, n)
+      put(0x22)
+      put(0x3A)
+    }
   }
 
   /// A key, quoted, and its colon: `"key" : ` or `"key":`.
@@ -118,62 +234,113 @@ struct JSONWriter {
 
   /// An integer's digits, written in place (no String).
   mutating func int(_ value: Int64) {
-    if value < 0 { bytes.append(0x2D) }
+    reserve(20)
+    if value < 0 { put(0x2D) }
     var magnitude = value.magnitude
-    if magnitude < 10 { return bytes.append(0x30 &+ UInt8(magnitude)) }
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-      var i = digits.count
-      while magnitude > 0 {
-        i -= 1
-        digits[i] = 0x30 &+ UInt8(magnitude % 10)
-        magnitude /= 10
-      }
-      if let base = digits.baseAddress { append(base + i, count: digits.count - i) }
+    if magnitude < 10 { return put(0x30 &+ UInt8(truncatingIfNeeded: magnitude)) }
+    var digits = 2
+    var rest = magnitude / 100
+    while rest > 0 {
+      digits &+= 1
+      rest /= 10
     }
+    var at = base + count + digits
+    while magnitude > 0 {
+      at -= 1
+      let (q, r) = magnitude.quotientAndRemainder(dividingBy: 10)
+      at.pointee = 0x30 &+ UInt8(truncatingIfNeeded: r)
+      magnitude = q
+    }
+    count &+= digits
   }
 
-  /// `s` as a JSON string literal: one pass over its UTF-8 bytes, runs that need no escaping
-  /// copied whole.
+  /// `s` as a JSON string literal: a string that needs no escaping (found eight bytes at a time)
+  /// is copied whole, else one pass copies the runs between escapes.
   mutating func string(_ s: String) {
     var text = s
     text.withUTF8 { utf8 in
-      bytes.append(0x22)
-      var run = 0
-      for i in 0..<utf8.count {
-        let byte = utf8[i]
-        guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-        if run < i, let base = utf8.baseAddress { append(base + run, count: i - run) }
-        run = i + 1
-        switch byte {
-        case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-        case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
-        case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
-        case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-        default:
-          let hex: StaticString = "0123456789abcdef"
-          let digits = hex.utf8Start
-          bytes.append(contentsOf: [
-            0x5C, 0x75, 0x30, 0x30, digits[Int(byte >> 4)], digits[Int(byte & 0xF)],
-          ])
-        }
+      guard let start = utf8.baseAddress else {
+        reserve(2)
+        put(0x22)
+        return put(0x22)
       }
-      if run < utf8.count, let base = utf8.baseAddress {
-        append(base + run, count: utf8.count - run)
-      }
-      bytes.append(0x22)
+      let n = utf8.count
+      let clean = Self.cleanPrefix(start, n)
+      reserve(n &+ 2)
+      put(0x22)
+      put(start, clean)
+      if clean < n { escape(start, from: clean, to: n) }
+      reserve(1)
+      put(0x22)
     }
   }
 
-  /// Hands the bytes so far to the sink once there are 64 KiB of them.
+  /// How many bytes at `start` need no escaping before the first that does (`n` if none).
+  @inline(__always)
+  private static func cleanPrefix(_ start: UnsafePointer<UInt8>, _ n: Int) -> Int {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    var i = 0
+    let raw = UnsafeRawPointer(start)
+    while i &+ 8 <= n {
+      let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+      // A byte below 0x20, or equal to `"` or `\` (exact: no false positives for any byte).
+      let control = (x &- ones &* 0x20) & ~x
+      let quote = x ^ (ones &* 0x22)
+      let slash = x ^ (ones &* 0x5C)
+      let found = control | ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash)
+      if found & highs != 0 { break }
+      i &+= 8
+    }
+    while i < n {
+      let byte = start[i]
+      if byte < 0x20 || byte == 0x22 || byte == 0x5C { return i }
+      i &+= 1
+    }
+    return n
+  }
+
+  /// The bytes `from..<to` at `start`, escaped: runs that need none copied whole.
+  @inline(never)
+  private mutating func escape(_ start: UnsafePointer<UInt8>, from: Int, to: Int) {
+    var run = from
+    for i in from..<to {
+      let byte = start[i]
+      guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+      reserve(i &- run &+ 6)
+      put(start + run, i &- run)
+      run = i &+ 1
+      put(0x5C)
+      switch byte {
+      case 0x22: put(0x22)
+      case 0x5C: put(0x5C)
+      case 0x0A: put(0x6E)
+      case 0x0D: put(0x72)
+      case 0x09: put(0x74)
+      default:
+        let hex: StaticString = "0123456789abcdef"
+        let digits = hex.utf8Start
+        put(0x75)
+        put(0x30)
+        put(0x30)
+        put(digits[Int(byte >> 4)])
+        put(digits[Int(byte & 0xF)])
+      }
+    }
+    reserve(to &- run)
+    put(start + run, to &- run)
+  }
+
+  /// Hands the bytes so far to the sink once there are `flushSize` of them.
+  @inline(__always)
   mutating func flushIfFull() {
-    if sink != nil, bytes.count >= 1 << 16 { flush() }
+    if count >= Self.flushSize { flush() }
   }
 
   mutating func flush() {
     guard let sink else { return }
     sink(bytes)
-    bytes.removeAll(keepingCapacity: true)
+    count = 0
   }
 }
 
@@ -237,7 +404,7 @@ final class JSONBox {
   func write(to w: inout JSONWriter) throws {
     switch kind {
     case .null: w.null()
-    case .scalar: w.bytes.append(contentsOf: text.utf8)
+    case .scalar: w.appendVerbatim(text)
     case .string: w.string(text)
     case .raw: try raw?.writeJSON(to: &w)
     case .array:
@@ -519,13 +686,10 @@ struct JSONObjectWriter {
   private var first = true
   init(_ w: inout JSONWriter) { w.open(0x7B) }
 
+  @inline(__always)
   mutating func key(_ key: StaticString, _ w: inout JSONWriter) {
-    w.member(first: first)
+    w.memberKey(first: first, key)
     first = false
-    w.bytes.append(0x22)
-    w.append(key)
-    w.bytes.append(0x22)
-    w.colon()
   }
   mutating func string(_ key: StaticString, _ value: String?, _ w: inout JSONWriter) {
     self.key(key, &w)
@@ -542,18 +706,31 @@ struct JSONObjectWriter {
   mutating func ints(_ key: StaticString, _ values: [Int64], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    for (i, v) in values.enumerated() {
+    for i in values.indices {
       w.member(first: i == 0)
-      w.int(v)
+      w.int(values[i])
     }
     w.close(0x5D, empty: values.isEmpty)
   }
   mutating func strings(_ key: StaticString, _ values: [String], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    for (i, v) in values.enumerated() {
+    for i in values.indices {
       w.member(first: i == 0)
-      w.string(v)
+      w.string(values[i])
+    }
+    w.close(0x5D, empty: values.isEmpty)
+  }
+  /// Rows that write themselves, handed to the sink as the buffer fills.
+  mutating func rows<Row: JSONRawWritable>(
+    _ key: StaticString, _ values: [Row], _ w: inout JSONWriter
+  ) throws {
+    self.key(key, &w)
+    w.open(0x5B)
+    for i in values.indices {
+      w.member(first: i == 0)
+      try values[i].writeJSON(to: &w)
+      w.flushIfFull()
     }
     w.close(0x5D, empty: values.isEmpty)
   }
