@@ -51,17 +51,19 @@ public enum ReportJSON {
 /// The output buffer, the layout and the current depth. Containers are written through it, so a
 /// row that writes itself (`JSONRawWritable`) lands at the right indent in either layout.
 /// The bytes live in one growable buffer of its own (no Array appends); a member's comma, newline
-/// and indent are one copy from a precomputed run.
+/// and indent are one copy from a precomputed run, and short runs are copied by words, not
+/// through memcpy.
 struct JSONWriter: ~Copyable {
   /// `count` bytes written, of room for `capacity`.
-  private var base: UnsafeMutablePointer<UInt8>
+  private var base: UnsafeMutableRawPointer
   private(set) var count = 0
   private var capacity: Int
   let pretty: Bool
   /// Spaces before a member of the container being written (pretty layout).
   private(set) var indent = 0
-  /// `,` `\n` and `runSpaces` spaces: what goes before a member, taken whole.
-  private let run: UnsafeMutablePointer<UInt8>
+  /// `,` `\n` and `runSpaces` spaces (and 16 more, read past by block copies): what goes before
+  /// a member, taken whole.
+  private let run: UnsafeMutableRawPointer
   private static let runSpaces = 254
   private let sink: (([UInt8]) -> Void)?
   /// What `flushIfFull` hands to the sink at a time.
@@ -70,11 +72,11 @@ struct JSONWriter: ~Copyable {
   init(layout: JSONLayout, capacity: Int, sink: (([UInt8]) -> Void)?) {
     pretty = layout == .pretty
     self.capacity = max(capacity, 4096)
-    base = .allocate(capacity: self.capacity)
-    run = .allocate(capacity: Self.runSpaces + 2)
-    run[0] = 0x2C
-    run[1] = 0x0A
-    (run + 2).initialize(repeating: 0x20, count: Self.runSpaces)
+    base = .allocate(byteCount: self.capacity, alignment: 16)
+    run = .allocate(byteCount: Self.runSpaces + 2 + 16, alignment: 16)
+    run.initializeMemory(as: UInt8.self, repeating: 0x20, count: Self.runSpaces + 2 + 16)
+    run.storeBytes(of: 0x2C, as: UInt8.self)
+    run.storeBytes(of: 0x0A, toByteOffset: 1, as: UInt8.self)
     self.sink = sink
   }
 
@@ -84,7 +86,9 @@ struct JSONWriter: ~Copyable {
   }
 
   /// The bytes written and not yet handed to the sink.
-  var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+  var bytes: [UInt8] {
+    Array(UnsafeRawBufferPointer(start: base, count: count))
+  }
 
   /// Room for `n` more bytes: the unchecked `put`s below may then write that many.
   @inline(__always)
@@ -96,8 +100,8 @@ struct JSONWriter: ~Copyable {
   private mutating func grow(_ n: Int) {
     var newCapacity = capacity &* 2
     while newCapacity &- count < n { newCapacity &*= 2 }
-    let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-    grown.initialize(from: base, count: count)
+    let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+    grown.copyMemory(from: base, byteCount: count)
     base.deallocate()
     base = grown
     capacity = newCapacity
@@ -106,15 +110,58 @@ struct JSONWriter: ~Copyable {
   /// One byte, within what was reserved.
   @inline(__always)
   mutating func put(_ byte: UInt8) {
-    base[count] = byte
+    base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
     count &+= 1
+  }
+
+  /// Two, four bytes (in memory order: the low byte first), within what was reserved.
+  @inline(__always)
+  private mutating func put16(_ bytes: UInt16) {
+    base.storeBytes(of: bytes, toByteOffset: count, as: UInt16.self)
+    count &+= 2
+  }
+
+  @inline(__always)
+  private mutating func put32(_ bytes: UInt32) {
+    base.storeBytes(of: bytes, toByteOffset: count, as: UInt32.self)
+    count &+= 4
   }
 
   /// `n` bytes at `start`, within what was reserved.
   @inline(__always)
-  mutating func put(_ start: UnsafePointer<UInt8>, _ n: Int) {
-    UnsafeMutableRawPointer(base + count).copyMemory(from: start, byteCount: n)
+  mutating func put(_ start: UnsafeRawPointer, _ n: Int) {
+    Self.copy(base + count, start, n)
     count &+= n
+  }
+
+  /// Copies `n` bytes, reading and writing only those: words for short runs, memcpy for long.
+  @inline(__always)
+  private static func copy(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
+    if n >= 8 {
+      if n > 64 { return to.copyMemory(from: from, byteCount: n) }
+      var i = 0
+      while i &+ 8 < n {
+        to.storeBytes(
+          of: from.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i,
+          as: UInt64.self)
+        i &+= 8
+      }
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self), toByteOffset: n &- 8,
+        as: UInt64.self)
+    } else if n >= 4 {
+      let head = from.loadUnaligned(as: UInt32.self)
+      let tail = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+      to.storeBytes(of: head, as: UInt32.self)
+      to.storeBytes(of: tail, toByteOffset: n &- 4, as: UInt32.self)
+    } else if n > 0 {
+      let head = from.load(as: UInt8.self)
+      let middle = from.load(fromByteOffset: n >> 1, as: UInt8.self)
+      let tail = from.load(fromByteOffset: n &- 1, as: UInt8.self)
+      to.storeBytes(of: head, as: UInt8.self)
+      to.storeBytes(of: middle, toByteOffset: n >> 1, as: UInt8.self)
+      to.storeBytes(of: tail, toByteOffset: n &- 1, as: UInt8.self)
+    }
   }
 
   /// `count` bytes at `start`.
@@ -146,49 +193,55 @@ struct JSONWriter: ~Copyable {
     indent &+= 2
   }
 
-  /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
+  /// The run before a member, within what was reserved (`indent` + 18 bytes): a comma unless
+  /// it is the first, then, pretty, a new line at the indent.
   @inline(__always)
-  mutating func member(first: Bool) {
+  private mutating func separator(first: Bool) {
     if pretty {
       if indent <= Self.runSpaces {
+        // Copied in 16-byte blocks: the run has 16 bytes of spaces after its end, the buffer
+        // the room reserved, and `count` moves by the run's length.
         let skip = first ? 1 : 0
         let n = 2 &+ indent &- skip
-        reserve(n)
-        put(run + skip, n)
+        let from = run + skip
+        let to = base + count
+        var i = 0
+        repeat {
+          to.storeBytes(
+            of: from.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), toByteOffset: i,
+            as: SIMD16<UInt8>.self)
+          i &+= 16
+        } while i < n
+        count &+= n
       } else {
-        deepMember(first: first)
+        if !first { put(0x2C) }
+        newline()
       }
     } else if !first {
-      reserve(1)
       put(0x2C)
     }
   }
 
-  /// `member` past the run of spaces.
-  @inline(never)
-  private mutating func deepMember(first: Bool) {
-    reserve(2 &+ indent)
-    if !first { put(0x2C) }
-    newline()
+  /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
+  @inline(__always)
+  mutating func member(first: Bool) {
+    reserve(indent &+ 18)
+    separator(first: first)
   }
 
   /// `}` or `]`, on its own line (pretty) unless the container is empty.
   @inline(__always)
   mutating func close(_ bracket: UInt8, empty: Bool) {
     indent &-= 2
-    if pretty && !empty {
-      reserve(2 &+ indent)
-      if indent <= Self.runSpaces { put(run + 1, 1 &+ indent) } else { newline() }
-    } else {
-      reserve(1)
-    }
+    reserve(indent &+ 18)
+    if pretty && !empty { separator(first: true) }
     put(bracket)
   }
 
   /// A newline and the indent, within what was reserved.
   private mutating func newline() {
     put(0x0A)
-    (base + count).initialize(repeating: 0x20, count: indent)
+    (base + count).initializeMemory(as: UInt8.self, repeating: 0x20, count: indent)
     count &+= indent
   }
 
@@ -196,28 +249,11 @@ struct JSONWriter: ~Copyable {
   @inline(__always)
   mutating func memberKey(first: Bool, _ key: StaticString) {
     let n = key.utf8CodeUnitCount
-    reserve(indent &+ n &+ 8)
-    if pretty {
-      if indent <= Self.runSpaces {
-        let skip = first ? 1 : 0
-        put(run + skip, 2 &+ indent &- skip)
-      } else {
-        if !first { put(0x2C) }
-        newline()
-      }
-      put(0x22)
-      put(key.utf8Start, n)
-      put(0x22)
-      put(0x20)
-      put(0x3A)
-      put(0x20)
-    } else {
-      if !first { put(0x2C) }
-      put(0x22)
-      put(key.utf8Start, n)
-      put(0x22)
-      put(0x3A)
-    }
+    reserve(indent &+ n &+ 24)
+    separator(first: first)
+    put(0x22)
+    put(key.utf8Start, n)
+    if pretty { put32(0x203A_2022) } else { put16(0x3A22) }  // `" : ` or `":`
   }
 
   /// A key, quoted, and its colon: `"key" : ` or `"key":`.
@@ -228,9 +264,22 @@ struct JSONWriter: ~Copyable {
 
   mutating func colon() { append(pretty ? " : " : ":") }
 
-  mutating func null() { append("null") }
+  @inline(__always)
+  mutating func null() {
+    reserve(4)
+    put32(0x6C6C_756E)  // null
+  }
 
-  mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
+  @inline(__always)
+  mutating func bool(_ value: Bool) {
+    reserve(5)
+    if value {
+      put32(0x6575_7274)  // true
+    } else {
+      put32(0x736C_6166)  // fals
+      put(0x65)
+    }
+  }
 
   /// An integer's digits, written in place (no String).
   mutating func int(_ value: Int64) {
@@ -248,7 +297,7 @@ struct JSONWriter: ~Copyable {
     while magnitude > 0 {
       at -= 1
       let (q, r) = magnitude.quotientAndRemainder(dividingBy: 10)
-      at.pointee = 0x30 &+ UInt8(truncatingIfNeeded: r)
+      at.storeBytes(of: 0x30 &+ UInt8(truncatingIfNeeded: r), as: UInt8.self)
       magnitude = q
     }
     count &+= digits
@@ -256,58 +305,73 @@ struct JSONWriter: ~Copyable {
 
   /// `s` as a JSON string literal: a string that needs no escaping (found eight bytes at a time)
   /// is copied whole, else one pass copies the runs between escapes.
+  @inline(__always)
   mutating func string(_ s: String) {
-    var text = s
-    text.withUTF8 { utf8 in
-      guard let start = utf8.baseAddress else {
-        reserve(2)
-        put(0x22)
-        return put(0x22)
-      }
-      let n = utf8.count
-      let clean = Self.cleanPrefix(start, n)
-      reserve(n &+ 2)
-      put(0x22)
-      put(start, clean)
-      if clean < n { escape(start, from: clean, to: n) }
-      reserve(1)
-      put(0x22)
+    let done: Void? = s.utf8.withContiguousStorageIfAvailable { utf8 in
+      quoted(UnsafeRawPointer(utf8.baseAddress), utf8.count)
+    }
+    if done == nil {
+      var text = s
+      text.withUTF8 { quoted(UnsafeRawPointer($0.baseAddress), $0.count) }
     }
   }
 
-  /// How many bytes at `start` need no escaping before the first that does (`n` if none).
+  /// The `n` UTF-8 bytes at `start`, quoted and escaped.
+  private mutating func quoted(_ start: UnsafeRawPointer?, _ n: Int) {
+    reserve(n &+ 2)
+    put(0x22)
+    if let start, n > 0 {
+      if Self.needsNoEscape(start, n) { put(start, n) } else { escape(start, n) }
+    }
+    put(0x22)
+  }
+
+  /// Whether the `n` (> 0) bytes at `start` hold no byte below 0x20, no `"` and no `\`: eight
+  /// at a time (overlapping at the end), reading only those bytes.
   @inline(__always)
-  private static func cleanPrefix(_ start: UnsafePointer<UInt8>, _ n: Int) -> Int {
+  private static func needsNoEscape(_ start: UnsafeRawPointer, _ n: Int) -> Bool {
     let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    var i = 0
-    let raw = UnsafeRawPointer(start)
-    while i &+ 8 <= n {
-      let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-      // A byte below 0x20, or equal to `"` or `\` (exact: no false positives for any byte).
-      let control = (x &- ones &* 0x20) & ~x
+    /// Whether a byte of `x` is below 0x20, `"` or `\` (exact: each term is).
+    func special(_ x: UInt64) -> UInt64 {
       let quote = x ^ (ones &* 0x22)
       let slash = x ^ (ones &* 0x5C)
-      let found = control | ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash)
-      if found & highs != 0 { break }
-      i &+= 8
+      let control = (x &- ones &* 0x20) & ~x
+      return (control | (quote &- ones) & ~quote | (slash &- ones) & ~slash) & (ones &* 0x80)
     }
-    while i < n {
-      let byte = start[i]
-      if byte < 0x20 || byte == 0x22 || byte == 0x5C { return i }
-      i &+= 1
+    if n >= 8 {
+      var found: UInt64 = 0
+      var i = 0
+      while i &+ 8 < n {
+        found |= special(start.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        i &+= 8
+      }
+      found |= special(start.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self))
+      return found == 0
     }
-    return n
+    var x: UInt64
+    if n >= 4 {
+      x =
+        UInt64(start.loadUnaligned(as: UInt32.self))
+        | UInt64(start.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) << 32
+    } else {
+      // The other bytes are spaces, which need no escape.
+      x =
+        0x2020_2020_2000_0000 | UInt64(start.load(as: UInt8.self))
+        | UInt64(start.load(fromByteOffset: n >> 1, as: UInt8.self)) << 8
+        | UInt64(start.load(fromByteOffset: n &- 1, as: UInt8.self)) << 16
+    }
+    return special(x) == 0
   }
 
-  /// The bytes `from..<to` at `start`, escaped: runs that need none copied whole.
+  /// The `n` bytes at `start`, escaped: runs that need none copied whole.
   @inline(never)
-  private mutating func escape(_ start: UnsafePointer<UInt8>, from: Int, to: Int) {
-    var run = from
-    for i in from..<to {
-      let byte = start[i]
+  private mutating func escape(_ start: UnsafeRawPointer, _ n: Int) {
+    let bytes = start.assumingMemoryBound(to: UInt8.self)
+    var run = 0
+    for i in 0..<n {
+      let byte = bytes[i]
       guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-      reserve(i &- run &+ 6)
+      reserve(i &- run &+ 7)
       put(start + run, i &- run)
       run = i &+ 1
       put(0x5C)
@@ -327,8 +391,8 @@ struct JSONWriter: ~Copyable {
         put(digits[Int(byte & 0xF)])
       }
     }
-    reserve(to &- run)
-    put(start + run, to &- run)
+    reserve(n &- run &+ 1)
+    put(start + run, n &- run)
   }
 
   /// Hands the bytes so far to the sink once there are `flushSize` of them.
@@ -684,6 +748,7 @@ protocol JSONRawWritable {
 /// Writes an object's members from pairs given in sorted key order.
 struct JSONObjectWriter {
   private var first = true
+  @inline(__always)
   init(_ w: inout JSONWriter) { w.open(0x7B) }
 
   @inline(__always)
@@ -691,14 +756,17 @@ struct JSONObjectWriter {
     w.memberKey(first: first, key)
     first = false
   }
+  @inline(__always)
   mutating func string(_ key: StaticString, _ value: String?, _ w: inout JSONWriter) {
     self.key(key, &w)
     if let value { w.string(value) } else { w.null() }
   }
+  @inline(__always)
   mutating func int(_ key: StaticString, _ value: Int64, _ w: inout JSONWriter) {
     self.key(key, &w)
     w.int(value)
   }
+  @inline(__always)
   mutating func bool(_ key: StaticString, _ value: Bool?, _ w: inout JSONWriter) {
     self.key(key, &w)
     if let value { w.bool(value) } else { w.null() }
@@ -706,31 +774,38 @@ struct JSONObjectWriter {
   mutating func ints(_ key: StaticString, _ values: [Int64], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    for i in values.indices {
-      w.member(first: i == 0)
-      w.int(values[i])
+    values.withUnsafeBufferPointer { values in
+      for i in values.indices {
+        w.member(first: i == 0)
+        w.int(values[i])
+      }
     }
     w.close(0x5D, empty: values.isEmpty)
   }
   mutating func strings(_ key: StaticString, _ values: [String], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    for i in values.indices {
-      w.member(first: i == 0)
-      w.string(values[i])
+    values.withUnsafeBufferPointer { values in
+      for i in values.indices {
+        w.member(first: i == 0)
+        w.string(values[i])
+      }
     }
     w.close(0x5D, empty: values.isEmpty)
   }
-  /// Rows that write themselves, handed to the sink as the buffer fills.
+  /// Rows that write themselves (read in place, not copied), handed to the sink as the buffer
+  /// fills.
   mutating func rows<Row: JSONRawWritable>(
     _ key: StaticString, _ values: [Row], _ w: inout JSONWriter
   ) throws {
     self.key(key, &w)
     w.open(0x5B)
-    for i in values.indices {
-      w.member(first: i == 0)
-      try values[i].writeJSON(to: &w)
-      w.flushIfFull()
+    try values.withUnsafeBufferPointer { rows in
+      for i in rows.indices {
+        w.member(first: i == 0)
+        try rows[i].writeJSON(to: &w)
+        w.flushIfFull()
+      }
     }
     w.close(0x5D, empty: values.isEmpty)
   }
@@ -741,5 +816,6 @@ struct JSONObjectWriter {
     guard let value else { return w.null() }
     try node(value, [], rawRows: true).write(to: &w)
   }
+  @inline(__always)
   func end(_ w: inout JSONWriter) { w.close(0x7D, empty: first) }
 }
