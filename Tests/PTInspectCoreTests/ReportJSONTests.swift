@@ -53,6 +53,13 @@ func keySets(_ value: Any, _ path: String = "", into sets: inout [String: Set<[S
     #expect(try node(tensor, [], rawRows: true).kind == .raw)
     #expect(try node(layer, [], rawRows: true).kind == .raw)
     #expect(try node(tensor, [], rawRows: false).kind == .object)
+    // The reports that hold the rows write themselves too (no tree for their rows).
+    #expect(try node(report, [], rawRows: true).kind == .raw)
+    let listing = TensorsReport(
+      try Checkpoint.open(Fixtures.path("cifar_cnn.pt")), filter: nil, sort: .file)
+    #expect(try node(listing, [], rawRows: true).kind == .raw)
+    // What the command prints for one input: the entry takes its report's node.
+    #expect(try node(BatchEntry.report(report), [], rawRows: true).kind == .raw)
   }
 
   @Test(arguments: fixtures)

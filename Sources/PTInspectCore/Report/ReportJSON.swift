@@ -66,6 +66,10 @@ struct JSONWriter: ~Copyable {
   private let run: UnsafeMutableRawPointer
   private static let runSpaces = 254
   private let sink: (([UInt8]) -> Void)?
+  /// The objects seen so far that write themselves by their keys, at their indent (at most
+  /// `maxTemplates`).
+  private var templates: [JSONTemplate] = []
+  private static let maxTemplates = 16
   /// What `flushIfFull` hands to the sink at a time.
   static let flushSize = 1 << 20
 
@@ -83,6 +87,7 @@ struct JSONWriter: ~Copyable {
   deinit {
     base.deallocate()
     run.deallocate()
+    for t in templates { t.deallocate() }
   }
 
   /// The bytes written and not yet handed to the sink.
@@ -245,6 +250,55 @@ struct JSONWriter: ~Copyable {
     count &+= indent
   }
 
+  /// The template of the objects whose first key is `key`, at the current indent.
+  func template(first key: UnsafeRawPointer) -> JSONTemplate? {
+    for t in templates where t.keys[0] == key && t.indent == indent { return t }
+    return nil
+  }
+
+  /// Keeps a template for the objects with these keys (in their order) at the current indent.
+  mutating func addTemplate(_ keys: [StaticString]) {
+    guard !keys.isEmpty, templates.count < Self.maxTemplates,
+      template(first: UnsafeRawPointer(keys[0].utf8Start)) == nil
+    else { return }
+    var bytes: [UInt8] = []
+    var offsets = [0]
+    for (i, key) in keys.enumerated() {
+      if i > 0 { bytes.append(0x2C) }
+      if pretty {
+        bytes.append(0x0A)
+        bytes += repeatElement(0x20, count: indent)
+      }
+      bytes.append(0x22)
+      bytes += UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+      bytes += pretty ? [0x22, 0x20, 0x3A, 0x20] : [0x22, 0x3A]
+      offsets.append(bytes.count)
+    }
+    templates.append(
+      JSONTemplate(
+        keys: keys.map { UnsafeRawPointer($0.utf8Start) }, indent: indent,
+        offsets: offsets, bytes: bytes))
+  }
+
+  /// What goes before member `m` of an object written by `t`.
+  @inline(__always)
+  mutating func gap(_ t: JSONTemplate, _ m: Int) {
+    let start = t.offsets[m]
+    let n = t.offsets[m &+ 1] &- start
+    reserve(n &+ 16)
+    // In 16-byte blocks: the template's bytes are padded, the buffer has the room.
+    let from = t.bytes + start
+    let to = base + count
+    var i = 0
+    repeat {
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), toByteOffset: i,
+        as: SIMD16<UInt8>.self)
+      i &+= 16
+    } while i < n
+    count &+= n
+  }
+
   /// Before an object's member: `member(first:)`, then the key, quoted, and its colon.
   @inline(__always)
   mutating func memberKey(first: Bool, _ key: StaticString) {
@@ -403,7 +457,22 @@ struct JSONWriter: ~Copyable {
 
   mutating func flush() {
     guard let sink else { return }
-    sink(bytes)
+    // Copied in 32-byte blocks, not by memcpy (whose `rep movsb` costs an instruction a byte).
+    let n = count
+    let from = UnsafeRawPointer(base)
+    let chunk = [UInt8](unsafeUninitializedCapacity: n) { to, initialized in
+      guard let to = to.baseAddress.map(UnsafeMutableRawPointer.init) else { return }
+      var i = 0
+      while i &+ 32 <= n {
+        to.storeBytes(
+          of: from.loadUnaligned(fromByteOffset: i, as: SIMD32<UInt8>.self), toByteOffset: i,
+          as: SIMD32<UInt8>.self)
+        i &+= 32
+      }
+      to.advanced(by: i).copyMemory(from: from + i, byteCount: n &- i)
+      initialized = n
+    }
+    sink(chunk)
     count = 0
   }
 }
@@ -530,7 +599,13 @@ func node<T: Encodable>(_ value: T, _ path: [any CodingKey], rawRows: Bool) thro
   if T.self == Int.self { return .scalar(String(unsafeBitCast(value, to: Int.self))) }
   if T.self == Double.self { return .number(unsafeBitCast(value, to: Double.self)) }
   if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
-  if rawRows, let fast = value as? any JSONRawWritable {
+  // The types that write themselves (a cast to the protocol is slow for the others: it scans
+  // every conformance the first time it meets a type).
+  if rawRows,
+    T.self == TensorEntry.self || T.self == Layer.self || T.self == SummaryReport.self
+      || T.self == TensorsReport.self,
+    let fast = value as? any JSONRawWritable
+  {
     let b = JSONBox()
     b.kind = .raw
     b.raw = fast
@@ -740,22 +815,82 @@ struct SingleContainer: SingleValueEncodingContainer {
 
 /// A type that writes its own JSON through a `JSONWriter`, in either layout: the report's
 /// high-volume rows, which the generic encoder would handle far slower. What it writes must equal
-/// its Codable encoding (ReportJSONTests checks each).
+/// its Codable encoding (ReportJSONTests checks each). A type that conforms goes in `node`'s list.
 protocol JSONRawWritable {
   func writeJSON(to w: inout JSONWriter) throws
 }
 
-/// Writes an object's members from pairs given in sorted key order.
+/// The fixed bytes of the objects that write themselves with the same keys at the same indent:
+/// before each member its comma, newline, indent, quoted key and colon, in one run.
+struct JSONTemplate {
+  /// Each member's key (where its static text is: a key is recognised by its address).
+  let keys: UnsafeMutablePointer<UnsafeRawPointer>
+  let count: Int
+  let indent: Int
+  /// Member `m`'s run is `bytes[offsets[m]..<offsets[m + 1]]`; 16 bytes of padding follow.
+  let offsets: UnsafeMutablePointer<Int>
+  let bytes: UnsafeMutableRawPointer
+
+  init(keys: [UnsafeRawPointer], indent: Int, offsets: [Int], bytes: [UInt8]) {
+    count = keys.count
+    self.indent = indent
+    self.keys = .allocate(capacity: keys.count)
+    self.keys.initialize(from: keys, count: keys.count)
+    self.offsets = .allocate(capacity: offsets.count)
+    self.offsets.initialize(from: offsets, count: offsets.count)
+    self.bytes = .allocate(byteCount: bytes.count + 16, alignment: 16)
+    self.bytes.initializeMemory(as: UInt8.self, repeating: 0x20, count: bytes.count + 16)
+    self.bytes.copyMemory(from: bytes, byteCount: bytes.count)
+  }
+
+  func deallocate() {
+    keys.deallocate()
+    offsets.deallocate()
+    bytes.deallocate()
+  }
+}
+
+/// Writes an object's members from pairs given in sorted key order. The first object of a kind
+/// (its first key) at an indent writes its keys one by one and leaves a template of them in the
+/// writer; the next ones copy each member's run from it, as long as their keys are the same.
 struct JSONObjectWriter {
   private var first = true
+  /// The template being followed, and the next member in it.
+  private var template: JSONTemplate?
+  private var member = 0
+  /// The keys so far, when this object makes a template.
+  private var recorded: [StaticString]?
+
   @inline(__always)
   init(_ w: inout JSONWriter) { w.open(0x7B) }
 
   @inline(__always)
   mutating func key(_ key: StaticString, _ w: inout JSONWriter) {
-    w.memberKey(first: first, key)
+    if let t = template, member < t.count, t.keys[member] == UnsafeRawPointer(key.utf8Start) {
+      w.gap(t, member)
+      member &+= 1
+    } else {
+      slowKey(key, &w)
+    }
     first = false
   }
+
+  @inline(never)
+  private mutating func slowKey(_ key: StaticString, _ w: inout JSONWriter) {
+    if first {
+      if let t = w.template(first: UnsafeRawPointer(key.utf8Start)) {
+        template = t
+        member = 1
+        return w.gap(t, 0)
+      }
+      recorded = [key]
+    } else {
+      template = nil
+      recorded?.append(key)
+    }
+    w.memberKey(first: first, key)
+  }
+
   @inline(__always)
   mutating func string(_ key: StaticString, _ value: String?, _ w: inout JSONWriter) {
     self.key(key, &w)
@@ -774,38 +909,33 @@ struct JSONObjectWriter {
   mutating func ints(_ key: StaticString, _ values: [Int64], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    values.withUnsafeBufferPointer { values in
-      for i in values.indices {
-        w.member(first: i == 0)
-        w.int(values[i])
-      }
+    for i in values.indices {
+      w.member(first: i == 0)
+      w.int(values[i])
     }
     w.close(0x5D, empty: values.isEmpty)
   }
   mutating func strings(_ key: StaticString, _ values: [String], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    values.withUnsafeBufferPointer { values in
-      for i in values.indices {
-        w.member(first: i == 0)
-        w.string(values[i])
-      }
+    for i in values.indices {
+      w.member(first: i == 0)
+      w.string(values[i])
     }
     w.close(0x5D, empty: values.isEmpty)
   }
-  /// Rows that write themselves (read in place, not copied), handed to the sink as the buffer
-  /// fills.
+  /// Rows that write themselves, handed to the sink as the buffer fills. (Indexing the array
+  /// reads each row in place; through an unsafe buffer each would be copied first.)
+  @inline(__always)
   mutating func rows<Row: JSONRawWritable>(
     _ key: StaticString, _ values: [Row], _ w: inout JSONWriter
   ) throws {
     self.key(key, &w)
     w.open(0x5B)
-    try values.withUnsafeBufferPointer { rows in
-      for i in rows.indices {
-        w.member(first: i == 0)
-        try rows[i].writeJSON(to: &w)
-        w.flushIfFull()
-      }
+    for i in values.indices {
+      w.member(first: i == 0)
+      try values[i].writeJSON(to: &w)
+      w.flushIfFull()
     }
     w.close(0x5D, empty: values.isEmpty)
   }
@@ -817,5 +947,8 @@ struct JSONObjectWriter {
     try node(value, [], rawRows: true).write(to: &w)
   }
   @inline(__always)
-  func end(_ w: inout JSONWriter) { w.close(0x7D, empty: first) }
+  func end(_ w: inout JSONWriter) {
+    if let recorded { w.addTemplate(recorded) }
+    w.close(0x7D, empty: first)
+  }
 }
