@@ -53,6 +53,13 @@ func keySets(_ value: Any, _ path: String = "", into sets: inout [String: Set<[S
     #expect(try node(tensor, [], rawRows: true).kind == .raw)
     #expect(try node(layer, [], rawRows: true).kind == .raw)
     #expect(try node(tensor, [], rawRows: false).kind == .object)
+    // The reports that hold the rows write themselves too (no tree for their rows).
+    #expect(try node(report, [], rawRows: true).kind == .raw)
+    let listing = TensorsReport(
+      try Checkpoint.open(Fixtures.path("cifar_cnn.pt")), filter: nil, sort: .file)
+    #expect(try node(listing, [], rawRows: true).kind == .raw)
+    // What the command prints for one input: the entry takes its report's node.
+    #expect(try node(BatchEntry.report(report), [], rawRows: true).kind == .raw)
   }
 
   @Test(arguments: fixtures)
@@ -244,6 +251,109 @@ func keySets(_ value: Any, _ path: String = "", into sets: inout [String: Set<[S
   }
 
   final class Box: @unchecked Sendable { var bytes: [UInt8] = [] }
+
+  final class Chunks: @unchecked Sendable { var sizes: [Int] = [] }
+
+  /// A report larger than a chunk goes out in chunks of about `flushSize` (the rows are handed
+  /// over as the buffer fills, never the whole document at once), and the chunks make the
+  /// document.
+  @Test func largeReportsGoOutInChunks() throws {
+    var report = try Self.summary("training_checkpoint.pt")
+    let row = try #require(report.tensors.first)
+    report.tensors = (0..<20_000).map {
+      var t = row
+      t.name = "model.layers.\($0).weight"
+      return t
+    }
+    for layout in Self.layouts {
+      let chunks = Box()
+      let sizes = Chunks()
+      try ReportJSON.stream(report, layout: layout) {
+        chunks.bytes += $0
+        sizes.sizes.append($0.count)
+      }
+      let whole = try ReportJSON.encode(report, layout: layout) + "\n"
+      #expect(String(decoding: chunks.bytes, as: UTF8.self) == whole)
+      #expect(sizes.sizes.count > 4)
+      #expect(sizes.sizes.dropLast().allSatisfy { $0 >= JSONWriter.flushSize })
+      #expect(sizes.sizes.allSatisfy { $0 < JSONWriter.flushSize + (1 << 12) })
+      #expect(try written(report, layout, rawRows: true) == written(report, layout, rawRows: false))
+    }
+  }
+
+  /// The escaping of one byte at a time, to check the writer's word-at-a-time scan against.
+  static func escaped(_ s: String) -> String {
+    var out: [UInt8] = [0x22]
+    for byte in s.utf8 {
+      switch byte {
+      case 0x22: out += [0x5C, 0x22]
+      case 0x5C: out += [0x5C, 0x5C]
+      case 0x0A: out += [0x5C, 0x6E]
+      case 0x0D: out += [0x5C, 0x72]
+      case 0x09: out += [0x5C, 0x74]
+      case 0..<0x20: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+      default: out.append(byte)
+      }
+    }
+    out.append(0x22)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Escapes at every position of a word and of the tail, next to multi-byte characters and
+  /// bytes just above and below the ones that need escaping.
+  @Test func stringsAreEscapedAtEveryPosition() throws {
+    let alphabet: [String] = [
+      "a", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1f}", " ", "!", "#", "[", "]", "\u{7f}",
+      "é", "€", "𝄞", "/",
+    ]
+    var generator = SystemRandomNumberGenerator()
+    for length in 0..<40 {
+      for _ in 0..<40 {
+        let s = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }.joined()
+        for layout in Self.layouts {
+          var w = JSONWriter(layout: layout, capacity: 0, sink: nil)
+          w.string(s)
+          #expect(String(decoding: w.bytes, as: UTF8.self) == Self.escaped(s), "\(Array(s.utf8))")
+        }
+      }
+      // One escape after a clean run of `length` bytes.
+      let s = String(repeating: "x", count: length) + "\u{2}" + String(repeating: "y", count: 9)
+      var w = JSONWriter(layout: .compact, capacity: 0, sink: nil)
+      w.string(s)
+      #expect(String(decoding: w.bytes, as: UTF8.self) == Self.escaped(s))
+    }
+  }
+
+  indirect enum Deep: Encodable {
+    case row(TensorEntry)
+    case list(Deep)
+    func encode(to encoder: any Encoder) throws {
+      var c = encoder.unkeyedContainer()
+      switch self {
+      case .row(let t): try c.encode(t)
+      case .list(let inner): try c.encode(inner)
+      }
+    }
+  }
+
+  /// Nesting deeper than the precomputed run of spaces before a member.
+  @Test func indentPastTheRunOfSpaces() throws {
+    var nest = Nest.leaf
+    for _ in 0..<149 { nest = .list(nest) }
+    let lines = try ReportJSON.encode(nest).split(separator: "\n")
+    #expect(lines.count == 301)
+    for (i, line) in lines.enumerated() {
+      let depth = i <= 150 ? i : 300 - i
+      #expect(line.prefix { $0 == " " }.count == 2 * depth, "line \(i)")
+    }
+    // A row that writes itself, deeper than the run: the same bytes as its Codable encoding.
+    let entry = try #require(try Self.summary("quantized.pt").tensors.first)
+    var deep = Deep.row(entry)
+    for _ in 0..<140 { deep = .list(deep) }
+    for layout in Self.layouts {
+      #expect(try written(deep, layout, rawRows: true) == written(deep, layout, rawRows: false))
+    }
+  }
 
   /// Nil optionals of every report's types come out as null.
   @Test func absentValuesAreNull() throws {

@@ -30,14 +30,14 @@ public enum ReportJSON {
     return String(decoding: w.bytes, as: UTF8.self)
   }
 
-  /// Writes `value` and a newline through `sink` in chunks of about 64 KiB as it goes, so a large
+  /// Writes `value` and a newline through `sink` in chunks of about 1 MiB as it goes, so a large
   /// report never sits in memory as one string. A failure may come after some chunks went out.
   public static func stream<T: Encodable>(
     _ value: T, layout: JSONLayout = .pretty, to sink: @escaping ([UInt8]) -> Void
   ) throws {
-    var w = JSONWriter(layout: layout, capacity: 1 << 17, sink: sink)
+    var w = JSONWriter(layout: layout, capacity: JSONWriter.flushSize + (1 << 16), sink: sink)
     try write(value, to: &w, rawRows: true)
-    w.bytes.append(0x0A)
+    w.append("\n")
     w.flush()
   }
 
@@ -50,58 +50,264 @@ public enum ReportJSON {
 
 /// The output buffer, the layout and the current depth. Containers are written through it, so a
 /// row that writes itself (`JSONRawWritable`) lands at the right indent in either layout.
-struct JSONWriter {
-  var bytes: [UInt8] = []
+/// The bytes live in one growable buffer of its own (no Array appends); a member's comma, newline
+/// and indent are one copy from a precomputed run, and short runs are copied by words, not
+/// through memcpy.
+struct JSONWriter: ~Copyable {
+  /// `count` bytes written, of room for `capacity`.
+  private var base: UnsafeMutableRawPointer
+  private(set) var count = 0
+  private var capacity: Int
   let pretty: Bool
   /// Spaces before a member of the container being written (pretty layout).
   private(set) var indent = 0
+  /// `,` `\n` and `runSpaces` spaces (and 16 more, read past by block copies): what goes before
+  /// a member, taken whole.
+  private let run: UnsafeMutableRawPointer
+  private static let runSpaces = 254
   private let sink: (([UInt8]) -> Void)?
+  /// The objects seen so far that write themselves by their keys, at their indent (at most
+  /// `maxTemplates`).
+  private var templates: [JSONTemplate] = []
+  private static let maxTemplates = 16
+  /// What `flushIfFull` hands to the sink at a time.
+  static let flushSize = 1 << 20
 
   init(layout: JSONLayout, capacity: Int, sink: (([UInt8]) -> Void)?) {
     pretty = layout == .pretty
-    bytes.reserveCapacity(capacity)
+    self.capacity = max(capacity, 4096)
+    base = .allocate(byteCount: self.capacity, alignment: 16)
+    run = .allocate(byteCount: Self.runSpaces + 2 + 16, alignment: 16)
+    run.initializeMemory(as: UInt8.self, repeating: 0x20, count: Self.runSpaces + 2 + 16)
+    run.storeBytes(of: 0x2C, as: UInt8.self)
+    run.storeBytes(of: 0x0A, toByteOffset: 1, as: UInt8.self)
     self.sink = sink
   }
 
-  /// `{` or `[`: members that follow are one level deeper.
-  mutating func open(_ bracket: UInt8) {
-    bytes.append(bracket)
-    indent += 2
+  deinit {
+    base.deallocate()
+    run.deallocate()
+    for t in templates { t.deallocate() }
   }
 
-  /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
-  mutating func member(first: Bool) {
-    if !first { bytes.append(0x2C) }
-    if pretty { newline() }
+  /// The bytes written and not yet handed to the sink.
+  var bytes: [UInt8] {
+    Array(UnsafeRawBufferPointer(start: base, count: count))
   }
 
-  /// `}` or `]`, on its own line (pretty) unless the container is empty.
-  mutating func close(_ bracket: UInt8, empty: Bool) {
-    indent -= 2
-    if pretty && !empty { newline() }
-    bytes.append(bracket)
-  }
-
-  /// A newline and the indent.
-  private mutating func newline() {
-    bytes.append(0x0A)
-    for _ in 0..<indent { bytes.append(0x20) }
-  }
-
-  /// `count` bytes at `start`. Most runs a report writes are a few bytes (keys, numbers,
-  /// punctuation), for which appending byte by byte costs a tenth of a bulk append's set-up.
+  /// Room for `n` more bytes: the unchecked `put`s below may then write that many.
   @inline(__always)
-  mutating func append(_ start: UnsafePointer<UInt8>, count: Int) {
-    if count <= 24 {
-      for k in 0..<count { bytes.append(start[k]) }
-    } else {
-      bytes.append(contentsOf: UnsafeBufferPointer(start: start, count: count))
+  mutating func reserve(_ n: Int) {
+    if capacity &- count < n { grow(n) }
+  }
+
+  @inline(never)
+  private mutating func grow(_ n: Int) {
+    var newCapacity = capacity &* 2
+    while newCapacity &- count < n { newCapacity &*= 2 }
+    let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+    grown.copyMemory(from: base, byteCount: count)
+    base.deallocate()
+    base = grown
+    capacity = newCapacity
+  }
+
+  /// One byte, within what was reserved.
+  @inline(__always)
+  mutating func put(_ byte: UInt8) {
+    base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+    count &+= 1
+  }
+
+  /// Two, four bytes (in memory order: the low byte first), within what was reserved.
+  @inline(__always)
+  private mutating func put16(_ bytes: UInt16) {
+    base.storeBytes(of: bytes, toByteOffset: count, as: UInt16.self)
+    count &+= 2
+  }
+
+  @inline(__always)
+  private mutating func put32(_ bytes: UInt32) {
+    base.storeBytes(of: bytes, toByteOffset: count, as: UInt32.self)
+    count &+= 4
+  }
+
+  /// `n` bytes at `start`, within what was reserved.
+  @inline(__always)
+  mutating func put(_ start: UnsafeRawPointer, _ n: Int) {
+    Self.copy(base + count, start, n)
+    count &+= n
+  }
+
+  /// Copies `n` bytes, reading and writing only those: words for short runs, memcpy for long.
+  @inline(__always)
+  private static func copy(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
+    if n >= 8 {
+      if n > 64 { return to.copyMemory(from: from, byteCount: n) }
+      var i = 0
+      while i &+ 8 < n {
+        to.storeBytes(
+          of: from.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i,
+          as: UInt64.self)
+        i &+= 8
+      }
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self), toByteOffset: n &- 8,
+        as: UInt64.self)
+    } else if n >= 4 {
+      let head = from.loadUnaligned(as: UInt32.self)
+      let tail = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+      to.storeBytes(of: head, as: UInt32.self)
+      to.storeBytes(of: tail, toByteOffset: n &- 4, as: UInt32.self)
+    } else if n > 0 {
+      let head = from.load(as: UInt8.self)
+      let middle = from.load(fromByteOffset: n >> 1, as: UInt8.self)
+      let tail = from.load(fromByteOffset: n &- 1, as: UInt8.self)
+      to.storeBytes(of: head, as: UInt8.self)
+      to.storeBytes(of: middle, toByteOffset: n >> 1, as: UInt8.self)
+      to.storeBytes(of: tail, toByteOffset: n &- 1, as: UInt8.self)
     }
   }
 
+  /// `count` bytes at `start`.
+  @inline(__always)
+  mutating func append(_ start: UnsafePointer<UInt8>, count n: Int) {
+    reserve(n)
+    put(start, n)
+  }
+
   /// Bytes known at compile time.
+  @inline(__always)
   mutating func append(_ s: StaticString) {
     append(s.utf8Start, count: s.utf8CodeUnitCount)
+  }
+
+  /// A string's bytes as they are (a number's text).
+  mutating func appendVerbatim(_ s: String) {
+    var text = s
+    text.withUTF8 { utf8 in
+      if let start = utf8.baseAddress { append(start, count: utf8.count) }
+    }
+  }
+
+  /// `{` or `[`: members that follow are one level deeper.
+  @inline(__always)
+  mutating func open(_ bracket: UInt8) {
+    reserve(1)
+    put(bracket)
+    indent &+= 2
+  }
+
+  /// The run before a member, within what was reserved (`indent` + 18 bytes): a comma unless
+  /// it is the first, then, pretty, a new line at the indent.
+  @inline(__always)
+  private mutating func separator(first: Bool) {
+    if pretty {
+      if indent <= Self.runSpaces {
+        // Copied in 16-byte blocks: the run has 16 bytes of spaces after its end, the buffer
+        // the room reserved, and `count` moves by the run's length.
+        let skip = first ? 1 : 0
+        let n = 2 &+ indent &- skip
+        let from = run + skip
+        let to = base + count
+        var i = 0
+        repeat {
+          to.storeBytes(
+            of: from.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), toByteOffset: i,
+            as: SIMD16<UInt8>.self)
+          i &+= 16
+        } while i < n
+        count &+= n
+      } else {
+        if !first { put(0x2C) }
+        newline()
+      }
+    } else if !first {
+      put(0x2C)
+    }
+  }
+
+  /// Before a member: a comma unless it is the first, then, pretty, a new line at the indent.
+  @inline(__always)
+  mutating func member(first: Bool) {
+    reserve(indent &+ 18)
+    separator(first: first)
+  }
+
+  /// `}` or `]`, on its own line (pretty) unless the container is empty.
+  @inline(__always)
+  mutating func close(_ bracket: UInt8, empty: Bool) {
+    indent &-= 2
+    reserve(indent &+ 18)
+    if pretty && !empty { separator(first: true) }
+    put(bracket)
+  }
+
+  /// A newline and the indent, within what was reserved.
+  private mutating func newline() {
+    put(0x0A)
+    (base + count).initializeMemory(as: UInt8.self, repeating: 0x20, count: indent)
+    count &+= indent
+  }
+
+  /// The template of the objects whose first key is `key`, at the current indent.
+  func template(first key: UnsafeRawPointer) -> JSONTemplate? {
+    for t in templates where t.keys[0] == key && t.indent == indent { return t }
+    return nil
+  }
+
+  /// Keeps a template for the objects with these keys (in their order) at the current indent.
+  mutating func addTemplate(_ keys: [StaticString]) {
+    guard !keys.isEmpty, templates.count < Self.maxTemplates,
+      template(first: UnsafeRawPointer(keys[0].utf8Start)) == nil
+    else { return }
+    var bytes: [UInt8] = []
+    var offsets = [0]
+    for (i, key) in keys.enumerated() {
+      if i > 0 { bytes.append(0x2C) }
+      if pretty {
+        bytes.append(0x0A)
+        bytes += repeatElement(0x20, count: indent)
+      }
+      bytes.append(0x22)
+      bytes += UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+      bytes += pretty ? [0x22, 0x20, 0x3A, 0x20] : [0x22, 0x3A]
+      offsets.append(bytes.count)
+    }
+    templates.append(
+      JSONTemplate(
+        keys: keys.map { UnsafeRawPointer($0.utf8Start) }, indent: indent,
+        offsets: offsets, bytes: bytes))
+  }
+
+  /// What goes before member `m` of an object written by `t`.
+  @inline(__always)
+  mutating func gap(_ t: JSONTemplate, _ m: Int) {
+    let start = t.offsets[m]
+    let n = t.offsets[m &+ 1] &- start
+    reserve(n &+ 16)
+    // In 16-byte blocks: the template's bytes are padded, the buffer has the room.
+    let from = t.bytes + start
+    let to = base + count
+    var i = 0
+    repeat {
+      to.storeBytes(
+        of: from.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), toByteOffset: i,
+        as: SIMD16<UInt8>.self)
+      i &+= 16
+    } while i < n
+    count &+= n
+  }
+
+  /// Before an object's member: `member(first:)`, then the key, quoted, and its colon.
+  @inline(__always)
+  mutating func memberKey(first: Bool, _ key: StaticString) {
+    let n = key.utf8CodeUnitCount
+    reserve(indent &+ n &+ 24)
+    separator(first: first)
+    put(0x22)
+    put(key.utf8Start, n)
+    if pretty { put32(0x203A_2022) } else { put16(0x3A22) }  // `" : ` or `":`
   }
 
   /// A key, quoted, and its colon: `"key" : ` or `"key":`.
@@ -112,68 +318,162 @@ struct JSONWriter {
 
   mutating func colon() { append(pretty ? " : " : ":") }
 
-  mutating func null() { append("null") }
+  @inline(__always)
+  mutating func null() {
+    reserve(4)
+    put32(0x6C6C_756E)  // null
+  }
 
-  mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
+  @inline(__always)
+  mutating func bool(_ value: Bool) {
+    reserve(5)
+    if value {
+      put32(0x6575_7274)  // true
+    } else {
+      put32(0x736C_6166)  // fals
+      put(0x65)
+    }
+  }
 
   /// An integer's digits, written in place (no String).
   mutating func int(_ value: Int64) {
-    if value < 0 { bytes.append(0x2D) }
+    reserve(20)
+    if value < 0 { put(0x2D) }
     var magnitude = value.magnitude
-    if magnitude < 10 { return bytes.append(0x30 &+ UInt8(magnitude)) }
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-      var i = digits.count
-      while magnitude > 0 {
-        i -= 1
-        digits[i] = 0x30 &+ UInt8(magnitude % 10)
-        magnitude /= 10
-      }
-      if let base = digits.baseAddress { append(base + i, count: digits.count - i) }
+    if magnitude < 10 { return put(0x30 &+ UInt8(truncatingIfNeeded: magnitude)) }
+    var digits = 2
+    var rest = magnitude / 100
+    while rest > 0 {
+      digits &+= 1
+      rest /= 10
     }
+    var at = base + count + digits
+    while magnitude > 0 {
+      at -= 1
+      let (q, r) = magnitude.quotientAndRemainder(dividingBy: 10)
+      at.storeBytes(of: 0x30 &+ UInt8(truncatingIfNeeded: r), as: UInt8.self)
+      magnitude = q
+    }
+    count &+= digits
   }
 
-  /// `s` as a JSON string literal: one pass over its UTF-8 bytes, runs that need no escaping
-  /// copied whole.
+  /// `s` as a JSON string literal: a string that needs no escaping (found eight bytes at a time)
+  /// is copied whole, else one pass copies the runs between escapes.
+  @inline(__always)
   mutating func string(_ s: String) {
-    var text = s
-    text.withUTF8 { utf8 in
-      bytes.append(0x22)
-      var run = 0
-      for i in 0..<utf8.count {
-        let byte = utf8[i]
-        guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-        if run < i, let base = utf8.baseAddress { append(base + run, count: i - run) }
-        run = i + 1
-        switch byte {
-        case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-        case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
-        case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
-        case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-        default:
-          let hex: StaticString = "0123456789abcdef"
-          let digits = hex.utf8Start
-          bytes.append(contentsOf: [
-            0x5C, 0x75, 0x30, 0x30, digits[Int(byte >> 4)], digits[Int(byte & 0xF)],
-          ])
-        }
-      }
-      if run < utf8.count, let base = utf8.baseAddress {
-        append(base + run, count: utf8.count - run)
-      }
-      bytes.append(0x22)
+    let done: Void? = s.utf8.withContiguousStorageIfAvailable { utf8 in
+      quoted(UnsafeRawPointer(utf8.baseAddress), utf8.count)
+    }
+    if done == nil {
+      var text = s
+      text.withUTF8 { quoted(UnsafeRawPointer($0.baseAddress), $0.count) }
     }
   }
 
-  /// Hands the bytes so far to the sink once there are 64 KiB of them.
+  /// The `n` UTF-8 bytes at `start`, quoted and escaped.
+  private mutating func quoted(_ start: UnsafeRawPointer?, _ n: Int) {
+    reserve(n &+ 2)
+    put(0x22)
+    if let start, n > 0 {
+      if Self.needsNoEscape(start, n) { put(start, n) } else { escape(start, n) }
+    }
+    put(0x22)
+  }
+
+  /// Whether the `n` (> 0) bytes at `start` hold no byte below 0x20, no `"` and no `\`: eight
+  /// at a time (overlapping at the end), reading only those bytes.
+  @inline(__always)
+  private static func needsNoEscape(_ start: UnsafeRawPointer, _ n: Int) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    /// Whether a byte of `x` is below 0x20, `"` or `\` (exact: each term is).
+    func special(_ x: UInt64) -> UInt64 {
+      let quote = x ^ (ones &* 0x22)
+      let slash = x ^ (ones &* 0x5C)
+      let control = (x &- ones &* 0x20) & ~x
+      return (control | (quote &- ones) & ~quote | (slash &- ones) & ~slash) & (ones &* 0x80)
+    }
+    if n >= 8 {
+      var found: UInt64 = 0
+      var i = 0
+      while i &+ 8 < n {
+        found |= special(start.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        i &+= 8
+      }
+      found |= special(start.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self))
+      return found == 0
+    }
+    var x: UInt64
+    if n >= 4 {
+      x =
+        UInt64(start.loadUnaligned(as: UInt32.self))
+        | UInt64(start.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) << 32
+    } else {
+      // The other bytes are spaces, which need no escape.
+      x =
+        0x2020_2020_2000_0000 | UInt64(start.load(as: UInt8.self))
+        | UInt64(start.load(fromByteOffset: n >> 1, as: UInt8.self)) << 8
+        | UInt64(start.load(fromByteOffset: n &- 1, as: UInt8.self)) << 16
+    }
+    return special(x) == 0
+  }
+
+  /// The `n` bytes at `start`, escaped: runs that need none copied whole.
+  @inline(never)
+  private mutating func escape(_ start: UnsafeRawPointer, _ n: Int) {
+    let bytes = start.assumingMemoryBound(to: UInt8.self)
+    var run = 0
+    for i in 0..<n {
+      let byte = bytes[i]
+      guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+      reserve(i &- run &+ 7)
+      put(start + run, i &- run)
+      run = i &+ 1
+      put(0x5C)
+      switch byte {
+      case 0x22: put(0x22)
+      case 0x5C: put(0x5C)
+      case 0x0A: put(0x6E)
+      case 0x0D: put(0x72)
+      case 0x09: put(0x74)
+      default:
+        let hex: StaticString = "0123456789abcdef"
+        let digits = hex.utf8Start
+        put(0x75)
+        put(0x30)
+        put(0x30)
+        put(digits[Int(byte >> 4)])
+        put(digits[Int(byte & 0xF)])
+      }
+    }
+    reserve(n &- run &+ 1)
+    put(start + run, n &- run)
+  }
+
+  /// Hands the bytes so far to the sink once there are `flushSize` of them.
+  @inline(__always)
   mutating func flushIfFull() {
-    if sink != nil, bytes.count >= 1 << 16 { flush() }
+    if count >= Self.flushSize { flush() }
   }
 
   mutating func flush() {
     guard let sink else { return }
-    sink(bytes)
-    bytes.removeAll(keepingCapacity: true)
+    // Copied in 32-byte blocks, not by memcpy (whose `rep movsb` costs an instruction a byte).
+    let n = count
+    let from = UnsafeRawPointer(base)
+    let chunk = [UInt8](unsafeUninitializedCapacity: n) { to, initialized in
+      guard let to = to.baseAddress.map(UnsafeMutableRawPointer.init) else { return }
+      var i = 0
+      while i &+ 32 <= n {
+        to.storeBytes(
+          of: from.loadUnaligned(fromByteOffset: i, as: SIMD32<UInt8>.self), toByteOffset: i,
+          as: SIMD32<UInt8>.self)
+        i &+= 32
+      }
+      to.advanced(by: i).copyMemory(from: from + i, byteCount: n &- i)
+      initialized = n
+    }
+    sink(chunk)
+    count = 0
   }
 }
 
@@ -237,7 +537,7 @@ final class JSONBox {
   func write(to w: inout JSONWriter) throws {
     switch kind {
     case .null: w.null()
-    case .scalar: w.bytes.append(contentsOf: text.utf8)
+    case .scalar: w.appendVerbatim(text)
     case .string: w.string(text)
     case .raw: try raw?.writeJSON(to: &w)
     case .array:
@@ -299,7 +599,13 @@ func node<T: Encodable>(_ value: T, _ path: [any CodingKey], rawRows: Bool) thro
   if T.self == Int.self { return .scalar(String(unsafeBitCast(value, to: Int.self))) }
   if T.self == Double.self { return .number(unsafeBitCast(value, to: Double.self)) }
   if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
-  if rawRows, let fast = value as? any JSONRawWritable {
+  // The types that write themselves (a cast to the protocol is slow for the others: it scans
+  // every conformance the first time it meets a type).
+  if rawRows,
+    T.self == TensorEntry.self || T.self == Layer.self || T.self == SummaryReport.self
+      || T.self == TensorsReport.self,
+    let fast = value as? any JSONRawWritable
+  {
     let b = JSONBox()
     b.kind = .raw
     b.raw = fast
@@ -509,32 +815,93 @@ struct SingleContainer: SingleValueEncodingContainer {
 
 /// A type that writes its own JSON through a `JSONWriter`, in either layout: the report's
 /// high-volume rows, which the generic encoder would handle far slower. What it writes must equal
-/// its Codable encoding (ReportJSONTests checks each).
+/// its Codable encoding (ReportJSONTests checks each). A type that conforms goes in `node`'s list.
 protocol JSONRawWritable {
   func writeJSON(to w: inout JSONWriter) throws
 }
 
-/// Writes an object's members from pairs given in sorted key order.
+/// The fixed bytes of the objects that write themselves with the same keys at the same indent:
+/// before each member its comma, newline, indent, quoted key and colon, in one run.
+struct JSONTemplate {
+  /// Each member's key (where its static text is: a key is recognised by its address).
+  let keys: UnsafeMutablePointer<UnsafeRawPointer>
+  let count: Int
+  let indent: Int
+  /// Member `m`'s run is `bytes[offsets[m]..<offsets[m + 1]]`; 16 bytes of padding follow.
+  let offsets: UnsafeMutablePointer<Int>
+  let bytes: UnsafeMutableRawPointer
+
+  init(keys: [UnsafeRawPointer], indent: Int, offsets: [Int], bytes: [UInt8]) {
+    count = keys.count
+    self.indent = indent
+    self.keys = .allocate(capacity: keys.count)
+    self.keys.initialize(from: keys, count: keys.count)
+    self.offsets = .allocate(capacity: offsets.count)
+    self.offsets.initialize(from: offsets, count: offsets.count)
+    self.bytes = .allocate(byteCount: bytes.count + 16, alignment: 16)
+    self.bytes.initializeMemory(as: UInt8.self, repeating: 0x20, count: bytes.count + 16)
+    self.bytes.copyMemory(from: bytes, byteCount: bytes.count)
+  }
+
+  func deallocate() {
+    keys.deallocate()
+    offsets.deallocate()
+    bytes.deallocate()
+  }
+}
+
+/// Writes an object's members from pairs given in sorted key order. The first object of a kind
+/// (its first key) at an indent writes its keys one by one and leaves a template of them in the
+/// writer; the next ones copy each member's run from it, as long as their keys are the same.
 struct JSONObjectWriter {
   private var first = true
+  /// The template being followed, and the next member in it.
+  private var template: JSONTemplate?
+  private var member = 0
+  /// The keys so far, when this object makes a template.
+  private var recorded: [StaticString]?
+
+  @inline(__always)
   init(_ w: inout JSONWriter) { w.open(0x7B) }
 
+  @inline(__always)
   mutating func key(_ key: StaticString, _ w: inout JSONWriter) {
-    w.member(first: first)
+    if let t = template, member < t.count, t.keys[member] == UnsafeRawPointer(key.utf8Start) {
+      w.gap(t, member)
+      member &+= 1
+    } else {
+      slowKey(key, &w)
+    }
     first = false
-    w.bytes.append(0x22)
-    w.append(key)
-    w.bytes.append(0x22)
-    w.colon()
   }
+
+  @inline(never)
+  private mutating func slowKey(_ key: StaticString, _ w: inout JSONWriter) {
+    if first {
+      if let t = w.template(first: UnsafeRawPointer(key.utf8Start)) {
+        template = t
+        member = 1
+        return w.gap(t, 0)
+      }
+      recorded = [key]
+    } else {
+      template = nil
+      recorded?.append(key)
+    }
+    w.memberKey(first: first, key)
+  }
+
+  @inline(__always)
   mutating func string(_ key: StaticString, _ value: String?, _ w: inout JSONWriter) {
     self.key(key, &w)
     if let value { w.string(value) } else { w.null() }
   }
+  @inline(__always)
   mutating func int(_ key: StaticString, _ value: Int64, _ w: inout JSONWriter) {
     self.key(key, &w)
     w.int(value)
   }
+  @inline(__always)
   mutating func bool(_ key: StaticString, _ value: Bool?, _ w: inout JSONWriter) {
     self.key(key, &w)
     if let value { w.bool(value) } else { w.null() }
@@ -542,18 +909,33 @@ struct JSONObjectWriter {
   mutating func ints(_ key: StaticString, _ values: [Int64], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    for (i, v) in values.enumerated() {
+    for i in values.indices {
       w.member(first: i == 0)
-      w.int(v)
+      w.int(values[i])
     }
     w.close(0x5D, empty: values.isEmpty)
   }
   mutating func strings(_ key: StaticString, _ values: [String], _ w: inout JSONWriter) {
     self.key(key, &w)
     w.open(0x5B)
-    for (i, v) in values.enumerated() {
+    for i in values.indices {
       w.member(first: i == 0)
-      w.string(v)
+      w.string(values[i])
+    }
+    w.close(0x5D, empty: values.isEmpty)
+  }
+  /// Rows that write themselves, handed to the sink as the buffer fills. (Indexing the array
+  /// reads each row in place; through an unsafe buffer each would be copied first.)
+  @inline(__always)
+  mutating func rows<Row: JSONRawWritable>(
+    _ key: StaticString, _ values: [Row], _ w: inout JSONWriter
+  ) throws {
+    self.key(key, &w)
+    w.open(0x5B)
+    for i in values.indices {
+      w.member(first: i == 0)
+      try values[i].writeJSON(to: &w)
+      w.flushIfFull()
     }
     w.close(0x5D, empty: values.isEmpty)
   }
@@ -564,5 +946,9 @@ struct JSONObjectWriter {
     guard let value else { return w.null() }
     try node(value, [], rawRows: true).write(to: &w)
   }
-  func end(_ w: inout JSONWriter) { w.close(0x7D, empty: first) }
+  @inline(__always)
+  func end(_ w: inout JSONWriter) {
+    if let recorded { w.addTemplate(recorded) }
+    w.close(0x7D, empty: first)
+  }
 }
