@@ -46,24 +46,28 @@ public enum SummaryRenderer {
 
   /// The layer table; one that does not fit `options.width` writes compact descriptions, and
   /// leaves out the Buffers column when the model has no buffers.
-  static func layerTable(_ r: SummaryReport, _ options: LayerTableOptions) -> TextTable {
-    var table = layerTable(r, options, compact: false, buffers: true)
+  /// `rows` are the table's rows when the caller has them already (the height fitting does).
+  static func layerTable(
+    _ r: SummaryReport, _ options: LayerTableOptions, rows: [LayerRow]? = nil
+  ) -> TextTable {
+    let rows = rows ?? LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse)
+    var table = layerTable(r, rows, compact: false, buffers: true)
     func fits(_ t: TextTable) -> Bool {
       t.naturalWidths().reduce(0, +) + 2 * (t.headers.count - 1) <= options.width
     }
     if options.width != .max && !fits(table) {
-      table = layerTable(r, options, compact: true, buffers: r.totals.buffers > 0)
+      table = layerTable(r, rows, compact: true, buffers: r.totals.buffers > 0)
     }
     return table
   }
 
   static func layerTable(
-    _ r: SummaryReport, _ options: LayerTableOptions, compact: Bool, buffers: Bool
+    _ r: SummaryReport, _ rows: [LayerRow], compact: Bool, buffers: Bool
   ) -> TextTable {
     var table = TextTable(
       headers: ["Layer", "Type", "Description", "Parameters", "Buffers", "Bytes"],
       alignments: [.left, .left, .left, .right, .right, .right])
-    for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
+    for row in rows {
       var description = compact ? Self.compact(row.description) : row.description
       if !row.shared.isEmpty {
         description += " [tied: " + row.shared.joined(separator: ", ") + "]"
@@ -163,26 +167,34 @@ public enum SummaryRenderer {
     return "\(r.file): " + parts.joined(separator: ", ")
   }
 
-  /// The depth the layer table is rolled up to so the summary fits `options.height` lines, or
-  /// nil when it fits as it is (or a depth was asked for, or every layer). `otherLines` is how
-  /// many lines the summary has besides the layer table's rows: the table is not rendered to be
-  /// counted, only its rows are (a row is one line).
+  /// The depth the layer table is rolled up to so the summary fits `options.height` lines, with
+  /// the table's rows at that depth; nil when it fits as it is (or a depth was asked for, or
+  /// every layer). `otherLines` is how many lines the summary has besides the layer table's
+  /// rows: the table is not rendered to be counted, only its rows are (a row is one line).
   static func fittingDepth(_ r: SummaryReport, _ options: LayerTableOptions, otherLines: Int)
-    -> Int?
+    -> (depth: Int, rows: [LayerRow])?
   {
     guard options.depth == nil, options.collapse, !options.explain, !options.memory,
       options.height != .max
     else { return nil }
-    func lines(_ depth: Int?) -> Int {
-      otherLines
-        + LayerRows.rows(r.layers, depth: depth, collapse: true, formulas: false).count
+    func rows(_ depth: Int?) -> [LayerRow] {
+      LayerRows.rows(r.layers, depth: depth, collapse: true, formulas: false)
     }
-    guard lines(nil) > options.height else { return nil }
-    let deepest = r.layers.map { $0.name.split(separator: ".").count }.max() ?? 1
+    // Collapsing never adds rows: a table of few layers fits without being built.
+    guard otherLines + r.layers.count > options.height,
+      otherLines + rows(nil).count > options.height
+    else { return nil }
+    let deepest =
+      r.layers.map { $0.name.utf8.reduce(1) { $1 == UInt8(ascii: ".") ? $0 + 1 : $0 } }.max() ?? 1
     var depth = deepest - 1
+    guard depth >= 1 else { return nil }
+    var fitted = rows(depth)
     // The roll-up line is one more.
-    while depth > 1 && lines(depth) + 1 > options.height { depth -= 1 }
-    return depth >= 1 ? depth : nil
+    while depth > 1 && otherLines + fitted.count + 1 > options.height {
+      depth -= 1
+      fitted = rows(depth)
+    }
+    return (depth, fitted)
   }
 
   /// The summary as a table for a terminal.
@@ -198,13 +210,15 @@ public enum SummaryRenderer {
     // Lines besides the rows: the header and a blank line, the table's heading, rule and total,
     // the guess note, and the rest.
     let otherLines = 2 + 3 + (guess == nil ? 0 : 1) + rest.reduce(0) { $0 + lineCount($1) }
-    let rolledUp = r.layers.isEmpty ? nil : fittingDepth(r, options, otherLines: otherLines)
+    let fitted = r.layers.isEmpty ? nil : fittingDepth(r, options, otherLines: otherLines)
+    let rolledUp = fitted?.depth
     if let rolledUp { options.depth = rolledUp }
     var out = [style.bold(header(r)), ""]
     if r.layers.isEmpty {
       out.append("No model tensors.")
     } else {
-      out.append(layerTable(r, options).render(style: style, width: options.width))
+      out.append(
+        layerTable(r, options, rows: fitted?.rows).render(style: style, width: options.width))
       if let guess { out.append(style.dim(guess)) }
     }
     if let rolledUp {
