@@ -75,7 +75,10 @@ public enum SummaryRenderer {
       ])
     }
     table.rulesBefore = [table.rows.count]
-    table.shrinkable = [2, 1]
+    // Descriptions shrink first, then layer names (in the middle, so a group's `[0-11] x12`
+    // stays), then types.
+    table.shrinkable = [2, 0, 1]
+    table.elideMiddle = [0]
     table.add([
       "Total", "\(r.layers.count) layers", "", Format.count(r.totals.parameters),
       Format.count(r.totals.buffers),
@@ -191,18 +194,20 @@ public enum SummaryRenderer {
     var options = options
     let rolledUp = fittingDepth(r, options)
     if let rolledUp { options.depth = rolledUp }
-    var out = [style.bold(header(r)), ""]
+    let width = options.width
+    var out = [style.bold(Format.wrapped(header(r), width: width)), ""]
     if r.layers.isEmpty {
       out.append("No model tensors.")
     } else {
-      out.append(layerTable(r, options).render(style: style, width: options.width))
-      if let note = guessNote(r) { out.append(style.dim(note)) }
+      out.append(layerTable(r, options).render(style: style, width: width))
+      if let note = guessNote(r) { out.append(style.dim(Format.wrapped(note, width: width))) }
     }
     if let rolledUp {
       out.append(
         style.dim(
-          "(rolled up to depth \(rolledUp) to fit \(options.height) lines: --depth N for another depth, --expand for every layer)"
-        ))
+          Format.wrapped(
+            "(rolled up to depth \(rolledUp) to fit \(options.height) lines: --depth N for another depth, --expand for every layer)",
+            width: width, indent: 1)))
     }
     out.append("")
     let lines = totalsLines(r)
@@ -269,11 +274,11 @@ public enum SummaryRenderer {
     if !notes.isEmpty {
       out.append("")
       for d in notes {
-        let tag =
+        let (tag, paint) =
           d.severity == .warning
-          ? style.yellow("warning:")
-          : d.severity == .error ? style.red("error:") : style.dim("note:")
-        out.append("\(tag) \(d.message)")
+          ? ("warning:", style.yellow)
+          : d.severity == .error ? ("error:", style.red) : ("note:", style.dim)
+        out.append(Format.tagged(tag, d.message, width: width, style: paint))
       }
     }
     if let cost = r.source {
