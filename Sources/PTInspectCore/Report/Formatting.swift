@@ -63,12 +63,17 @@ package enum Format {
   }
 
   /// `tag message` (`note: ...`, `warning: ...`) wrapped at `width`, the lines after the first
-  /// indented under the message; never cut (a word longer than a line stays whole). `style`
+  /// indented under the message (4 spaces past the tag's own indent when the tag takes more
+  /// than a third of the line); never cut (a word longer than a line stays whole). `style`
   /// styles the tag.
   package static func tagged(
     _ tag: String, _ message: String, width: Int, style: (String) -> String = { $0 }
   ) -> String {
-    let lines = wrap(tag + " " + message, width: width, indent: tag.count + 1)
+    let hanging =
+      tag.count + 1 <= width / 3 ? tag.count + 1 : tag.prefix { $0 == " " }.count + 4
+    let lines = wrap(tag + " " + message, width: width, indent: hanging)
+    // A tag wider than the line is wrapped with the message.
+    guard lines[0].count > tag.count else { return lines.joined(separator: "\n") }
     return ([style(tag) + lines[0].dropFirst(tag.count)] + lines.dropFirst()).joined(
       separator: "\n")
   }
@@ -125,6 +130,15 @@ package struct TextTable: Sendable {
   /// with `...` (in the middle for `elideMiddle` columns, such as paths).
   package var shrinkable: [Int] = []
   package var elideMiddle: Set<Int> = []
+  /// Whether the shrinkable columns give up characters together, the widest first, rather
+  /// than each in turn, in the first pass too (below their soft floors they always do).
+  package var shrinkEvenly = false
+  /// A shrinkable column's floor in the first pass, instead of `softFloor`: e.g. the widest
+  /// name that is not a group's label, so only the groups' labels are cut at first.
+  package var minimumWidths: [Int: Int] = [:]
+  /// Whether text is narrowed all the way (`hardFloor`) before a droppable column is left
+  /// out: for tables whose text is what they are for, such as the summary's layers.
+  package var cutBeforeDropping = false
   /// Columns that may be left out whole when narrowing is not enough, the first given first.
   package var droppable: [Int] = []
   /// Shorter forms of cells (row, then column), written when the full ones do not fit:
@@ -172,13 +186,29 @@ package struct TextTable: Sendable {
     kept.reduce(0) { $0 + widths[$1] } + 2 * max(0, kept.count - 1)
   }
 
-  /// `widths` with the shrinkable columns among `kept` narrowed in turn, each down to its
-  /// header or `floor` characters, until a line fits `width`.
-  func shrunk(_ natural: [Int], kept: [Int], width: Int, floor: Int) -> [Int] {
+  /// `widths` with the shrinkable columns among `kept` narrowed until a line fits `width`,
+  /// each down to its header or its floor: when `soft`, `softFloor` or its `minimumWidths`
+  /// entry, each column in turn (unless `shrinkEvenly`); else `hardFloor`, the widest first.
+  func shrunk(_ natural: [Int], kept: [Int], width: Int, soft: Bool) -> [Int] {
+    func floor(_ i: Int) -> Int {
+      max(headers[i].count, soft ? minimumWidths[i] ?? Self.softFloor : Self.hardFloor)
+    }
     var widths = natural
     var excess = Self.lineWidth(widths, kept) - width
+    if shrinkEvenly || !soft {
+      // The widest column above its floor gives up a character, until the line fits.
+      let columns = shrinkable.filter { kept.contains($0) }
+      func room(_ i: Int) -> Int { widths[i] - floor(i) }
+      while excess > 0,
+        let i = columns.filter({ room($0) > 0 }).max(by: { widths[$0] < widths[$1] })
+      {
+        widths[i] -= 1
+        excess -= 1
+      }
+      return widths
+    }
     for i in shrinkable where excess > 0 && kept.contains(i) {
-      let cut = min(excess, max(0, widths[i] - max(headers[i].count, floor)))
+      let cut = min(excess, max(0, widths[i] - floor(i)))
       widths[i] -= cut
       excess -= cut
     }
@@ -189,45 +219,49 @@ package struct TextTable: Sendable {
   /// down to `softFloor` characters, then to `hardFloor`.
   func fittedWidths(_ width: Int) -> [Int] {
     let soft = shrunk(
-      naturalWidths(), kept: Array(headers.indices), width: width, floor: Self.softFloor)
-    return shrunk(soft, kept: Array(headers.indices), width: width, floor: Self.hardFloor)
+      naturalWidths(), kept: Array(headers.indices), width: width, soft: true)
+    return shrunk(soft, kept: Array(headers.indices), width: width, soft: false)
   }
 
   /// How the table fits `width`: the columns kept, their widths and whether the compact cells
   /// are written. In order, the first that fits: text narrowed to `softFloor`; the same with
   /// compact numbers; then the same two with the droppable columns left out one by one; then
   /// text narrowed to `hardFloor` (which may still be too wide: the narrowest the table goes).
+  /// With `cutBeforeDropping`, text is narrowed to `hardFloor` before any column is left out.
   func layout(_ width: Int) -> (kept: [Int], widths: [Int], compact: Bool) {
     let all = Array(headers.indices)
     guard width != .max else { return (all, naturalWidths(), false) }
     let drops = droppable.filter { headers.indices.contains($0) }
-    var steps: [(drop: Int, compact: Bool)] = []
-    for d in 0...drops.count {
-      steps.append((d, false))
-      if !compact.isEmpty { steps.append((d, true)) }
+    let compacts = compact.isEmpty ? [false] : [false, true]
+    var steps: [(drop: Int, compact: Bool, soft: Bool)] = []
+    if cutBeforeDropping {
+      steps = compacts.map { (0, $0, true) }
+      steps += (0...drops.count).map { ($0, !compact.isEmpty, false) }
+    } else {
+      for d in 0...drops.count { steps += compacts.map { (d, $0, true) } }
+      steps.append((drops.count, !compact.isEmpty, false))
     }
     var last: (kept: [Int], widths: [Int], compact: Bool) = (all, naturalWidths(), false)
     for step in steps {
       let left = Set(drops.prefix(step.drop))
       let kept = all.filter { !left.contains($0) }
-      let widths = shrunk(
-        naturalWidths(cells(compact: step.compact)), kept: kept, width: width,
-        floor: Self.softFloor)
-      if Self.lineWidth(widths, kept) <= width { return (kept, widths, step.compact) }
+      var widths = shrunk(
+        naturalWidths(cells(compact: step.compact)), kept: kept, width: width, soft: true)
+      if !step.soft { widths = shrunk(widths, kept: kept, width: width, soft: false) }
       last = (kept, widths, step.compact)
+      if Self.lineWidth(widths, kept) <= width { break }
     }
-    return (
-      last.kept, shrunk(last.widths, kept: last.kept, width: width, floor: Self.hardFloor),
-      last.compact
-    )
+    return last
   }
 
-  /// `cell` cut to `width` characters with `...`.
+  /// `cell` cut to `width` characters with `...`: at the end, or in the middle keeping two
+  /// thirds of what is kept from the end, where names and paths differ
+  /// (`layers.3...attn.q_proj.weight`, `encoder....layer_[0-11] x12`).
   static func elide(_ cell: String, _ width: Int, middle: Bool) -> String {
     guard cell.count > width else { return cell }
     guard width > 3 else { return String(cell.prefix(width)) }
     if !middle { return cell.prefix(width - 3) + "..." }
-    let tail = (width - 3) / 2
+    let tail = (width - 3) * 2 / 3
     return cell.prefix(width - 3 - tail) + "..." + cell.suffix(tail)
   }
 

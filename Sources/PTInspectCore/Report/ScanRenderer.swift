@@ -152,8 +152,10 @@ package enum ScanRenderer {
     var table = TextTable(
       headers: ["Verdict", "Global", "Refs", "Where", "Why"],
       alignments: [.left, .left, .right, .left, .left])
-    // Narrow terminals: reasons and names shrink, then Refs and Where are left out.
+    // Narrow terminals: names shrink, then Refs and Where are left out before a reason is
+    // cut (below 60 characters), then reasons and names shrink together, the wider first.
     table.shrinkable = [4, 1]
+    table.shrinkEvenly = true
     table.elideMiddle = [1]
     table.droppable = [2, 3]
     for g in r.globals {
@@ -163,6 +165,7 @@ package enum ScanRenderer {
         locations(g), Format.printable(why(g)),
       ])
     }
+    table.minimumWidths = [4: min(60, table.rows.map { $0[4].count }.max() ?? 0)]
     return table
   }
 

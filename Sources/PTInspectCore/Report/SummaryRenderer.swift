@@ -63,7 +63,11 @@ public enum SummaryRenderer {
     var table = TextTable(
       headers: ["Layer", "Type", "Description", "Parameters", "Buffers", "Bytes"],
       alignments: [.left, .left, .left, .right, .right, .right])
-    for row in LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse) {
+    let rows = LayerRows.rows(r.layers, depth: options.depth, collapse: options.collapse)
+    // At first, of the layer names only groups' labels are cut (in the middle).
+    let plain = rows.filter { $0.repeatCount <= 1 }.map(\.name.count).max() ?? 0
+    table.minimumWidths = [0: max(TextTable.softFloor, plain)]
+    for row in rows {
       var description = compact ? Self.compact(row.description) : row.description
       if !row.shared.isEmpty {
         description += " [tied: " + row.shared.joined(separator: ", ") + "]"
@@ -84,12 +88,16 @@ public enum SummaryRenderer {
       Format.count(r.totals.buffers),
       Format.bytes(r.totals.bytes),
     ])
+    // Too narrow still: Buffers, then Bytes, are left out.
+    table.cutBeforeDropping = true
+    table.droppable = [4, 5]
     if !buffers {
       table.headers.remove(at: 4)
       table.alignments.remove(at: 4)
       table.rows = table.rows.map {
         var row = $0; row.remove(at: 4); return row
       }
+      table.droppable = [4]
     }
     return table
   }
