@@ -376,6 +376,7 @@ public struct StatsReport: Sendable, Encodable {
     // left out, in that order (the findings name NaN and Inf anyway).
     table.shrinkable = [0]
     table.elideMiddle = [0]
+    table.minimumWidths = [0: 32]
     table.droppable = [1, 2, 7, 9, 8, 5]
     var flagged: Set<Int> = []
     for (i, e) in shownTensors(view).rows.enumerated() {

@@ -169,6 +169,7 @@ package enum DiffRenderer {
     // Max rel diff, Before, After and Elements changed are left out, in that order.
     table.shrinkable = [1, 0]
     table.elideMiddle = [1]
+    table.minimumWidths = [1: 32]
     if stats { table.droppable = [7, 6, 2, 3, 4] }
     let valueChanges = Dictionary(
       (r.changed + r.withinTolerance).map { ($0.name, $0.stats) }, uniquingKeysWith: { x, _ in x })

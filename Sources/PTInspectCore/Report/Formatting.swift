@@ -254,15 +254,47 @@ package struct TextTable: Sendable {
     return last
   }
 
-  /// `cell` cut to `width` characters with `...`: at the end, or in the middle keeping two
-  /// thirds of what is kept from the end, where names and paths differ
-  /// (`layers.3...attn.q_proj.weight`, `encoder....layer_[0-11] x12`).
+  /// `cell` cut to `width` characters with `...`: at the end, or in the middle. In the middle,
+  /// a dotted name first loses whole components between its first and last, the longest
+  /// first and never one holding a digit (a layer's index):
+  /// `encoder.layers.encoder_layer_1.self_attention.in_proj_weight` at 43 is
+  /// `encoder...encoder_layer_1...in_proj_weight`, and what is still too long keeps its end.
+  /// Other text keeps two thirds of its characters from the end, where paths differ.
   static func elide(_ cell: String, _ width: Int, middle: Bool) -> String {
     guard cell.count > width else { return cell }
     guard width > 3 else { return String(cell.prefix(width)) }
     if !middle { return cell.prefix(width - 3) + "..." }
+    var text = cell
+    if cell.contains(".") && !cell.contains("/") {
+      let parts = cell.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+      var kept = Array(repeating: true, count: parts.count)
+      func joined() -> String {
+        var out = ""
+        var gap = false
+        for (i, p) in parts.enumerated() {
+          if !kept[i] {
+            gap = true
+            continue
+          }
+          out += out.isEmpty && i == 0 ? p : (gap ? "..." : ".") + p
+          gap = false
+        }
+        return out
+      }
+      let removable = parts.indices.dropFirst().dropLast().filter {
+        !parts[$0].contains(where: \.isNumber) && !parts[$0].isEmpty
+      }.sorted { parts[$0].count > parts[$1].count }
+      for i in removable where text.count > width {
+        kept[i] = false
+        text = joined()
+      }
+      if text.count <= width { return text }
+      // Still too long: the end, after the first component when it takes a third at most.
+      let first = parts[0].count + 3 <= width / 3 ? parts[0] : ""
+      return first + "..." + text.suffix(width - first.count - 3)
+    }
     let tail = (width - 3) * 2 / 3
-    return cell.prefix(width - 3 - tail) + "..." + cell.suffix(tail)
+    return text.prefix(width - 3 - tail) + "..." + text.suffix(tail)
   }
 
   /// The table fitted to `width` (`layout`), and the headers of the columns it left out.

@@ -61,6 +61,7 @@ public struct TensorsReport: Sendable, Codable {
     // (`98.0 MiB`), then Stride, Offset, Storage, Numel and Kind are left out, in that order.
     table.shrinkable = [0, 8]
     table.elideMiddle = [0]
+    table.minimumWidths = [0: 32]
     table.droppable = [3, 5, 4, 6, 8]
     func add(_ t: TensorEntry, name: String, kind: String) {
       table.add(
