@@ -254,47 +254,53 @@ package struct TextTable: Sendable {
     return last
   }
 
+  /// Leaf names that say little alone (`q_proj.weight` and `k_proj.weight` differ by their
+  /// module): a dotted name keeps the component before them too.
+  static let genericLeaves: Set<String> = [
+    "weight", "bias", "running_mean", "running_var", "num_batches_tracked",
+  ]
+
   /// `cell` cut to `width` characters with `...`: at the end, or in the middle. In the middle,
-  /// a dotted name first loses whole components between its first and last, the longest
-  /// first and never one holding a digit (a layer's index):
-  /// `encoder.layers.encoder_layer_1.self_attention.in_proj_weight` at 43 is
-  /// `encoder...encoder_layer_1...in_proj_weight`, and what is still too long keeps its end.
-  /// Other text keeps two thirds of its characters from the end, where paths differ.
+  /// a dotted name first loses whole components after its first, from the left, never one
+  /// holding a digit (a layer's index) nor its leaf (and the leaf's module for a `weight` or
+  /// `bias`): `encoder.layers.encoder_layer_1.self_attention.in_proj_weight` at 43 is
+  /// `encoder...encoder_layer_1...in_proj_weight`, `model.layers.3.self_attn.q_proj.weight` at
+  /// 24 is `...3...q_proj.weight`; what is still too long keeps its end. Other text keeps two
+  /// thirds of its characters from the end, where paths differ.
   static func elide(_ cell: String, _ width: Int, middle: Bool) -> String {
     guard cell.count > width else { return cell }
     guard width > 3 else { return String(cell.prefix(width)) }
     if !middle { return cell.prefix(width - 3) + "..." }
-    var text = cell
-    if cell.contains(".") && !cell.contains("/") {
+    if cell.contains(".") && !cell.contains("/") && !cell.hasPrefix(" ") {
       let parts = cell.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
       var kept = Array(repeating: true, count: parts.count)
-      func joined() -> String {
+      func joined(from start: Int = 0) -> String {
         var out = ""
-        var gap = false
-        for (i, p) in parts.enumerated() {
+        var gap = start > 0
+        for (i, p) in parts.enumerated() where i >= start {
           if !kept[i] {
             gap = true
             continue
           }
-          out += out.isEmpty && i == 0 ? p : (gap ? "..." : ".") + p
+          out += (out.isEmpty && !gap ? "" : gap ? "..." : ".") + p
           gap = false
         }
         return out
       }
-      let removable = parts.indices.dropFirst().dropLast().filter {
-        !parts[$0].contains(where: \.isNumber) && !parts[$0].isEmpty
-      }.sorted { parts[$0].count > parts[$1].count }
-      for i in removable where text.count > width {
+      let tail = genericLeaves.contains(parts[parts.count - 1]) ? 2 : 1
+      var text = cell
+      for i in parts.indices.dropFirst().dropLast(tail)
+      where text.count > width && !parts[i].isEmpty && !parts[i].contains(where: \.isNumber) {
         kept[i] = false
         text = joined()
       }
       if text.count <= width { return text }
-      // Still too long: the end, after the first component when it takes a third at most.
-      let first = parts[0].count + 3 <= width / 3 ? parts[0] : ""
-      return first + "..." + text.suffix(width - first.count - 3)
+      // Still too long: without the first component, then the end.
+      let rest = joined(from: 1)
+      return rest.count <= width ? rest : "..." + rest.suffix(width - 3)
     }
     let tail = (width - 3) * 2 / 3
-    return text.prefix(width - 3 - tail) + "..." + text.suffix(tail)
+    return cell.prefix(width - 3 - tail) + "..." + cell.suffix(tail)
   }
 
   /// The table fitted to `width` (`layout`), and the headers of the columns it left out.
