@@ -208,7 +208,8 @@ extension PTInspect {
           printJSON(BudgetBatchReport(reports))
         }
       case .markdown: print(BudgetRenderer.markdown(reports), terminator: "")
-      case .table, .sarif: print(BudgetRenderer.table(reports, style: style), terminator: "")
+      case .table, .sarif:
+        print(BudgetRenderer.table(reports, style: style, width: output.width), terminator: "")
       }
       if failed { throw unreadable }
       if reports.contains(where: { $0.verdict == .fail }) { throw ExitCode(1) }

@@ -168,7 +168,9 @@ extension PTInspect {
       case .jsonl: printJSON(diffReport, layout: .compact)
       case .markdown: print(DiffRenderer.markdown(diffReport), terminator: "")
       case .table, .sarif:
-        print(DiffRenderer.table(diffReport, style: output.style), terminator: "")
+        print(
+          DiffRenderer.table(diffReport, style: output.style, width: output.width),
+          terminator: "")
       }
       if diffReport.finding { throw ExitCode(1) }
     }

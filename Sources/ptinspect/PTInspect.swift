@@ -360,7 +360,8 @@ extension PTInspect {
       case .json: printJSON(tensorsReport)
       case .jsonl: printJSON(tensorsReport, layout: .compact)
       case .markdown: print(tensorsReport.markdown(), terminator: "")
-      case .table, .sarif: print(tensorsReport.table(style: output.style), terminator: "")
+      case .table, .sarif:
+        print(tensorsReport.table(style: output.style, width: output.width), terminator: "")
       }
       if let filter, tensorsReport.tensors.isEmpty {
         noMatch(file, filter)

@@ -121,7 +121,10 @@ extension PTInspect {
           case .markdown: print(ScanRenderer.markdown(scan), terminator: "")
           case .table:
             if !first { print() }
-            print(ScanRenderer.table(scan, strict: strict, style: output.style), terminator: "")
+            print(
+              ScanRenderer.table(
+                scan, strict: strict, style: output.style, width: output.width),
+              terminator: "")
           }
           first = false
           for message in scan.errors {

@@ -86,7 +86,9 @@ extension PTInspect {
       case .markdown: print(stats.markdown(), terminator: "")
       case .table, .sarif:
         print(
-          stats.table(style: output.style, view: StatsView(top: top, sort: sort, all: all)),
+          stats.table(
+            style: output.style, view: StatsView(top: top, sort: sort, all: all),
+            width: output.width),
           terminator: "")
         if let cost = stats.source {
           print("\n" + SummaryRenderer.costLine(cost, fileBytes: checkpointBytes))

@@ -39,7 +39,7 @@ func temporaryFolder() throws -> String {
     #expect(r.stderr == "")
     #expect(
       r.stdout.hasSuffix(
-        "FAIL Fixtures/cifar_cnn.pt: over budget on 2 of 5 rules (max-params 5.8M by 52,234 parameters; budget 1*=5M by 81,344 parameters)\n"
+        "FAIL Fixtures/cifar_cnn.pt: over budget on 2 of 5 rules (max-params 5.8M by 52,234 parameters;\n     budget 1*=5M by 81,344 parameters)\n"
       ))
     assertGolden(r.stdout, named: "budget-cifar-fail.txt")
   }

@@ -34,7 +34,7 @@ struct DiffCommandTests {
     assertGolden(r.stdout, named: "diff-widened.txt")
     #expect(
       r.stdout.contains(
-        "head: Linear(in_features=16, out_features=10, bias=True) -> Linear(in_features=16, out_features=20, bias=True): +170 parameters; shape of weight, bias"
+        "  head: Linear(in_features=16, out_features=10, bias=True) -> Linear(in_features=16,\n    out_features=20, bias=True): +170 parameters; shape of weight, bias\n"
       ))
   }
 

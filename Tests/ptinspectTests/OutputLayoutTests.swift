@@ -406,10 +406,81 @@ private func tableWidth(_ text: String) -> Int {
     #expect(r.stdout.contains("(2 of 19 tensors shown; the total covers all;"))
     let big = try runPTInspect(["stats", "Fixtures/output/vit_depth12.pt"])
     #expect(big.stdout.contains("(25 of 152 tensors shown;"))
-    let all = try runPTInspect(["stats", "--all", "Fixtures/output/vit_depth12.pt"])
+    let all = try runPTInspect(
+      ["stats", "--all", "Fixtures/output/vit_depth12.pt"], environment: ["COLUMNS": "200"])
     #expect(!all.stdout.contains("tensors shown"))
     #expect(all.stdout.contains("encoder.layers.encoder_layer_11.mlp.3.bias"))
     let bad = try runPTInspect(["stats", "--top", "0", Self.file])
     #expect(bad.status == 64)
+  }
+}
+
+/// Every table fitted to the terminal: tensors, diff, stats, scan, budget and the many-files
+/// summary at 60 and 80 columns (text cut with `...`, low-priority columns left out with a
+/// line saying so) and at 200 (as wide as they are), no line wider than the terminal.
+@Suite struct FittedTableTests {
+  static let commands: [String: [String]] = [
+    "tensors-cifar": ["tensors", "Fixtures/cifar_cnn.pt"],
+    "tensors-vit": [
+      "tensors", "--filter", "encoder.layers.encoder_layer_1*", "Fixtures/output/vit_depth12.pt",
+    ],
+    "diff-values": ["diff", "--values", "Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"],
+    "diff-structure": ["diff", "Fixtures/diff/base.pt", "Fixtures/diff/widened.pt"],
+    "stats-findings": ["stats", "Fixtures/output/stats_findings.pt"],
+    "scan-os_system": ["scan", "Fixtures/hostile/os_system.pt"],
+    "scan-zip_tricks": ["scan", "Fixtures/hostile/zip_tricks.pt"],
+    "budget-cifar": [
+      "budget", "--max-params", "5.8M", "--budget", "1*=5M", "Fixtures/cifar_cnn.pt",
+    ],
+    "summary-many": [
+      "summary", "Fixtures/tied.pt", "Fixtures/broken/empty.pt", "Fixtures/hostile/os_system.pt",
+    ],
+    "summary-vit": ["summary", "Fixtures/output/vit_depth12.pt"],
+  ]
+
+  @Test(arguments: commands.keys.sorted(), [60, 80, 200])
+  func fitted(_ name: String, _ width: Int) throws {
+    let r = try runPTInspect(Self.commands[name] ?? [], environment: ["COLUMNS": String(width)])
+    #expect(r.status <= 2)
+    assertGolden(r.stdout, named: "layout-\(name)-\(width)cols.txt")
+    let wide = outputLines(r.stdout).filter { $0.count > width }
+    #expect(wide.isEmpty, "\(name) at \(width): \(wide)")
+    if width == 200 {
+      // Wide enough for every table: nothing cut, nothing left out.
+      #expect(!r.stdout.contains("left out to fit"), "\(name)")
+      let all = try runPTInspect(
+        Self.commands[name] ?? [], environment: ["COLUMNS": "1000"])
+      #expect(
+        r.stdout.components(separatedBy: "...").count
+          == all.stdout.components(separatedBy: "...").count, "\(name)")
+    }
+  }
+
+  @Test("a left-out column is named, with how to see it")
+  func droppedColumnsAreNamed() throws {
+    let r = try runPTInspect(["tensors", "Fixtures/cifar_cnn.pt"], environment: ["COLUMNS": "80"])
+    #expect(
+      r.stdout.contains(
+        "(columns Stride, Storage, Offset, Numel left out to fit 80 columns: COLUMNS=118\n or --format json for all)"
+      ))
+    // What is left out of the table is still in the JSON.
+    let json = try runPTInspect(
+      ["tensors", "--format", "json", "Fixtures/cifar_cnn.pt"], environment: ["COLUMNS": "60"])
+    #expect(json.stdout.contains("\"stride\""))
+    // Numbers are never cut: whole columns are left out instead.
+    let values = try runPTInspect(
+      ["diff", "--values", "Fixtures/diff/base.pt", "Fixtures/diff/finetuned.pt"],
+      environment: ["COLUMNS": "60"])
+    #expect(values.stdout.contains("head.weight                    0.0282  0.997932"))
+  }
+
+  @Test("ViT-B/16's group label keeps its [0-11] x12 end when the Layer column shrinks")
+  func groupLabel() throws {
+    let r = try runPTInspect(["summary", "Fixtures/output/vit_depth12.pt"])
+    let group = try #require(outputLines(r.stdout).first { $0.contains("x12") })
+    #expect(group.hasPrefix("...encoder_layer_[0-11] x12  "))
+    // Only the group's label is cut: the other names stay whole.
+    #expect(r.stdout.contains("\n  .self_attention "))
+    #expect(r.stdout.contains("\nencoder.ln "))
   }
 }

@@ -7,6 +7,11 @@ import Foundation
 import PTInspectTestSupport
 import Testing
 
+/// The reasons and locations these tests read, on a terminal wide enough for every column.
+private func runWide(_ arguments: [String], directory: String? = nil) throws -> RunResult {
+  try runPTInspect(arguments, environment: ["COLUMNS": "1000"], directory: directory)
+}
+
 @Suite struct ScanCorpusTests {
   static let hostile = (try? HostileTests.corpus("hostile")) ?? []
   /// The benign stand-ins, and real files written by torchvision, timm, Lightning, numpy and
@@ -42,13 +47,13 @@ import Testing
   @Test func assertPythonOkIsNeverSuggested() throws {
     let file = Fixtures.relative("hostile/scan_assert_python_ok.pkl")
     for format in ["table", "markdown", "json"] {
-      let r = try runPTInspect(["scan", "--format", format, file])
+      let r = try runWide(["scan", "--format", format, file])
       #expect(r.status == 1)
       #expect(!r.stdout.contains("add_safe_globals([test"), "\(format)")
       #expect(r.stdout.contains("standard-library code outside the reviewed set; loading runs it"))
     }
     // A team may accept it after review, but it is still never put in an add_safe_globals line.
-    let allowed = try runPTInspect([
+    let allowed = try runWide([
       "scan", "--allow", "test.support.script_helper.assert_python_ok", file,
     ])
     #expect(allowed.status == 0)
@@ -57,7 +62,7 @@ import Testing
   }
 
   @Test func nestedPicklesAreListedWithTheirChain() throws {
-    let r = try runPTInspect(["scan", Fixtures.relative("hostile/scan_nested_three_deep.pkl")])
+    let r = try runWide(["scan", Fixtures.relative("hostile/scan_nested_three_deep.pkl")])
     #expect(r.status == 1)
     #expect(
       r.stdout.contains(
@@ -76,31 +81,31 @@ import Testing
         "torch.utils._config_module.ConfigModule.load_config -> posix.system"
       ),
     ] {
-      let out = try runPTInspect(["scan", Fixtures.relative("hostile/" + file)]).stdout
+      let out = try runWide(["scan", Fixtures.relative("hostile/" + file)]).stdout
       #expect(out.contains(chain), "\(file)")
     }
   }
 
   @Test func partialIsJudgedByWhatItWraps() throws {
-    let vit = try runPTInspect(["scan", Fixtures.relative("benign/whole_model_vit_like.pt")])
+    let vit = try runWide(["scan", Fixtures.relative("benign/whole_model_vit_like.pt")])
     #expect(vit.status == 0)
     #expect(
       vit.stdout.contains(
         "functools.partial wrapping torch.nn.modules.normalization.LayerNorm: harmless unless what it wraps is"
       ))
-    let system = try runPTInspect(["scan", Fixtures.relative("hostile/scan_partial_system.pkl")])
+    let system = try runWide(["scan", Fixtures.relative("hostile/scan_partial_system.pkl")])
     #expect(system.status == 1)
     #expect(system.stdout.contains("functools.partial wrapping posix.system"))
-    let swap = try runPTInspect(["scan", Fixtures.relative("hostile/scan_partial_state_swap.pkl")])
+    let swap = try runWide(["scan", Fixtures.relative("hostile/scan_partial_state_swap.pkl")])
     #expect(swap.stdout.contains("subprocess.getoutput (starts processes)"))
   }
 
   @Test func allowFlagAndConfigFile() throws {
     let vit = Fixtures.relative("benign/whole_model_vit_like.pt")
-    let strict = try runPTInspect(["scan", "--strict", vit])
+    let strict = try runWide(["scan", "--strict", vit])
     #expect(strict.status == 1)
     // Accepting the model's classes makes --strict pass; the report says who allowed them.
-    let allowed = try runPTInspect([
+    let allowed = try runWide([
       "scan", "--strict", "--allow", "torch.nn.modules.*", "--allow", "torchvision.models.*",
       "--allow", "functools.partial", vit,
     ])
@@ -114,7 +119,7 @@ import Testing
       ("hostile/scan_partial_system.pkl", "functools.partial"),
       ("hostile/scan_nested_pickle_loads.pkl", "pickle.loads"),
     ] {
-      let r = try runPTInspect(["scan", "--allow", name, Fixtures.relative(file)])
+      let r = try runWide(["scan", "--allow", name, Fixtures.relative(file)])
       #expect(r.status == 1, "\(file)")
       #expect(r.stdout.contains("allowing \(name) was ignored"), "\(file)")
     }
@@ -127,16 +132,16 @@ import Testing
     allow = ["torch.nn.modules.*", "torchvision.models.*", "functools.partial"]
     """.write(
       to: folder.appendingPathComponent("pyproject.toml"), atomically: true, encoding: .utf8)
-    let fromConfig = try runPTInspect(
+    let fromConfig = try runWide(
       ["scan", "--strict", Fixtures.path("benign/whole_model_vit_like.pt")], directory: folder.path)
     #expect(fromConfig.status == 0, "\(fromConfig.stdout)")
     #expect(fromConfig.stdout.contains("allowed by the user (pyproject.toml); otherwise unknown"))
-    let ignored = try runPTInspect(
+    let ignored = try runWide(
       ["scan", "--strict", "--no-config", Fixtures.path("benign/whole_model_vit_like.pt")],
       directory: folder.path)
     #expect(ignored.status == 1)
     // Bad values are usage errors.
-    let bad = try runPTInspect(["scan", "--allow", "system", vit])
+    let bad = try runWide(["scan", "--allow", "system", vit])
     #expect(bad.status == 64)
     #expect(bad.stderr.contains("is not a global"))
   }

@@ -158,7 +158,7 @@ import Testing
     #expect(table.stdout.contains("(root)  Module    x [2]"))
     #expect(
       table.stdout.contains(
-        "warning: references dangerous global posix.system: loading it with torch.load(weights_only=False) runs code; run ptinspect scan\n"
+        "warning: references dangerous global posix.system: loading it with torch.load(weights_only=False)\n         runs code; run ptinspect scan\n"
       ))
     let json = try runPTInspect(["--format", "json", "Fixtures/hostile/os_system.pt"])
     let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]

@@ -111,6 +111,12 @@ package enum BudgetRenderer {
       alignments.insert(.left, at: 0)
     }
     var t = TextTable(headers: headers, alignments: alignments)
+    // Narrow terminals: file names (cut in the middle) and rules shrink, then Limit and
+    // Actual are left out (Margin says how far from the limit).
+    let shift = withFile ? 1 : 0
+    t.shrinkable = withFile ? [0, 1] : [0]
+    t.elideMiddle = withFile ? [0] : []
+    t.droppable = [2 + shift, 1 + shift]
     for r in reports {
       if r.verdict == .error {
         t.add((withFile ? [r.file] : []) + ["-", "-", "-", "-", "unreadable"])
@@ -140,39 +146,55 @@ package enum BudgetRenderer {
     }.joined(separator: "\n")
   }
 
-  /// Notes (group patterns matching nothing, missing baselines) as lines.
-  static func notes(_ reports: [BudgetReport], withFile: Bool) -> [String] {
+  /// Notes (group patterns matching nothing, missing baselines) as lines, each wrapped at
+  /// `width` under its text.
+  static func notes(_ reports: [BudgetReport], withFile: Bool, width: Int = .max) -> [String] {
     var out: [String] = []
     for r in reports {
       let prefix = withFile ? "\(r.file): " : ""
-      for c in r.rules { if let note = c.note { out.append("note: \(prefix)\(note)") } }
-      for note in r.notes { out.append("note: \(prefix)\(note)") }
+      for c in r.rules {
+        if let note = c.note { out.append(Format.tagged("note:", prefix + note, width: width)) }
+      }
+      for note in r.notes { out.append(Format.tagged("note:", prefix + note, width: width)) }
     }
     return out
   }
 
-  /// The verdict for one file: the rules table, then one verdict line.
-  package static func table(_ r: BudgetReport, style: TerminalStyle = .plain) -> String {
+  /// The verdict for one file: the rules table fitted to `width`, then one verdict line.
+  package static func table(
+    _ r: BudgetReport, style: TerminalStyle = .plain, width: Int = .max
+  ) -> String {
     var out: [String] = []
-    if let config = r.config { out.append(style.dim("rules from \(config)")) }
+    if let config = r.config {
+      out.append(style.dim(Format.wrapped("rules from \(config)", width: width)))
+    }
     if r.verdict != .error {
-      out.append(colour(table([r], withFile: false).render(style: style), style: style))
-      out.append(contentsOf: notes([r], withFile: false))
+      out.append(
+        colour(table([r], withFile: false).render(style: style, width: width), style: style))
+      out.append(contentsOf: notes([r], withFile: false, width: width))
       out.append("")
     }
-    out.append(style.bold(styled(verdictLine(r), r.passed, style)))
+    out.append(
+      style.bold(styled(Format.wrapped(verdictLine(r), width: width, indent: 5), r.passed, style)))
     return out.joined(separator: "\n") + "\n"
   }
 
-  /// Several files: one row per file and rule, then one verdict line.
-  package static func table(_ reports: [BudgetReport], style: TerminalStyle = .plain) -> String {
-    if reports.count == 1, let only = reports.first { return table(only, style: style) }
+  /// Several files: one row per file and rule (fitted to `width`), then one verdict line.
+  package static func table(
+    _ reports: [BudgetReport], style: TerminalStyle = .plain, width: Int = .max
+  ) -> String {
+    if reports.count == 1, let only = reports.first {
+      return table(only, style: style, width: width)
+    }
     var out: [String] = []
-    if let config = reports.first?.config { out.append(style.dim("rules from \(config)")) }
-    out.append(colour(table(reports, withFile: true).render(style: style), style: style))
-    out.append(contentsOf: notes(reports, withFile: true))
+    if let config = reports.first?.config {
+      out.append(style.dim(Format.wrapped("rules from \(config)", width: width)))
+    }
+    out.append(
+      colour(table(reports, withFile: true).render(style: style, width: width), style: style))
+    out.append(contentsOf: notes(reports, withFile: true, width: width))
     out.append("")
-    let verdict = batchVerdictLine(reports)
+    let verdict = Format.wrapped(batchVerdictLine(reports), width: width, indent: 6)
     out.append(style.bold(styled(verdict, overallVerdict(reports) == .pass, style)))
     return out.joined(separator: "\n") + "\n"
   }

@@ -372,6 +372,12 @@ public struct StatsReport: Sendable, Encodable {
     var table = TextTable(
       headers: ["Tensor", "Dtype", "Numel"] + Self.statHeaders,
       alignments: [.left, .left, .right] + Self.statAlignments)
+    // Narrow terminals: names cut in the middle, then Dtype, Numel, Zeros, Inf, NaN and Mean
+    // left out, in that order (the findings name NaN and Inf anyway).
+    table.shrinkable = [0]
+    table.elideMiddle = [0]
+    table.minimumWidths = [0: 32]
+    table.droppable = [1, 2, 7, 9, 8, 5]
     var flagged: Set<Int> = []
     for (i, e) in shownTensors(view).rows.enumerated() {
       if let s = e.statistics {
@@ -393,6 +399,10 @@ public struct StatsReport: Sendable, Encodable {
     var table = TextTable(
       headers: [title, "Type", "Tensors", "Numel"] + Self.statHeaders,
       alignments: [.left, .left, .right, .right] + Self.statAlignments)
+    // As the tensor table, Tensors, Numel and Type left out first.
+    table.shrinkable = [0, 1]
+    table.elideMiddle = [0]
+    table.droppable = [2, 3, 1, 8, 10, 9, 6]
     for l in rows {
       table.add(
         [l.name, l.type, String(l.tensors), Format.count(l.statistics.count)]
@@ -438,27 +448,40 @@ public struct StatsReport: Sendable, Encodable {
     return out
   }
 
-  /// The findings as lines: `none` when there are none.
-  var findingLines: [String] {
+  /// The findings as lines: `none` when there are none; each wrapped at `width` under its
+  /// message.
+  func findingLines(width: Int = .max) -> [String] {
     findings.isEmpty
-      ? ["Findings: none (no NaN/Inf, all-zero or constant weights, outliers or copies)"]
-      : ["Findings (\(findings.count))"] + findings.prefix(30).map { "  \($0.kind): \($0.message)" }
+      ? [
+        Format.wrapped(
+          "Findings: none (no NaN/Inf, all-zero or constant weights, outliers or copies)",
+          width: width)
+      ]
+      : ["Findings (\(findings.count))"]
+        + findings.prefix(30).map { Format.tagged("  \($0.kind):", $0.message, width: width) }
         + (findings.count > 30
-          ? ["  ... and \(findings.count - 30) more (--format json lists all)"] : [])
+          ? [
+            Format.wrapped(
+              "  ... and \(findings.count - 30) more (--format json lists all)", width: width,
+              indent: 4)
+          ] : [])
   }
 
   /// The report as tables for a terminal: the findings, per tensor with the totals, then per
-  /// layer (weights and biases), and the layers' running statistics apart.
-  public func table(style: TerminalStyle = .plain, view: StatsView = StatsView()) -> String {
+  /// layer (weights and biases), and the layers' running statistics apart; tables fitted to
+  /// `width` columns, longer lines wrapped.
+  public func table(
+    style: TerminalStyle = .plain, view: StatsView = StatsView(), width: Int = .max
+  ) -> String {
     let (table, flagged, total) = tensorTable(view)
     let cut = shownTensors(view).cut
     var withTotal = table
     withTotal.add(total)
-    let rendered = withTotal.render(style: style).split(
-      separator: "\n", omittingEmptySubsequences: false
-    ).map(String.init)
-    var lines = [style.bold(headline), ""]
-    for (i, line) in findingLines.enumerated() {
+    let fitted = withTotal.fit(style: style, width: width)
+    let rendered = fitted.text.split(separator: "\n", omittingEmptySubsequences: false).map(
+      String.init)
+    var lines = [style.bold(Format.wrapped(headline, width: width)), ""]
+    for (i, line) in findingLines(width: width).enumerated() {
       lines.append(i == 0 ? style.bold(line) : findings.isEmpty ? line : style.yellow(line))
     }
     lines.append("")
@@ -473,23 +496,29 @@ public struct StatsReport: Sendable, Encodable {
         lines.append(line)
       }
     }
+    if let note = withTotal.droppedNote(fitted.dropped, width: width) {
+      lines.append(style.dim(note))
+    }
     if cut {
       lines.append(
         style.dim(
-          "(\(Format.count(Int64(shownTensors(view).rows.count))) of \(Format.count(Int64(tensors.count))) tensors shown; the total covers all; --all lists every tensor, --top N and --sort choose)"
-        ))
+          Format.wrapped(
+            "(\(Format.count(Int64(shownTensors(view).rows.count))) of \(Format.count(Int64(tensors.count))) tensors shown; the total covers all; --all lists every tensor, --top N and --sort choose)",
+            width: width, indent: 1)))
     }
     if !layerParameters.isEmpty {
       lines.append("")
-      lines.append(layerTable(layerParameters).render(style: style))
+      lines.append(layerTable(layerParameters).render(style: style, width: width))
     }
     if !layerBuffers.isEmpty {
       lines.append("")
-      lines.append(layerTable(layerBuffers, title: "Buffers of").render(style: style))
+      lines.append(
+        layerTable(layerBuffers, title: "Buffers of").render(style: style, width: width))
     }
     lines.append("")
     for (i, note) in notes.enumerated() {
-      lines.append(i == 0 && hasNonFinite ? style.red(note) : style.dim(note))
+      let text = Format.wrapped(note, width: width)
+      lines.append(i == 0 && hasNonFinite ? style.red(text) : style.dim(text))
     }
     return lines.joined(separator: "\n") + "\n"
   }
@@ -501,7 +530,7 @@ public struct StatsReport: Sendable, Encodable {
     withTotal.add(total.enumerated().map { $0.offset == 0 ? "**Total**" : $0.element })
     var out = "### ptinspect stats: `\(file)`\n\n"
     out +=
-      findingLines.enumerated().map {
+      findingLines().enumerated().map {
         $0.offset == 0 ? "**\($0.element)**" : "-" + $0.element.dropFirst(1)
       }
       .joined(separator: "\n") + "\n\n"

@@ -14,39 +14,49 @@ package enum DiffRenderer {
       + " (\(side.format), \(Format.count(Int64(side.tensors))) tensors)"
   }
 
-  /// The terminal rendering: files, names, a table of what differs, layers, totals, verdict.
-  package static func table(_ r: DiffReport, style: TerminalStyle = .plain) -> String {
+  /// The terminal rendering: files, names, a table of what differs, layers, totals, verdict;
+  /// tables fitted to `width` columns and longer lines wrapped under themselves.
+  package static func table(_ r: DiffReport, style: TerminalStyle = .plain, width: Int = .max)
+    -> String
+  {
+    func wrap(_ text: String, _ indent: Int) -> String {
+      Format.wrapped(text, width: width, indent: indent)
+    }
     // Nothing differs: one line.
     if r.differences == 0 && r.tensors.isEmpty && r.expectations.isEmpty
       && r.values.skipped.isEmpty && (r.contents?.skipped.isEmpty ?? true)
     {
-      return style.bold(style.green("verdict: " + r.verdict)) + "\n" + costLines(r, style)
+      return style.bold(style.green(wrap("verdict: " + r.verdict, 9))) + "\n"
+        + costLines(r, style, width: width)
     }
     var out = [
-      "before: " + describe(r.before, quoted: false), "after:  " + describe(r.after, quoted: false),
+      wrap("before: " + describe(r.before, quoted: false), 8),
+      wrap("after:  " + describe(r.after, quoted: false), 8),
     ]
-    for line in nameLines(r) { out.append("names:  " + line) }
+    for line in nameLines(r) { out.append(wrap("names:  " + line, 8)) }
     if !r.tensors.isEmpty {
       out.append("")
-      out.append(differenceTable(r).render(style: style))
+      out.append(differenceTable(r).render(style: style, width: width))
     }
     if !r.values.nonFinite.isEmpty {
       out.append("")
-      for n in r.values.nonFinite { out.append(style.yellow("NaN/Inf: " + nonFiniteLine(n))) }
+      for n in r.values.nonFinite {
+        out.append(style.yellow(wrap("NaN/Inf: " + nonFiniteLine(n), 9)))
+      }
     }
     if !r.layers.isEmpty {
       out.append("")
       out.append(style.bold("Layers"))
-      for l in r.layers { out.append("  " + layerLine(l)) }
+      for l in r.layers { out.append(wrap("  " + layerLine(l), 4)) }
     }
     out.append("")
-    out.append(totalsTable(r).render(style: style))
+    out.append(totalsTable(r).render(style: style, width: width))
     if !r.expectations.isEmpty {
       out.append("")
       for e in r.expectations {
-        let line = expectationLine(e)
+        let line = wrap(expectationLine(e), 2)
         out.append(e.kept ? style.green(line) : style.red(line))
-        for v in e.violations.prefix(20) { out.append("  \(v.name): \(v.change)") }
+        for v in e.violations.prefix(20) { out.append(wrap("  \(v.name): \(v.change)", 4)) }
         if e.violations.count > 20 {
           out.append("  ... and \(Format.count(Int64(e.violations.count - 20))) more")
         }
@@ -54,26 +64,28 @@ package enum DiffRenderer {
     }
     let skipped = r.values.skipped + (r.contents?.skipped ?? [])
     for s in skipped.prefix(10) {
-      out.append(style.dim("not compared: \(s.name) (\(s.reason))"))
+      out.append(style.dim(wrap("not compared: \(s.name) (\(s.reason))", 14)))
     }
     if skipped.count > 10 {
       out.append(style.dim("not compared: \(Format.count(Int64(skipped.count - 10))) more"))
     }
     if !r.notes.isEmpty {
       out.append("")
-      for n in r.notes { out.append(style.dim("note: " + n)) }
+      for n in r.notes { out.append(style.dim(Format.tagged("note:", n, width: width))) }
     }
     out.append("")
-    let verdict = "verdict: " + r.verdict
+    let verdict = wrap("verdict: " + r.verdict, 9)
     out.append(r.finding ? style.bold(style.red(verdict)) : style.bold(style.green(verdict)))
-    return out.joined(separator: "\n") + "\n" + costLines(r, style)
+    return out.joined(separator: "\n") + "\n" + costLines(r, style, width: width)
   }
 
   /// One line per remote side: what reading it cost.
-  static func costLines(_ r: DiffReport, _ style: TerminalStyle) -> String {
+  static func costLines(_ r: DiffReport, _ style: TerminalStyle, width: Int = .max) -> String {
     [r.before, r.after].compactMap { side in
       side.source.map {
-        style.dim(SummaryRenderer.costLine($0, fileBytes: side.fileBytes)) + "\n"
+        style.dim(
+          Format.wrapped(SummaryRenderer.costLine($0, fileBytes: side.fileBytes), width: width))
+          + "\n"
       }
     }.joined()
   }
@@ -153,6 +165,12 @@ package enum DiffRenderer {
       alignments += [.right, .right, .right, .right, .right]
     }
     var table = TextTable(headers: headers, alignments: alignments)
+    // Narrow terminals: tensor names (cut in the middle) and changes shrink; then RMS diff,
+    // Max rel diff, Before, After and Elements changed are left out, in that order.
+    table.shrinkable = [1, 0]
+    table.elideMiddle = [1]
+    table.minimumWidths = [1: 32]
+    if stats { table.droppable = [7, 6, 2, 3, 4] }
     let valueChanges = Dictionary(
       (r.changed + r.withinTolerance).map { ($0.name, $0.stats) }, uniquingKeysWith: { x, _ in x })
     for t in r.tensors {

@@ -5,31 +5,37 @@ package enum ScanRenderer {
   /// Occurrences listed per global in the Where column before "+N more".
   static let shownOccurrences = 3
 
-  /// The report as the terminal shows it.
-  package static func table(_ r: ScanReport, strict: Bool = false, style: TerminalStyle = .plain)
-    -> String
-  {
-    var out = [header(r)]
+  /// The report as the terminal shows it: the table fitted to `width` columns, the other
+  /// lines wrapped under themselves (the Python lines to copy excepted).
+  package static func table(
+    _ r: ScanReport, strict: Bool = false, style: TerminalStyle = .plain, width: Int = .max
+  ) -> String {
+    var out = [Format.wrapped(header(r), width: width)]
     if !r.globals.isEmpty {
       out.append("")
-      out.append(globalsTable(r).render(style: style))
+      out.append(globalsTable(r).render(style: style, width: width))
     }
     out.append("")
-    out.append(verdictLine(r, strict: strict, style: style))
+    out.append(verdictLine(r, strict: strict, style: style, width: width))
     if let cost = r.source {
-      out.append(style.dim(SummaryRenderer.costLine(cost, fileBytes: r.fileBytes)))
+      out.append(
+        style.dim(
+          Format.wrapped(SummaryRenderer.costLine(cost, fileBytes: r.fileBytes), width: width)))
     }
     if !r.zipFindings.isEmpty {
       out.append("")
       for f in r.zipFindings {
-        out.append("\(style.yellow("zip:")) \(Format.printable(f.message))")
+        out.append(
+          Format.tagged("zip:", Format.printable(f.message), width: width, style: style.yellow))
       }
     }
     if let line = r.addSafeGlobalsLine {
       out.append("")
       out.append(
-        "Reviewed data types (and globals you allowed) that torch.load(weights_only=True) refuses by default; to allow them:"
-      )
+        Format.wrapped(
+          "Reviewed data types (and globals you allowed) that torch.load(weights_only=True) refuses by default; to allow them:",
+          width: width, indent: 0))
+      // Python to copy: never wrapped.
       if let imports = r.addSafeGlobalsImports { out.append("  " + imports) }
       out.append("  " + line)
     }
@@ -37,13 +43,17 @@ package enum ScanRenderer {
     if !advice.isEmpty {
       out.append("")
       out.append("Not suggested for allowing; check instead:")
-      for (names, check) in advice { out.append("  \(names): \(Format.printable(check))") }
+      for (names, check) in advice {
+        out.append(Format.tagged("  \(names):", Format.printable(check), width: width))
+      }
     }
     let notes =
-      r.errors.map { (style.red("error:"), $0) } + r.notes.map { (style.dim("note:"), $0) }
+      r.errors.map { ("error:", style.red, $0) } + r.notes.map { ("note:", style.dim, $0) }
     if !notes.isEmpty {
       out.append("")
-      for (tag, message) in notes { out.append("\(tag) \(Format.printable(message))") }
+      for (tag, paint, message) in notes {
+        out.append(Format.tagged(tag, Format.printable(message), width: width, style: paint))
+      }
     }
     return out.joined(separator: "\n") + "\n"
   }
@@ -142,6 +152,12 @@ package enum ScanRenderer {
     var table = TextTable(
       headers: ["Verdict", "Global", "Refs", "Where", "Why"],
       alignments: [.left, .left, .right, .left, .left])
+    // Narrow terminals: names shrink, then Refs and Where are left out before a reason is
+    // cut (below 60 characters), then reasons and names shrink together, the wider first.
+    table.shrinkable = [4, 1]
+    table.shrinkEvenly = true
+    table.elideMiddle = [1]
+    table.droppable = [2, 3]
     for g in r.globals {
       table.add([
         g.classification.rawValue, Format.printable(g.displayName, limit: 160),
@@ -149,6 +165,7 @@ package enum ScanRenderer {
         locations(g), Format.printable(why(g)),
       ])
     }
+    table.minimumWidths = [4: min(60, table.rows.map { $0[4].count }.max() ?? 0)]
     return table
   }
 
@@ -174,7 +191,9 @@ package enum ScanRenderer {
   }
 
   /// One line: what the scan means for loading the file.
-  static func verdictLine(_ r: ScanReport, strict: Bool, style: TerminalStyle) -> String {
+  static func verdictLine(
+    _ r: ScanReport, strict: Bool, style: TerminalStyle, width: Int = .max
+  ) -> String {
     var text: String
     switch r.verdict {
     case .dangerous:
@@ -213,6 +232,6 @@ package enum ScanRenderer {
     {
       text += " [--strict: fails]"
     }
-    return "verdict: " + text
+    return Format.tagged("verdict:", text, width: width)
   }
 }

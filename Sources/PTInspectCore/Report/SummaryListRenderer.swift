@@ -87,16 +87,25 @@ package enum SummaryListRenderer {
     _ rows: [SummaryRow], style: TerminalStyle = .plain, width: Int = .max
   ) -> String {
     var t = table(rows)
+    // Narrow terminals: file names cut in the middle, then Buffers, Tensors, File size and
+    // Format left out, in that order.
     t.shrinkable = [0]
     t.elideMiddle = [0]
+    t.droppable = [4, 2, 6, 1]
     var out = t.render(style: style, width: width)
     for r in rows {
-      for w in r.warnings { out += "\n" + style.yellow("warning:") + " \(r.file): \(w)" }
+      for w in r.warnings {
+        out +=
+          "\n" + Format.tagged("warning:", "\(r.file): \(w)", width: width, style: style.yellow)
+      }
     }
     let failed = rows.filter { $0.error != nil }
     if !failed.isEmpty {
       out += "\n\(failed.count) file\(failed.count == 1 ? "" : "s") could not be read:"
-      for r in failed { out += "\n  " + style.red("\(r.file): \(r.error ?? "")") }
+      for r in failed {
+        out +=
+          "\n" + style.red(Format.wrapped("  \(r.file): \(r.error ?? "")", width: width, indent: 4))
+      }
     }
     return out + "\n"
   }

@@ -67,6 +67,9 @@ public enum SummaryRenderer {
     var table = TextTable(
       headers: ["Layer", "Type", "Description", "Parameters", "Buffers", "Bytes"],
       alignments: [.left, .left, .left, .right, .right, .right])
+    // At first, of the layer names only groups' labels are cut (in the middle).
+    let plain = rows.filter { $0.repeatCount <= 1 }.map(\.name.count).max() ?? 0
+    table.minimumWidths = [0: max(TextTable.softFloor, plain)]
     for row in rows {
       var description = compact ? Self.compact(row.description) : row.description
       if !row.shared.isEmpty {
@@ -79,18 +82,25 @@ public enum SummaryRenderer {
       ])
     }
     table.rulesBefore = [table.rows.count]
-    table.shrinkable = [2, 1]
+    // Descriptions shrink first, then layer names (in the middle, so a group's `[0-11] x12`
+    // stays), then types.
+    table.shrinkable = [2, 0, 1]
+    table.elideMiddle = [0]
     table.add([
       "Total", "\(r.layers.count) layers", "", Format.count(r.totals.parameters),
       Format.count(r.totals.buffers),
       Format.bytes(r.totals.bytes),
     ])
+    // Too narrow still: Buffers, then Bytes, are left out.
+    table.cutBeforeDropping = true
+    table.droppable = [4, 5]
     if !buffers {
       table.headers.remove(at: 4)
       table.alignments.remove(at: 4)
       table.rows = table.rows.map {
         var row = $0; row.remove(at: 4); return row
       }
+      table.droppable = [4]
     }
     return table
   }
@@ -170,27 +180,32 @@ public enum SummaryRenderer {
   /// The depth the layer table is rolled up to so the summary fits `options.height` lines, with
   /// the table's rows at that depth; nil when it fits as it is (or a depth was asked for, or
   /// every layer). `otherLines` is how many lines the summary has besides the layer table's
-  /// rows: the table is not rendered to be counted, only its rows are (a row is one line).
-  static func fittingDepth(_ r: SummaryReport, _ options: LayerTableOptions, otherLines: Int)
-    -> (depth: Int, rows: [LayerRow])?
-  {
+  /// rows, and `noteLines` those of the note saying it was rolled up: a table too long by its
+  /// rows alone is not rendered to be counted.
+  static func fittingDepth(
+    _ r: SummaryReport, _ options: LayerTableOptions, otherLines: Int, noteLines: Int
+  ) -> (depth: Int, rows: [LayerRow])? {
     guard options.depth == nil, options.collapse, !options.explain, !options.memory,
       options.height != .max
     else { return nil }
     func rows(_ depth: Int?) -> [LayerRow] {
       LayerRows.rows(r.layers, depth: depth, collapse: true, formulas: false)
     }
-    // Collapsing never adds rows: a table of few layers fits without being built.
-    guard otherLines + r.layers.count > options.height,
-      otherLines + rows(nil).count > options.height
-    else { return nil }
+    // A table short enough to fit is rendered to be counted (a narrow terminal adds a line
+    // saying which columns were left out); a longer one is too long by its rows alone.
+    func lines(_ rows: [LayerRow]) -> Int {
+      guard otherLines + rows.count <= options.height else { return otherLines + rows.count }
+      let table = layerTable(r, options, rows: rows).render(width: options.width)
+      return otherLines - 3 + lineCount(table)
+    }
+    guard lines(rows(nil)) > options.height else { return nil }
     let deepest =
       r.layers.map { $0.name.utf8.reduce(1) { $1 == UInt8(ascii: ".") ? $0 + 1 : $0 } }.max() ?? 1
     var depth = deepest - 1
     guard depth >= 1 else { return nil }
     var fitted = rows(depth)
-    // The roll-up line is one more.
-    while depth > 1 && otherLines + fitted.count + 1 > options.height {
+    // With the roll-up note.
+    while depth > 1 && lines(fitted) + noteLines > options.height {
       depth -= 1
       fitted = rows(depth)
     }
@@ -205,30 +220,40 @@ public enum SummaryRenderer {
     var options = options
     // What follows the layer table depends on the depth only through --explain's formulas, and
     // a table with --explain is never rolled up to fit: it is written once, before fitting.
+    let width = options.width
     let rest = sectionsAfterLayers(r, options: options, style: style)
-    let guess = r.layers.isEmpty ? nil : guessNote(r)
+    let head = Format.wrapped(header(r), width: width)
+    let guess = r.layers.isEmpty ? nil : guessNote(r).map { Format.wrapped($0, width: width) }
     // Lines besides the rows: the header and a blank line, the table's heading, rule and total,
-    // the guess note, and the rest.
-    let otherLines = 2 + 3 + (guess == nil ? 0 : 1) + rest.reduce(0) { $0 + lineCount($1) }
-    let fitted = r.layers.isEmpty ? nil : fittingDepth(r, options, otherLines: otherLines)
+    // the guess note, and the rest; and what the roll-up note takes when there is one.
+    let otherLines =
+      lineCount(head) + 1 + 3 + (guess.map(lineCount) ?? 0) + rest.reduce(0) { $0 + lineCount($1) }
+    let fitted =
+      r.layers.isEmpty
+      ? nil
+      : fittingDepth(
+        r, options, otherLines: otherLines,
+        noteLines: lineCount(rolledUpNote(depth: 1, options: options)))
     let rolledUp = fitted?.depth
     if let rolledUp { options.depth = rolledUp }
-    var out = [style.bold(header(r)), ""]
+    var out = [style.bold(head), ""]
     if r.layers.isEmpty {
       out.append("No model tensors.")
     } else {
       out.append(
-        layerTable(r, options, rows: fitted?.rows).render(style: style, width: options.width))
+        layerTable(r, options, rows: fitted?.rows).render(style: style, width: width))
       if let guess { out.append(style.dim(guess)) }
     }
-    if let rolledUp {
-      out.append(
-        style.dim(
-          "(rolled up to depth \(rolledUp) to fit \(options.height) lines: --depth N for another depth, --expand for every layer)"
-        ))
-    }
+    if let rolledUp { out.append(style.dim(rolledUpNote(depth: rolledUp, options: options))) }
     out += rest
     return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The line saying the table was rolled up to `depth`, wrapped at the width.
+  static func rolledUpNote(depth: Int, options: LayerTableOptions) -> String {
+    Format.wrapped(
+      "(rolled up to depth \(depth) to fit \(options.height) lines: --depth N for another depth, --expand for every layer)",
+      width: options.width, indent: 1)
   }
 
   /// The lines of `text` as printed (one more than its newlines).
@@ -307,11 +332,11 @@ public enum SummaryRenderer {
     if !notes.isEmpty {
       out.append("")
       for d in notes {
-        let tag =
+        let (tag, paint) =
           d.severity == .warning
-          ? style.yellow("warning:")
-          : d.severity == .error ? style.red("error:") : style.dim("note:")
-        out.append("\(tag) \(d.message)")
+          ? ("warning:", style.yellow)
+          : d.severity == .error ? ("error:", style.red) : ("note:", style.dim)
+        out.append(Format.tagged(tag, d.message, width: width, style: paint))
       }
     }
     if let cost = r.source {

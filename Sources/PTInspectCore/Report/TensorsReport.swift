@@ -57,12 +57,20 @@ public struct TensorsReport: Sendable, Codable {
     var table = TextTable(
       headers: ["Name", "Dtype", "Shape", "Stride", "Storage", "Offset", "Numel", "Bytes", "Kind"],
       alignments: [.left, .left, .left, .left, .left, .right, .right, .right, .left])
+    // Narrow terminals: names (cut in the middle) and kinds shrink, bytes go binary
+    // (`98.0 MiB`), then Stride, Offset, Storage, Numel and Kind are left out, in that order.
+    table.shrinkable = [0, 8]
+    table.elideMiddle = [0]
+    table.minimumWidths = [0: 32]
+    table.droppable = [3, 5, 4, 6, 8]
     func add(_ t: TensorEntry, name: String, kind: String) {
-      table.add([
-        name, t.dtype, Format.shape(t.shape), Format.shape(t.stride) + (t.contiguous ? "" : " *"),
-        t.storage ?? t.chunks.map { "\($0.count) chunk\($0.count == 1 ? "" : "s")" } ?? "-",
-        Format.count(t.storageOffset), Format.count(t.numel), Format.count(t.bytes), kind,
-      ])
+      table.add(
+        [
+          name, t.dtype, Format.shape(t.shape),
+          Format.shape(t.stride) + (t.contiguous ? "" : " *"),
+          t.storage ?? t.chunks.map { "\($0.count) chunk\($0.count == 1 ? "" : "s")" } ?? "-",
+          Format.count(t.storageOffset), Format.count(t.numel), Format.count(t.bytes), kind,
+        ], compact: [7: Format.bytes(t.bytes)])
     }
     for t in tensors {
       var kind = t.kind + (t.kindExact ? "" : "?")
@@ -78,15 +86,22 @@ public struct TensorsReport: Sendable, Codable {
     return table
   }
 
-  /// The listing as `ptinspect tensors` prints it on a terminal.
-  public func table(style: TerminalStyle = .plain) -> String {
-    var out = textTable().render(style: style)
-    out += "\n\(tensors.count) tensor(s)"
-    if tensors.contains(where: { !$0.kindExact }) {
-      out += "; kind? = inferred from the name and dtype"
+  /// The listing as `ptinspect tensors` prints it on a terminal, fitted to `width` columns.
+  public func table(style: TerminalStyle = .plain, width: Int = .max) -> String {
+    let table = textTable()
+    let (text, dropped) = table.fit(style: style, width: width)
+    var footer = "\(tensors.count) tensor(s)"
+    // The legends of the columns shown.
+    if tensors.contains(where: { !$0.kindExact }) && !dropped.contains("Kind") {
+      footer += "; kind? = inferred from the name and dtype"
     }
-    if tensors.contains(where: { !$0.contiguous }) { out += "; * = not contiguous" }
-    return out + "\n"
+    if tensors.contains(where: { !$0.contiguous }) && !dropped.contains("Stride") {
+      footer += "; * = not contiguous"
+    }
+    var out = [text]
+    if let note = table.droppedNote(dropped, width: width) { out.append(style.dim(note)) }
+    out.append(Format.wrapped(footer, width: width))
+    return out.joined(separator: "\n") + "\n"
   }
 
   /// The listing as a Markdown table.
