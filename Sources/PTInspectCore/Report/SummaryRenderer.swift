@@ -336,7 +336,7 @@ public enum SummaryRenderer {
           d.severity == .warning
           ? ("warning:", style.yellow)
           : d.severity == .error ? ("error:", style.red) : ("note:", style.dim)
-        out.append(Format.tagged(tag, d.message, width: width, style: paint))
+        out.append(Format.tagged(tag, d.message, width: options.width, style: paint))
       }
     }
     if let cost = r.source {
