@@ -527,3 +527,104 @@ struct DiffAccumulatorTests {
     #expect(s.elementsDifferent == 3)
   }
 }
+
+@Suite("Diff from stored bytes")
+struct StoredDiffTests {
+  /// The accumulator over decoded doubles and over the stored bytes: every field, to the bit.
+  func expectSameBits(_ x: DiffAccumulator, _ y: DiffAccumulator, _ what: String) {
+    let ints = [
+      (x.count, y.count), (x.finite, y.finite), (x.different, y.different), (x.beyond, y.beyond),
+      (x.nonzeroBefore, y.nonzeroBefore), (x.nanBefore, y.nanBefore), (x.nanAfter, y.nanAfter),
+      (x.infBefore, y.infBefore), (x.infAfter, y.infAfter),
+      (x.nonFiniteMismatches, y.nonFiniteMismatches),
+    ]
+    #expect(ints.allSatisfy { $0.0 == $0.1 }, "\(what): counts \(ints)")
+    let doubles = [
+      (x.maxAbs, y.maxAbs), (x.maxRel, y.maxRel), (x.sumSquares, y.sumSquares), (x.dot, y.dot),
+      (x.normBefore, y.normBefore), (x.normAfter, y.normAfter),
+    ]
+    #expect(doubles.allSatisfy { $0.0.bitPattern == $0.1.bitPattern }, "\(what): \(doubles)")
+  }
+
+  func decoded(_ data: [UInt8], _ dtype: DType) -> [Double] {
+    let n = data.count / dtype.itemSize
+    var out = [Double](repeating: 0, count: n)
+    data.withUnsafeBytes { raw in
+      out.withUnsafeMutableBufferPointer {
+        ValueDecoder(dtype: dtype, swap: false, dequantization: .none).decode(
+          first(raw), strideBytes: dtype.itemSize, count: n, into: first($0))
+      }
+    }
+    return out
+  }
+
+  func encoded(_ values: [Float], _ dtype: DType) -> [UInt8] {
+    switch dtype {
+    case .float64: return bytes(values.map { Double($0) })
+    case .float32: return bytes(values)
+    case .bfloat16: return bytes(values.map { UInt16($0.bitPattern >> 16) })
+    default: return bytes(values.map { Float16($0).bitPattern })
+    }
+  }
+
+  @Test(
+    "stored pairs of every float dtype accumulate as their decoded doubles, bit for bit",
+    arguments: [
+      (DType.float32, DType.float32), (.float32, .float16), (.bfloat16, .float32),
+      (.float16, .float16), (.float64, .bfloat16), (.float64, .float64),
+    ])
+  func storedEqualsDecoded(_ da: DType, _ db: DType) {
+    var rng = SystemRandomNumberGenerator()
+    let n = 10_011
+    var a = (0..<n).map { i in i % 7 == 0 ? 0 : Float.random(in: -5...5, using: &rng) }
+    var b = a.enumerated().map { i, x in
+      i % 3 == 0 ? x : x + Float.random(in: -0.01...0.01, using: &rng)
+    }
+    a[5] = .nan
+    b[5] = .nan
+    a[4_200] = .infinity
+    b[9_000] = -.infinity
+    a[10_010] = -0.0
+    for tolerance in [0.0, 1e-3] {
+      let xa = encoded(a, da)
+      let xb = encoded(b, db)
+      var old = DiffAccumulator(atol: tolerance, rtol: tolerance)
+      let (x, y) = (decoded(xa, da), decoded(xb, db))
+      x.withUnsafeBufferPointer { p in
+        y.withUnsafeBufferPointer { q in old.add(first(p), first(q), count: n) }
+      }
+      var new = DiffAccumulator(atol: tolerance, rtol: tolerance)
+      xa.withUnsafeBytes { p in
+        xb.withUnsafeBytes { q in new.addStored(first(p), da, first(q), db, count: n) }
+      }
+      expectSameBits(new, old, "\(da) against \(db), tolerance \(tolerance)")
+    }
+  }
+
+  @Test("identical pairs count NaN and Inf from their bits, over ranges and blocks")
+  func identicalPairsCountNonFiniteFromBits() throws {
+    var values = (0..<20_000).map { Float($0 % 97) - 40 }
+    values[3] = .nan
+    values[19_999] = .infinity
+    values[10_000] = -.infinity
+    let path = try writeSafetensors([("w", [values.count], values), ("z", [4], [0, -0.0, 1, 2])])
+    let copy = path + ".copy.safetensors"
+    try FileManager.default.copyItem(atPath: path, toPath: copy)
+    defer {
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: copy)
+    }
+    for jobElements: Int64 in [4_096, 7, 1 << 22] {
+      var options = DiffOptions()
+      options.values = true
+      options.jobElements = jobElements
+      options.threads = 3
+      let r = try CheckpointDiff.compare(
+        try Checkpoint.open(path), try Checkpoint.open(copy), options: options)
+      #expect(r.changed.isEmpty && r.values.identical == 2)
+      let w = try #require(r.values.nonFinite.first { $0.name == "w" })
+      #expect(w.nanBefore == 1 && w.nanAfter == 1 && w.infBefore == 2 && w.infAfter == 2)
+      #expect(!r.values.nonFinite.contains { $0.name == "z" })
+    }
+  }
+}

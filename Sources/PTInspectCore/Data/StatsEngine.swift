@@ -31,15 +31,22 @@ public struct StatsEngine: Sendable {
   public var unitBytes: Int64 = 8 << 20
   /// Elements decoded per chunk (the Double buffer is 8 bytes per element).
   public var chunkElements = 32_768
+  /// Read float32, bfloat16 and float16 tensors of local files with `pread` into one buffer per
+  /// worker (`bufferBytes`); false reads them through the file's mapping, as remote files are.
+  public var readsIntoBuffers = true
+  /// Bytes of each worker's read buffer: 4 MiB, a multiple of 4,096 elements of every dtype.
+  static let bufferBytes = 4 << 20
 
   /// The default engine: one worker per core, 8 MB work units.
   public init() {}
 
-  /// The engine as the environment sets it: `PTINSPECT_THREADS=N` (N at least 1) uses N
-  /// threads, for benchmarks (`PTINSPECT_THREADS=1` measures one core).
+  /// The engine as the environment sets it, for benchmarks: `PTINSPECT_THREADS=N` (N at least
+  /// 1) uses N threads (`PTINSPECT_THREADS=1` measures one core); `PTINSPECT_READ=map` reads
+  /// through the mapping instead of into buffers.
   public init(environment: [String: String]) {
     self.init()
     if let n = environment["PTINSPECT_THREADS"].flatMap(Int.init), n > 0 { threads = n }
+    if environment["PTINSPECT_READ"] == "map" { readsIntoBuffers = false }
   }
 
   /// A unit: elements `range` of the tensor (or sparse values component) `source`.
@@ -109,13 +116,19 @@ public struct StatsEngine: Sendable {
     let workers = max(1, min(threads, units.count))
     let chunk = chunkElements
     let work = units
+    let bufferBytes = readsIntoBuffers ? Self.bufferBytes : 0
     DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      // The worker's read buffer, reused for every unit it takes.
+      let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferBytes, alignment: 64)
+      defer { buffer.deallocate() }
       while let u = results.next() {
         let unit = work[u]
         var s = ValueStatistics()
         do {
           let dtype = unit.source.dtype
-          let fused = try reader.forEachStoredRun(unit.source, range: unit.range) { p, n in
+          let fused = try reader.forEachStoredRun(
+            unit.source, range: unit.range, buffer: bufferBytes > 0 ? buffer : nil
+          ) { p, n in
             s.addStored(p, count: n, dtype: dtype)
           }
           if !fused {

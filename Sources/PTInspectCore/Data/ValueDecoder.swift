@@ -245,3 +245,165 @@ enum Float8Tables {
     return exponent == 0 ? sign * mantissa * 0.5 : sign * (1 + mantissa / 2) * pow2(exponent - 1)
   }
 }
+
+// MARK: stored elements straight into SIMD lanes
+
+/// How the fused kernels (`ValueStatistics.addStored`, `DiffAccumulator.add`) load stored
+/// little-endian floating-point elements: 8 at a time as two `SIMD4<Double>`, or one. Every
+/// conversion is exact.
+protocol StoredLanes {
+  /// Bytes per element.
+  static var itemSize: Int { get }
+  /// Elements `i..<i+8`.
+  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>)
+  /// Element `i`.
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double
+}
+
+/// Stored types whose every value is a float32 value: loaded 8 at a time as floats.
+protocol FloatLanes: StoredLanes {
+  /// Elements `i..<i+8` as floats.
+  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+}
+
+extension FloatLanes {
+  @inline(__always)
+  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
+    let v = floats(p, i)
+    return (SIMD4<Double>(v.lowHalf), SIMD4<Double>(v.highHalf))
+  }
+}
+
+enum Float64Lanes: StoredLanes {
+  static var itemSize: Int { 8 }
+  @inline(__always)
+  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
+    (
+      p.loadUnaligned(fromByteOffset: i &* 8, as: SIMD4<Double>.self),
+      p.loadUnaligned(fromByteOffset: i &* 8 &+ 32, as: SIMD4<Double>.self)
+    )
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    p.loadUnaligned(fromByteOffset: i &* 8, as: Double.self)
+  }
+}
+
+enum Float32Lanes: FloatLanes {
+  static var itemSize: Int { 4 }
+  @inline(__always)
+  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+    p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    Double(p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self))
+  }
+}
+
+enum BFloat16Lanes: FloatLanes {
+  static var itemSize: Int { 2 }
+  /// bfloat16 is the top half of a float32: widen the bits and shift them into place.
+  @inline(__always)
+  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+    let bits =
+      SIMD8<UInt32>(
+        truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)) &<< 16
+    return unsafeBitCast(bits, to: SIMD8<Float>.self)
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    Double(
+      Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16))
+  }
+}
+
+enum Float16Lanes: FloatLanes {
+  static var itemSize: Int { 2 }
+  @inline(__always)
+  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+    halfToFloat(
+      SIMD8<Int32>(
+        truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)))
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    Double(halfTable[Int(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))])
+  }
+}
+
+/// IEEE binary16 to binary32 for 8 halves at once (bits in the low 16 of each lane), exactly,
+/// in integer lanes (no F16C on baseline x86_64): NaN payloads kept, -0 stays -0.
+@inline(__always)
+func halfToFloat(_ h: SIMD8<Int32>) -> SIMD8<Float> {
+  let magnitude = h & 0x7FFF
+  let sign = (h & 0x8000) &<< 16
+  // Normal numbers: the exponent re-biased from 15 to 127 (112 << 23).
+  var bits = (magnitude &<< 13) &+ 0x3800_0000
+  // Inf and NaN: exponent 31 becomes 255.
+  bits = bits.replacing(with: bits &+ 0x3800_0000, where: magnitude .>= 0x7C00)
+  // Zero and subnormals, m * 2^-24: 2^-14 * (1 + m / 1024) - 2^-14, exact (Sterbenz).
+  let small =
+    unsafeBitCast((magnitude &<< 13) &+ 0x3880_0000, to: SIMD8<Float>.self) - 0x1p-14
+  bits = bits.replacing(
+    with: unsafeBitCast(small, to: SIMD8<Int32>.self), where: magnitude .< 0x400)
+  return unsafeBitCast(bits | sign, to: SIMD8<Float>.self)
+}
+
+// MARK: NaN and Inf from the bits
+
+extension ValueDecoder {
+  /// NaN and Inf among `count` stored little-endian elements of a binary floating-point dtype
+  /// (float64, float32, bfloat16, float16), from their bits alone: exponent all ones, Inf when
+  /// the fraction is zero, else NaN. Nil for any other dtype.
+  static func nonFinite(_ p: UnsafeRawPointer, count: Int, dtype: DType)
+    -> (nan: Int64, inf: Int64)?
+  {
+    switch dtype {
+    case .float64:
+      return nonFinite(p, count, exponent: UInt64(0x7FF0_0000_0000_0000))
+    case .float32: return nonFinite(p, count, exponent: UInt32(0x7F80_0000))
+    case .bfloat16: return nonFinite(p, count, exponent: UInt16(0x7F80))
+    case .float16: return nonFinite(p, count, exponent: UInt16(0x7C00))
+    default: return nil
+    }
+  }
+
+  /// A vector pass finds whether a block of 4,096 has any element with the exponent all ones;
+  /// only such a block is counted element by element.
+  @inline(__always)
+  static func nonFinite<T: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
+    _ p: UnsafeRawPointer, _ count: Int, exponent e: T
+  ) -> (nan: Int64, inf: Int64) {
+    let size = MemoryLayout<T>.size
+    let fraction = ~e & (T.max >> 1)
+    let exponents = SIMD16<T>(repeating: e)
+    var nan: Int64 = 0
+    var inf: Int64 = 0
+    var start = 0
+    while start < count {
+      let n = Swift.min(4_096, count - start)
+      let q = p + start &* size
+      var found = SIMDMask<SIMD16<T.SIMDMaskScalar>>(repeating: false)
+      let vectors = n / 16
+      for i in 0..<vectors {
+        let v = q.loadUnaligned(fromByteOffset: i &* 16 &* size, as: SIMD16<T>.self)
+        found = found .| ((v & exponents) .== exponents)
+      }
+      var any = Swift.any(found)
+      for i in (vectors &* 16)..<n
+      where q.loadUnaligned(fromByteOffset: i &* size, as: T.self) & e == e {
+        any = true
+      }
+      if any {
+        for i in 0..<n {
+          let v = q.loadUnaligned(fromByteOffset: i &* size, as: T.self)
+          guard v & e == e else { continue }
+          if v & fraction == 0 { inf &+= 1 } else { nan &+= 1 }
+        }
+      }
+      start += n
+    }
+    return (nan, inf)
+  }
+}

@@ -36,80 +36,105 @@ package struct DiffAccumulator: Sendable, Equatable {
 
   /// Adds `n` pairs `(a[i], b[i])`.
   package mutating func add(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
+    add(UnsafeRawPointer(a), Float64Lanes.self, UnsafeRawPointer(b), Float64Lanes.self, count: n)
+  }
+
+  /// Adds `n` pairs of stored little-endian elements, `a` of type `A` and `b` of type `B`
+  /// (float64, float32, bfloat16 or float16), converted in registers: the same blocks, lanes
+  /// and order as for decoded doubles, so the same statistics bit for bit.
+  mutating func add<A: StoredLanes, B: StoredLanes>(
+    _ a: UnsafeRawPointer, _: A.Type, _ b: UnsafeRawPointer, _: B.Type, count n: Int
+  ) {
     var start = 0
     // Blocks of 4096: a fast, vectorised pass that assumes finite values; a block whose sums come
     // out non-finite is done again element by element.
     while start < n {
       let m = min(4096, n - start)
+      let pa = a + start &* A.itemSize
+      let pb = b + start &* B.itemSize
       let saved = self
-      if !addFinite(a + start, b + start, count: m) {
+      if !addFinite(pa, A.self, pb, B.self, count: m) {
         self = saved
-        addChecked(a + start, b + start, count: m)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * m) { buffer in
+          guard let x = buffer.baseAddress else { return }
+          let y = x + m
+          for i in 0..<m {
+            x[i] = A.scalar(pa, i)
+            y[i] = B.scalar(pb, i)
+          }
+          addChecked(x, y, count: m)
+        }
       }
       start += m
     }
   }
 
+  /// Whether `addStored` takes stored elements of `dtype`.
+  static func hasLanes(_ dtype: DType) -> Bool {
+    [.float64, .float32, .bfloat16, .float16].contains(dtype)
+  }
+
+  /// Adds `n` pairs of stored little-endian elements, `a` of `da` and `b` of `db` (dtypes
+  /// `hasLanes` takes; others are ignored).
+  mutating func addStored(
+    _ a: UnsafeRawPointer, _ da: DType, _ b: UnsafeRawPointer, _ db: DType, count n: Int
+  ) {
+    switch da {
+    case .float64: addStored(a, Float64Lanes.self, b, db, count: n)
+    case .float32: addStored(a, Float32Lanes.self, b, db, count: n)
+    case .bfloat16: addStored(a, BFloat16Lanes.self, b, db, count: n)
+    case .float16: addStored(a, Float16Lanes.self, b, db, count: n)
+    default: return
+    }
+  }
+
+  @inline(__always)
+  mutating func addStored<A: StoredLanes>(
+    _ a: UnsafeRawPointer, _: A.Type, _ b: UnsafeRawPointer, _ db: DType, count n: Int
+  ) {
+    switch db {
+    case .float64: add(a, A.self, b, Float64Lanes.self, count: n)
+    case .float32: add(a, A.self, b, Float32Lanes.self, count: n)
+    case .bfloat16: add(a, A.self, b, BFloat16Lanes.self, count: n)
+    case .float16: add(a, A.self, b, Float16Lanes.self, count: n)
+    default: return
+    }
+  }
+
   /// The fast path; returns false (with the state spoilt) when a value was NaN or Inf.
-  mutating func addFinite(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int)
-    -> Bool
-  {
+  @inline(__always)
+  mutating func addFinite<A: StoredLanes, B: StoredLanes>(
+    _ a: UnsafeRawPointer, _: A.Type, _ b: UnsafeRawPointer, _: B.Type, count n: Int
+  ) -> Bool {
     typealias V = SIMD4<Double>
-    typealias I = SIMD4<Int64>
-    var vMaxAbs = V(repeating: 0)
-    var vMaxRel = V(repeating: 0)
-    var vSq = V(repeating: 0)
-    var vDot = V(repeating: 0)
-    var vA = V(repeating: 0)
-    var vB = V(repeating: 0)
-    var vNonzero = I(repeating: 0)
-    var vDifferent = I(repeating: 0)
-    var vBeyond = I(repeating: 0)
-    let zero = V(repeating: 0)
-    let one = I(repeating: 1)
-    let noInt = I(repeating: 0)
-    let vAtol = V(repeating: atol)
-    let vRtol = V(repeating: rtol)
-    let tolerance = atol > 0 || rtol > 0
+    var v = Lanes(atol: atol, rtol: rtol)
     var i = 0
-    let ra = UnsafeRawPointer(a)
-    let rb = UnsafeRawPointer(b)
-    while i + 4 <= n {
-      let x = ra.loadUnaligned(fromByteOffset: i * 8, as: V.self)
-      let y = rb.loadUnaligned(fromByteOffset: i * 8, as: V.self)
-      let d = x - y
-      let ad = d.replacing(with: -d, where: d .< zero)
-      let ax = x.replacing(with: -x, where: x .< zero)
-      vMaxAbs = vMaxAbs.replacing(with: ad, where: ad .> vMaxAbs)
-      vSq += d * d
-      vDot += x * y
-      vA += x * x
-      vB += y * y
-      let nz = ax .!= zero
-      vNonzero &+= noInt.replacing(with: one, where: nz)
-      // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
-      let rel = (ad / ax).replacing(with: zero, where: .!nz)
-      vMaxRel = vMaxRel.replacing(with: rel, where: rel .> vMaxRel)
-      let diff = d .!= zero
-      vDifferent &+= noInt.replacing(with: one, where: diff)
-      if tolerance {
-        let ay = y.replacing(with: -y, where: y .< zero)
-        vBeyond &+= noInt.replacing(with: one, where: ad .> vAtol + vRtol * ay)
-      }
+    while i + 8 <= n {
+      let (x0, x1) = A.load(a, i)
+      let (y0, y1) = B.load(b, i)
+      v.add(x0, y0)
+      v.add(x1, y1)
+      i += 8
+    }
+    if i + 4 <= n {
+      v.add(
+        V(A.scalar(a, i), A.scalar(a, i + 1), A.scalar(a, i + 2), A.scalar(a, i + 3)),
+        V(B.scalar(b, i), B.scalar(b, i + 1), B.scalar(b, i + 2), B.scalar(b, i + 3)))
       i += 4
     }
-    var sq = vSq.sum()
-    var dt = vDot.sum()
-    var na = vA.sum()
-    var nb = vB.sum()
-    var mAbs = vMaxAbs.max()
-    var mRel = vMaxRel.max()
-    var nonzero = vNonzero.wrappedSum()
-    var different = vDifferent.wrappedSum()
-    var beyond = tolerance ? vBeyond.wrappedSum() : different
+    let tolerance = v.tolerance
+    var sq = v.sq.sum()
+    var dt = v.dot.sum()
+    var na = v.a.sum()
+    var nb = v.b.sum()
+    var mAbs = v.maxAbs.max()
+    var mRel = v.maxRel.max()
+    var nonzero = v.nonzero.wrappedSum()
+    var different = v.different.wrappedSum()
+    var beyond = tolerance ? v.beyond.wrappedSum() : different
     while i < n {
-      let x = a[i]
-      let y = b[i]
+      let x = A.scalar(a, i)
+      let y = B.scalar(b, i)
       let d = x - y
       let ad = Swift.abs(d)
       if ad > mAbs { mAbs = ad }
@@ -142,6 +167,56 @@ package struct DiffAccumulator: Sendable, Equatable {
     self.different &+= different
     self.beyond &+= beyond
     return true
+  }
+
+  /// The fast path's accumulators: four pairs at a time, one per lane.
+  struct Lanes {
+    typealias V = SIMD4<Double>
+    typealias I = SIMD4<Int64>
+    var maxAbs = V(repeating: 0)
+    var maxRel = V(repeating: 0)
+    var sq = V(repeating: 0)
+    var dot = V(repeating: 0)
+    var a = V(repeating: 0)
+    var b = V(repeating: 0)
+    var nonzero = I(repeating: 0)
+    var different = I(repeating: 0)
+    var beyond = I(repeating: 0)
+    let atol: V
+    let rtol: V
+    let tolerance: Bool
+
+    init(atol: Double, rtol: Double) {
+      self.atol = V(repeating: atol)
+      self.rtol = V(repeating: rtol)
+      tolerance = atol > 0 || rtol > 0
+    }
+
+    @inline(__always)
+    mutating func add(_ x: V, _ y: V) {
+      let zero = V(repeating: 0)
+      let one = I(repeating: 1)
+      let noInt = I(repeating: 0)
+      let d = x - y
+      let ad = d.replacing(with: -d, where: d .< zero)
+      let ax = x.replacing(with: -x, where: x .< zero)
+      maxAbs = maxAbs.replacing(with: ad, where: ad .> maxAbs)
+      sq += d * d
+      dot += x * y
+      a += x * x
+      b += y * y
+      let nz = ax .!= zero
+      nonzero &+= noInt.replacing(with: one, where: nz)
+      // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
+      let rel = (ad / ax).replacing(with: zero, where: .!nz)
+      maxRel = maxRel.replacing(with: rel, where: rel .> maxRel)
+      let diff = d .!= zero
+      different &+= noInt.replacing(with: one, where: diff)
+      if tolerance {
+        let ay = y.replacing(with: -y, where: y .< zero)
+        beyond &+= noInt.replacing(with: one, where: ad .> atol + rtol * ay)
+      }
+    }
   }
 
   /// The careful path: NaN and Inf are counted and kept out of the statistics.
