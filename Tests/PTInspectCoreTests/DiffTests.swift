@@ -589,10 +589,15 @@ struct StoredDiffTests {
       let xa = encoded(a, da)
       let xb = encoded(b, db)
       var old = DiffAccumulator(atol: tolerance, rtol: tolerance)
+      var double = old
       let (x, y) = (decoded(xa, da), decoded(xb, db))
       x.withUnsafeBufferPointer { p in
-        y.withUnsafeBufferPointer { q in old.add(first(p), first(q), count: n) }
+        y.withUnsafeBufferPointer { q in
+          old.oldAdd(first(p), first(q), count: n)
+          double.add(first(p), first(q), count: n)
+        }
       }
+      expectSameBits(double, old, "decoded \(da) against \(db), tolerance \(tolerance)")
       var new = DiffAccumulator(atol: tolerance, rtol: tolerance)
       xa.withUnsafeBytes { p in
         xb.withUnsafeBytes { q in new.addStored(first(p), da, first(q), db, count: n) }
@@ -626,5 +631,115 @@ struct StoredDiffTests {
       #expect(w.nanBefore == 1 && w.nanAfter == 1 && w.infBefore == 2 && w.infAfter == 2)
       #expect(!r.values.nonFinite.contains { $0.name == "z" })
     }
+  }
+}
+
+extension DiffAccumulator {
+  /// `add` as it was before the stored-lane kernels: the oracle they must match bit for bit.
+  mutating func oldAdd(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
+    var start = 0
+    while start < n {
+      let m = min(4096, n - start)
+      let saved = self
+      if !oldAddFinite(a + start, b + start, count: m) {
+        self = saved
+        addChecked(a + start, b + start, count: m)
+      }
+      start += m
+    }
+  }
+
+  /// The fast path; returns false (with the state spoilt) when a value was NaN or Inf.
+  mutating func oldAddFinite(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int)
+    -> Bool
+  {
+    typealias V = SIMD4<Double>
+    typealias I = SIMD4<Int64>
+    var vMaxAbs = V(repeating: 0)
+    var vMaxRel = V(repeating: 0)
+    var vSq = V(repeating: 0)
+    var vDot = V(repeating: 0)
+    var vA = V(repeating: 0)
+    var vB = V(repeating: 0)
+    var vNonzero = I(repeating: 0)
+    var vDifferent = I(repeating: 0)
+    var vBeyond = I(repeating: 0)
+    let zero = V(repeating: 0)
+    let one = I(repeating: 1)
+    let noInt = I(repeating: 0)
+    let vAtol = V(repeating: atol)
+    let vRtol = V(repeating: rtol)
+    let tolerance = atol > 0 || rtol > 0
+    var i = 0
+    let ra = UnsafeRawPointer(a)
+    let rb = UnsafeRawPointer(b)
+    while i + 4 <= n {
+      let x = ra.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+      let y = rb.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+      let d = x - y
+      let ad = d.replacing(with: -d, where: d .< zero)
+      let ax = x.replacing(with: -x, where: x .< zero)
+      vMaxAbs = vMaxAbs.replacing(with: ad, where: ad .> vMaxAbs)
+      vSq += d * d
+      vDot += x * y
+      vA += x * x
+      vB += y * y
+      let nz = ax .!= zero
+      vNonzero &+= noInt.replacing(with: one, where: nz)
+      // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
+      let rel = (ad / ax).replacing(with: zero, where: .!nz)
+      vMaxRel = vMaxRel.replacing(with: rel, where: rel .> vMaxRel)
+      let diff = d .!= zero
+      vDifferent &+= noInt.replacing(with: one, where: diff)
+      if tolerance {
+        let ay = y.replacing(with: -y, where: y .< zero)
+        vBeyond &+= noInt.replacing(with: one, where: ad .> vAtol + vRtol * ay)
+      }
+      i += 4
+    }
+    var sq = vSq.sum()
+    var dt = vDot.sum()
+    var na = vA.sum()
+    var nb = vB.sum()
+    var mAbs = vMaxAbs.max()
+    var mRel = vMaxRel.max()
+    var nonzero = vNonzero.wrappedSum()
+    var different = vDifferent.wrappedSum()
+    var beyond = tolerance ? vBeyond.wrappedSum() : different
+    while i < n {
+      let x = a[i]
+      let y = b[i]
+      let d = x - y
+      let ad = Swift.abs(d)
+      if ad > mAbs { mAbs = ad }
+      sq += d * d
+      dt += x * y
+      na += x * x
+      nb += y * y
+      if x != 0 {
+        nonzero += 1
+        let rel = ad / Swift.abs(x)
+        if rel > mRel { mRel = rel }
+      }
+      if d != 0 {
+        different += 1
+        if !tolerance || ad > atol + rtol * Swift.abs(y) { beyond += 1 }
+      }
+      i += 1
+    }
+    // Any NaN or Inf among the inputs makes a sum NaN or Inf (x*x and y*y take every value).
+    guard (sq + na + nb + dt).isFinite, mAbs.isFinite, mRel.isFinite else { return false }
+    count &+= Int64(n)
+    finite &+= Int64(n)
+    sumSquares += sq
+    dot += dt
+    normBefore += na
+    normAfter += nb
+    maxAbs = Swift.max(maxAbs, mAbs)
+    maxRel = Swift.max(maxRel, mRel)
+    nonzeroBefore &+= nonzero
+    self.different &+= different
+    self.beyond &+= beyond
+    return true
   }
 }

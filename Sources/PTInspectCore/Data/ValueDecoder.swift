@@ -256,32 +256,80 @@ protocol StoredLanes {
   static var itemSize: Int { get }
   /// Elements `i..<i+8`.
   static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>)
+  /// Elements `i..<i+4`.
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double>
   /// Element `i`.
   static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double
+  /// Every value is a float32 value (float32, bfloat16, float16; not float64).
+  static var isFloatValued: Bool { get }
 }
 
-/// Stored types whose every value is a float32 value: loaded 8 at a time as floats.
+/// Stored types whose every value is a float32 value, loaded 8 at a time as two float vectors,
+/// `first` and `second`: in order, (e0, e1, e2, e3) and (e4, e5, e6, e7), for float32; the
+/// even and the odd elements, (e0, e2, e4, e6) and (e1, e3, e5, e7), for the 16-bit types
+/// (`interleaved`), whose pairs of elements are one 32-bit lane each (no shuffles on SSE2).
 protocol FloatLanes: StoredLanes {
-  /// Elements `i..<i+8` as floats.
-  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+  /// Elements `i..<i+8` as two float vectors.
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>)
+  /// Whether `halves` are the even and the odd elements.
+  static var interleaved: Bool { get }
 }
 
 extension FloatLanes {
+  static var isFloatValued: Bool { true }
+
+  /// Elements `i..<i+8` in order.
   @inline(__always)
   static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
-    let v = floats(p, i)
-    return (SIMD4<Double>(v.lowHalf), SIMD4<Double>(v.highHalf))
+    let (f, s) = halves(p, i)
+    guard interleaved else { return (SIMD4<Double>(f), SIMD4<Double>(s)) }
+    return (
+      SIMD4<Double>(SIMD4<Float>(f[0], s[0], f[1], s[1])),
+      SIMD4<Double>(SIMD4<Float>(f[2], s[2], f[3], s[3]))
+    )
+  }
+
+  /// The 8 elements of `halves` as the two double pairs of each of two accumulators, x and y,
+  /// as the kernels add them (x += xa + xb, y += ya + yb): the lanes of a `SIMD4<Double>`
+  /// accumulator meeting elements (j, j + 4), with x holding lanes 0 and 1 (in order) or 0
+  /// and 2 (interleaved), y the other two.
+  @inline(__always)
+  static func pairs(_ f: SIMD4<Float>, _ s: SIMD4<Float>) -> (
+    xa: SIMD2<Double>, xb: SIMD2<Double>, ya: SIMD2<Double>, yb: SIMD2<Double>
+  ) {
+    if interleaved {
+      return (
+        SIMD2<Double>(f.lowHalf), SIMD2<Double>(f.highHalf), SIMD2<Double>(s.lowHalf),
+        SIMD2<Double>(s.highHalf)
+      )
+    }
+    return (
+      SIMD2<Double>(f.lowHalf), SIMD2<Double>(s.lowHalf), SIMD2<Double>(f.highHalf),
+      SIMD2<Double>(s.highHalf)
+    )
+  }
+
+  /// The sum of accumulators x and y's lanes in the order `SIMD4<Double>.sum()` takes lanes
+  /// 0, 1, 2 and 3 (((l0 + l1) + l2) + l3).
+  @inline(__always)
+  static func sum(_ x: SIMD2<Double>, _ y: SIMD2<Double>) -> Double {
+    interleaved ? ((x[0] + y[0]) + x[1]) + y[1] : ((x[0] + x[1]) + y[0]) + y[1]
   }
 }
 
 enum Float64Lanes: StoredLanes {
   static var itemSize: Int { 8 }
+  static var isFloatValued: Bool { false }
   @inline(__always)
   static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
     (
       p.loadUnaligned(fromByteOffset: i &* 8, as: SIMD4<Double>.self),
       p.loadUnaligned(fromByteOffset: i &* 8 &+ 32, as: SIMD4<Double>.self)
     )
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    p.loadUnaligned(fromByteOffset: i &* 8, as: SIMD4<Double>.self)
   }
   @inline(__always)
   static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
@@ -291,9 +339,17 @@ enum Float64Lanes: StoredLanes {
 
 enum Float32Lanes: FloatLanes {
   static var itemSize: Int { 4 }
+  static var interleaved: Bool { false }
   @inline(__always)
-  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+    (
+      p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
+      p.loadUnaligned(fromByteOffset: i &* 4 &+ 16, as: SIMD4<Float>.self)
+    )
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    SIMD4<Double>(p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self))
   }
   @inline(__always)
   static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
@@ -303,13 +359,25 @@ enum Float32Lanes: FloatLanes {
 
 enum BFloat16Lanes: FloatLanes {
   static var itemSize: Int { 2 }
-  /// bfloat16 is the top half of a float32: widen the bits and shift them into place.
+  static var interleaved: Bool { true }
+  /// bfloat16 is the top half of a float32: the even element shifted into place, the odd one
+  /// masked.
   @inline(__always)
-  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    let bits =
-      SIMD8<UInt32>(
-        truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)) &<< 16
-    return unsafeBitCast(bits, to: SIMD8<Float>.self)
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<UInt32>.self)
+    return (
+      unsafeBitCast(w &<< 16, to: SIMD4<Float>.self),
+      unsafeBitCast(w & 0xFFFF_0000, to: SIMD4<Float>.self)
+    )
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD2<UInt32>.self)
+    let (f, s) = (w &<< 16, w & 0xFFFF_0000)
+    return SIMD4<Double>(
+      SIMD4<Float>(
+        Float(bitPattern: f[0]), Float(bitPattern: s[0]), Float(bitPattern: f[1]),
+        Float(bitPattern: s[1])))
   }
   @inline(__always)
   static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
@@ -320,11 +388,17 @@ enum BFloat16Lanes: FloatLanes {
 
 enum Float16Lanes: FloatLanes {
   static var itemSize: Int { 2 }
+  static var interleaved: Bool { true }
   @inline(__always)
-  static func floats(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    halfToFloat(
-      SIMD8<Int32>(
-        truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)))
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<Int32>.self)
+    return (halfToFloat(w & 0xFFFF), halfToFloat((w &>> 16) & 0xFFFF))
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD2<Int32>.self)
+    let v = halfToFloat(SIMD4<Int32>(w[0], w[0] &>> 16, w[1], w[1] &>> 16) & 0xFFFF)
+    return SIMD4<Double>(v)
   }
   @inline(__always)
   static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
@@ -332,10 +406,10 @@ enum Float16Lanes: FloatLanes {
   }
 }
 
-/// IEEE binary16 to binary32 for 8 halves at once (bits in the low 16 of each lane), exactly,
+/// IEEE binary16 to binary32 for 4 halves at once (bits in the low 16 of each lane), exactly,
 /// in integer lanes (no F16C on baseline x86_64): NaN payloads kept, -0 stays -0.
 @inline(__always)
-func halfToFloat(_ h: SIMD8<Int32>) -> SIMD8<Float> {
+func halfToFloat(_ h: SIMD4<Int32>) -> SIMD4<Float> {
   let magnitude = h & 0x7FFF
   let sign = (h & 0x8000) &<< 16
   // Normal numbers: the exponent re-biased from 15 to 127 (112 << 23).
@@ -344,10 +418,10 @@ func halfToFloat(_ h: SIMD8<Int32>) -> SIMD8<Float> {
   bits = bits.replacing(with: bits &+ 0x3800_0000, where: magnitude .>= 0x7C00)
   // Zero and subnormals, m * 2^-24: 2^-14 * (1 + m / 1024) - 2^-14, exact (Sterbenz).
   let small =
-    unsafeBitCast((magnitude &<< 13) &+ 0x3880_0000, to: SIMD8<Float>.self) - 0x1p-14
+    unsafeBitCast((magnitude &<< 13) &+ 0x3880_0000, to: SIMD4<Float>.self) - 0x1p-14
   bits = bits.replacing(
-    with: unsafeBitCast(small, to: SIMD8<Int32>.self), where: magnitude .< 0x400)
-  return unsafeBitCast(bits | sign, to: SIMD8<Float>.self)
+    with: unsafeBitCast(small, to: SIMD4<Int32>.self), where: magnitude .< 0x400)
+  return unsafeBitCast(bits | sign, to: SIMD4<Float>.self)
 }
 
 // MARK: NaN and Inf from the bits

@@ -206,28 +206,36 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
   }
 
   /// One block of stored values, 8 at a time. Min, max and zeros are taken in float lanes
-  /// (exact: every value is a float32); the sum and the squared deviations in double lanes, in
-  /// the same order as ever, so results are bit for bit those of the double kernel.
+  /// (exact: every value is a float32); the sum and the squared deviations in double lanes,
+  /// each lane meeting the same elements in the same order as ever and the lanes summed in the
+  /// same order, so results are bit for bit those of the double kernel.
   @inline(__always)
   static func storedBlock<L: FloatLanes>(_ p: UnsafeRawPointer, _ n: Int, _ lanes: L.Type)
     -> ValueStatistics
   {
-    var lo = SIMD8<Float>(repeating: .infinity)
-    var hi = SIMD8<Float>(repeating: -.infinity)
-    var zeros = SIMD8<Int32>(repeating: 0)
-    var sum = SIMD4<Double>(repeating: 0)
+    var lo = (SIMD4<Float>(repeating: .infinity), SIMD4<Float>(repeating: .infinity))
+    var hi = (SIMD4<Float>(repeating: -.infinity), SIMD4<Float>(repeating: -.infinity))
+    var zeros = (SIMD4<Int32>(repeating: 0), SIMD4<Int32>(repeating: 0))
+    var x = SIMD2<Double>(repeating: 0)
+    var y = SIMD2<Double>(repeating: 0)
     let vectors = n / 8
     for i in 0..<vectors {
-      let v = L.floats(p, i &* 8)
-      lo = lo.replacing(with: v, where: v .< lo)
-      hi = hi.replacing(with: v, where: v .> hi)
-      zeros &-= unsafeBitCast(v .== 0, to: SIMD8<Int32>.self)  // a true lane is -1
-      sum += SIMD4<Double>(v.lowHalf) + SIMD4<Double>(v.highHalf)
+      let (f, s) = L.halves(p, i &* 8)
+      // Written so that the accumulator is the operand minps/maxps overwrite.
+      lo.0 = f.replacing(with: lo.0, where: lo.0 .< f)
+      lo.1 = s.replacing(with: lo.1, where: lo.1 .< s)
+      hi.0 = f.replacing(with: hi.0, where: hi.0 .> f)
+      hi.1 = s.replacing(with: hi.1, where: hi.1 .> s)
+      zeros.0 &-= unsafeBitCast(f .== 0, to: SIMD4<Int32>.self)  // a true lane is -1
+      zeros.1 &-= unsafeBitCast(s .== 0, to: SIMD4<Int32>.self)
+      let d = L.pairs(f, s)
+      x += d.xa + d.xb
+      y += d.ya + d.yb
     }
-    var total = sum.sum()
-    var minimum = Double(lo.min())
-    var maximum = Double(hi.max())
-    var zeroCount = Int64(zeros.wrappedSum())
+    var total = L.sum(x, y)
+    var minimum = Double(Swift.min(lo.0.min(), lo.1.min()))
+    var maximum = Double(Swift.max(hi.0.max(), hi.1.max()))
+    var zeroCount = Int64(zeros.0.wrappedSum() &+ zeros.1.wrappedSum())
     for i in (vectors &* 8)..<n {
       let v = L.scalar(p, i)
       minimum = Swift.min(minimum, v)
@@ -244,15 +252,17 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
       (minimum, maximum) = orderedExtremes(p, n, lanes)
     }
     let mean = total / Double(n)
-    let m = SIMD4<Double>(repeating: mean)
-    var dev = SIMD4<Double>(repeating: 0)
+    let m = SIMD2<Double>(repeating: mean)
+    var dx = SIMD2<Double>(repeating: 0)
+    var dy = SIMD2<Double>(repeating: 0)
     for i in 0..<vectors {
-      let (a, b) = L.load(p, i &* 8)
-      let da = a - m
-      let db = b - m
-      dev += da * da + db * db
+      let (f, s) = L.halves(p, i &* 8)
+      let d = L.pairs(f, s)
+      let (xa, xb, ya, yb) = (d.xa - m, d.xb - m, d.ya - m, d.yb - m)
+      dx += xa * xa + xb * xb
+      dy += ya * ya + yb * yb
     }
-    var m2 = dev.sum()
+    var m2 = L.sum(dx, dy)
     for i in (vectors &* 8)..<n {
       let d = L.scalar(p, i) - mean
       m2 += d * d

@@ -107,31 +107,67 @@ package struct DiffAccumulator: Sendable, Equatable {
     _ a: UnsafeRawPointer, _: A.Type, _ b: UnsafeRawPointer, _: B.Type, count n: Int
   ) -> Bool {
     typealias V = SIMD4<Double>
-    var v = Lanes(atol: atol, rtol: rtol)
+    typealias I = SIMD4<Int64>
+    var vMaxAbs = V(repeating: 0)
+    // The lanes start from the largest relative difference so far: the maximum is the same
+    // whatever they start from, and fewer quotients are taken.
+    var vMaxRel = V(repeating: maxRel)
+    var relBound = vMaxRel * (1 - 0x1p-50)
+    var vSq = V(repeating: 0)
+    var vDot = V(repeating: 0)
+    var vA = V(repeating: 0)
+    var vB = V(repeating: 0)
+    var vNonzero = I(repeating: 0)
+    var vDifferent = I(repeating: 0)
+    var vBeyond = I(repeating: 0)
+    let zero = V(repeating: 0)
+    let one = I(repeating: 1)
+    let noInt = I(repeating: 0)
+    let vAtol = V(repeating: atol)
+    let vRtol = V(repeating: rtol)
+    let tolerance = atol > 0 || rtol > 0
+    let floatValued = A.isFloatValued && B.isFloatValued
     var i = 0
-    while i + 8 <= n {
-      let (x0, x1) = A.load(a, i)
-      let (y0, y1) = B.load(b, i)
-      v.add(x0, y0)
-      v.add(x1, y1)
-      i += 8
-    }
-    if i + 4 <= n {
-      v.add(
-        V(A.scalar(a, i), A.scalar(a, i + 1), A.scalar(a, i + 2), A.scalar(a, i + 3)),
-        V(B.scalar(b, i), B.scalar(b, i + 1), B.scalar(b, i + 2), B.scalar(b, i + 3)))
+    while i + 4 <= n {
+      let x = A.load4(a, i)
+      let y = B.load4(b, i)
+      let d = x - y
+      let ad = magnitude(d)
+      let ax = magnitude(x)
+      vMaxAbs = vMaxAbs.replacing(with: ad, where: ad .> vMaxAbs)
+      vSq += d * d
+      vDot += x * y
+      vA += x * x
+      vB += y * y
+      let nz = ax .!= zero
+      vNonzero &+= noInt.replacing(with: one, where: nz)
+      // Divide only where |a - b| / |a| may be a new maximum m: the quotient rounds above m
+      // only if |a - b| > m * |a| exactly, and the bound m * (1 - 2^-50) keeps the rounded
+      // product below that. Exact for float32-valued inputs: a nonzero |a - b| is then at
+      // least 2^-149, far above any product the bound rounds wrong (below 2^-1000); float64
+      // inputs divide every time.
+      if !floatValued || any(nz .& (ad .> relBound * ax)) {
+        // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
+        let rel = (ad / ax).replacing(with: zero, where: .!nz)
+        vMaxRel = vMaxRel.replacing(with: rel, where: rel .> vMaxRel)
+        relBound = vMaxRel * (1 - 0x1p-50)
+      }
+      let diff = d .!= zero
+      vDifferent &+= noInt.replacing(with: one, where: diff)
+      if tolerance {
+        vBeyond &+= noInt.replacing(with: one, where: ad .> vAtol + vRtol * magnitude(y))
+      }
       i += 4
     }
-    let tolerance = v.tolerance
-    var sq = v.sq.sum()
-    var dt = v.dot.sum()
-    var na = v.a.sum()
-    var nb = v.b.sum()
-    var mAbs = v.maxAbs.max()
-    var mRel = v.maxRel.max()
-    var nonzero = v.nonzero.wrappedSum()
-    var different = v.different.wrappedSum()
-    var beyond = tolerance ? v.beyond.wrappedSum() : different
+    var sq = vSq.sum()
+    var dt = vDot.sum()
+    var na = vA.sum()
+    var nb = vB.sum()
+    var mAbs = vMaxAbs.max()
+    var mRel = vMaxRel.max()
+    var nonzero = vNonzero.wrappedSum()
+    var different = vDifferent.wrappedSum()
+    var beyond = tolerance ? vBeyond.wrappedSum() : different
     while i < n {
       let x = A.scalar(a, i)
       let y = B.scalar(b, i)
@@ -169,54 +205,11 @@ package struct DiffAccumulator: Sendable, Equatable {
     return true
   }
 
-  /// The fast path's accumulators: four pairs at a time, one per lane.
-  struct Lanes {
-    typealias V = SIMD4<Double>
-    typealias I = SIMD4<Int64>
-    var maxAbs = V(repeating: 0)
-    var maxRel = V(repeating: 0)
-    var sq = V(repeating: 0)
-    var dot = V(repeating: 0)
-    var a = V(repeating: 0)
-    var b = V(repeating: 0)
-    var nonzero = I(repeating: 0)
-    var different = I(repeating: 0)
-    var beyond = I(repeating: 0)
-    let atol: V
-    let rtol: V
-    let tolerance: Bool
-
-    init(atol: Double, rtol: Double) {
-      self.atol = V(repeating: atol)
-      self.rtol = V(repeating: rtol)
-      tolerance = atol > 0 || rtol > 0
-    }
-
-    @inline(__always)
-    mutating func add(_ x: V, _ y: V) {
-      let zero = V(repeating: 0)
-      let one = I(repeating: 1)
-      let noInt = I(repeating: 0)
-      let d = x - y
-      let ad = d.replacing(with: -d, where: d .< zero)
-      let ax = x.replacing(with: -x, where: x .< zero)
-      maxAbs = maxAbs.replacing(with: ad, where: ad .> maxAbs)
-      sq += d * d
-      dot += x * y
-      a += x * x
-      b += y * y
-      let nz = ax .!= zero
-      nonzero &+= noInt.replacing(with: one, where: nz)
-      // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
-      let rel = (ad / ax).replacing(with: zero, where: .!nz)
-      maxRel = maxRel.replacing(with: rel, where: rel .> maxRel)
-      let diff = d .!= zero
-      different &+= noInt.replacing(with: one, where: diff)
-      if tolerance {
-        let ay = y.replacing(with: -y, where: y .< zero)
-        beyond &+= noInt.replacing(with: one, where: ad .> atol + rtol * ay)
-      }
-    }
+  /// |v| lane by lane, by clearing the sign bit (-0 becomes +0, which no statistic tells apart).
+  @inline(__always)
+  func magnitude(_ v: SIMD4<Double>) -> SIMD4<Double> {
+    unsafeBitCast(
+      unsafeBitCast(v, to: SIMD4<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF, to: SIMD4<Double>.self)
   }
 
   /// The careful path: NaN and Inf are counted and kept out of the statistics.
