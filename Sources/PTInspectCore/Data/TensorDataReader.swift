@@ -33,6 +33,9 @@
 // Memory: chunks are decoded into one `chunkElements` buffer per call; pages of the mapping are
 // released (`MADV_DONTNEED`) every 4 MB read, so resident memory stays bounded whatever the
 // file's size. Compressed entries are the exception: inflated whole (up to `maxInflatedBytes`).
+// The hot paths of `stats` and `diff --values` (contiguous tensors of a local file) do not touch
+// the mapping: `storedSpan(t)` reads elements with `pread` into buffers each worker owns and
+// reuses (measured faster: no page faults and no page release).
 //
 // A file truncated by another process while it is read raises SIGBUS (as with any mapped
 // file); ptinspect does not guard against concurrent writers.

@@ -443,33 +443,38 @@ extension ValueDecoder {
     }
   }
 
-  /// A vector pass finds whether a block of 4,096 has any element with the exponent all ones;
-  /// only such a block is counted element by element.
+  /// A vector pass finds whether a block of 4,096 has any element with the exponent all ones:
+  /// the exponent bits plus their lowest bit carry into the sign bit exactly then, so the pass
+  /// is an and, an add and an or per vector (no compares). Only such a block is counted element
+  /// by element.
   @inline(__always)
   static func nonFinite<T: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
     _ p: UnsafeRawPointer, _ count: Int, exponent e: T
   ) -> (nan: Int64, inf: Int64) {
     let size = MemoryLayout<T>.size
     let fraction = ~e & (T.max >> 1)
+    let unit = e & ~(e << 1)
+    let sign = ~(T.max >> 1)
     let exponents = SIMD16<T>(repeating: e)
+    let units = SIMD16<T>(repeating: unit)
     var nan: Int64 = 0
     var inf: Int64 = 0
     var start = 0
     while start < count {
       let n = Swift.min(4_096, count - start)
       let q = p + start &* size
-      var found = SIMDMask<SIMD16<T.SIMDMaskScalar>>(repeating: false)
+      var carries = SIMD16<T>(repeating: 0)
       let vectors = n / 16
       for i in 0..<vectors {
         let v = q.loadUnaligned(fromByteOffset: i &* 16 &* size, as: SIMD16<T>.self)
-        found = found .| ((v & exponents) .== exponents)
+        carries |= (v & exponents) &+ units
       }
-      var any = Swift.any(found)
-      for i in (vectors &* 16)..<n
-      where q.loadUnaligned(fromByteOffset: i &* size, as: T.self) & e == e {
-        any = true
+      var any: T = 0
+      for j in 0..<16 { any |= carries[j] }
+      for i in (vectors &* 16)..<n {
+        any |= (q.loadUnaligned(fromByteOffset: i &* size, as: T.self) & e) &+ unit
       }
-      if any {
+      if any & sign != 0 {
         for i in 0..<n {
           let v = q.loadUnaligned(fromByteOffset: i &* size, as: T.self)
           guard v & e == e else { continue }
