@@ -493,6 +493,27 @@ func stored(_ values: [Float], _ code: String) -> [UInt8] {
     }
   }
 
+  @Test func preadAndTheMappingGiveTheSameBits() throws {
+    for fixture in ["cifar_cnn.pt", "dtypes.pt", "views.pt", "small_cnn.safetensors"] {
+      let c = try Checkpoint.open(Fixtures.path(fixture))
+      let reader = try TensorDataReader(c)
+      var engine = StatsEngine()
+      engine.unitBytes = 6_000  // units that start and end mid-block
+      let mapped = try engine.run(reader, tensors: c.tensors)
+      engine.readsIntoBuffers = true
+      let read = try engine.run(reader, tensors: c.tensors)
+      for (t, (x, y)) in zip(c.tensors, zip(mapped, read)) {
+        guard case .statistics(let a) = x, case .statistics(let b) = y else {
+          #expect(x == y, "\(fixture): \(t.name)")
+          continue
+        }
+        expectBitIdentical(a, b, "\(fixture): \(t.name)")
+      }
+    }
+    #expect(StatsEngine(environment: ["PTINSPECT_READ": "pread"]).readsIntoBuffers)
+    #expect(!StatsEngine(environment: [:]).readsIntoBuffers)
+  }
+
   @Test func nonFiniteCountsComeFromTheBits() {
     func count(_ data: [UInt8], _ dtype: DType) -> (nan: Int64, inf: Int64)? {
       data.withUnsafeBytes {
