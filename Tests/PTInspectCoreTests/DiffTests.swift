@@ -527,3 +527,219 @@ struct DiffAccumulatorTests {
     #expect(s.elementsDifferent == 3)
   }
 }
+
+@Suite("Diff from stored bytes")
+struct StoredDiffTests {
+  /// The accumulator over decoded doubles and over the stored bytes: every field, to the bit.
+  func expectSameBits(_ x: DiffAccumulator, _ y: DiffAccumulator, _ what: String) {
+    let ints = [
+      (x.count, y.count), (x.finite, y.finite), (x.different, y.different), (x.beyond, y.beyond),
+      (x.nonzeroBefore, y.nonzeroBefore), (x.nanBefore, y.nanBefore), (x.nanAfter, y.nanAfter),
+      (x.infBefore, y.infBefore), (x.infAfter, y.infAfter),
+      (x.nonFiniteMismatches, y.nonFiniteMismatches),
+    ]
+    #expect(ints.allSatisfy { $0.0 == $0.1 }, "\(what): counts \(ints)")
+    let doubles = [
+      (x.maxAbs, y.maxAbs), (x.maxRel, y.maxRel), (x.sumSquares, y.sumSquares), (x.dot, y.dot),
+      (x.normBefore, y.normBefore), (x.normAfter, y.normAfter),
+    ]
+    #expect(doubles.allSatisfy { $0.0.bitPattern == $0.1.bitPattern }, "\(what): \(doubles)")
+  }
+
+  func decoded(_ data: [UInt8], _ dtype: DType) -> [Double] {
+    let n = data.count / dtype.itemSize
+    var out = [Double](repeating: 0, count: n)
+    data.withUnsafeBytes { raw in
+      out.withUnsafeMutableBufferPointer {
+        ValueDecoder(dtype: dtype, swap: false, dequantization: .none).decode(
+          first(raw), strideBytes: dtype.itemSize, count: n, into: first($0))
+      }
+    }
+    return out
+  }
+
+  func encoded(_ values: [Float], _ dtype: DType) -> [UInt8] {
+    switch dtype {
+    case .float64: return bytes(values.map { Double($0) })
+    case .float32: return bytes(values)
+    case .bfloat16: return bytes(values.map { UInt16($0.bitPattern >> 16) })
+    default: return bytes(values.map { Float16($0).bitPattern })
+    }
+  }
+
+  @Test(
+    "stored pairs of every float dtype accumulate as their decoded doubles, bit for bit",
+    arguments: [
+      (DType.float32, DType.float32), (.float32, .float16), (.bfloat16, .float32),
+      (.float16, .float16), (.float64, .bfloat16), (.float64, .float64),
+    ])
+  func storedEqualsDecoded(_ da: DType, _ db: DType) {
+    var rng = SystemRandomNumberGenerator()
+    let n = 10_011
+    var a = (0..<n).map { i in i % 7 == 0 ? 0 : Float.random(in: -5...5, using: &rng) }
+    var b = a.enumerated().map { i, x in
+      i % 3 == 0 ? x : x + Float.random(in: -0.01...0.01, using: &rng)
+    }
+    a[5] = .nan
+    b[5] = .nan
+    a[4_200] = .infinity
+    b[9_000] = -.infinity
+    a[10_010] = -0.0
+    for tolerance in [0.0, 1e-3] {
+      let xa = encoded(a, da)
+      let xb = encoded(b, db)
+      var old = DiffAccumulator(atol: tolerance, rtol: tolerance)
+      var double = old
+      let (x, y) = (decoded(xa, da), decoded(xb, db))
+      x.withUnsafeBufferPointer { p in
+        y.withUnsafeBufferPointer { q in
+          old.oldAdd(first(p), first(q), count: n)
+          double.add(first(p), first(q), count: n)
+        }
+      }
+      expectSameBits(double, old, "decoded \(da) against \(db), tolerance \(tolerance)")
+      var new = DiffAccumulator(atol: tolerance, rtol: tolerance)
+      xa.withUnsafeBytes { p in
+        xb.withUnsafeBytes { q in new.addStored(first(p), da, first(q), db, count: n) }
+      }
+      expectSameBits(new, old, "\(da) against \(db), tolerance \(tolerance)")
+    }
+  }
+
+  @Test("identical pairs count NaN and Inf from their bits, over ranges and blocks")
+  func identicalPairsCountNonFiniteFromBits() throws {
+    var values = (0..<20_000).map { Float($0 % 97) - 40 }
+    values[3] = .nan
+    values[19_999] = .infinity
+    values[10_000] = -.infinity
+    let path = try writeSafetensors([("w", [values.count], values), ("z", [4], [0, -0.0, 1, 2])])
+    let copy = path + ".copy.safetensors"
+    try FileManager.default.copyItem(atPath: path, toPath: copy)
+    defer {
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: copy)
+    }
+    for jobElements: Int64 in [4_096, 7, 1 << 22] {
+      var options = DiffOptions()
+      options.values = true
+      options.jobElements = jobElements
+      options.threads = 3
+      let r = try CheckpointDiff.compare(
+        try Checkpoint.open(path), try Checkpoint.open(copy), options: options)
+      #expect(r.changed.isEmpty && r.values.identical == 2)
+      let w = try #require(r.values.nonFinite.first { $0.name == "w" })
+      #expect(w.nanBefore == 1 && w.nanAfter == 1 && w.infBefore == 2 && w.infAfter == 2)
+      #expect(!r.values.nonFinite.contains { $0.name == "z" })
+    }
+  }
+}
+
+extension DiffAccumulator {
+  /// `add` as it was before the stored-lane kernels: the oracle they must match bit for bit.
+  mutating func oldAdd(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int) {
+    var start = 0
+    while start < n {
+      let m = min(4096, n - start)
+      let saved = self
+      if !oldAddFinite(a + start, b + start, count: m) {
+        self = saved
+        addChecked(a + start, b + start, count: m)
+      }
+      start += m
+    }
+  }
+
+  /// The fast path; returns false (with the state spoilt) when a value was NaN or Inf.
+  mutating func oldAddFinite(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count n: Int)
+    -> Bool
+  {
+    typealias V = SIMD4<Double>
+    typealias I = SIMD4<Int64>
+    var vMaxAbs = V(repeating: 0)
+    var vMaxRel = V(repeating: 0)
+    var vSq = V(repeating: 0)
+    var vDot = V(repeating: 0)
+    var vA = V(repeating: 0)
+    var vB = V(repeating: 0)
+    var vNonzero = I(repeating: 0)
+    var vDifferent = I(repeating: 0)
+    var vBeyond = I(repeating: 0)
+    let zero = V(repeating: 0)
+    let one = I(repeating: 1)
+    let noInt = I(repeating: 0)
+    let vAtol = V(repeating: atol)
+    let vRtol = V(repeating: rtol)
+    let tolerance = atol > 0 || rtol > 0
+    var i = 0
+    let ra = UnsafeRawPointer(a)
+    let rb = UnsafeRawPointer(b)
+    while i + 4 <= n {
+      let x = ra.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+      let y = rb.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+      let d = x - y
+      let ad = d.replacing(with: -d, where: d .< zero)
+      let ax = x.replacing(with: -x, where: x .< zero)
+      vMaxAbs = vMaxAbs.replacing(with: ad, where: ad .> vMaxAbs)
+      vSq += d * d
+      vDot += x * y
+      vA += x * x
+      vB += y * y
+      let nz = ax .!= zero
+      vNonzero &+= noInt.replacing(with: one, where: nz)
+      // |a - b| / |a| where a != 0, else 0 (the division by a zero is discarded).
+      let rel = (ad / ax).replacing(with: zero, where: .!nz)
+      vMaxRel = vMaxRel.replacing(with: rel, where: rel .> vMaxRel)
+      let diff = d .!= zero
+      vDifferent &+= noInt.replacing(with: one, where: diff)
+      if tolerance {
+        let ay = y.replacing(with: -y, where: y .< zero)
+        vBeyond &+= noInt.replacing(with: one, where: ad .> vAtol + vRtol * ay)
+      }
+      i += 4
+    }
+    var sq = vSq.sum()
+    var dt = vDot.sum()
+    var na = vA.sum()
+    var nb = vB.sum()
+    var mAbs = vMaxAbs.max()
+    var mRel = vMaxRel.max()
+    var nonzero = vNonzero.wrappedSum()
+    var different = vDifferent.wrappedSum()
+    var beyond = tolerance ? vBeyond.wrappedSum() : different
+    while i < n {
+      let x = a[i]
+      let y = b[i]
+      let d = x - y
+      let ad = Swift.abs(d)
+      if ad > mAbs { mAbs = ad }
+      sq += d * d
+      dt += x * y
+      na += x * x
+      nb += y * y
+      if x != 0 {
+        nonzero += 1
+        let rel = ad / Swift.abs(x)
+        if rel > mRel { mRel = rel }
+      }
+      if d != 0 {
+        different += 1
+        if !tolerance || ad > atol + rtol * Swift.abs(y) { beyond += 1 }
+      }
+      i += 1
+    }
+    // Any NaN or Inf among the inputs makes a sum NaN or Inf (x*x and y*y take every value).
+    guard (sq + na + nb + dt).isFinite, mAbs.isFinite, mRel.isFinite else { return false }
+    count &+= Int64(n)
+    finite &+= Int64(n)
+    sumSquares += sq
+    dot += dt
+    normBefore += na
+    normAfter += nb
+    maxAbs = Swift.max(maxAbs, mAbs)
+    maxRel = Swift.max(maxRel, mRel)
+    nonzeroBefore &+= nonzero
+    self.different &+= different
+    self.beyond &+= beyond
+    return true
+  }
+}

@@ -265,3 +265,282 @@ func expectSame(
       ])
   }
 }
+
+// MARK: the stored-lane kernels, bit for bit
+
+/// The fused kernel as it was before float lanes (double lanes for min, max and zeros): the
+/// oracle the new kernel must match bit for bit, so that no golden moves.
+enum DoubleLaneKernel {
+  static func add<L: StoredLanes>(_ p: UnsafeRawPointer, count: Int, _: L.Type) -> ValueStatistics {
+    var s = ValueStatistics()
+    var start = 0
+    while start < count {
+      let n = min(4_096, count - start)
+      s.merge(block(p + start * L.itemSize, n, L.self))
+      start += n
+    }
+    return s
+  }
+
+  static func block<L: StoredLanes>(_ p: UnsafeRawPointer, _ n: Int, _: L.Type) -> ValueStatistics {
+    var lo = SIMD4<Double>(repeating: .infinity)
+    var hi = SIMD4<Double>(repeating: -.infinity)
+    var sum = SIMD4<Double>(repeating: 0)
+    var zeros = SIMD4<Int64>(repeating: 0)
+    let vectors = n / 8
+    for i in 0..<vectors {
+      let (a, b) = L.load(p, i &* 8)
+      lo = lo.replacing(with: a, where: a .< lo)
+      lo = lo.replacing(with: b, where: b .< lo)
+      hi = hi.replacing(with: a, where: a .> hi)
+      hi = hi.replacing(with: b, where: b .> hi)
+      sum += a + b
+      zeros &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: a .== 0)
+      zeros &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: b .== 0)
+    }
+    var total = sum.sum()
+    var minimum = Swift.min(lo.min(), .infinity)
+    var maximum = Swift.max(hi.max(), -.infinity)
+    var zeroCount = zeros.wrappedSum()
+    for i in (vectors &* 8)..<n {
+      let v = L.scalar(p, i)
+      minimum = Swift.min(minimum, v)
+      maximum = Swift.max(maximum, v)
+      total += v
+      if v == 0 { zeroCount &+= 1 }
+    }
+    if total.isFinite {
+      let mean = total / Double(n)
+      let m = SIMD4<Double>(repeating: mean)
+      var dev = SIMD4<Double>(repeating: 0)
+      for i in 0..<vectors {
+        let (a, b) = L.load(p, i &* 8)
+        let da = a - m
+        let db = b - m
+        dev += da * da + db * db
+      }
+      var m2 = dev.sum()
+      for i in (vectors &* 8)..<n {
+        let d = L.scalar(p, i) - mean
+        m2 += d * d
+      }
+      if m2.isFinite {
+        var s = ValueStatistics()
+        s.count = Int64(n)
+        s.zeros = zeroCount
+        s.finiteCount = Int64(n)
+        s.finiteMean = mean
+        s.m2 = m2
+        s.finiteMin = minimum
+        s.finiteMax = maximum
+        return s
+      }
+    }
+    let values = (0..<n).map { L.scalar(p, $0) }
+    return values.withUnsafeBufferPointer { ValueStatistics.block(first($0), n) }
+  }
+}
+
+/// The first element of a buffer the test knows is not empty.
+func first<T>(_ buffer: UnsafeBufferPointer<T>) -> UnsafePointer<T> {
+  guard let p = buffer.baseAddress else { preconditionFailure("an empty buffer") }
+  return p
+}
+
+func first<T>(_ buffer: UnsafeMutableBufferPointer<T>) -> UnsafeMutablePointer<T> {
+  guard let p = buffer.baseAddress else { preconditionFailure("an empty buffer") }
+  return p
+}
+
+func first(_ buffer: UnsafeRawBufferPointer) -> UnsafeRawPointer {
+  guard let p = buffer.baseAddress else { preconditionFailure("an empty buffer") }
+  return p
+}
+
+/// Elements `i..<i+8` as `L.halves` gives them, put back in order.
+func inOrder<L: FloatLanes>(_: L.Type, _ p: UnsafeRawPointer, _ i: Int) -> [Float] {
+  let (f, s) = L.halves(p, i)
+  guard L.interleaved else { return (0..<4).map { f[$0] } + (0..<4).map { s[$0] } }
+  return (0..<8).map { $0 % 2 == 0 ? f[$0 / 2] : s[$0 / 2] }
+}
+
+/// The same statistics down to the bits of every double (so +0 and -0 differ).
+func expectBitIdentical(_ a: ValueStatistics, _ b: ValueStatistics, _ what: String) {
+  #expect(
+    a.count == b.count && a.finiteCount == b.finiteCount && a.zeros == b.zeros && a.nan == b.nan
+      && a.inf == b.inf, "\(what): counts")
+  for (name, x, y) in [
+    ("min", a.finiteMin, b.finiteMin), ("max", a.finiteMax, b.finiteMax),
+    ("mean", a.finiteMean, b.finiteMean), ("m2", a.m2, b.m2),
+  ] {
+    #expect(x.bitPattern == y.bitPattern, "\(what): \(name) \(x) vs \(y)")
+  }
+}
+
+/// Stored values of one float dtype from float32 values (bf16: the top half; f16: rounded).
+func stored(_ values: [Float], _ code: String) -> [UInt8] {
+  switch code {
+  case "F32": return bytes(values)
+  case "BF16": return bytes(values.map { UInt16($0.bitPattern >> 16) })
+  default: return bytes(values.map { Float16($0).bitPattern })
+  }
+}
+
+@Suite struct StoredLaneTests {
+  /// Runs `body` on the bytes with the lanes of `code`.
+  func withLanes<R>(
+    _ code: String, _ data: [UInt8],
+    _ body: (UnsafeRawPointer, Int, any FloatLanes.Type) -> R
+  ) -> R {
+    data.withUnsafeBytes { raw in
+      switch code {
+      case "F32": return body(first(raw), data.count / 4, Float32Lanes.self)
+      case "BF16": return body(first(raw), data.count / 2, BFloat16Lanes.self)
+      default: return body(first(raw), data.count / 2, Float16Lanes.self)
+      }
+    }
+  }
+
+  func newAndOld(_ code: String, _ data: [UInt8]) -> (ValueStatistics, ValueStatistics) {
+    func run<L: FloatLanes>(_ p: UnsafeRawPointer, _ n: Int, _ l: L.Type) -> (
+      ValueStatistics, ValueStatistics
+    ) {
+      var s = ValueStatistics()
+      s.addStored(p, count: n, l)
+      return (s, DoubleLaneKernel.add(p, count: n, l))
+    }
+    return withLanes(code, data) { p, n, lanes in run(p, n, lanes) }
+  }
+
+  @Test(arguments: ["F32", "BF16", "F16"])
+  func floatLanesFoldToTheDoubleKernelsBits(_ code: String) {
+    var rng = SystemRandomNumberGenerator()
+    // Random blocks; blocks of +0 and -0 mixed (the sign of a zero extreme depends on the order
+    // values are met in); non-negative blocks with zeros; subnormals; NaN and Inf; lengths that
+    // are not multiples of 8 or of the 4,096 block.
+    var cases: [(String, [Float])] = []
+    cases.append(("random", (0..<10_007).map { _ in Float.random(in: -3...3, using: &rng) }))
+    cases.append(
+      ("signed zeros", (0..<9_001).map { i in i % 3 == 0 ? -0.0 : (i % 3 == 1 ? 0 : 1) }))
+    cases.append(
+      ("zeros then negatives", (0..<5_000).map { i in i % 2 == 0 ? -0.0 : -Float(i) }))
+    cases.append(("all -0", [Float](repeating: -0.0, count: 4_099)))
+    cases.append(("all +0 and one -0", (0..<8_200).map { i in i == 7_000 ? -0.0 : 0 }))
+    cases.append(
+      (
+        "subnormals",
+        (0..<4_500).map { i in Float(bitPattern: UInt32(i % 300)) * (i % 2 == 0 ? 1 : -1) }
+      ))
+    var special = (0..<12_000).map { _ in Float.random(in: -1e4...1e4, using: &rng) }
+    special[3] = .nan
+    special[4_097] = .infinity
+    special[8_200] = -.infinity
+    special[11_999] = Float(bitPattern: 0x7FC0_1234)  // a NaN with a payload
+    cases.append(("NaN and Inf", special))
+    cases.append(("short", [1.5, -0.0, 0, 2]))
+    for (name, values) in cases {
+      let (new, old) = newAndOld(code, stored(values, code))
+      expectBitIdentical(new, old, "\(code) \(name)")
+    }
+  }
+
+  @Test func float16LanesConvertEveryPatternExactly() {
+    #if arch(x86_64) || arch(arm64)
+      let all = (0..<65_536).map { UInt16($0) }
+      all.withUnsafeBytes { raw in
+        for i in stride(from: 0, to: all.count, by: 8) {
+          let v = inOrder(Float16Lanes.self, first(raw), i)
+          for j in 0..<8 {
+            let h = all[i + j]
+            let want = Float(Float16(bitPattern: h))
+            if want.isNaN {
+              // NaN keeps its sign and payload (shifted into place), quiet or signalling.
+              #expect(
+                v[j].isNaN
+                  && v[j].bitPattern
+                    == (UInt32(h & 0x8000) << 16 | 0x7F80_0000 | UInt32(h & 0x3FF) << 13)
+              )
+            } else {
+              #expect(v[j].bitPattern == want.bitPattern, "0x\(String(h, radix: 16))")
+            }
+          }
+        }
+      }
+    #endif
+    // By hand: the smallest subnormal, the largest subnormal, -0, -Inf, a signalling NaN.
+    let hand: [UInt16] = [0x0001, 0x03FF, 0x8000, 0xFC00, 0x7D01, 0x7BFF, 0x0400, 0x8001]
+    let want: [Float] = [
+      0x1p-24, 1023 * 0x1p-24, -0.0, -.infinity, .nan, 65_504, 0x1p-14, -0x1p-24,
+    ]
+    hand.withUnsafeBytes { raw in
+      let v = inOrder(Float16Lanes.self, first(raw), 0)
+      for j in 0..<8 where !want[j].isNaN {
+        #expect(v[j].bitPattern == want[j].bitPattern, "0x\(String(hand[j], radix: 16))")
+      }
+      #expect(v[4].isNaN && v[4].bitPattern == 0x7FA0_2000)
+    }
+  }
+
+  @Test func bfloat16LanesShiftTheBits() {
+    let hand: [UInt16] = [0x0001, 0x807F, 0x8000, 0x7F80, 0xFF80, 0x7FC1, 0x7F81, 0x3F80]
+    hand.withUnsafeBytes { raw in
+      let v = inOrder(BFloat16Lanes.self, first(raw), 0)
+      for j in 0..<8 {
+        #expect(v[j].bitPattern == UInt32(hand[j]) << 16)
+      }
+      #expect(v[0] == 0x1p-133 && v[2].sign == .minus && v[2] == 0 && v[3] == .infinity)
+      #expect(v[5].isNaN && v[6].isNaN && v[7] == 1)
+    }
+  }
+
+  @Test func preadAndTheMappingGiveTheSameBits() throws {
+    for fixture in ["cifar_cnn.pt", "dtypes.pt", "views.pt", "small_cnn.safetensors"] {
+      let c = try Checkpoint.open(Fixtures.path(fixture))
+      let reader = try TensorDataReader(c)
+      var engine = StatsEngine()
+      engine.unitBytes = 6_000  // units that start and end mid-block
+      let mapped = try engine.run(reader, tensors: c.tensors)
+      engine.readsIntoBuffers = true
+      let read = try engine.run(reader, tensors: c.tensors)
+      for (t, (x, y)) in zip(c.tensors, zip(mapped, read)) {
+        guard case .statistics(let a) = x, case .statistics(let b) = y else {
+          #expect(x == y, "\(fixture): \(t.name)")
+          continue
+        }
+        expectBitIdentical(a, b, "\(fixture): \(t.name)")
+      }
+    }
+    #expect(StatsEngine(environment: ["PTINSPECT_READ": "pread"]).readsIntoBuffers)
+    #expect(!StatsEngine(environment: [:]).readsIntoBuffers)
+  }
+
+  @Test func nonFiniteCountsComeFromTheBits() {
+    func count(_ data: [UInt8], _ dtype: DType) -> (nan: Int64, inf: Int64)? {
+      data.withUnsafeBytes {
+        ValueDecoder.nonFinite(first($0), count: data.count / dtype.itemSize, dtype: dtype)
+      }
+    }
+    // NaNs with payloads (quiet and signalling), both infinities, the largest finite values
+    // and -0, in the vector part and the tail of several blocks.
+    var f = [Float](repeating: 1, count: 9_001)
+    f[0] = .nan
+    f[1] = Float(bitPattern: 0xFF80_0001)  // a negative signalling NaN
+    f[2] = .infinity
+    f[5_000] = -.infinity
+    f[8_999] = Float(bitPattern: 0x7FFF_FFFF)
+    f[9_000] = -.greatestFiniteMagnitude
+    f[7] = -0.0
+    #expect(count(bytes(f), .float32)! == (3, 2))
+    #expect(count(bytes(f.map { Double($0) }), .float64)! == (3, 2))
+    // In bfloat16 the signalling NaN's payload is cut off: 0xFF80 is -Inf.
+    #expect(count(bytes(f.map { UInt16($0.bitPattern >> 16) }), .bfloat16)! == (2, 3))
+    var h = [UInt16](repeating: 0x3C00, count: 4_100)
+    h[4_099] = 0x7C01  // signalling NaN, in the last block's tail
+    h[17] = 0xFC00
+    h[18] = 0x7BFF  // 65504, finite
+    h[19] = 0xFE00  // negative quiet NaN
+    #expect(count(bytes(h), .float16)! == (2, 1))
+    #expect(count(bytes([UInt8](repeating: 0xFF, count: 16)), .int8) == nil)
+    #expect(count([], .float32)! == (0, 0))
+  }
+}

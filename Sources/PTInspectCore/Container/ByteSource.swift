@@ -37,6 +37,9 @@ public protocol ByteSource: AnyObject, Sendable {
   var size: Int64 { get }
   /// Exactly `count` bytes starting at `offset`; an error when the range is not inside the source.
   func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8]
+  /// Exactly `buffer.count` bytes starting at `offset`, copied into `buffer` (a caller's
+  /// reusable buffer: a local file reads them with `pread`, no mapping and no allocation).
+  func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError)
   /// Calls `body` with bytes `offset..<offset+count` in one contiguous buffer, valid only during
   /// the call: the source's own memory when it has the bytes mapped, else a copy.
   func withBytes<R>(
@@ -56,6 +59,19 @@ extension ByteSource {
   public func release(at offset: Int64, count: Int) {}
   public func prefetch(at offset: Int64, count: Int) {}
   public var isRemote: Bool { false }
+
+  /// Copies the bytes out of `withBytes`.
+  public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer)
+    throws(ByteSourceError)
+  {
+    do {
+      try withBytes(at: offset, count: buffer.count) { buffer.copyMemory(from: $0) }
+    } catch let error as ByteSourceError {
+      throw error
+    } catch {
+      throw ByteSourceError("cannot read \(buffer.count) bytes at offset \(offset): \(error)")
+    }
+  }
 
   /// Checks that `offset..<offset+count` lies inside the source.
   func checkRange(_ offset: Int64, _ count: Int) throws(ByteSourceError) {
@@ -205,12 +221,23 @@ public final class FileSource: ByteSource, @unchecked Sendable {
   public func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     var out = [UInt8](repeating: 0, count: count)
+    let result = out.withUnsafeMutableBytes { raw in
+      Result { () throws(ByteSourceError) in try read(at: offset, into: raw) }
+    }
+    try result.get()
+    return out
+  }
+
+  /// `pread` into `buffer` until it is full; past the end throws.
+  public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer)
+    throws(ByteSourceError)
+  {
+    let count = buffer.count
+    try checkRange(offset, count)
+    guard let start = buffer.baseAddress else { return }
     var filled = 0
     while filled < count {
-      let n = out.withUnsafeMutableBytes { raw -> Int in
-        guard let start = raw.baseAddress else { return 0 }
-        return pread(fd, start + filled, count - filled, off_t(offset) + off_t(filled))
-      }
+      let n = pread(fd, start + filled, count - filled, off_t(offset) + off_t(filled))
       if n < 0 {
         if errno == EINTR { continue }
         throw ByteSourceError(
@@ -224,7 +251,6 @@ public final class FileSource: ByteSource, @unchecked Sendable {
       }
       filled += n
     }
-    return out
   }
 
   /// Calls `body` with the bytes of `offset..<offset+count` in the file's read-only mapping, without copying; past the end throws.
@@ -290,6 +316,13 @@ package final class SliceSource: ByteSource {
   package func read(at offset: Int64, count: Int) throws(ByteSourceError) -> [UInt8] {
     try checkRange(offset, count)
     return try base.read(at: self.offset + offset, count: count)
+  }
+
+  package func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer)
+    throws(ByteSourceError)
+  {
+    try checkRange(offset, buffer.count)
+    try base.read(at: self.offset + offset, into: buffer)
   }
 
   package func withBytes<R>(

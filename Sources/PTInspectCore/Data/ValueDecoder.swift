@@ -245,3 +245,244 @@ enum Float8Tables {
     return exponent == 0 ? sign * mantissa * 0.5 : sign * (1 + mantissa / 2) * pow2(exponent - 1)
   }
 }
+
+// MARK: stored elements straight into SIMD lanes
+
+/// How the fused kernels (`ValueStatistics.addStored`, `DiffAccumulator.add`) load stored
+/// little-endian floating-point elements: 8 at a time as two `SIMD4<Double>`, or one. Every
+/// conversion is exact.
+protocol StoredLanes {
+  /// Bytes per element.
+  static var itemSize: Int { get }
+  /// Elements `i..<i+8`.
+  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>)
+  /// Elements `i..<i+4`.
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double>
+  /// Element `i`.
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double
+  /// Every value is a float32 value (float32, bfloat16, float16; not float64).
+  static var isFloatValued: Bool { get }
+}
+
+/// Stored types whose every value is a float32 value, loaded 8 at a time as two float vectors,
+/// `first` and `second`: in order, (e0, e1, e2, e3) and (e4, e5, e6, e7), for float32; the
+/// even and the odd elements, (e0, e2, e4, e6) and (e1, e3, e5, e7), for the 16-bit types
+/// (`interleaved`), whose pairs of elements are one 32-bit lane each (no shuffles on SSE2).
+protocol FloatLanes: StoredLanes {
+  /// Elements `i..<i+8` as two float vectors.
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>)
+  /// Whether `halves` are the even and the odd elements.
+  static var interleaved: Bool { get }
+}
+
+extension FloatLanes {
+  static var isFloatValued: Bool { true }
+
+  /// Elements `i..<i+8` in order.
+  @inline(__always)
+  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
+    let (f, s) = halves(p, i)
+    guard interleaved else { return (SIMD4<Double>(f), SIMD4<Double>(s)) }
+    return (
+      SIMD4<Double>(SIMD4<Float>(f[0], s[0], f[1], s[1])),
+      SIMD4<Double>(SIMD4<Float>(f[2], s[2], f[3], s[3]))
+    )
+  }
+
+  /// The 8 elements of `halves` as the two double pairs of each of two accumulators, x and y,
+  /// as the kernels add them (x += xa + xb, y += ya + yb): the lanes of a `SIMD4<Double>`
+  /// accumulator meeting elements (j, j + 4), with x holding lanes 0 and 1 (in order) or 0
+  /// and 2 (interleaved), y the other two.
+  @inline(__always)
+  static func pairs(_ f: SIMD4<Float>, _ s: SIMD4<Float>) -> (
+    xa: SIMD2<Double>, xb: SIMD2<Double>, ya: SIMD2<Double>, yb: SIMD2<Double>
+  ) {
+    if interleaved {
+      return (
+        SIMD2<Double>(f.lowHalf), SIMD2<Double>(f.highHalf), SIMD2<Double>(s.lowHalf),
+        SIMD2<Double>(s.highHalf)
+      )
+    }
+    return (
+      SIMD2<Double>(f.lowHalf), SIMD2<Double>(s.lowHalf), SIMD2<Double>(f.highHalf),
+      SIMD2<Double>(s.highHalf)
+    )
+  }
+
+  /// The sum of accumulators x and y's lanes in the order `SIMD4<Double>.sum()` takes lanes
+  /// 0, 1, 2 and 3 (((l0 + l1) + l2) + l3).
+  @inline(__always)
+  static func sum(_ x: SIMD2<Double>, _ y: SIMD2<Double>) -> Double {
+    interleaved ? ((x[0] + y[0]) + x[1]) + y[1] : ((x[0] + x[1]) + y[0]) + y[1]
+  }
+}
+
+enum Float64Lanes: StoredLanes {
+  static var itemSize: Int { 8 }
+  static var isFloatValued: Bool { false }
+  @inline(__always)
+  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
+    (
+      p.loadUnaligned(fromByteOffset: i &* 8, as: SIMD4<Double>.self),
+      p.loadUnaligned(fromByteOffset: i &* 8 &+ 32, as: SIMD4<Double>.self)
+    )
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    p.loadUnaligned(fromByteOffset: i &* 8, as: SIMD4<Double>.self)
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    p.loadUnaligned(fromByteOffset: i &* 8, as: Double.self)
+  }
+}
+
+enum Float32Lanes: FloatLanes {
+  static var itemSize: Int { 4 }
+  static var interleaved: Bool { false }
+  @inline(__always)
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+    (
+      p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
+      p.loadUnaligned(fromByteOffset: i &* 4 &+ 16, as: SIMD4<Float>.self)
+    )
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    SIMD4<Double>(p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self))
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    Double(p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self))
+  }
+}
+
+enum BFloat16Lanes: FloatLanes {
+  static var itemSize: Int { 2 }
+  static var interleaved: Bool { true }
+  /// bfloat16 is the top half of a float32: the even element shifted into place, the odd one
+  /// masked.
+  @inline(__always)
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<UInt32>.self)
+    return (
+      unsafeBitCast(w &<< 16, to: SIMD4<Float>.self),
+      unsafeBitCast(w & 0xFFFF_0000, to: SIMD4<Float>.self)
+    )
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD2<UInt32>.self)
+    let (f, s) = (w &<< 16, w & 0xFFFF_0000)
+    return SIMD4<Double>(
+      SIMD4<Float>(
+        Float(bitPattern: f[0]), Float(bitPattern: s[0]), Float(bitPattern: f[1]),
+        Float(bitPattern: s[1])))
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    Double(
+      Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16))
+  }
+}
+
+enum Float16Lanes: FloatLanes {
+  static var itemSize: Int { 2 }
+  static var interleaved: Bool { true }
+  @inline(__always)
+  static func halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<Int32>.self)
+    return (halfToFloat(w & 0xFFFF), halfToFloat((w &>> 16) & 0xFFFF))
+  }
+  @inline(__always)
+  static func load4(_ p: UnsafeRawPointer, _ i: Int) -> SIMD4<Double> {
+    let w = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD2<Int32>.self)
+    let v = halfToFloat(SIMD4<Int32>(w[0], w[0] &>> 16, w[1], w[1] &>> 16) & 0xFFFF)
+    return SIMD4<Double>(v)
+  }
+  @inline(__always)
+  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
+    Double(halfTable[Int(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))])
+  }
+}
+
+/// IEEE binary16 to binary32 for 4 halves at once (bits in the low 16 of each lane), exactly,
+/// in integer lanes (no F16C on baseline x86_64): NaN payloads kept, -0 stays -0.
+@inline(__always)
+func halfToFloat(_ h: SIMD4<Int32>) -> SIMD4<Float> {
+  let magnitude = h & 0x7FFF
+  let sign = (h & 0x8000) &<< 16
+  // Normal numbers: the exponent re-biased from 15 to 127 (112 << 23).
+  var bits = (magnitude &<< 13) &+ 0x3800_0000
+  // Inf and NaN: exponent 31 becomes 255.
+  bits = bits.replacing(with: bits &+ 0x3800_0000, where: magnitude .>= 0x7C00)
+  // Zero and subnormals, m * 2^-24: 2^-14 * (1 + m / 1024) - 2^-14, exact (Sterbenz).
+  let small =
+    unsafeBitCast((magnitude &<< 13) &+ 0x3880_0000, to: SIMD4<Float>.self) - 0x1p-14
+  bits = bits.replacing(
+    with: unsafeBitCast(small, to: SIMD4<Int32>.self), where: magnitude .< 0x400)
+  return unsafeBitCast(bits | sign, to: SIMD4<Float>.self)
+}
+
+// MARK: NaN and Inf from the bits
+
+extension ValueDecoder {
+  /// NaN and Inf among `count` stored little-endian elements of a binary floating-point dtype
+  /// (float64, float32, bfloat16, float16), from their bits alone: exponent all ones, Inf when
+  /// the fraction is zero, else NaN. Nil for any other dtype.
+  static func nonFinite(_ p: UnsafeRawPointer, count: Int, dtype: DType)
+    -> (nan: Int64, inf: Int64)?
+  {
+    switch dtype {
+    case .float64:
+      return nonFinite(p, count, exponent: UInt64(0x7FF0_0000_0000_0000))
+    case .float32: return nonFinite(p, count, exponent: UInt32(0x7F80_0000))
+    case .bfloat16: return nonFinite(p, count, exponent: UInt16(0x7F80))
+    case .float16: return nonFinite(p, count, exponent: UInt16(0x7C00))
+    default: return nil
+    }
+  }
+
+  /// A vector pass finds whether a block of 4,096 has any element with the exponent all ones:
+  /// the exponent bits plus their lowest bit carry into the sign bit exactly then, so the pass
+  /// is an and, an add and an or per vector (no compares). Only such a block is counted element
+  /// by element.
+  @inline(__always)
+  static func nonFinite<T: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
+    _ p: UnsafeRawPointer, _ count: Int, exponent e: T
+  ) -> (nan: Int64, inf: Int64) {
+    let size = MemoryLayout<T>.size
+    let fraction = ~e & (T.max >> 1)
+    let unit = e & ~(e << 1)
+    let sign = ~(T.max >> 1)
+    let exponents = SIMD16<T>(repeating: e)
+    let units = SIMD16<T>(repeating: unit)
+    var nan: Int64 = 0
+    var inf: Int64 = 0
+    var start = 0
+    while start < count {
+      let n = Swift.min(4_096, count - start)
+      let q = p + start &* size
+      var carries = SIMD16<T>(repeating: 0)
+      let vectors = n / 16
+      for i in 0..<vectors {
+        let v = q.loadUnaligned(fromByteOffset: i &* 16 &* size, as: SIMD16<T>.self)
+        carries |= (v & exponents) &+ units
+      }
+      var any: T = 0
+      for j in 0..<16 { any |= carries[j] }
+      for i in (vectors &* 16)..<n {
+        any |= (q.loadUnaligned(fromByteOffset: i &* size, as: T.self) & e) &+ unit
+      }
+      if any & sign != 0 {
+        for i in 0..<n {
+          let v = q.loadUnaligned(fromByteOffset: i &* size, as: T.self)
+          guard v & e == e else { continue }
+          if v & fraction == 0 { inf &+= 1 } else { nan &+= 1 }
+        }
+      }
+      start += n
+    }
+    return (nan, inf)
+  }
+}

@@ -184,47 +184,58 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
   // MARK: fused kernels for stored float32, bfloat16 and float16
 
   /// Adds `count` stored little-endian elements of `dtype` (float32, bfloat16 or float16)
-  /// without decoding them into a buffer first: the same two passes per block as `add`, on the
-  /// stored values. Other dtypes are ignored.
+  /// without decoding them into a buffer first: the same two passes per block of 4,096 as
+  /// `add`, on the stored values. Other dtypes are ignored.
   mutating func addStored(_ p: UnsafeRawPointer, count: Int, dtype: DType) {
+    switch dtype {
+    case .float32: addStored(p, count: count, Float32Lanes.self)
+    case .bfloat16: addStored(p, count: count, BFloat16Lanes.self)
+    case .float16: addStored(p, count: count, Float16Lanes.self)
+    default: return
+    }
+  }
+
+  mutating func addStored<L: FloatLanes>(_ p: UnsafeRawPointer, count: Int, _ lanes: L.Type) {
     let block = 4_096
     var start = 0
     while start < count {
       let n = Swift.min(block, count - start)
-      switch dtype {
-      case .float32: merge(Self.storedBlock(p + start * 4, n, Float32Lanes.self))
-      case .bfloat16: merge(Self.storedBlock(p + start * 2, n, BFloat16Lanes.self))
-      case .float16: merge(Self.storedBlock(p + start * 2, n, Float16Lanes.self))
-      default: return
-      }
+      merge(Self.storedBlock(p + start &* L.itemSize, n, lanes))
       start += n
     }
   }
 
-  /// One block of stored values, 8 at a time as two `SIMD4<Double>`.
+  /// One block of stored values, 8 at a time. Min, max and zeros are taken in float lanes
+  /// (exact: every value is a float32); the sum and the squared deviations in double lanes,
+  /// each lane meeting the same elements in the same order as ever and the lanes summed in the
+  /// same order, so results are bit for bit those of the double kernel.
   @inline(__always)
-  static func storedBlock<L: StoredLanes>(_ p: UnsafeRawPointer, _ n: Int, _ lanes: L.Type)
+  static func storedBlock<L: FloatLanes>(_ p: UnsafeRawPointer, _ n: Int, _ lanes: L.Type)
     -> ValueStatistics
   {
-    var lo = SIMD4<Double>(repeating: .infinity)
-    var hi = SIMD4<Double>(repeating: -.infinity)
-    var sum = SIMD4<Double>(repeating: 0)
-    var zeros = SIMD4<Int64>(repeating: 0)
+    var lo = (SIMD4<Float>(repeating: .infinity), SIMD4<Float>(repeating: .infinity))
+    var hi = (SIMD4<Float>(repeating: -.infinity), SIMD4<Float>(repeating: -.infinity))
+    var zeros = (SIMD4<Int32>(repeating: 0), SIMD4<Int32>(repeating: 0))
+    var x = SIMD2<Double>(repeating: 0)
+    var y = SIMD2<Double>(repeating: 0)
     let vectors = n / 8
     for i in 0..<vectors {
-      let (a, b) = L.load(p, i &* 8)
-      lo = lo.replacing(with: a, where: a .< lo)
-      lo = lo.replacing(with: b, where: b .< lo)
-      hi = hi.replacing(with: a, where: a .> hi)
-      hi = hi.replacing(with: b, where: b .> hi)
-      sum += a + b
-      zeros &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: a .== 0)
-      zeros &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: b .== 0)
+      let (f, s) = L.halves(p, i &* 8)
+      // Written so that the accumulator is the operand minps/maxps overwrite.
+      lo.0 = f.replacing(with: lo.0, where: lo.0 .< f)
+      lo.1 = s.replacing(with: lo.1, where: lo.1 .< s)
+      hi.0 = f.replacing(with: hi.0, where: hi.0 .> f)
+      hi.1 = s.replacing(with: hi.1, where: hi.1 .> s)
+      zeros.0 &-= unsafeBitCast(f .== 0, to: SIMD4<Int32>.self)  // a true lane is -1
+      zeros.1 &-= unsafeBitCast(s .== 0, to: SIMD4<Int32>.self)
+      let d = L.pairs(f, s)
+      x += d.xa + d.xb
+      y += d.ya + d.yb
     }
-    var total = sum.sum()
-    var minimum = Swift.min(lo.min(), .infinity)
-    var maximum = Swift.max(hi.max(), -.infinity)
-    var zeroCount = zeros.wrappedSum()
+    var total = L.sum(x, y)
+    var minimum = Double(Swift.min(lo.0.min(), lo.1.min()))
+    var maximum = Double(Swift.max(hi.0.max(), hi.1.max()))
+    var zeroCount = Int64(zeros.0.wrappedSum() &+ zeros.1.wrappedSum())
     for i in (vectors &* 8)..<n {
       let v = L.scalar(p, i)
       minimum = Swift.min(minimum, v)
@@ -232,38 +243,75 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
       total += v
       if v == 0 { zeroCount &+= 1 }
     }
-    if total.isFinite {
-      let mean = total / Double(n)
-      let m = SIMD4<Double>(repeating: mean)
-      var dev = SIMD4<Double>(repeating: 0)
-      for i in 0..<vectors {
-        let (a, b) = L.load(p, i &* 8)
-        let da = a - m
-        let db = b - m
-        dev += da * da + db * db
-      }
-      var m2 = dev.sum()
-      for i in (vectors &* 8)..<n {
-        let d = L.scalar(p, i) - mean
-        m2 += d * d
-      }
-      if m2.isFinite {
-        var s = ValueStatistics()
-        s.count = Int64(n)
-        s.zeros = zeroCount
-        s.finiteCount = Int64(n)
-        s.finiteMean = mean
-        s.m2 = m2
-        s.finiteMin = minimum
-        s.finiteMax = maximum
-        return s
-      }
+    // NaN or Inf in the block (a finite sum of 4,096 float32 values cannot overflow): the
+    // careful path on the decoded values.
+    guard total.isFinite else { return careful(p, n, lanes) }
+    if minimum == 0 || maximum == 0 {
+      // Which zero (+0 or -0) is the extreme depends on the order the values are met in:
+      // take it as the double kernel does.
+      (minimum, maximum) = orderedExtremes(p, n, lanes)
     }
-    // NaN or Inf in the block: decode it and take the careful path.
-    let buffer = UnsafeMutablePointer<Double>.allocate(capacity: n)
-    defer { buffer.deallocate() }
-    for i in 0..<n { buffer[i] = L.scalar(p, i) }
-    return block(buffer, n)
+    let mean = total / Double(n)
+    let m = SIMD2<Double>(repeating: mean)
+    var dx = SIMD2<Double>(repeating: 0)
+    var dy = SIMD2<Double>(repeating: 0)
+    for i in 0..<vectors {
+      let (f, s) = L.halves(p, i &* 8)
+      let d = L.pairs(f, s)
+      let (xa, xb, ya, yb) = (d.xa - m, d.xb - m, d.ya - m, d.yb - m)
+      dx += xa * xa + xb * xb
+      dy += ya * ya + yb * yb
+    }
+    var m2 = L.sum(dx, dy)
+    for i in (vectors &* 8)..<n {
+      let d = L.scalar(p, i) - mean
+      m2 += d * d
+    }
+    var s = ValueStatistics()
+    s.count = Int64(n)
+    s.zeros = zeroCount
+    s.finiteCount = Int64(n)
+    s.finiteMean = mean
+    s.m2 = m2
+    s.finiteMin = minimum
+    s.finiteMax = maximum
+    return s
+  }
+
+  /// Min and max of a finite block in the double kernel's order: lane j meets elements 8i+j,
+  /// then 8i+4+j; the lanes are reduced, then the tail is met in order.
+  static func orderedExtremes<L: FloatLanes>(_ p: UnsafeRawPointer, _ n: Int, _ lanes: L.Type)
+    -> (Double, Double)
+  {
+    var lo = SIMD4<Double>(repeating: .infinity)
+    var hi = SIMD4<Double>(repeating: -.infinity)
+    let vectors = n / 8
+    for i in 0..<vectors {
+      let (a, b) = L.load(p, i &* 8)
+      lo = lo.replacing(with: a, where: a .< lo)
+      lo = lo.replacing(with: b, where: b .< lo)
+      hi = hi.replacing(with: a, where: a .> hi)
+      hi = hi.replacing(with: b, where: b .> hi)
+    }
+    var minimum = Swift.min(lo.min(), .infinity)
+    var maximum = Swift.max(hi.max(), -.infinity)
+    for i in (vectors &* 8)..<n {
+      let v = L.scalar(p, i)
+      minimum = Swift.min(minimum, v)
+      maximum = Swift.max(maximum, v)
+    }
+    return (minimum, maximum)
+  }
+
+  /// A block holding NaN or Inf: decoded, then the careful path of `block`.
+  static func careful<L: FloatLanes>(_ p: UnsafeRawPointer, _ n: Int, _ lanes: L.Type)
+    -> ValueStatistics
+  {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { buffer in
+      guard let base = buffer.baseAddress else { return ValueStatistics() }
+      for i in 0..<n { base[i] = L.scalar(p, i) }
+      return block(base, n)
+    }
   }
 
   enum CodingKeys: String, CodingKey {
@@ -296,63 +344,5 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
     finiteMean = try c.decodeIfPresent(Double.self, forKey: .mean) ?? 0
     let std = try c.decodeIfPresent(Double.self, forKey: .std) ?? 0
     m2 = std * std * Double(finiteCount)
-  }
-}
-
-/// How a fused kernel loads stored values: 8 at a time (as two `SIMD4<Double>`) or one.
-protocol StoredLanes {
-  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>)
-  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double
-}
-
-enum Float32Lanes: StoredLanes {
-  @inline(__always)
-  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
-    let v = p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-    return (SIMD4<Double>(v.lowHalf), SIMD4<Double>(v.highHalf))
-  }
-  @inline(__always)
-  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
-    Double(p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self))
-  }
-}
-
-enum BFloat16Lanes: StoredLanes {
-  @inline(__always)
-  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
-    // bfloat16 is the top half of a float32: widen the bits and shift them into place.
-    let bits =
-      SIMD8<UInt32>(
-        truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)) &<< 16
-    let v = unsafeBitCast(bits, to: SIMD8<Float>.self)
-    return (SIMD4<Double>(v.lowHalf), SIMD4<Double>(v.highHalf))
-  }
-  @inline(__always)
-  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
-    Double(
-      Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16))
-  }
-}
-
-enum Float16Lanes: StoredLanes {
-  @inline(__always)
-  static func load(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<Double>) {
-    halfTable.withUnsafeBufferPointer { t in
-      let a = SIMD4<Double>(
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))]),
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 2, as: UInt16.self))]),
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 4, as: UInt16.self))]),
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 6, as: UInt16.self))]))
-      let b = SIMD4<Double>(
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 8, as: UInt16.self))]),
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 10, as: UInt16.self))]),
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 12, as: UInt16.self))]),
-        Double(t[Int(p.loadUnaligned(fromByteOffset: i &* 2 &+ 14, as: UInt16.self))]))
-      return (a, b)
-    }
-  }
-  @inline(__always)
-  static func scalar(_ p: UnsafeRawPointer, _ i: Int) -> Double {
-    Double(halfTable[Int(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))])
   }
 }

@@ -83,11 +83,16 @@ package enum ValueComparator {
     let plan = try plan(pairs, a, b, options: options, progress: progress)
     var results = [ValueResult?](repeating: nil, count: pairs.count)
     for (i, reason) in plan.skipped { results[i] = .skipped(reason) }
-    let identical = try identicalPairs(plan.work, plan.shared, workers: plan.workers)
+    let (identical, counted) = try identicalPairs(
+      plan.work, plan.shared, workers: plan.workers, countNonFinite: true)
     let partials = try decode(
-      plan.work, plan.shared, identical: identical, workers: plan.workers)
+      plan.work, plan.shared, identical: identical, counted: counted, workers: plan.workers)
     for i in plan.work {
-      let acc = partials[i] ?? DiffAccumulator(atol: options.atol, rtol: options.rtol)
+      var acc = partials[i] ?? DiffAccumulator(atol: options.atol, rtol: options.rtol)
+      if let (nan, inf) = counted[i] {
+        acc.nanBefore = nan
+        acc.infBefore = inf
+      }
       results[i] = .compared(stats(pairs[i], acc, identical: identical[i] ?? false))
     }
     return ValueOutcome(
@@ -112,17 +117,19 @@ package enum ValueComparator {
       include: { $0.before.quantization == $0.after.quantization })
     var results = [BytesResult](repeating: .identical(false), count: pairs.count)
     for (i, reason) in plan.skipped { results[i] = .skipped(reason) }
-    let identical = try identicalPairs(plan.work, plan.shared, workers: plan.workers)
+    let identical = try identicalPairs(plan.work, plan.shared, workers: plan.workers).identical
     for i in plan.work { results[i] = .identical(identical[i] ?? false) }
     return (results, plan.shared.total)
   }
 
   /// Phase 1: same-dtype pairs byte for byte, in ranges (a big tensor spreads over the cores);
   /// a pair is identical when every range is. Ranges of a pair found different are skipped.
-  /// Returns, for each same-dtype pair of `work`, whether it is identical.
-  static func identicalPairs(_ work: [Int], _ shared: Shared, workers: Int)
-    throws(CheckpointError) -> [Int: Bool]
-  {
+  /// Returns, for each same-dtype pair of `work`, whether it is identical; with
+  /// `countNonFinite`, also the NaN and Inf counts of the identical pairs whose counts came
+  /// from the bits as their bytes were compared (float dtypes of local files).
+  static func identicalPairs(
+    _ work: [Int], _ shared: Shared, workers: Int, countNonFinite: Bool = false
+  ) throws(CheckpointError) -> (identical: [Int: Bool], counted: [Int: (Int64, Int64)]) {
     let pairs = shared.pairs
     var rangeJobs: [Job] = []
     for i in work where pairs[i].before.dtype == pairs[i].after.dtype {
@@ -131,26 +138,40 @@ package enum ValueComparator {
     rangeJobs.sort { ($0.range.count, $1.pair) > ($1.range.count, $0.pair) }
     let compareJobs = rangeJobs
     let differing = DifferingPairs()
-    _ = try shared.run(Array(compareJobs.indices), workers: workers) { j in
+    let compared = try shared.run(Array(compareJobs.indices), workers: workers) { j, scratch in
       let job = compareJobs[j]
-      if !differing.contains(job.pair), try !shared.bytesEqual(job) { differing.insert(job.pair) }
-      return true
+      guard !differing.contains(job.pair) else { return BytesComparison.different }
+      let result = try shared.compareBytes(job, scratch, countNonFinite: countNonFinite)
+      if !result.equal { differing.insert(job.pair) }
+      return result
     }
     var identical: [Int: Bool] = [:]
     for i in work where pairs[i].before.dtype == pairs[i].after.dtype {
       identical[i] = !differing.contains(i)
     }
-    return identical
+    var counted: [Int: (Int64, Int64)] = [:]
+    var uncounted = Set<Int>()
+    for (j, job) in compareJobs.enumerated() where identical[job.pair] == true {
+      guard let r = compared[j], let (nan, inf) = r.nonFinite else {
+        uncounted.insert(job.pair)
+        continue
+      }
+      let (n, f) = counted[job.pair] ?? (0, 0)
+      counted[job.pair] = (n &+ nan, f &+ inf)
+    }
+    for i in uncounted { counted[i] = nil }
+    return (identical, counted)
   }
 
-  /// Phase 2: decode. Identical pairs need only NaN/Inf counts; the rest full statistics.
-  /// Returns the merged accumulator of each decoded pair.
-  static func decode(_ work: [Int], _ shared: Shared, identical: [Int: Bool], workers: Int)
-    throws(CheckpointError) -> [Int: DiffAccumulator]
-  {
+  /// Phase 2: decode. Identical pairs need only NaN/Inf counts (none when `counted` has them);
+  /// the rest full statistics. Returns the merged accumulator of each decoded pair.
+  static func decode(
+    _ work: [Int], _ shared: Shared, identical: [Int: Bool], counted: [Int: (Int64, Int64)] = [:],
+    workers: Int
+  ) throws(CheckpointError) -> [Int: DiffAccumulator] {
     let pairs = shared.pairs
     var jobs: [Job] = []
-    for i in work {
+    for i in work where counted[i] == nil {
       let n = shared.readerA.valueCount(pairs[i].before)
       let same = identical[i] ?? false
       if same && !pairs[i].before.dtype.isFloatingPoint && !pairs[i].before.dtype.isComplex {
@@ -269,17 +290,19 @@ package enum ValueComparator {
       return failure != nil
     }
 
-    /// Runs `body` over `items` on `workers` threads, each taking the next item; results by item.
+    /// Runs `body` over `items` on `workers` threads, each taking the next item and reading into
+    /// its own `Scratch`; results by item.
     func run<R: Sendable>(
-      _ items: [Int], workers: Int, _ body: @escaping @Sendable (Int) throws -> R
+      _ items: [Int], workers: Int, _ body: @escaping @Sendable (Int, Scratch) throws -> R
     )
       throws(CheckpointError) -> [Int: R]
     {
       let queue = WorkQueue<R>(items)
       DispatchQueue.concurrentPerform(iterations: min(workers, max(items.count, 1))) { _ in
+        let scratch = Scratch()
         while !self.failed, let item = queue.next() {
           do {
-            queue.store(item, try body(item))
+            queue.store(item, try body(item, scratch))
           } catch {
             self.fail(error)
           }
@@ -291,7 +314,9 @@ package enum ValueComparator {
 
     /// Runs the decode jobs and merges their accumulators per pair.
     func runJobs(_ jobs: [Job], workers: Int) throws(CheckpointError) -> [Int: DiffAccumulator] {
-      let partial = try run(Array(jobs.indices), workers: workers) { j in try self.decode(jobs[j]) }
+      let partial = try run(Array(jobs.indices), workers: workers) { j, scratch in
+        try self.decode(jobs[j], scratch)
+      }
       var merged: [Int: DiffAccumulator] = [:]
       for (j, acc) in partial.sorted(by: { ($0.key) < ($1.key) }) {
         let p = jobs[j].pair
@@ -306,10 +331,50 @@ package enum ValueComparator {
     }
 
     /// Whether both tensors' stored bytes in the job's range are the same (same dtype and byte
-    /// order).
+    /// order). Contiguous tensors of local files are read into the scratch buffers, the first
+    /// piece small (a changed pair differs early), and with `countNonFinite` the NaN and Inf of
+    /// float dtypes are counted from the bits of equal pieces; other tensors are compared in
+    /// place (the mapping, a gathered view).
+    func compareBytes(_ job: Job, _ scratch: Scratch, countNonFinite: Bool) throws
+      -> BytesComparison
+    {
+      let p = pairs[job.pair]
+      guard readerA.isBigEndian == readerB.isBigEndian else { return .different }
+      let bytes = Int64(job.range.count) &* Int64(p.before.dtype.itemSize) &* 2
+      guard let sa = try readerA.storedSpan(p.before), let sb = try readerB.storedSpan(p.after)
+      else {
+        let equal = try bytesEqual(job)
+        if equal { advance(bytes) }
+        return equal ? BytesComparison(equal: true, nonFinite: nil) : .different
+      }
+      let dtype = p.before.dtype
+      let counts = countNonFinite && !readerA.isBigEndian(p.before)
+      var nonFinite: (Int64, Int64)? = counts ? (0, 0) : nil
+      let per = Scratch.bytes / sa.itemSize
+      var first = job.range.lowerBound
+      var piece = min(per, 4_096)
+      while first < job.range.upperBound {
+        let n = Int(min(Int64(piece), job.range.upperBound - first))
+        try sa.read(first, count: n, into: scratch.a)
+        try sb.read(first, count: n, into: scratch.b)
+        if memcmp(scratch.a, scratch.b, n &* sa.itemSize) != 0 { return .different }
+        if let (nan, inf) = nonFinite {
+          if let c = ValueDecoder.nonFinite(scratch.a, count: n, dtype: dtype) {
+            nonFinite = (nan &+ c.nan, inf &+ c.inf)
+          } else {
+            nonFinite = nil
+          }
+        }
+        first += Int64(n)
+        piece = per
+      }
+      advance(bytes)
+      return BytesComparison(equal: true, nonFinite: nonFinite)
+    }
+
+    /// `compareBytes` for tensors read in place: views, compressed entries, remote files.
     func bytesEqual(_ job: Job) throws -> Bool {
       let p = pairs[job.pair]
-      guard readerA.isBigEndian == readerB.isBigEndian else { return false }
       let chunk: Int64 = 1 << 20
       var start = job.range.lowerBound
       var equal = true
@@ -327,14 +392,16 @@ package enum ValueComparator {
         }
         start = end
       }
-      if equal { advance(Int64(job.range.count) &* Int64(p.before.dtype.itemSize) &* 2) }
       return equal
     }
 
-    /// Decodes one job: both sides in lockstep, or one side for identical pairs.
-    func decode(_ job: Job) throws -> DiffAccumulator {
+    /// Decodes one job: both sides in lockstep, or one side for identical pairs. Contiguous
+    /// float tensors of local files are read into the scratch buffers and accumulated from
+    /// their stored bytes; the rest is decoded to float64 chunks.
+    func decode(_ job: Job, _ scratch: Scratch) throws -> DiffAccumulator {
       let p = pairs[job.pair]
       var acc = DiffAccumulator(atol: options.atol, rtol: options.rtol)
+      if !job.identical, try decodeStored(job, scratch, into: &acc) { return acc }
       let chunk = Int64(ValueComparator.chunkElements)
       var start = job.range.lowerBound
       while start < job.range.upperBound {
@@ -360,6 +427,54 @@ package enum ValueComparator {
         start = end
       }
       return acc
+    }
+
+    /// The job's pairs read into the scratch buffers in lockstep and accumulated from their
+    /// stored bytes, when both sides are contiguous little-endian float64, float32, bfloat16 or
+    /// float16 tensors of local files; false (nothing read) otherwise. Pieces are multiples of
+    /// 4,096 elements, so the accumulator's blocks are those of the float64 path.
+    func decodeStored(_ job: Job, _ scratch: Scratch, into acc: inout DiffAccumulator) throws
+      -> Bool
+    {
+      let p = pairs[job.pair]
+      let (da, db) = (p.before.dtype, p.after.dtype)
+      guard DiffAccumulator.hasLanes(da), DiffAccumulator.hasLanes(db),
+        !readerA.isBigEndian(p.before), !readerB.isBigEndian(p.after),
+        let sa = try readerA.storedSpan(p.before), let sb = try readerB.storedSpan(p.after)
+      else { return false }
+      let per = Scratch.bytes / max(sa.itemSize, sb.itemSize)
+      var first = job.range.lowerBound
+      while first < job.range.upperBound {
+        let n = Int(min(Int64(per), job.range.upperBound - first))
+        try sa.read(first, count: n, into: scratch.a)
+        try sb.read(first, count: n, into: scratch.b)
+        acc.addStored(scratch.a, da, scratch.b, db, count: n)
+        advance(Int64(n) &* Int64(sa.itemSize &+ sb.itemSize))
+        first += Int64(n)
+      }
+      return true
+    }
+  }
+
+  /// What phase 1 found for one range of a pair.
+  struct BytesComparison: Sendable {
+    var equal: Bool
+    /// NaN and Inf counted from the bits of equal bytes; nil when not counted.
+    var nonFinite: (nan: Int64, inf: Int64)?
+
+    static let different = BytesComparison(equal: false, nonFinite: nil)
+  }
+
+  /// One worker's read buffers, one per file, reused for every job the worker takes.
+  final class Scratch {
+    /// Bytes of each buffer: 4 MiB, a multiple of 4,096 elements of every dtype.
+    static let bytes = 4 << 20
+    let a = UnsafeMutableRawPointer.allocate(byteCount: Scratch.bytes, alignment: 64)
+    let b = UnsafeMutableRawPointer.allocate(byteCount: Scratch.bytes, alignment: 64)
+
+    deinit {
+      a.deallocate()
+      b.deallocate()
     }
   }
 }
