@@ -207,17 +207,7 @@ struct JSONWriter: ~Copyable {
         // Copied in 16-byte blocks: the run has 16 bytes of spaces after its end, the buffer
         // the room reserved, and `count` moves by the run's length.
         let skip = first ? 1 : 0
-        let n = 2 &+ indent &- skip
-        let from = run + skip
-        let to = base + count
-        var i = 0
-        repeat {
-          to.storeBytes(
-            of: from.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), toByteOffset: i,
-            as: SIMD16<UInt8>.self)
-          i &+= 16
-        } while i < n
-        count &+= n
+        appendPadded(UnsafeRawPointer(run + skip), 2 &+ indent &- skip)
       } else {
         if !first { put(0x2C) }
         newline()
@@ -286,8 +276,13 @@ struct JSONWriter: ~Copyable {
     let start = t.offsets[m]
     let n = t.offsets[m &+ 1] &- start
     reserve(n &+ 16)
-    // In 16-byte blocks: the template's bytes are padded, the buffer has the room.
-    let from = t.bytes + start
+    // The template's bytes are padded, the buffer has the room.
+    appendPadded(UnsafeRawPointer(t.bytes + start), n)
+  }
+
+  /// Appends `n` bytes from `from` in 16-byte blocks: the source has at least 16 readable bytes
+  /// past `n` and the buffer the room reserved for them (the extra bytes are written over later).
+  private mutating func appendPadded(_ from: UnsafeRawPointer, _ n: Int) {
     let to = base + count
     var i = 0
     repeat {
