@@ -100,11 +100,20 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
     finiteMax = Swift.max(finiteMax, o.finiteMax)
   }
 
+  /// The statistics of a block of `n` values, every one finite: the fast paths' result.
+  init(allFinite n: Int, zeros: Int64, mean: Double, m2: Double, min: Double, max: Double) {
+    count = Int64(n)
+    self.zeros = zeros
+    finiteCount = Int64(n)
+    finiteMean = mean
+    self.m2 = m2
+    finiteMin = min
+    finiteMax = max
+  }
+
   /// One block: the fast path assumes every value is finite and checks afterwards (a NaN or an
   /// infinity makes the sum non-finite); the careful path runs only for blocks that fail.
   static func block(_ p: UnsafePointer<Double>, _ n: Int) -> ValueStatistics {
-    var s = ValueStatistics()
-    s.count = Int64(n)
     var lo = SIMD4<Double>(repeating: .infinity)
     var hi = SIMD4<Double>(repeating: -.infinity)
     var sum = SIMD4<Double>(repeating: 0)
@@ -129,7 +138,6 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
       total += v
       if v == 0 { zeroCount &+= 1 }
     }
-    s.zeros = zeroCount
     if total.isFinite {
       let mean = total / Double(n)
       var dev = SIMD4<Double>(repeating: 0)
@@ -144,17 +152,13 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
         m2 += d * d
       }
       if m2.isFinite {
-        s.finiteCount = Int64(n)
-        s.finiteMean = mean
-        s.m2 = m2
-        s.finiteMin = minimum
-        s.finiteMax = maximum
-        return s
+        return ValueStatistics(
+          allFinite: n, zeros: zeroCount, mean: mean, m2: m2, min: minimum, max: maximum)
       }
     }
     // Careful path: count NaN and Inf, and run Welford's update over the finite values (no
     // sum to overflow).
-    s = ValueStatistics()
+    var s = ValueStatistics()
     s.count = Int64(n)
     s.zeros = zeroCount
     var count: Int64 = 0
@@ -267,15 +271,8 @@ public struct ValueStatistics: Sendable, Equatable, Codable {
       let d = L.scalar(p, i) - mean
       m2 += d * d
     }
-    var s = ValueStatistics()
-    s.count = Int64(n)
-    s.zeros = zeroCount
-    s.finiteCount = Int64(n)
-    s.finiteMean = mean
-    s.m2 = m2
-    s.finiteMin = minimum
-    s.finiteMax = maximum
-    return s
+    return ValueStatistics(
+      allFinite: n, zeros: zeroCount, mean: mean, m2: m2, min: minimum, max: maximum)
   }
 
   /// Min and max of a finite block in the double kernel's order: lane j meets elements 8i+j,
