@@ -183,6 +183,11 @@ public struct GlobalReference: Sendable, Equatable {
   /// The opcode that named it: GLOBAL, STACK_GLOBAL or INST.
   public var opcode: Opcode
   public var offset: Int
+  public init(global: PickleGlobal, opcode: Opcode, offset: Int) {
+    self.global = global
+    self.opcode = opcode
+    self.offset = offset
+  }
 }
 
 /// The result of decoding one pickle.

@@ -21,6 +21,9 @@ public struct OpenOptions: Sendable {
   public var maxStreamPickles = 1000
   /// The decoder's limits (memo size, nesting, container lengths) that keep hostile pickles bounded.
   public var pickleLimits = PickleLimits()
+  /// Whether a zip's state dict is read by the fast path (`StateDictReader`); false reads every
+  /// pickle through the decoder and the interpreter (the tests compare the two).
+  package var stateDictFastPath = true
   /// The defaults: 1 GiB for a pickle or an inflated entry, 1,000 pickles per stream.
   public init() {}
 }

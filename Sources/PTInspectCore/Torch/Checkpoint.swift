@@ -230,6 +230,45 @@ extension Checkpoint {
     }
   }
 
+  /// The main pickle, decoded and interpreted, and what the rest of the assembly needs of it.
+  struct MainPickle {
+    var interpreted: InterpretedPickle
+    /// The decoded graph; nil when the state-dict fast path read the pickle (its root a dict
+    /// whose every entry is a tensor).
+    var graph: PickleGraph?
+    var globals: [GlobalReference]
+    var protocolVersion: Int
+  }
+
+  /// Reads the main pickle: a zip's state dict through the fast path (`StateDictReader`), any
+  /// other pickle, or one the fast path declines, through the decoder and the interpreter.
+  static func readMain(
+    _ p: PickleSource, _ contents: ContainerContents, source: any ByteSource,
+    options: OpenOptions
+  ) throws(CheckpointError) -> MainPickle {
+    if options.stateDictFastPath, p.graph == nil, contents.format == .torchZip,
+      contents.persistentTensors.isEmpty,
+      let fast = try? p.withBytes(
+        in: source, { StateDictReader.read($0, limits: options.pickleLimits) })
+    {
+      if case .range(let offset, let count) = p.bytes {
+        source.release(at: offset, count: Int(count))
+      }
+      var interpreted = InterpretedPickle()
+      interpreted.tensorParts = fast.tensors.map(\.name)
+      interpreted.tensors = fast.tensors
+      return MainPickle(
+        interpreted: interpreted, graph: nil, globals: fast.globals,
+        protocolVersion: fast.protocolVersion)
+    }
+    let graph = try decode(p, source: source, options: options)
+    var interpreter = TorchInterpreter(graph: graph)
+    interpreter.persistentTensors = contents.persistentTensors
+    return MainPickle(
+      interpreted: try interpret(interpreter, p, file: source.name), graph: graph,
+      globals: graph.globals, protocolVersion: graph.protocolVersion)
+  }
+
   /// The one assembly step: the main pickle interpreted, TorchScript's constants and code read,
   /// every storage checked, the model located and ties marked.
   static func assemble(
@@ -266,13 +305,12 @@ extension Checkpoint {
       return c
     }
     guard let main = contents.mainPickle else { return c }
-    let graph = try decode(main, source: source, options: options)
-    c.pickleProtocol = graph.protocolVersion
-    var interpreter = TorchInterpreter(graph: graph)
-    interpreter.persistentTensors = contents.persistentTensors
-    var interpreted = try interpret(interpreter, main, file: source.name)
+    let read = try readMain(main, contents, source: source, options: options)
+    let graph = read.graph
+    c.pickleProtocol = read.protocolVersion
+    var interpreted = read.interpreted
     for p in contents.pickles where p.role != .constants {
-      let globals = p.role == .main ? graph.globals : p.graph?.globals ?? []
+      let globals = p.role == .main ? read.globals : p.graph?.globals ?? []
       c.globals += globals.map { NamedGlobal(pickle: p.name, reference: $0) }
     }
     if contents.format == .torchscript {

@@ -75,18 +75,24 @@ enum ModelLocator {
   ]
 
   static func locate(
-    _ c: inout Checkpoint, interpreted: InterpretedPickle, graph: PickleGraph,
+    _ c: inout Checkpoint, interpreted: InterpretedPickle, graph: PickleGraph?,
     persistentTensors: [String: TensorFacts] = [:]
   ) {
-    var interpreter = TorchInterpreter(graph: graph)
-    interpreter.persistentTensors = persistentTensors
-    let isDictRoot = !interpreted.rootEntries.isEmpty || interpreter.dictEntries(graph.root) != nil
+    // Without a graph, the state-dict fast path read the pickle: a dict whose every entry is a
+    // tensor, the model with nothing beside it, as a root that is not a dict is.
+    var interpreter = graph.map { TorchInterpreter(graph: $0) }
+    interpreter?.persistentTensors = persistentTensors
+    let isDictRoot =
+      interpreter.map { !interpreted.rootEntries.isEmpty || $0.dictEntries($0.graph.root) != nil }
+      ?? false
     // Root keys that are tensors themselves (a state dict), from the walk's own names; compared
-    // in place, by index (the records are not copied).
+    // in place, by index (the records are not copied). Only root entries are looked up in it.
     var tensorKeys = Set<String>()
     let tensorParts = interpreted.tensorParts
-    for i in c.tensors.indices where c.tensors[i].name == tensorParts[i] {
-      tensorKeys.insert(tensorParts[i])
+    if !interpreted.rootEntries.isEmpty {
+      for i in c.tensors.indices where c.tensors[i].name == tensorParts[i] {
+        tensorKeys.insert(tensorParts[i])
+      }
     }
     let rootIsModel =
       !isDictRoot
@@ -114,7 +120,7 @@ enum ModelLocator {
     if rootIsModel {
       modelPart = ""
       roles[""] = .model
-    } else {
+    } else if let interpreter {
       let keys = interpreted.rootEntries.map { interpreter.keyName($0.key) }
       for (entry, key) in zip(interpreted.rootEntries, keys) {
         if isOptimizer(entry.value, interpreter: interpreter) || optimizerKeys.contains(key) {
@@ -162,7 +168,7 @@ enum ModelLocator {
           name: "", role: .model, tensors: s.tensors, elements: s.elements, bytes: s.bytes,
           value: nil))
     }
-    if isDictRoot {
+    if isDictRoot, let interpreter, let graph {
       for entry in interpreted.rootEntries {
         let key = interpreter.keyName(entry.key)
         if key == "_metadata" { continue }

@@ -292,6 +292,13 @@ public struct TensorRecord: Sendable {
     self.kindIsExact = kindIsExact
     self.role = role
     self.section = section
+    // Most records have none of the rare fields: no box is made for them.
+    if case .strided = layout, quantization == nil, sharedWith == nil, moduleClass == nil,
+      components.isEmpty, chunks.isEmpty, detail == nil
+    {
+      rare = nil
+      return
+    }
     let box = Rare(
       layout: layout, quantization: quantization, sharedWith: sharedWith,
       moduleClass: moduleClass, components: components, chunks: chunks, detail: detail)
@@ -395,6 +402,13 @@ func splitTrailingNumber(_ text: Substring, maxDigits: Int) -> (stem: Substring,
 
 /// The text after the last dot of a dotted name (`weight` of `layer1.0.conv1.weight`).
 func lastComponent(_ name: String) -> String {
+  // Over contiguous UTF-8 where the string has it (native strings do): the dot is ASCII, so
+  // the bytes after it are whole characters.
+  let fast = name.utf8.withContiguousStorageIfAvailable { utf8 -> String? in
+    guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+    return String(decoding: UnsafeBufferPointer(rebasing: utf8[(dot + 1)...]), as: UTF8.self)
+  }
+  if let fast { return fast ?? name }
   guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) else { return name }
   return String(name[name.index(after: dot)...])
 }

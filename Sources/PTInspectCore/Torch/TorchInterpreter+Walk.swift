@@ -55,7 +55,7 @@ extension TorchInterpreter {
               "'\(name)' is rebuilt by \(fn), which ptinspect does not know: listed with the "
                 + "\(facts.components.count) tensor(s) its arguments hold")
           }
-          out.tensors.append(record(facts, name: name, owner: owner))
+          out.tensors.append(Self.record(facts, name: name, owner: owner))
           out.tensorParts.append(part)
           continue
         }
@@ -89,7 +89,9 @@ extension TorchInterpreter {
     return out
   }
 
-  func join(_ prefix: String, _ key: String) -> String {
+  func join(_ prefix: String, _ key: String) -> String { Self.join(prefix, key) }
+
+  static func join(_ prefix: String, _ key: String) -> String {
     prefix.isEmpty ? key : prefix + "." + key
   }
 
@@ -262,13 +264,29 @@ extension TorchInterpreter {
     }
   }
 
-  func record(_ f: TensorFacts, name: String, owner: Owner) -> TensorRecord {
+  /// The record of a tensor the walk found under `name`.
+  static func record(_ f: TensorFacts, name: String, owner: Owner) -> TensorRecord {
+    let c = classify(name: name, dtype: f.dtype, isParameter: f.isParameter, owner: owner)
+    return TensorRecord(
+      name: name, dtype: f.dtype, shape: f.shape, stride: f.stride, storage: f.storage,
+      storageOffset: f.offset, requiresGrad: f.requiresGrad, kind: c.kind, kindIsExact: c.exact,
+      role: c.role, section: .model, layout: f.layout, quantization: f.quantization,
+      sharedWith: nil, moduleClass: c.moduleClass,
+      components: f.components.map { record($0.1, name: join(name, $0.0), owner: owner) },
+      detail: f.detail)
+  }
+
+  /// Parameter or buffer, whether the file says so, and the role, of a tensor named `name`
+  /// (the walk's records and the state-dict fast path's share it).
+  static func classify(name: String, dtype: DType, isParameter: Bool, owner: Owner) -> (
+    kind: TensorKind, exact: Bool, role: TensorRole, moduleClass: String?
+  ) {
     var kind: TensorKind
     var exact: Bool
     var moduleClass: String?
     switch owner {
     case .container:
-      (kind, exact) = f.isParameter ? (.parameter, true) : (.parameter, false)
+      (kind, exact) = isParameter ? (.parameter, true) : (.parameter, false)
     case .parameters(let cls):
       (kind, exact, moduleClass) = (.parameter, true, cls)
     case .buffers(let cls):
@@ -277,14 +295,8 @@ extension TorchInterpreter {
       (kind, exact, moduleClass) = (.parameter, false, cls)
     }
     let leaf = lastComponent(name)
-    if !exact, Self.inferredBuffer(leaf: leaf, dtype: f.dtype) { kind = .buffer }
-    return TensorRecord(
-      name: name, dtype: f.dtype, shape: f.shape, stride: f.stride, storage: f.storage,
-      storageOffset: f.offset, requiresGrad: f.requiresGrad, kind: kind, kindIsExact: exact,
-      role: Self.role(leaf: leaf, kind: kind), section: .model, layout: f.layout,
-      quantization: f.quantization, sharedWith: nil, moduleClass: moduleClass,
-      components: f.components.map { self.record($0.1, name: join(name, $0.0), owner: owner) },
-      detail: f.detail)
+    if !exact, Self.inferredBuffer(leaf: leaf, dtype: dtype) { kind = .buffer }
+    return (kind, exact, Self.role(leaf: leaf, kind: kind), moduleClass)
   }
 
   /// Names torch modules register as buffers, and the non-float dtypes only buffers have.
@@ -308,8 +320,18 @@ extension TorchInterpreter {
     default: break
     }
     if kind == .buffer { return .buffer }
-    if leaf == "weight" || leaf.hasSuffix("_weight") || leaf.hasPrefix("weight_") { return .weight }
-    if leaf == "bias" || leaf.hasSuffix("_bias") || leaf.hasPrefix("bias_") { return .bias }
+    // Compared as UTF-8 bytes: the affixes are ASCII, and Character-wise hasSuffix is slow.
+    let name = leaf.utf8
+    func ends(_ suffix: StaticString) -> Bool {
+      let s = UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
+      return name.count >= s.count && name.suffix(s.count).elementsEqual(s)
+    }
+    func starts(_ prefix: StaticString) -> Bool {
+      name.starts(
+        with: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+    }
+    if leaf == "weight" || ends("_weight") || starts("weight_") { return .weight }
+    if leaf == "bias" || ends("_bias") || starts("bias_") { return .bias }
     return .other
   }
 }
