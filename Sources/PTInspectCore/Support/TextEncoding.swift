@@ -1,7 +1,7 @@
 // TextEncoding.swift: the text encodings Foundation gave the remote layer and the SARIF log and
 // FoundationEssentials does not: percent-encoding and decoding (RFC 3986), whitespace trimming
 // as Foundation's character sets define it, and HTTP dates (RFC 7231: IMF-fixdate, RFC 850 and
-// asctime) for Retry-After.
+// asctime) for Retry-After; and a byte-wise UTF-8 prefix test.
 
 /// Which bytes `percentEncoded` keeps as they are; every other byte of the UTF-8 becomes `%XX`.
 package enum PercentEncoding {
@@ -184,5 +184,20 @@ package enum HTTPDate {
     let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
     let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
     return era * 146_097 + dayOfEra - 719_468
+  }
+}
+
+extension String {
+  /// Whether this string's UTF-8 bytes from byte `offset` on begin with `prefix`'s: one byte
+  /// comparison over contiguous storage (native strings), not a Character-wise walk.
+  func utf8HasPrefix(_ prefix: String, at offset: Int = 0) -> Bool {
+    let fast = utf8.withContiguousStorageIfAvailable { name in
+      prefix.utf8.withContiguousStorageIfAvailable { p in
+        offset >= 0 && name.count - offset >= p.count
+          && UnsafeBufferPointer(rebasing: name[offset..<offset + p.count]).elementsEqual(p)
+      }
+    }
+    if let fast, let result = fast { return result }
+    return utf8.dropFirst(offset).starts(with: prefix.utf8)
   }
 }

@@ -82,13 +82,12 @@ public struct Checkpoint: Sendable {
   /// stripped prefix, when it has them.
   func layerNameStart(_ fullName: String) -> String.Index {
     // Compared as UTF-8 bytes: `Substring.hasPrefix` walks Characters, 20 times slower.
-    let name = fullName.utf8
-    var start = name.startIndex
-    for prefix in [modelPrefix, strippedPrefix] where !prefix.isEmpty {
-      let rest = name[start...]
-      if rest.starts(with: prefix.utf8) { start = name.index(start, offsetBy: prefix.utf8.count) }
+    var offset = 0
+    if !modelPrefix.isEmpty, fullName.utf8HasPrefix(modelPrefix) { offset = modelPrefix.utf8.count }
+    if !strippedPrefix.isEmpty, fullName.utf8HasPrefix(strippedPrefix, at: offset) {
+      offset += strippedPrefix.utf8.count
     }
-    return start
+    return fullName.utf8.index(fullName.utf8.startIndex, offsetBy: offset)
   }
 }
 

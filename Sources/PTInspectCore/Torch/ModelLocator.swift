@@ -39,11 +39,10 @@ extension Checkpoint {
   /// Drops from layer names a wrapper prefix every model key carries (`module.`), once.
   mutating func stripCommonPrefix() {
     // Compared as UTF-8 bytes in place: no layer name is built.
-    let model = modelPrefix.utf8
+    let model = modelPrefix
     func layerNameStarts(with prefix: String, _ t: TensorRecord) -> Bool {
-      let name = t.name.utf8
-      let start = model.isEmpty || !name.starts(with: model) ? 0 : model.count
-      return name.dropFirst(start).starts(with: prefix.utf8)
+      let start = model.isEmpty || !t.name.utf8HasPrefix(model) ? 0 : model.utf8.count
+      return t.name.utf8HasPrefix(prefix, at: start)
     }
     guard tensors.contains(where: { $0.section == .model }) else { return }
     for prefix in Self.wrapperPrefixes {
@@ -147,7 +146,8 @@ enum ModelLocator {
       }
     }
     for i in c.tensors.indices {
-      switch roles[part(i)] {
+      // A model at the root holds every tensor: no lookup per tensor.
+      switch rootIsModel ? .model : roles[part(i)] {
       case .model?: c.tensors[i].section = .model
       case .optimizer?: c.tensors[i].section = .optimizer
       default: c.tensors[i].section = .other
