@@ -94,10 +94,43 @@ package enum OpcodeScanner {
 
 private enum Shadow {
   case string(String)
+  /// A binary string's bytes, in the pickle's buffer: made a String only where STACK_GLOBAL
+  /// names a global by it (most strings are never looked at).
+  case bytes(UnsafeRawBufferPointer)
   /// Index into the references list of the global this value is.
   case global(Int)
   case other
   case mark
+}
+
+/// The walk's memo: an array while keys stay close to the number stored (Python numbers them
+/// 0, 1, 2, ...), a dictionary for the keys beyond.
+private struct ShadowMemo {
+  var dense: [Shadow?] = []
+  var sparse: [UInt64: Shadow] = [:]
+  /// Distinct keys stored (MEMOIZE's next key).
+  var count = 0
+
+  subscript(key: UInt64) -> Shadow? {
+    if key < UInt64(dense.count), let value = dense[Int(key)] { return value }
+    return sparse[key]
+  }
+
+  mutating func put(_ key: UInt64, _ value: Shadow) {
+    if key < UInt64(dense.count) {
+      // A key the array grew past may have been stored in the dictionary before.
+      if dense[Int(key)] == nil, sparse.removeValue(forKey: key) == nil { count += 1 }
+      dense[Int(key)] = value
+    } else if key < UInt64(dense.count + 65_536), key <= UInt64(2 * count + 1024),
+      sparse.isEmpty || sparse[key] == nil
+    {
+      dense.append(contentsOf: repeatElement(nil, count: Int(key) - dense.count + 1))
+      dense[Int(key)] = value
+      count += 1
+    } else {
+      if sparse.updateValue(value, forKey: key) == nil { count += 1 }
+    }
+  }
 }
 
 private struct Walker {
@@ -105,7 +138,7 @@ private struct Walker {
   var position: Int
   var result: OpcodeScanResult
   var stack: [Shadow] = []
-  var memo: [UInt64: Shadow] = [:]
+  var memo = ShadowMemo()
 
   init(buffer: UnsafeRawBufferPointer, position: Int) {
     self.buffer = buffer
@@ -241,8 +274,16 @@ private struct Walker {
   }
 
   func string(_ raw: UnsafeRawBufferPointer) -> Shadow {
-    raw.count <= OpcodeScanner.maxTrackedString
-      ? .string(String(decoding: raw, as: UTF8.self)) : .other
+    raw.count <= OpcodeScanner.maxTrackedString ? .bytes(raw) : .other
+  }
+
+  /// The text of a string value.
+  func text(_ v: Shadow) -> String? {
+    switch v {
+    case .string(let s): return s
+    case .bytes(let raw): return String(decoding: raw, as: UTF8.self)
+    default: return nil
+    }
   }
 
   mutating func named(_ module: String?, _ name: String?, _ op: Opcode, _ offset: Int) -> Shadow {
@@ -260,7 +301,7 @@ private struct Walker {
 
   mutating func memoPut(_ key: UInt64) {
     // The memo is bounded by the input: at most one entry per PUT opcode.
-    memo[key] = top
+    memo.put(key, top)
   }
 
   func decimalKey(_ raw: UnsafeRawBufferPointer) -> UInt64? {
@@ -293,7 +334,7 @@ private struct Walker {
       switch argument {
       case .text(let raw), .data(let raw):
         var s = string(raw)
-        if op == .string, case .string(let quoted) = s, quoted.count >= 2 {
+        if op == .string, let quoted = text(s), quoted.count >= 2 {
           s = .string(String(quoted.dropFirst().dropLast()))
         }
         push(s)
@@ -308,7 +349,7 @@ private struct Walker {
     case .stackGlobal:
       let name = pop()
       let module = pop()
-      if case .string(let m) = module, case .string(let n) = name {
+      if let m = text(module), let n = text(name) {
         push(named(m, n, op, offset))
       } else {
         push(named(nil, nil, op, offset))

@@ -176,6 +176,8 @@ struct Scan {
   /// Keys of globals met before, by their spelling in the pickle (module, then name).
   var keyCache: [String: [String: (key: String, pair: (module: String, name: String))]] = [:]
   var order: [String] = []
+  /// The globals `add` filed last, by their spelling in the pickle, with their keys.
+  var recentGlobals: [(module: String, name: String, key: String)] = []
   var errors: [String] = []
   var notes: [String] = []
   var findings: [ZipFinding] = []
@@ -325,7 +327,20 @@ struct Scan {
   mutating func add(
     module: String?, name: String?, occurrence: ScanOccurrence, via: [String] = []
   ) {
+    // A pickle names a few globals many times over (a storage class and a rebuild function per
+    // tensor): the last few are found by comparing their strings, which are mostly the same
+    // buffers, with no hashing.
+    if via.isEmpty, let module, let name,
+      let hit = recentGlobals.firstIndex(where: { $0.module == module && $0.name == name })
+    {
+      occurrences[recentGlobals[hit].key, default: []].append(occurrence)
+      return
+    }
     let (key, pair) = globalKey(module: module, name: name, via: via)
+    if via.isEmpty, let module, let name {
+      if recentGlobals.count == 8 { recentGlobals.removeFirst() }
+      recentGlobals.append((module, name, key))
+    }
     if keys[key] == nil {
       keys[key] = pair
       order.append(key)
