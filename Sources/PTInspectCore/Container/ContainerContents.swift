@@ -52,12 +52,11 @@ public struct StorageID: Hashable, Sendable, CustomStringConvertible {
   /// `data/0`, as zip records are named below the archive's root.
   public var description: String { folder.isEmpty ? key : folder + "/" + key }
 
-  /// A hash of the id's bytes, for `StorageNumbers`.
+  /// A hash of the id's file and key, for `StorageNumbers`: the folder (`data`, or `constants`
+  /// for a few) is left to the comparison of equal hashes.
   var bytesHash: Int {
     var hasher = ByteHasher()
     hasher.combine(file)
-    hasher.combine(folder)
-    hasher.separate()
     hasher.combine(key)
     return hasher.finalize()
   }

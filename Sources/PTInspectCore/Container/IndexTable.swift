@@ -37,6 +37,7 @@ struct ByteHasher {
   }
 
   mutating func combine(_ text: String) {
+    if text.isEmpty { return }
     let done = text.utf8.withContiguousStorageIfAvailable { combine(UnsafeRawBufferPointer($0)) }
     if done == nil {
       var text = text
@@ -47,13 +48,6 @@ struct ByteHasher {
   mutating func combine(_ value: Int) {
     if shift > 0 { fold() }
     word = UInt64(UInt(bitPattern: value))
-    fold()
-  }
-
-  /// Ends a part, so that `ab`+`c` and `a`+`bc` hash apart.
-  mutating func separate() {
-    if shift > 0 { fold() }
-    word = length
     fold()
   }
 

@@ -187,6 +187,7 @@ struct ZipNames: Sendable {
   private static func rest(of name: UnsafeRawBufferPointer, after part: String)
     -> UnsafeRawBufferPointer?
   {
+    if part.isEmpty { return name }
     var part = part
     return part.withUTF8 { bytes in
       name.hasBytePrefix(UnsafeRawBufferPointer(bytes))
