@@ -106,10 +106,11 @@ package struct ZipDirectory: Sendable {
     names.positions(endingWith: suffix).map { entries[$0] }
   }
 
-  /// Appends a central-directory record and its name's bytes as stored.
-  mutating func append(_ entry: ZipEntry, rawName: UnsafeRawBufferPointer) {
+  /// Appends a central-directory record; its name is found as loaders look it up.
+  mutating func append(_ entry: ZipEntry) {
+    var name = entry.normalizedName
+    name.withUTF8 { names.append(UnsafeRawBufferPointer($0)) }
     entries.append(entry)
-    names.append(rawName)
   }
 }
 
@@ -137,11 +138,10 @@ struct ZipNames: Sendable {
     table = IndexTable(capacity: count)
   }
 
-  /// Adds the next entry's name; it is found by name unless an earlier entry has the same one.
-  mutating func append(_ raw: UnsafeRawBufferPointer) {
-    let start = bytes.count
-    bytes.append(contentsOf: raw)
-    for i in start..<bytes.count where bytes[i] == 0x5C { bytes[i] = 0x2F }
+  /// Adds the next entry's name (normalized); it is found by name unless an earlier entry has
+  /// the same one.
+  mutating func append(_ name: UnsafeRawBufferPointer) {
+    bytes.append(contentsOf: name)
     ends.append(bytes.count)
     let position = ends.count - 1
     let hash = withName(position) { name in
@@ -428,7 +428,7 @@ extension ZipDirectory {
         index: entries.count, name: name, flags: flags, method: method, crc: crc,
         compressedSize: compressed, size: size, localHeaderOffset: overflow ? offset : shifted,
         local: nil)
-      _ = bytes.withSpan(nameStart, Int(nameLength)) { append(entry, rawName: $0) }
+      append(entry)
       p = next
     }
     return p
