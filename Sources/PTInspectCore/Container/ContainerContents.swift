@@ -51,6 +51,15 @@ public struct StorageID: Hashable, Sendable, CustomStringConvertible {
 
   /// `data/0`, as zip records are named below the archive's root.
   public var description: String { folder.isEmpty ? key : folder + "/" + key }
+
+  /// A hash of the id's file and key, for `StorageNumbers`: the folder (`data`, or `constants`
+  /// for a few) is left to the comparison of equal hashes.
+  var bytesHash: Int {
+    var hasher = ByteHasher()
+    hasher.combine(file)
+    hasher.combine(key)
+    return hasher.finalize()
+  }
 }
 
 /// Where a storage's bytes are, in the file its `StorageID.file` names.
@@ -230,11 +239,12 @@ extension ContainerContents {
     if storages.updateValue(record, forKey: record.id) == nil { storageOrder.append(record.id) }
   }
 
-  /// The record holding storage `id`: one the reader listed, or the zip entry of that name.
+  /// The record holding storage `id`: one the reader listed, or the zip entry of that name
+  /// (found by the parts of its name, `root` + `id.description`, not joined).
   package func record(for id: StorageID) -> StorageRecord? {
-    if let r = storages[id] { return r }
+    if !storages.isEmpty, let r = storages[id] { return r }
     guard case .zipRecords(let root) = storageNaming, let zip,
-      let entry = zip.entry(named: root + id.description)
+      let entry = zip.entry(named: root, id.folder, id.folder.isEmpty ? "" : "/", id.key)
     else { return nil }
     let bytes = Int64(clamping: entry.size)
     return StorageRecord(

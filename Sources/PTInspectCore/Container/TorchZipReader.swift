@@ -92,12 +92,12 @@ enum TorchZipReader: ContainerReader {
       CheckpointError(file: source.name, reason)
     }
     let zip = try open(source, thorough: false)
-    let names = zip.entries.map(\.normalizedName)
-    // The top folder differs from file to file (`sd/`, `archive/`, `resnet18-f37072fd/`).
-    let dataPickle = zip.entries.filter {
+    // The top folder differs from file to file (`sd/`, `archive/`, `resnet18-f37072fd/`). The
+    // names' bytes pick the few candidates; their Strings are compared only then.
+    let dataPickle = zip.directory.entries(endingWith: "data.pkl").filter {
       $0.normalizedName == "data.pkl" || $0.normalizedName.hasSuffix("/data.pkl")
     }.min { $0.normalizedName.count < $1.normalizedName.count }
-    guard let dataPickle else { throw fail(verdict(names)) }
+    guard let dataPickle else { throw fail(verdict(zip.entries.map(\.normalizedName))) }
     let root = String(dataPickle.normalizedName.dropLast("data.pkl".count))
     let constants = zip.entry(named: root + "constants.pkl")
     var contents = ContainerContents(

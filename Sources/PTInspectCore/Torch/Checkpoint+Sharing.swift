@@ -5,9 +5,9 @@ extension Checkpoint {
   /// Marks tied tensors (same storage, offset, shape, stride and dtype as an earlier one) and
   /// reports overlapping views and storage bytes no tensor views.
   mutating func markSharedTensors() {
-    // Storages are numbered once (one String-keyed lookup per view); everything after uses the
-    // number. A storage's first view is remembered inline: a second view of the same storage
-    // (rare outside ties and slices) is the only case that needs the key.
+    // Storages are numbered once (one hash of the id's bytes per view); everything after uses
+    // the number. A storage's first view is remembered by its tensor's position: a second view
+    // of the same storage (rare outside ties and slices) is the only case that needs the key.
     struct ViewKey: Hashable {
       var storage: Int
       var offset: Int64
@@ -16,25 +16,27 @@ extension Checkpoint {
       var dtype: DType
     }
     typealias ViewRange = (name: String, start: Int64, end: Int64)
-    var number: [StorageID: Int] = [:]
-    var storageOrder: [StorageID] = []
+    var numbers = StorageNumbers(capacity: storages.count)
     // A storage's byte ranges: the first inline, any more (ties, slices) in `moreRanges`, so
     // the usual storage of one view allocates no list.
     var firstRange: [ViewRange?] = []
     var moreRanges: [Int: [ViewRange]] = [:]
-    var firstView: [(key: ViewKey, name: String)?] = []
+    var firstView: [Int?] = []
     var others: [ViewKey: String] = [:]
     var tied = 0
     func storageNumber(_ id: StorageID) -> Int {
-      if let n = number[id] { return n }
-      number[id] = storageOrder.count
-      storageOrder.append(id)
-      firstRange.append(nil)
-      firstView.append(nil)
-      return storageOrder.count - 1
+      let (n, isNew) = numbers.add(id)
+      if isNew {
+        firstRange.append(nil)
+        firstView.append(nil)
+      }
+      return n
     }
     func addRange(_ n: Int, _ r: ViewRange) {
       if firstRange[n] == nil { firstRange[n] = r } else { moreRanges[n, default: []].append(r) }
+    }
+    func viewKey(_ t: TensorRecord, _ n: Int) -> ViewKey {
+      ViewKey(storage: n, offset: t.storageOffset, shape: t.shape, stride: t.stride, dtype: t.dtype)
     }
     for i in tensors.indices {
       for component in tensors[i].components {
@@ -46,12 +48,10 @@ extension Checkpoint {
       }
       guard let s = tensors[i].storage, s.storageClass != "safetensors" else { continue }
       let n = storageNumber(s.id)
-      let key = ViewKey(
-        storage: n, offset: tensors[i].storageOffset, shape: tensors[i].shape,
-        stride: tensors[i].stride, dtype: tensors[i].dtype)
       if let f = firstView[n] {
-        if f.key == key {
-          tensors[i].sharedWith = f.name
+        let key = viewKey(tensors[i], n)
+        if viewKey(tensors[f], n) == key {
+          tensors[i].sharedWith = tensors[f].name
           tied += 1
           continue
         }
@@ -62,7 +62,7 @@ extension Checkpoint {
         }
         others[key] = tensors[i].name
       } else {
-        firstView[n] = (key, tensors[i].name)
+        firstView[n] = i
       }
       let item = Int64(tensors[i].dtype.itemSize)
       if let extent = tensors[i].storageExtent, tensors[i].numel > 0 {
@@ -77,14 +77,14 @@ extension Checkpoint {
         ))
     }
     // Each storage's record (the first listed under its id), by storage number.
-    var recordIndex = [Int?](repeating: nil, count: storageOrder.count)
-    for (j, info) in storages.enumerated() {
-      if let n = number[info.id], recordIndex[n] == nil { recordIndex[n] = j }
+    var recordIndex = [Int?](repeating: nil, count: numbers.ids.count)
+    for j in storages.indices {
+      if let n = numbers.number(of: storages[j].id), recordIndex[n] == nil { recordIndex[n] = j }
     }
     var overlaps: [String] = []
     var unused: Int64 = 0
     var unusedExamples: [String] = []
-    for n in storageOrder.indices {
+    for n in numbers.ids.indices {
       guard let first = firstRange[n] else { continue }
       var covered: Int64 = 0
       var lowest = first

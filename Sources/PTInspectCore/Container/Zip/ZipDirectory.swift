@@ -74,30 +74,137 @@ package struct ZipEntry: Sendable, Equatable {
 
   /// The name with `\` turned into `/`, as loaders look entries up.
   package var normalizedName: String {
-    name.utf8.contains(0x5C) ? String(name.map { $0 == "\\" ? "/" : $0 }) : name
+    var name = name
+    let hasBackslash = name.withUTF8 { $0.contains(0x5C) }
+    return hasBackslash ? String(name.map { $0 == "\\" ? "/" : $0 }) : name
   }
 }
 
 /// The structure of a zip archive and everything odd about it.
 package struct ZipDirectory: Sendable {
-  package var entries: [ZipEntry] = []
+  /// The central directory's records, in its order.
+  package private(set) var entries: [ZipEntry] = []
   package var findings: [ZipFinding] = []
   /// Bytes before the archive proper (a zip appended to something else).
   package var prefixBytes = 0
   package var isZip64 = false
   /// Whether every local header was read (a thorough read).
   package var isThorough = false
-  private var byName: [String: Int] = [:]
+  /// The entries' names as loaders look them up, by position in `entries`.
+  private var names = ZipNames()
 
-  /// The first entry with this name (`\` read as `/`).
-  package func entry(named name: String) -> ZipEntry? {
-    byName[name].map { entries[$0] }
+  /// The first entry named `name` (`\` read as `/`), or `name` and the parts after it joined
+  /// (`archive/`, `data`, `/`, `0`): found without joining them.
+  package func entry(
+    named name: String, _ second: String = "", _ third: String = "", _ fourth: String = ""
+  ) -> ZipEntry? {
+    names.first(named: name, second, third, fourth).map { entries[$0] }
   }
 
-  mutating func index() {
-    byName.reserveCapacity(entries.count)
-    for (i, e) in entries.enumerated() where byName[e.normalizedName] == nil {
-      byName[e.normalizedName] = i
+  /// The entries whose name (`\` read as `/`) ends in the bytes of `suffix`, in directory order.
+  package func entries(endingWith suffix: String) -> [ZipEntry] {
+    names.positions(endingWith: suffix).map { entries[$0] }
+  }
+
+  /// Appends a central-directory record; its name is found as loaders look it up.
+  mutating func append(_ entry: ZipEntry) {
+    var name = entry.normalizedName
+    name.withUTF8 { names.append(UnsafeRawBufferPointer($0)) }
+    entries.append(entry)
+  }
+}
+
+extension UnsafeRawBufferPointer {
+  /// Whether these bytes start with `prefix`'s.
+  fileprivate func hasBytePrefix(_ prefix: UnsafeRawBufferPointer) -> Bool {
+    guard prefix.count <= count else { return false }
+    for i in 0..<prefix.count where self[i] != prefix[i] { return false }
+    return true
+  }
+}
+
+/// The entries' names as loaders look them up (`\` read as `/`): their bytes one after another
+/// in one buffer, each found by a hash of its bytes computed once. Lookups build no String.
+struct ZipNames: Sendable {
+  private var bytes: [UInt8] = []
+  /// Where each name ends in `bytes`; it starts where the one before ends.
+  private var ends: [Int] = []
+  private var table = IndexTable()
+
+  /// Reserves room for `count` names of `bytes` bytes in all.
+  mutating func reserve(count: Int, bytes total: Int) {
+    bytes.reserveCapacity(total)
+    ends.reserveCapacity(count)
+    table = IndexTable(capacity: count)
+  }
+
+  /// Adds the next entry's name (normalized); it is found by name unless an earlier entry has
+  /// the same one.
+  mutating func append(_ name: UnsafeRawBufferPointer) {
+    bytes.append(contentsOf: name)
+    ends.append(bytes.count)
+    let position = ends.count - 1
+    let hash = withName(position) { name in
+      var hasher = ByteHasher()
+      hasher.combine(name)
+      return hasher.finalize()
+    }
+    let isFirst =
+      table.first(hash: hash) { earlier in
+        withName(earlier) { a in
+          withName(position) { b in a.count == b.count && a.hasBytePrefix(b) }
+        }
+      } == nil
+    if isFirst { table.add(position, hash: hash) }
+  }
+
+  /// Calls `body` with the bytes of name `position`.
+  func withName<R>(_ position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    let start = position == 0 ? 0 : ends[position - 1]
+    return bytes.withUnsafeBytes {
+      body(UnsafeRawBufferPointer(rebasing: $0[start..<ends[position]]))
+    }
+  }
+
+  /// The position of the first name that is the four parts joined (empty ones add nothing).
+  func first(named a: String, _ b: String, _ c: String, _ d: String) -> Int? {
+    var hasher = ByteHasher()
+    hasher.combine(a)
+    hasher.combine(b)
+    hasher.combine(c)
+    hasher.combine(d)
+    return table.first(hash: hasher.finalize()) { position in
+      withName(position) { name in
+        guard let rest = Self.rest(of: name, after: a), let rest = Self.rest(of: rest, after: b),
+          let rest = Self.rest(of: rest, after: c), let rest = Self.rest(of: rest, after: d)
+        else { return false }
+        return rest.isEmpty
+      }
+    }
+  }
+
+  /// The bytes of `name` after `part`, when `name` starts with it.
+  private static func rest(of name: UnsafeRawBufferPointer, after part: String)
+    -> UnsafeRawBufferPointer?
+  {
+    if part.isEmpty { return name }
+    var part = part
+    return part.withUTF8 { bytes in
+      name.hasBytePrefix(UnsafeRawBufferPointer(bytes))
+        ? UnsafeRawBufferPointer(rebasing: name[bytes.count...]) : nil
+    }
+  }
+
+  /// The positions of the names that end in the bytes of `suffix`, in order.
+  func positions(endingWith suffix: String) -> [Int] {
+    let tail = Array(suffix.utf8)
+    return ends.indices.filter { position in
+      withName(position) { name in
+        name.count >= tail.count
+          && tail.withUnsafeBytes {
+            UnsafeRawBufferPointer(rebasing: name[(name.count - tail.count)...]).hasBytePrefix($0)
+          }
+      }
     }
   }
 }
@@ -242,7 +349,6 @@ extension ZipDirectory {
       zip.findDuplicates()
       zip.findGaps(bytes, directoryStart: directoryStart)
     }
-    zip.index()
     return zip
   }
 
@@ -269,8 +375,26 @@ extension ZipDirectory {
     return nil
   }
 
-  mutating func readDirectory(_ bytes: ZipBytes, start: Int, end: Int, shift: Int) {
-    var p = start
+  mutating func readDirectory(_ file: ZipBytes, start: Int, end: Int, shift: Int) {
+    // The directory is held in one piece: its records are read from it, at offsets from `start`.
+    let p =
+      file.withSpan(start, end - start) { readRecords(ZipBytes(whole: $0), shift: shift) } ?? 0
+    if p < end - start {
+      findings.append(
+        ZipFinding(
+          kind: .badCentralRecord, entry: nil,
+          message:
+            "\(end - start - p) bytes of the central directory are not central-directory records"
+        ))
+    }
+  }
+
+  /// Reads the records of a central directory held whole in `bytes`; returns where they end.
+  mutating func readRecords(_ bytes: ZipBytes, shift: Int) -> Int {
+    let end = bytes.count
+    entries.reserveCapacity(end / 46)
+    names.reserve(count: end / 46, bytes: end)
+    var p = 0
     while p + 46 <= end, bytes.u32(p) == ZipDirectory.centralSignature {
       guard let flags = bytes.u16(p + 8), let method = bytes.u16(p + 10),
         let crc = bytes.u32(p + 16),
@@ -300,19 +424,14 @@ extension ZipDirectory {
         if o32 == 0xFFFF_FFFF, q + 8 <= extra.end, let v = bytes.u64(q) { offset = v; q += 8 }
       }
       let (shifted, overflow) = offset.addingReportingOverflow(UInt64(shift))
-      entries.append(
-        ZipEntry(
-          index: entries.count, name: name, flags: flags, method: method, crc: crc,
-          compressedSize: compressed, size: size, localHeaderOffset: overflow ? offset : shifted,
-          local: nil))
+      let entry = ZipEntry(
+        index: entries.count, name: name, flags: flags, method: method, crc: crc,
+        compressedSize: compressed, size: size, localHeaderOffset: overflow ? offset : shifted,
+        local: nil)
+      append(entry)
       p = next
     }
-    if p < end {
-      findings.append(
-        ZipFinding(
-          kind: .badCentralRecord, entry: nil,
-          message: "\(end - p) bytes of the central directory are not central-directory records"))
-    }
+    return p
   }
 
   static func zip64Extra(_ bytes: ZipBytes, start: Int, length: Int) -> (start: Int, end: Int)? {
@@ -577,7 +696,7 @@ struct ZipBytes {
   mutating func add(base: Int, _ bytes: [UInt8]) { windows.append((base, bytes)) }
 
   /// Calls `body` with `length` bytes at `at` when they are held.
-  private func span<R>(_ at: Int, _ length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+  func withSpan<R>(_ at: Int, _ length: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
     guard at >= 0, length >= 0, at <= count - length else { return nil }
     if let whole { return body(UnsafeRawBufferPointer(rebasing: whole[at..<at + length])) }
     for w in windows where at >= w.base && at + length <= w.base + w.bytes.count {
@@ -588,18 +707,14 @@ struct ZipBytes {
     return nil
   }
 
-  private func le(_ at: Int, _ width: Int) -> UInt64? {
-    span(at, width) { b in
-      var v: UInt64 = 0
-      for i in (0..<width).reversed() { v = v << 8 | UInt64(b[i]) }
-      return v
-    }
+  private func le<T: FixedWidthInteger>(_ at: Int, as: T.Type) -> T? {
+    withSpan(at, MemoryLayout<T>.size) { T(littleEndian: $0.loadUnaligned(as: T.self)) }
   }
 
-  func u16(_ at: Int) -> UInt16? { le(at, 2).map { UInt16($0) } }
-  func u32(_ at: Int) -> UInt32? { le(at, 4).map { UInt32($0) } }
-  func u64(_ at: Int) -> UInt64? { le(at, 8) }
+  func u16(_ at: Int) -> UInt16? { le(at, as: UInt16.self) }
+  func u32(_ at: Int) -> UInt32? { le(at, as: UInt32.self) }
+  func u64(_ at: Int) -> UInt64? { le(at, as: UInt64.self) }
   func text(_ at: Int, _ length: Int) -> String? {
-    span(at, length) { String(decoding: $0, as: UTF8.self) }
+    withSpan(at, length) { String(decoding: $0, as: UTF8.self) }
   }
 }

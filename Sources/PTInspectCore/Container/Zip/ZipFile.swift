@@ -21,7 +21,13 @@ package final class ZipFile: Sendable {
 
   package var entries: [ZipEntry] { directory.entries }
 
-  package func entry(named name: String) -> ZipEntry? { directory.entry(named: name) }
+  /// The first entry with this name, or with the name its parts make joined (see
+  /// `ZipDirectory.entry(named:_:_:_:)`).
+  package func entry(
+    named name: String, _ second: String = "", _ third: String = "", _ fourth: String = ""
+  ) -> ZipEntry? {
+    directory.entry(named: name, second, third, fourth)
+  }
 
   /// Where the entry's data starts in the file: after its local header, name and extra field.
   package func dataOffset(of entry: ZipEntry) throws -> Int64 {
