@@ -44,48 +44,28 @@ public struct Layer: Sendable, Codable, Equatable {
 /// Infers layers from a checkpoint's model tensors.
 package enum LayerInference {
   package static func layers(of c: Checkpoint) -> [Layer] {
-    var order: [String] = []
-    // Members by index into `c.tensors`: the records themselves are never copied.
-    var groups: [String: [(leaf: String, index: Int)]] = [:]
     let tensors = c.tensors
-    for i in tensors.indices where tensors[i].section == .model {
-      // The layer name's module prefix and leaf, cut from the full name in place.
-      let full = tensors[i].name
-      let name = full[c.layerNameStart(full)...]
-      let prefix: String
-      let leaf: String
-      if let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) {
-        prefix = String(name[..<dot])
-        leaf = String(name[name.index(after: dot)...])
-      } else {
-        prefix = ""
-        leaf = String(name)
-      }
-      groups[prefix, default: []].append((leaf, i))
-      if groups[prefix]?.count == 1 { order.append(prefix) }
-    }
-    // MultiheadAttention keeps out_proj as a child module: fold it into its parent.
-    for prefix in order where prefix.hasSuffix(".out_proj") || prefix == "out_proj" {
-      let parent = prefix == "out_proj" ? "" : String(prefix.dropLast(".out_proj".count))
-      guard let p = groups[parent],
-        p.contains(where: { $0.leaf == "in_proj_weight" || $0.leaf == "q_proj_weight" }),
-        let child = groups[prefix]
-      else { continue }
-      groups[parent] = p + child.map { ("out_proj." + $0.leaf, $0.index) }
-      groups[prefix] = nil
-    }
-    order = order.filter { groups[$0] != nil }
+    let groups = ModuleGroups(c)
+    let modules = groups.modules
     var layers: [Layer] = []
-    layers.reserveCapacity(order.count)
+    layers.reserveCapacity(modules.count)
     var weights: [[Int64]?] = []
-    weights.reserveCapacity(order.count)
+    weights.reserveCapacity(modules.count)
     var inferred = InferenceCache()
-    for prefix in order {
-      guard let members = groups[prefix] else { continue }
-      weights.append(members.first { $0.leaf == "weight" }.map { tensors[$0.index].shape })
+    // One array and one key serve every module.
+    var members: [ModuleMember] = []
+    var key = InferenceKey()
+    for module in modules {
+      groups.members(of: module, into: &members)
+      let prefix = groups.prefixes[module]
+      weights.append(
+        members.first { ModuleGroups.leafIs($0, "weight", tensors) }.map {
+          tensors[$0.tensor].shape
+        }
+      )
       // A state dict names no modules: no module path to build and look up.
       let moduleClass =
-        members.first.flatMap { tensors[$0.index].moduleClass }
+        members.first.flatMap { tensors[$0.tensor].moduleClass }
         ?? (c.modules.isEmpty
           ? nil
           : c.modules[
@@ -95,7 +75,7 @@ package enum LayerInference {
       layers.append(
         layer(
           prefix: prefix, members: members, tensors: tensors, moduleClass: moduleClass, info: info,
-          cache: &inferred))
+          cache: &inferred, key: &key))
     }
     decideConvolutions(&layers, weights: weights)
     refineFromNeighbours(&layers, weights: weights)
@@ -111,16 +91,69 @@ package enum LayerInference {
 
   /// What the shape rules make of a layer depends only on its own name, its tensors' names and
   /// shapes, and its parameter count: repeated blocks (64 experts, 24 transformer layers) ask the
-  /// same question many times, and it is answered once.
-  struct InferenceKey: Hashable {
-    var name: String
-    var tensors: [String]
-    var shapes: [[Int64]]
-    var parameters: Int64
+  /// same question many times, and it is answered once. The key is those facts flattened into two
+  /// arrays, filled in place for each layer (`set`), and their hash.
+  struct InferenceKey: Equatable {
+    /// The module's last path component, then each tensor's name within the module, as UTF-8,
+    /// each ended by 0xFF (a byte UTF-8 never has).
+    private(set) var names: [UInt8] = []
+    /// Each tensor's rank and dimensions, then the parameter count.
+    private(set) var numbers: [Int64] = []
+    private(set) var hash: UInt64 = 0
+
+    /// The key of the module `prefix` with `members` and `parameters`. The name is taken as
+    /// written, not lowercased as the rules see it: `FC` and `fc` are two keys with one answer.
+    mutating func set(
+      prefix: String, members: [ModuleMember], tensors: [TensorRecord], parameters: Int64
+    ) {
+      names.removeAll(keepingCapacity: true)
+      numbers.removeAll(keepingCapacity: true)
+      var path = prefix
+      path.withUTF8 { bytes in
+        let dot = bytes.lastIndex(of: UInt8(ascii: "."))
+        names.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[(dot.map { $0 + 1 } ?? 0)...]))
+      }
+      names.append(0xFF)
+      for m in members {
+        var name = tensors[m.tensor].name
+        name.withUTF8 {
+          names.append(contentsOf: UnsafeBufferPointer(rebasing: $0[m.leafStart...]))
+        }
+        names.append(0xFF)
+        let shape = tensors[m.tensor].shape
+        numbers.append(Int64(shape.count))
+        numbers.append(contentsOf: shape)
+      }
+      numbers.append(parameters)
+      var h = FNV1a()
+      names.withUnsafeBufferPointer { h.combine($0) }
+      for n in numbers { h.combine(n) }
+      hash = h.value
+    }
   }
 
-  /// The rules' answer: type, description, formula, what was inferred and the candidates.
+  /// The answers so far, by key.
+  struct InferenceCache {
+    private var ids = IDTable()
+    private var keys: [InferenceKey] = []
+    private var answers: [Inference] = []
+
+    subscript(key: InferenceKey) -> Inference? {
+      ids.find(key.hash, matches: { keys[$0] == key }).map { answers[$0] }
+    }
+
+    /// Adds the answer for a key not in the cache.
+    mutating func add(_ answer: Inference, for key: InferenceKey) {
+      _ = ids.insert(key.hash)
+      keys.append(key)
+      answers.append(answer)
+    }
+  }
+
+  /// The rules' answer: the tensors' names, type, description, formula, what was inferred and
+  /// the candidates.
   struct Inference {
+    var tensors: [String]
     var type: String
     var description: String
     var formula: String
@@ -128,26 +161,27 @@ package enum LayerInference {
     var typeCandidates: [String]
   }
 
-  typealias InferenceCache = [InferenceKey: Inference]
-
+  /// The layer of module `prefix`; `key` is scratch space for the cache's key.
   static func layer(
-    prefix: String, members: [(leaf: String, index: Int)], tensors: [TensorRecord],
-    moduleClass: String?, info: ModuleInfo?, cache: inout InferenceCache
+    prefix: String, members: [ModuleMember], tensors: [TensorRecord],
+    moduleClass: String?, info: ModuleInfo?, cache: inout InferenceCache,
+    key: inout InferenceKey
   ) -> Layer {
     var l = Layer(
       name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0,
       buffers: 0,
-      bytes: 0, weights: 0, biases: 0, runningStats: 0, tensors: members.map(\.leaf), formula: "",
+      bytes: 0, weights: 0, biases: 0, runningStats: 0, tensors: [], formula: "",
       inferred: [], shared: [])
     for m in members {
-      if let s = tensors[m.index].sharedWith {
-        l.shared.append("\(m.leaf) -> \(s)")
+      let t = tensors[m.tensor]
+      if let s = t.sharedWith {
+        l.shared.append("\(ModuleGroups.leaf(m, tensors)) -> \(s)")
         continue
       }
-      let n = tensors[m.index].numel
-      l.bytes &+= tensors[m.index].bytes
-      let role = tensors[m.index].role
-      if tensors[m.index].kind == .parameter {
+      let n = t.numel
+      l.bytes &+= t.bytes
+      let role = t.role
+      if t.kind == .parameter {
         l.parameters &+= n
         if role == .weight { l.weights &+= n }
         if role == .bias { l.biases &+= n }
@@ -156,26 +190,26 @@ package enum LayerInference {
         if role == .runningMean || role == .runningVar { l.runningStats &+= n }
       }
     }
-    let leafName = lastComponent(prefix).lowercased()
     guard let cls = moduleClass else {
-      let key = InferenceKey(
-        name: leafName, tensors: l.tensors, shapes: members.map { tensors[$0.index].shape },
-        parameters: l.parameters)
+      key.set(prefix: prefix, members: members, tensors: tensors, parameters: l.parameters)
       let answer: Inference
       if let known = cache[key] {
         answer = known
       } else {
         var probe = l
-        infer(&probe, shapes: shapes(members, tensors), name: leafName)
+        probe.tensors = members.map { ModuleGroups.leaf($0, tensors) }
+        let shapes = shapes(members, tensors)
+        infer(&probe, shapes: shapes, name: lastComponent(prefix).lowercased())
         if probe.typeCandidates.isEmpty { probe.typeCandidates = [probe.type] }
         if probe.formula.isEmpty {
-          probe.formula = genericFormula(shapes: shapes(members, tensors), order: probe.tensors)
+          probe.formula = genericFormula(shapes: shapes, order: probe.tensors)
         }
         answer = Inference(
-          type: probe.type, description: probe.description, formula: probe.formula,
-          inferred: probe.inferred, typeCandidates: probe.typeCandidates)
-        cache[key] = answer
+          tensors: probe.tensors, type: probe.type, description: probe.description,
+          formula: probe.formula, inferred: probe.inferred, typeCandidates: probe.typeCandidates)
+        cache.add(answer, for: key)
       }
+      l.tensors = answer.tensors
       l.type = answer.type
       l.description = answer.description
       l.formula = answer.formula
@@ -184,9 +218,10 @@ package enum LayerInference {
       return l
     }
     // The file names the class; the shapes still give the formula when they agree with it.
+    l.tensors = members.map { ModuleGroups.leaf($0, tensors) }
     let shapes = shapes(members, tensors)
     var probe = l
-    infer(&probe, shapes: shapes, name: leafName)
+    infer(&probe, shapes: shapes, name: lastComponent(prefix).lowercased())
     l.type = shortClassName(cls)
     l.typeSource = "file"
     l.typeCandidates = [l.type]
@@ -198,12 +233,13 @@ package enum LayerInference {
   }
 
   /// The layer's tensor shapes by leaf name (the first tensor of a name, should one repeat).
-  static func shapes(_ members: [(leaf: String, index: Int)], _ tensors: [TensorRecord])
-    -> [String: [Int64]]
-  {
+  static func shapes(_ members: [ModuleMember], _ tensors: [TensorRecord]) -> [String: [Int64]] {
     var shapes: [String: [Int64]] = [:]
     shapes.reserveCapacity(members.count)
-    for m in members where shapes[m.leaf] == nil { shapes[m.leaf] = tensors[m.index].shape }
+    for m in members {
+      let leaf = ModuleGroups.leaf(m, tensors)
+      if shapes[leaf] == nil { shapes[leaf] = tensors[m.tensor].shape }
+    }
     return shapes
   }
 
