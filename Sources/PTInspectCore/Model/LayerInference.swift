@@ -41,10 +41,20 @@ public struct Layer: Sendable, Codable, Equatable {
   public var isGuess: Bool { typeCandidates.count > 1 }
 }
 
+extension Layer {
+  /// A layer of `counts`, its type and description still to be told.
+  init(name: String, counts: LayerInference.Counts, tensors: [String], shared: [String]) {
+    self.init(
+      name: name, type: "", description: "", parameters: counts.parameters,
+      buffers: counts.buffers, bytes: counts.bytes, weights: counts.weights,
+      biases: counts.biases, runningStats: counts.runningStats, tensors: tensors, formula: "",
+      inferred: [], shared: shared)
+  }
+}
+
 /// Infers layers from a checkpoint's model tensors.
 package enum LayerInference {
   package static func layers(of c: Checkpoint) -> [Layer] {
-    let tensors = c.tensors
     let groups = ModuleGroups(c)
     let modules = groups.modules
     var layers: [Layer] = []
@@ -55,27 +65,12 @@ package enum LayerInference {
     // One array and one key serve every module.
     var members: [ModuleMember] = []
     var key = InferenceKey()
+    let weight = groups.component("weight")
     for module in modules {
       groups.members(of: module, into: &members)
-      let prefix = groups.prefixes[module]
-      weights.append(
-        members.first { ModuleGroups.leafIs($0, "weight", tensors) }.map {
-          tensors[$0.tensor].shape
-        }
-      )
-      // A state dict names no modules: no module path to build and look up.
-      let moduleClass =
-        members.first.flatMap { tensors[$0.tensor].moduleClass }
-        ?? (c.modules.isEmpty
-          ? nil
-          : c.modules[
-            c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
-            .className)
-      let info = c.modules.isEmpty ? nil : c.modules[moduleKey(c, prefix)]
+      weights.append(members.first { $0.leaf == weight }.map { c.tensors[$0.tensor].shape })
       layers.append(
-        layer(
-          prefix: prefix, members: members, tensors: tensors, moduleClass: moduleClass, info: info,
-          cache: &inferred, key: &key))
+        layer(module, members: members, groups: groups, c, cache: &inferred, key: &key))
     }
     decideConvolutions(&layers, weights: weights)
     refineFromNeighbours(&layers, weights: weights)
@@ -91,42 +86,31 @@ package enum LayerInference {
 
   /// What the shape rules make of a layer depends only on its own name, its tensors' names and
   /// shapes, and its parameter count: repeated blocks (64 experts, 24 transformer layers) ask the
-  /// same question many times, and it is answered once. The key is those facts flattened into two
-  /// arrays, filled in place for each layer (`set`), and their hash.
+  /// same question many times, and it is answered once. The key is those facts as numbers (names
+  /// as `ModuleGroups` component ids, exact bytes), filled in place for each layer, and their
+  /// hash.
   struct InferenceKey: Equatable {
-    /// The module's last path component, then each tensor's name within the module, as UTF-8,
-    /// each ended by 0xFF (a byte UTF-8 never has).
-    private(set) var names: [UInt8] = []
-    /// Each tensor's rank and dimensions, then the parameter count.
+    /// The module's last path component, the number of tensors, each tensor's name, rank and
+    /// dimensions, then the parameter count.
     private(set) var numbers: [Int64] = []
     private(set) var hash: UInt64 = 0
 
-    /// The key of the module `prefix` with `members` and `parameters`. The name is taken as
-    /// written, not lowercased as the rules see it: `FC` and `fc` are two keys with one answer.
+    /// The key of a module with `members` and `parameters`. The name is taken as written, not
+    /// lowercased as the rules see it: `FC` and `fc` are two keys with one answer.
     mutating func set(
-      prefix: String, members: [ModuleMember], tensors: [TensorRecord], parameters: Int64
+      lastComponent: Int, members: [ModuleMember], tensors: [TensorRecord], parameters: Int64
     ) {
-      names.removeAll(keepingCapacity: true)
       numbers.removeAll(keepingCapacity: true)
-      var path = prefix
-      path.withUTF8 { bytes in
-        let dot = bytes.lastIndex(of: UInt8(ascii: "."))
-        names.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[(dot.map { $0 + 1 } ?? 0)...]))
-      }
-      names.append(0xFF)
+      numbers.append(Int64(lastComponent))
+      numbers.append(Int64(members.count))
       for m in members {
-        var name = tensors[m.tensor].name
-        name.withUTF8 {
-          names.append(contentsOf: UnsafeBufferPointer(rebasing: $0[m.leafStart...]))
-        }
-        names.append(0xFF)
+        numbers.append(Int64(m.leaf))
         let shape = tensors[m.tensor].shape
         numbers.append(Int64(shape.count))
         numbers.append(contentsOf: shape)
       }
       numbers.append(parameters)
       var h = FNV1a()
-      names.withUnsafeBufferPointer { h.combine($0) }
       for n in numbers { h.combine(n) }
       hash = h.value
     }
@@ -161,44 +145,64 @@ package enum LayerInference {
     var typeCandidates: [String]
   }
 
-  /// The layer of module `prefix`; `key` is scratch space for the cache's key.
+  /// What a layer's tensors add up to (tied tensors counted where they first appear).
+  struct Counts {
+    var parameters: Int64 = 0
+    var buffers: Int64 = 0
+    var bytes: Int64 = 0
+    var weights: Int64 = 0
+    var biases: Int64 = 0
+    var runningStats: Int64 = 0
+  }
+
+  /// The layer of `module` with `members`; `key` is where its key is made.
   static func layer(
-    prefix: String, members: [ModuleMember], tensors: [TensorRecord],
-    moduleClass: String?, info: ModuleInfo?, cache: inout InferenceCache,
-    key: inout InferenceKey
+    _ module: Int, members: [ModuleMember], groups: ModuleGroups, _ c: Checkpoint,
+    cache: inout InferenceCache, key: inout InferenceKey
   ) -> Layer {
-    var l = Layer(
-      name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0,
-      buffers: 0,
-      bytes: 0, weights: 0, biases: 0, runningStats: 0, tensors: [], formula: "",
-      inferred: [], shared: [])
-    for m in members {
+    let prefix = groups.prefixes[module]
+    let name = prefix.isEmpty ? "(root)" : prefix
+    let tensors = c.tensors
+    var counts = Counts()
+    var shared: [String] = []
+    var moduleClass: String?
+    for (k, m) in members.enumerated() {
+      // One copy of the record: each computed property read from the array would copy it.
       let t = tensors[m.tensor]
+      if k == 0 { moduleClass = t.moduleClass }
       if let s = t.sharedWith {
-        l.shared.append("\(ModuleGroups.leaf(m, tensors)) -> \(s)")
+        shared.append("\(groups.leaf(m)) -> \(s)")
         continue
       }
       let n = t.numel
-      l.bytes &+= t.bytes
+      counts.bytes &+= t.bytes
       let role = t.role
       if t.kind == .parameter {
-        l.parameters &+= n
-        if role == .weight { l.weights &+= n }
-        if role == .bias { l.biases &+= n }
+        counts.parameters &+= n
+        if role == .weight { counts.weights &+= n }
+        if role == .bias { counts.biases &+= n }
       } else {
-        l.buffers &+= n
-        if role == .runningMean || role == .runningVar { l.runningStats &+= n }
+        counts.buffers &+= n
+        if role == .runningMean || role == .runningVar { counts.runningStats &+= n }
       }
     }
+    // A state dict names no modules: no module path to build and look up.
+    if moduleClass == nil && !c.modules.isEmpty {
+      moduleClass =
+        c.modules[c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
+        .className
+    }
     guard let cls = moduleClass else {
-      key.set(prefix: prefix, members: members, tensors: tensors, parameters: l.parameters)
+      key.set(
+        lastComponent: groups.lastComponent(of: module), members: members, tensors: tensors,
+        parameters: counts.parameters)
       let answer: Inference
       if let known = cache[key] {
         answer = known
       } else {
-        var probe = l
-        probe.tensors = members.map { ModuleGroups.leaf($0, tensors) }
-        let shapes = shapes(members, tensors)
+        var probe = Layer(
+          name: name, counts: counts, tensors: members.map(groups.leaf), shared: shared)
+        let shapes = shapes(members, groups, tensors)
         infer(&probe, shapes: shapes, name: lastComponent(prefix).lowercased())
         if probe.typeCandidates.isEmpty { probe.typeCandidates = [probe.type] }
         if probe.formula.isEmpty {
@@ -209,22 +213,22 @@ package enum LayerInference {
           formula: probe.formula, inferred: probe.inferred, typeCandidates: probe.typeCandidates)
         cache.add(answer, for: key)
       }
-      l.tensors = answer.tensors
-      l.type = answer.type
-      l.description = answer.description
-      l.formula = answer.formula
-      l.inferred = answer.inferred
-      l.typeCandidates = answer.typeCandidates
-      return l
+      return Layer(
+        name: name, type: answer.type, description: answer.description,
+        parameters: counts.parameters, buffers: counts.buffers, bytes: counts.bytes,
+        weights: counts.weights, biases: counts.biases, runningStats: counts.runningStats,
+        tensors: answer.tensors, formula: answer.formula, inferred: answer.inferred,
+        shared: shared, typeCandidates: answer.typeCandidates)
     }
+    var l = Layer(name: name, counts: counts, tensors: members.map(groups.leaf), shared: shared)
     // The file names the class; the shapes still give the formula when they agree with it.
-    l.tensors = members.map { ModuleGroups.leaf($0, tensors) }
-    let shapes = shapes(members, tensors)
+    let shapes = shapes(members, groups, tensors)
     var probe = l
     infer(&probe, shapes: shapes, name: lastComponent(prefix).lowercased())
     l.type = shortClassName(cls)
     l.typeSource = "file"
     l.typeCandidates = [l.type]
+    let info = c.modules.isEmpty ? nil : c.modules[moduleKey(c, prefix)]
     l.description = describe(type: l.type, shapes: shapes, info: info) ?? probe.description
     // The shape formula holds when the class agrees with what the shapes suggest.
     if probe.type.hasPrefix(String(l.type.prefix(4))) { l.formula = probe.formula }
@@ -233,11 +237,13 @@ package enum LayerInference {
   }
 
   /// The layer's tensor shapes by leaf name (the first tensor of a name, should one repeat).
-  static func shapes(_ members: [ModuleMember], _ tensors: [TensorRecord]) -> [String: [Int64]] {
+  static func shapes(
+    _ members: [ModuleMember], _ groups: ModuleGroups, _ tensors: [TensorRecord]
+  ) -> [String: [Int64]] {
     var shapes: [String: [Int64]] = [:]
     shapes.reserveCapacity(members.count)
     for m in members {
-      let leaf = ModuleGroups.leaf(m, tensors)
+      let leaf = groups.leaf(m)
       if shapes[leaf] == nil { shapes[leaf] = tensors[m.tensor].shape }
     }
     return shapes

@@ -1,19 +1,13 @@
 // ModuleGroups.swift: the model's tensors grouped by module (`features.3` holds
 // `features.3.weight` and `features.3.bias`), worked out over the names' UTF-8 bytes: one String
-// per module, none per tensor. LayerInference turns each module into a Layer.
+// per module and per distinct tensor name within a module, none per tensor. LayerInference turns
+// each module into a Layer.
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
-
-/// A tensor of a module: its index into `Checkpoint.tensors`, and where its name within the
-/// module (`weight`; `out_proj.weight` once folded into its parent) starts in the tensor's full
-/// name, in UTF-8 bytes; it runs to the name's end.
+/// A tensor of a module: its index into `Checkpoint.tensors`, and its name within the module
+/// (`weight`; `out_proj.weight` once folded into its parent) as a `ModuleGroups` component id.
 struct ModuleMember {
   var tensor: Int
-  var leafStart: Int
+  var leaf: Int
 }
 
 /// The modules of a checkpoint's model tensors in order of first appearance, each with its
@@ -21,16 +15,14 @@ struct ModuleMember {
 struct ModuleGroups {
   /// Each module's path (`features.3`, "" for tensors at the top), by module number.
   private(set) var prefixes: [String] = []
-  /// The same paths as UTF-8, one after another: module n's is
-  /// `pathBytes[pathStart[n]..<pathStart[n + 1]]`.
-  private var pathBytes: [UInt8] = []
-  private var pathStart = [0]
-  /// Module numbers by the hash of their path. Asked only when a tensor's module is not the
-  /// previous tensor's: a module's tensors usually come in a run.
-  private var numbers = IDTable()
-  /// Module numbers by path as a String, once a path is not ASCII: Strings that differ in bytes
-  /// can be equal (`é` composed or not), and such paths name one module, as they always have.
-  private var byString: [String: Int]?
+  /// Module numbers by path. Asked only when a tensor's module is not the previous tensor's: a
+  /// module's tensors usually come in a run.
+  private var numbers = NameIDs()
+  /// Ids of the names within modules (`weight`) and of the modules' last path components
+  /// (`conv1`), by their exact bytes: what the layer rules look at, compared as numbers.
+  private var components = ByteIDs()
+  /// Each module's last path component, as a component id.
+  private var lastComponents: [Int] = []
   /// Each module's members, as a list linked through `next` (-1 ends it): folding a child's
   /// members into its parent is then a link, wherever they sit in the file.
   private var members: [ModuleMember] = []
@@ -39,8 +31,9 @@ struct ModuleGroups {
   private var tail: [Int] = []
   /// Modules folded into another: left out of `modules`.
   private var folded: [Bool] = []
-  /// Modules whose last path component is `out_proj`.
+  /// Modules whose last path component is `out_proj`, and that component's id.
   private var outProjections: [Int] = []
+  private var outProj = 0
 
   /// Groups the model tensors of `c` by module; MultiheadAttention's `out_proj` is folded into
   /// its parent.
@@ -51,22 +44,26 @@ struct ModuleGroups {
     let skip = Array((c.modelPrefix + c.strippedPrefix).utf8)
     members.reserveCapacity(tensors.count)
     next.reserveCapacity(tensors.count)
+    let outProjName: StaticString = "out_proj"
+    outProj = outProjName.withUTF8Buffer { components.id(of: $0).id }
     var current = -1
     for i in tensors.indices where tensors[i].section == .model {
       var name = tensors[i].name
-      let (leafStart, module) = name.withUTF8 { bytes -> (Int, Int) in
+      let member = name.withUTF8 { bytes -> (module: Int, leaf: Int) in
         let start =
           bytes.starts(with: skip)
           ? skip.count
           : tensors[i].name.utf8.distance(
             from: tensors[i].name.utf8.startIndex, to: c.layerNameStart(tensors[i].name))
         let dot = bytes[start...].lastIndex(of: UInt8(ascii: "."))
-        let path = UnsafeBufferPointer(rebasing: bytes[start..<(dot ?? start)])
-        let module = current >= 0 && hasPath(current, path) ? current : self.module(path)
-        return (dot.map { $0 + 1 } ?? start, module)
+        let path = bytes.slice(start..<(dot ?? start))
+        let module = current >= 0 && numbers.isName(current, path) ? current : self.module(path)
+        return (
+          module, components.id(of: bytes.slice((dot.map { $0 + 1 } ?? start)..<bytes.count)).id
+        )
       }
-      current = module
-      append(ModuleMember(tensor: i, leafStart: leafStart), to: module)
+      current = member.module
+      append(ModuleMember(tensor: i, leaf: member.leaf), to: member.module)
     }
     foldOutProjections(tensors)
   }
@@ -84,71 +81,33 @@ struct ModuleGroups {
     }
   }
 
-  /// Whether the member's name within its module is `leaf`, compared as bytes.
-  static func leafIs(_ m: ModuleMember, _ leaf: StaticString, _ tensors: [TensorRecord]) -> Bool {
-    var name = tensors[m.tensor].name
-    return name.withUTF8 { bytes in
-      leaf.withUTF8Buffer { bytes[m.leafStart...].elementsEqual($0) }
-    }
+  /// A module's last path component, as a component id.
+  func lastComponent(of module: Int) -> Int { lastComponents[module] }
+
+  /// The component id of `name`, or nil when no module or tensor has it.
+  func component(_ name: StaticString) -> Int? {
+    name.withUTF8Buffer { components.find($0) }
   }
 
   /// The member's name within its module (`weight`).
-  static func leaf(_ m: ModuleMember, _ tensors: [TensorRecord]) -> String {
-    var name = tensors[m.tensor].name
-    return name.withUTF8 {
-      String(decoding: UnsafeBufferPointer(rebasing: $0[m.leafStart...]), as: UTF8.self)
-    }
-  }
+  func leaf(_ m: ModuleMember) -> String { components.string(m.leaf) }
 
   /// The number of the module at `path`, added when new.
   private mutating func module(_ path: UnsafeBufferPointer<UInt8>) -> Int {
-    var hash = FNV1a()
-    hash.combine(path)
-    if let known = numbers.find(hash.value, matches: { hasPath($0, path) }) { return known }
+    let (n, isNew) = numbers.id(of: path)
+    guard isNew else { return n }
     let prefix = String(decoding: path, as: UTF8.self)
-    if byString == nil && path.contains(where: { $0 >= 0x80 }) {
-      byString = Dictionary(uniqueKeysWithValues: zip(prefixes, prefixes.indices))
-    }
-    if let known = byString?[prefix] { return known }
-    let n = numbers.insert(hash.value)
-    byString?[prefix] = n
-    pathBytes.append(contentsOf: path)
-    pathStart.append(pathBytes.count)
     prefixes.append(prefix)
+    let dot = path.lastIndex(of: UInt8(ascii: "."))
+    lastComponents.append(components.id(of: path.slice((dot.map { $0 + 1 } ?? 0)..<path.count)).id)
     head.append(-1)
     tail.append(-1)
     folded.append(false)
-    // Compared as bytes first: `hasSuffix` walks Characters.
-    if path.count >= 8 && path.suffix(8).elementsEqual("out_proj".utf8)
-      && (prefix == "out_proj" || prefix.hasSuffix(".out_proj"))
-    {
+    // Compared as component ids first: `hasSuffix` walks Characters.
+    if lastComponents[n] == outProj && (prefix == "out_proj" || prefix.hasSuffix(".out_proj")) {
       outProjections.append(n)
     }
     return n
-  }
-
-  /// The number of the module at `path`, or nil.
-  private func module(at path: String) -> Int? {
-    if let byString { return byString[path] }
-    var path = path
-    return path.withUTF8 { bytes in
-      var hash = FNV1a()
-      hash.combine(bytes)
-      return numbers.find(hash.value, matches: { hasPath($0, bytes) })
-    }
-  }
-
-  /// Whether module `n`'s path is exactly the bytes `path`.
-  private func hasPath(_ n: Int, _ path: UnsafeBufferPointer<UInt8>) -> Bool {
-    let start = pathStart[n]
-    let count = pathStart[n + 1] - start
-    guard count == path.count else { return false }
-    return pathBytes.withUnsafeBufferPointer { bytes in
-      guard count > 0, let mine = bytes.baseAddress, let theirs = path.baseAddress else {
-        return true
-      }
-      return memcmp(mine + start, theirs, count) == 0
-    }
   }
 
   private mutating func append(_ member: ModuleMember, to module: Int) {
@@ -166,17 +125,16 @@ struct ModuleGroups {
     for child in outProjections {
       let prefix = prefixes[child]
       let parentPath = prefix == "out_proj" ? "" : String(prefix.dropLast(".out_proj".count))
-      guard let parent = module(at: parentPath), !folded[parent] else { continue }
+      guard let parent = numbers.id(of: parentPath), !folded[parent] else { continue }
+      let projections = [component("in_proj_weight"), component("q_proj_weight")]
       var parentMembers: [ModuleMember] = []
       members(of: parent, into: &parentMembers)
-      guard
-        parentMembers.contains(where: {
-          Self.leafIs($0, "in_proj_weight", tensors) || Self.leafIs($0, "q_proj_weight", tensors)
-        })
-      else { continue }
+      guard parentMembers.contains(where: { projections.contains($0.leaf) }) else { continue }
       var m = head[child]
       while m >= 0 {
-        members[m].leafStart -= "out_proj.".utf8.count
+        var leaf = "out_proj." + components.string(members[m].leaf)
+        let id = leaf.withUTF8 { components.id(of: $0).id }
+        members[m].leaf = id
         m = next[m]
       }
       next[tail[parent]] = head[child]
