@@ -1,6 +1,7 @@
 // IDTable.swift: a hash table of small integer ids whose keys stay with the caller (bytes of
 // tensor names, flattened shapes), so that looking one up builds no String and no key value;
-// and NameIDs, ids for names given as bytes.
+// FNV-1a to hash them; and ByteIDs and NameIDs, ids for names given as bytes (by exact bytes, or
+// equal as Strings).
 
 #if canImport(Glibc)
   import Glibc
@@ -156,6 +157,11 @@ struct NameIDs {
 }
 
 extension UnsafeBufferPointer<UInt8> {
+  /// The bytes at `range`.
+  func slice(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+    UnsafeBufferPointer(rebasing: self[range])
+  }
+
   /// Whether both hold the same bytes.
   func bytesEqual(_ other: UnsafeBufferPointer<UInt8>) -> Bool {
     guard count == other.count else { return false }

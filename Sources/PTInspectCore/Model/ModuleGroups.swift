@@ -1,7 +1,7 @@
 // ModuleGroups.swift: the model's tensors grouped by module (`features.3` holds
 // `features.3.weight` and `features.3.bias`), worked out over the names' UTF-8 bytes: one String
-// per module and per distinct tensor name within a module, none per tensor. LayerInference turns
-// each module into a Layer.
+// per module, none per tensor (names within a module are ids, made Strings when asked).
+// LayerInference turns each module into a Layer.
 
 /// A tensor of a module: its index into `Checkpoint.tensors`, and its name within the module
 /// (`weight`; `out_proj.weight` once folded into its parent) as a `ModuleGroups` component id.

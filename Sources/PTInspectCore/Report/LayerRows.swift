@@ -391,10 +391,3 @@ struct NameBytes {
     return (part.count - digits, number)
   }
 }
-
-extension UnsafeBufferPointer<UInt8> {
-  /// The bytes at `range`.
-  func slice(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
-    UnsafeBufferPointer(rebasing: self[range])
-  }
-}
