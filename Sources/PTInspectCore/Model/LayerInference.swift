@@ -533,7 +533,7 @@ package enum LayerInference {
       }
       under["", default: []].append((d, j))
       var prefix = Substring(layers[j].name)
-      while let dot = prefix.lastIndex(of: ".") {
+      while let dot = lastDot(prefix) {
         prefix = prefix[..<dot]
         under[String(prefix), default: []].append((d, j))
       }
@@ -544,17 +544,19 @@ package enum LayerInference {
       var number: Int?
     }
     var answers: [Question: (String, Int)?] = [:]
+    var renamed = BatchNormDescriptions()
     for i in layers.indices where layers[i].type == "BatchNorm" {
       let name = layers[i].name
       let leaf = lastComponent(name).lowercased()
-      if let d = ["1d", "2d", "3d"].first(where: { leaf.contains($0) }) {
-        setBatchNorm(&layers[i], d, because: "\(d) from the name '\(leaf)'")
+      if let d = ["1d", "2d", "3d"].first(where: { contains(leaf, $0) }) {
+        setBatchNorm(&layers[i], d, because: "\(d) from the name '\(leaf)'", &renamed)
         continue
       }
       let channels = channelCount(of: layers[i], weight: weights[i])
+      let number = trailingNumber(name)
       var scope = parentPath(name)
       while true {
-        let q = Question(scope: scope ?? "", channels: channels, number: trailingNumber(name))
+        let q = Question(scope: scope ?? "", channels: channels, number: number)
         let answer: (String, Int)?
         if let known = answers[q] {
           answer = known
@@ -568,7 +570,8 @@ package enum LayerInference {
           let place = scope.map { "'\($0)'" } ?? "the model"
           setBatchNorm(
             &layers[i], d,
-            because: "\(d) from the \(layers[witness].type) '\(layers[witness].name)' in \(place)")
+            because: "\(d) from the \(layers[witness].type) '\(layers[witness].name)' in \(place)",
+            &renamed)
           break
         }
         guard let s = scope else {
@@ -671,18 +674,48 @@ package enum LayerInference {
     }
   }
 
-  static func setBatchNorm(_ l: inout Layer, _ d: String, because: String) {
+  /// BatchNorm descriptions with their dimensionality, by description and dimensionality: a
+  /// model of thousands of BatchNorms has few distinct ones.
+  typealias BatchNormDescriptions = [[String]: String]
+
+  static func setBatchNorm(
+    _ l: inout Layer, _ d: String, because: String, _ renamed: inout BatchNormDescriptions
+  ) {
     l.type = "BatchNorm" + d
     l.typeCandidates = [l.type]
-    l.description = l.description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
+    let key = [l.description, d]
+    if let known = renamed[key] {
+      l.description = known
+    } else {
+      l.description = l.description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
+      renamed[key] = l.description
+    }
     l.inferred.append(because)
   }
 
   /// The module holding a layer (`layer1.0` of `layer1.0.bn1`); nil at the top (the root is
   /// then the scope).
   static func parentPath(_ name: String) -> String? {
-    guard let dot = name.lastIndex(of: ".") else { return nil }
+    guard let dot = lastDot(Substring(name)) else { return nil }
     return String(name[..<dot])
+  }
+
+  /// The last `.` of `name` as a Character (a `.` a combining mark follows is not one), found
+  /// among the bytes when the name is ASCII: Characters are bytes then, and walking them is slow.
+  static func lastDot(_ name: Substring) -> String.Index? {
+    name.utf8.allSatisfy { $0 < 0x80 }
+      ? name.utf8.lastIndex(of: UInt8(ascii: ".")) : name.lastIndex(of: ".")
+  }
+
+  /// `text.contains(fragment)` for an ASCII `fragment`, compared as bytes when `text` is ASCII
+  /// too (its Characters are then its bytes, but for `\r\n`, which no ASCII fragment of
+  /// letters and digits matches).
+  static func contains(_ text: String, _ fragment: String) -> Bool {
+    guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return text.contains(fragment) }
+    let t = Array(text.utf8)
+    let f = Array(fragment.utf8)
+    guard f.count <= t.count else { return f.isEmpty }
+    return (0...(t.count - f.count)).contains { t[$0..<($0 + f.count)].elementsEqual(f) }
   }
 
   static func channelCount(of l: Layer, weight: [Int64]?) -> Int64? {
@@ -713,7 +746,11 @@ package enum LayerInference {
   }
 
   static func trailingNumber(_ name: String) -> Int? {
-    splitTrailingNumber(Substring(lastComponent(name)), maxDigits: 9).number
+    let leaf = lastComponent(name)
+    guard leaf.utf8.allSatisfy({ $0 < 0x80 }) else {
+      return splitTrailingNumber(Substring(leaf), maxDigits: 9).number
+    }
+    return splitTrailingNumber(ascii: Array(leaf.utf8)[...], maxDigits: 9).number
   }
 
   // MARK: from module classes (whole models, TorchScript)

@@ -143,3 +143,16 @@ struct ModuleGroups {
     }
   }
 }
+
+/// `splitTrailingNumber` of an ASCII name component, read from its bytes (its Characters): the
+/// stem's length and the number its trailing digits make (nil without digits or with more than
+/// `maxDigits`).
+func splitTrailingNumber(ascii text: ArraySlice<UInt8>, maxDigits: Int) -> (
+  stemBytes: Int, number: Int?
+) {
+  let digits = text.reversed().prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
+  let number =
+    digits > 0 && digits <= maxDigits
+    ? text.suffix(digits).reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } : nil
+  return (text.count - digits, number)
+}

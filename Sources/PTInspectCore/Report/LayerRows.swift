@@ -382,12 +382,12 @@ struct NameBytes {
       }
       if !overflow { return (0, n) }
     }
-    // `splitTrailingNumber(part, maxDigits: 9)`, and a stem ending in `_`.
-    let digits = part.reversed().prefix(while: isDigit).count
-    guard digits > 0 && digits <= 9, part.dropLast(digits).last == UInt8(ascii: "_") else {
+    // A stem ending in `_`, and a number.
+    let (stemBytes, number) = splitTrailingNumber(ascii: part, maxDigits: 9)
+    guard let number, stemBytes > 0, part[part.startIndex + stemBytes - 1] == UInt8(ascii: "_")
+    else {
       return nil
     }
-    let number = part.suffix(digits).reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-    return (part.count - digits, number)
+    return (stemBytes, number)
   }
 }
