@@ -41,61 +41,36 @@ public struct Layer: Sendable, Codable, Equatable {
   public var isGuess: Bool { typeCandidates.count > 1 }
 }
 
+extension Layer {
+  /// A layer of `counts`, its type and description still to be told.
+  init(name: String, counts: LayerInference.Counts, tensors: [String], shared: [String]) {
+    self.init(
+      name: name, type: "", description: "", parameters: counts.parameters,
+      buffers: counts.buffers, bytes: counts.bytes, weights: counts.weights,
+      biases: counts.biases, runningStats: counts.runningStats, tensors: tensors, formula: "",
+      inferred: [], shared: shared)
+  }
+}
+
 /// Infers layers from a checkpoint's model tensors.
 package enum LayerInference {
   package static func layers(of c: Checkpoint) -> [Layer] {
-    var order: [String] = []
-    // Members by index into `c.tensors`: the records themselves are never copied.
-    var groups: [String: [(leaf: String, index: Int)]] = [:]
-    let tensors = c.tensors
-    for i in tensors.indices where tensors[i].section == .model {
-      // The layer name's module prefix and leaf, cut from the full name in place.
-      let full = tensors[i].name
-      let name = full[c.layerNameStart(full)...]
-      let prefix: String
-      let leaf: String
-      if let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) {
-        prefix = String(name[..<dot])
-        leaf = String(name[name.index(after: dot)...])
-      } else {
-        prefix = ""
-        leaf = String(name)
-      }
-      groups[prefix, default: []].append((leaf, i))
-      if groups[prefix]?.count == 1 { order.append(prefix) }
-    }
-    // MultiheadAttention keeps out_proj as a child module: fold it into its parent.
-    for prefix in order where prefix.hasSuffix(".out_proj") || prefix == "out_proj" {
-      let parent = prefix == "out_proj" ? "" : String(prefix.dropLast(".out_proj".count))
-      guard let p = groups[parent],
-        p.contains(where: { $0.leaf == "in_proj_weight" || $0.leaf == "q_proj_weight" }),
-        let child = groups[prefix]
-      else { continue }
-      groups[parent] = p + child.map { ("out_proj." + $0.leaf, $0.index) }
-      groups[prefix] = nil
-    }
-    order = order.filter { groups[$0] != nil }
+    let groups = ModuleGroups(c)
+    let modules = groups.modules
     var layers: [Layer] = []
-    layers.reserveCapacity(order.count)
+    layers.reserveCapacity(modules.count)
     var weights: [[Int64]?] = []
-    weights.reserveCapacity(order.count)
+    weights.reserveCapacity(modules.count)
     var inferred = InferenceCache()
-    for prefix in order {
-      guard let members = groups[prefix] else { continue }
-      weights.append(members.first { $0.leaf == "weight" }.map { tensors[$0.index].shape })
-      // A state dict names no modules: no module path to build and look up.
-      let moduleClass =
-        members.first.flatMap { tensors[$0.index].moduleClass }
-        ?? (c.modules.isEmpty
-          ? nil
-          : c.modules[
-            c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
-            .className)
-      let info = c.modules.isEmpty ? nil : c.modules[moduleKey(c, prefix)]
+    // One array and one key serve every module.
+    var members: [ModuleMember] = []
+    var key = InferenceKey()
+    let weight = groups.component("weight")
+    for module in modules {
+      groups.members(of: module, into: &members)
+      weights.append(members.first { $0.leaf == weight }.map { c.tensors[$0.tensor].shape })
       layers.append(
-        layer(
-          prefix: prefix, members: members, tensors: tensors, moduleClass: moduleClass, info: info,
-          cache: &inferred))
+        layer(module, members: members, groups: groups, c, cache: &inferred, key: &key))
     }
     decideConvolutions(&layers, weights: weights)
     refineFromNeighbours(&layers, weights: weights)
@@ -111,16 +86,58 @@ package enum LayerInference {
 
   /// What the shape rules make of a layer depends only on its own name, its tensors' names and
   /// shapes, and its parameter count: repeated blocks (64 experts, 24 transformer layers) ask the
-  /// same question many times, and it is answered once.
-  struct InferenceKey: Hashable {
-    var name: String
-    var tensors: [String]
-    var shapes: [[Int64]]
-    var parameters: Int64
+  /// same question many times, and it is answered once. The key is those facts as numbers (names
+  /// as `ModuleGroups` component ids, exact bytes), filled in place for each layer, and their
+  /// hash.
+  struct InferenceKey: Equatable {
+    /// The module's last path component, the number of tensors, each tensor's name, rank and
+    /// dimensions, then the parameter count.
+    private(set) var numbers: [Int64] = []
+    private(set) var hash: UInt64 = 0
+
+    /// The key of a module with `members` and `parameters`. The name is taken as written, not
+    /// lowercased as the rules see it: `FC` and `fc` are two keys with one answer.
+    mutating func set(
+      lastComponent: Int, members: [ModuleMember], tensors: [TensorRecord], parameters: Int64
+    ) {
+      numbers.removeAll(keepingCapacity: true)
+      numbers.append(Int64(lastComponent))
+      numbers.append(Int64(members.count))
+      for m in members {
+        numbers.append(Int64(m.leaf))
+        let shape = tensors[m.tensor].shape
+        numbers.append(Int64(shape.count))
+        numbers.append(contentsOf: shape)
+      }
+      numbers.append(parameters)
+      var h = FNV1a()
+      for n in numbers { h.combine(n) }
+      hash = h.value
+    }
   }
 
-  /// The rules' answer: type, description, formula, what was inferred and the candidates.
+  /// The answers so far, by key.
+  struct InferenceCache {
+    private var ids = IDTable()
+    private var keys: [InferenceKey] = []
+    private var answers: [Inference] = []
+
+    subscript(key: InferenceKey) -> Inference? {
+      ids.find(key.hash, matches: { keys[$0] == key }).map { answers[$0] }
+    }
+
+    /// Adds the answer for a key not in the cache.
+    mutating func add(_ answer: Inference, for key: InferenceKey) {
+      _ = ids.insert(key.hash)
+      keys.append(key)
+      answers.append(answer)
+    }
+  }
+
+  /// The rules' answer: the tensors' names, type, description, formula, what was inferred and
+  /// the candidates.
   struct Inference {
+    var tensors: [String]
     var type: String
     var description: String
     var formula: String
@@ -128,68 +145,90 @@ package enum LayerInference {
     var typeCandidates: [String]
   }
 
-  typealias InferenceCache = [InferenceKey: Inference]
+  /// What a layer's tensors add up to (tied tensors counted where they first appear).
+  struct Counts {
+    var parameters: Int64 = 0
+    var buffers: Int64 = 0
+    var bytes: Int64 = 0
+    var weights: Int64 = 0
+    var biases: Int64 = 0
+    var runningStats: Int64 = 0
+  }
 
+  /// The layer of `module` with `members`; `key` is where its key is made.
   static func layer(
-    prefix: String, members: [(leaf: String, index: Int)], tensors: [TensorRecord],
-    moduleClass: String?, info: ModuleInfo?, cache: inout InferenceCache
+    _ module: Int, members: [ModuleMember], groups: ModuleGroups, _ c: Checkpoint,
+    cache: inout InferenceCache, key: inout InferenceKey
   ) -> Layer {
-    var l = Layer(
-      name: prefix.isEmpty ? "(root)" : prefix, type: "", description: "", parameters: 0,
-      buffers: 0,
-      bytes: 0, weights: 0, biases: 0, runningStats: 0, tensors: members.map(\.leaf), formula: "",
-      inferred: [], shared: [])
-    for m in members {
-      if let s = tensors[m.index].sharedWith {
-        l.shared.append("\(m.leaf) -> \(s)")
+    let prefix = groups.prefixes[module]
+    let name = prefix.isEmpty ? "(root)" : prefix
+    let tensors = c.tensors
+    var counts = Counts()
+    var shared: [String] = []
+    var moduleClass: String?
+    for (k, m) in members.enumerated() {
+      // One copy of the record: each computed property read from the array would copy it.
+      let t = tensors[m.tensor]
+      if k == 0 { moduleClass = t.moduleClass }
+      if let s = t.sharedWith {
+        shared.append("\(groups.leaf(m)) -> \(s)")
         continue
       }
-      let n = tensors[m.index].numel
-      l.bytes &+= tensors[m.index].bytes
-      let role = tensors[m.index].role
-      if tensors[m.index].kind == .parameter {
-        l.parameters &+= n
-        if role == .weight { l.weights &+= n }
-        if role == .bias { l.biases &+= n }
+      let n = t.numel
+      counts.bytes &+= t.bytes
+      let role = t.role
+      if t.kind == .parameter {
+        counts.parameters &+= n
+        if role == .weight { counts.weights &+= n }
+        if role == .bias { counts.biases &+= n }
       } else {
-        l.buffers &+= n
-        if role == .runningMean || role == .runningVar { l.runningStats &+= n }
+        counts.buffers &+= n
+        if role == .runningMean || role == .runningVar { counts.runningStats &+= n }
       }
     }
-    let leafName = lastComponent(prefix).lowercased()
+    // A state dict names no modules: no module path to build and look up.
+    if moduleClass == nil && !c.modules.isEmpty {
+      moduleClass =
+        c.modules[c.modelPrefix.isEmpty ? prefix : String(c.modelPrefix.dropLast()) + "." + prefix]?
+        .className
+    }
     guard let cls = moduleClass else {
-      let key = InferenceKey(
-        name: leafName, tensors: l.tensors, shapes: members.map { tensors[$0.index].shape },
-        parameters: l.parameters)
+      key.set(
+        lastComponent: groups.lastComponent(of: module), members: members, tensors: tensors,
+        parameters: counts.parameters)
       let answer: Inference
       if let known = cache[key] {
         answer = known
       } else {
-        var probe = l
-        infer(&probe, shapes: shapes(members, tensors), name: leafName)
+        var probe = Layer(
+          name: name, counts: counts, tensors: members.map(groups.leaf), shared: shared)
+        let shapes = shapes(members, groups, tensors)
+        infer(&probe, shapes: shapes, name: lastComponent(prefix).lowercased())
         if probe.typeCandidates.isEmpty { probe.typeCandidates = [probe.type] }
         if probe.formula.isEmpty {
-          probe.formula = genericFormula(shapes: shapes(members, tensors), order: probe.tensors)
+          probe.formula = genericFormula(shapes: shapes, order: probe.tensors)
         }
         answer = Inference(
-          type: probe.type, description: probe.description, formula: probe.formula,
-          inferred: probe.inferred, typeCandidates: probe.typeCandidates)
-        cache[key] = answer
+          tensors: probe.tensors, type: probe.type, description: probe.description,
+          formula: probe.formula, inferred: probe.inferred, typeCandidates: probe.typeCandidates)
+        cache.add(answer, for: key)
       }
-      l.type = answer.type
-      l.description = answer.description
-      l.formula = answer.formula
-      l.inferred = answer.inferred
-      l.typeCandidates = answer.typeCandidates
-      return l
+      return Layer(
+        name: name, type: answer.type, description: answer.description,
+        parameters: counts.parameters, buffers: counts.buffers, bytes: counts.bytes,
+        weights: counts.weights, biases: counts.biases, runningStats: counts.runningStats,
+        tensors: answer.tensors, formula: answer.formula, inferred: answer.inferred,
+        shared: shared, typeCandidates: answer.typeCandidates)
     }
+    var l = Layer(name: name, counts: counts, tensors: members.map(groups.leaf), shared: shared)
     // The file names the class; the shapes still give the formula when they agree with it.
-    let shapes = shapes(members, tensors)
+    let shapes = shapes(members, groups, tensors)
     var probe = l
-    infer(&probe, shapes: shapes, name: leafName)
+    infer(&probe, shapes: shapes, name: lastComponent(prefix).lowercased())
     l.type = shortClassName(cls)
     l.typeSource = "file"
     l.typeCandidates = [l.type]
+    let info = c.modules.isEmpty ? nil : c.modules[moduleKey(c, prefix)]
     l.description = describe(type: l.type, shapes: shapes, info: info) ?? probe.description
     // The shape formula holds when the class agrees with what the shapes suggest.
     if probe.type.hasPrefix(String(l.type.prefix(4))) { l.formula = probe.formula }
@@ -198,12 +237,15 @@ package enum LayerInference {
   }
 
   /// The layer's tensor shapes by leaf name (the first tensor of a name, should one repeat).
-  static func shapes(_ members: [(leaf: String, index: Int)], _ tensors: [TensorRecord])
-    -> [String: [Int64]]
-  {
+  static func shapes(
+    _ members: [ModuleMember], _ groups: ModuleGroups, _ tensors: [TensorRecord]
+  ) -> [String: [Int64]] {
     var shapes: [String: [Int64]] = [:]
     shapes.reserveCapacity(members.count)
-    for m in members where shapes[m.leaf] == nil { shapes[m.leaf] = tensors[m.index].shape }
+    for m in members {
+      let leaf = groups.leaf(m)
+      if shapes[leaf] == nil { shapes[leaf] = tensors[m.tensor].shape }
+    }
     return shapes
   }
 
@@ -491,7 +533,7 @@ package enum LayerInference {
       }
       under["", default: []].append((d, j))
       var prefix = Substring(layers[j].name)
-      while let dot = prefix.lastIndex(of: ".") {
+      while let dot = lastDot(prefix) {
         prefix = prefix[..<dot]
         under[String(prefix), default: []].append((d, j))
       }
@@ -502,17 +544,19 @@ package enum LayerInference {
       var number: Int?
     }
     var answers: [Question: (String, Int)?] = [:]
+    var renamed = BatchNormDescriptions()
     for i in layers.indices where layers[i].type == "BatchNorm" {
       let name = layers[i].name
       let leaf = lastComponent(name).lowercased()
-      if let d = ["1d", "2d", "3d"].first(where: { leaf.contains($0) }) {
-        setBatchNorm(&layers[i], d, because: "\(d) from the name '\(leaf)'")
+      if let d = ["1d", "2d", "3d"].first(where: { contains(leaf, $0) }) {
+        setBatchNorm(&layers[i], d, because: "\(d) from the name '\(leaf)'", &renamed)
         continue
       }
       let channels = channelCount(of: layers[i], weight: weights[i])
+      let number = trailingNumber(name)
       var scope = parentPath(name)
       while true {
-        let q = Question(scope: scope ?? "", channels: channels, number: trailingNumber(name))
+        let q = Question(scope: scope ?? "", channels: channels, number: number)
         let answer: (String, Int)?
         if let known = answers[q] {
           answer = known
@@ -526,7 +570,8 @@ package enum LayerInference {
           let place = scope.map { "'\($0)'" } ?? "the model"
           setBatchNorm(
             &layers[i], d,
-            because: "\(d) from the \(layers[witness].type) '\(layers[witness].name)' in \(place)")
+            because: "\(d) from the \(layers[witness].type) '\(layers[witness].name)' in \(place)",
+            &renamed)
           break
         }
         guard let s = scope else {
@@ -629,18 +674,48 @@ package enum LayerInference {
     }
   }
 
-  static func setBatchNorm(_ l: inout Layer, _ d: String, because: String) {
+  /// BatchNorm descriptions with their dimensionality, by description and dimensionality: a
+  /// model of thousands of BatchNorms has few distinct ones.
+  typealias BatchNormDescriptions = [[String]: String]
+
+  static func setBatchNorm(
+    _ l: inout Layer, _ d: String, because: String, _ renamed: inout BatchNormDescriptions
+  ) {
     l.type = "BatchNorm" + d
     l.typeCandidates = [l.type]
-    l.description = l.description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
+    let key = [l.description, d]
+    if let known = renamed[key] {
+      l.description = known
+    } else {
+      l.description = l.description.replacingOccurrences(of: "BatchNorm(", with: "BatchNorm\(d)(")
+      renamed[key] = l.description
+    }
     l.inferred.append(because)
   }
 
   /// The module holding a layer (`layer1.0` of `layer1.0.bn1`); nil at the top (the root is
   /// then the scope).
   static func parentPath(_ name: String) -> String? {
-    guard let dot = name.lastIndex(of: ".") else { return nil }
+    guard let dot = lastDot(Substring(name)) else { return nil }
     return String(name[..<dot])
+  }
+
+  /// The last `.` of `name` as a Character (a `.` a combining mark follows is not one), found
+  /// among the bytes when the name is ASCII: Characters are bytes then, and walking them is slow.
+  static func lastDot(_ name: Substring) -> String.Index? {
+    name.utf8.allSatisfy { $0 < 0x80 }
+      ? name.utf8.lastIndex(of: UInt8(ascii: ".")) : name.lastIndex(of: ".")
+  }
+
+  /// `text.contains(fragment)` for an ASCII `fragment`, compared as bytes when `text` is ASCII
+  /// too (its Characters are then its bytes, but for `\r\n`, which no ASCII fragment of
+  /// letters and digits matches).
+  static func contains(_ text: String, _ fragment: String) -> Bool {
+    guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return text.contains(fragment) }
+    let t = Array(text.utf8)
+    let f = Array(fragment.utf8)
+    guard f.count <= t.count else { return f.isEmpty }
+    return (0...(t.count - f.count)).contains { t[$0..<($0 + f.count)].elementsEqual(f) }
   }
 
   static func channelCount(of l: Layer, weight: [Int64]?) -> Int64? {
@@ -671,7 +746,11 @@ package enum LayerInference {
   }
 
   static func trailingNumber(_ name: String) -> Int? {
-    splitTrailingNumber(Substring(lastComponent(name)), maxDigits: 9).number
+    let leaf = lastComponent(name)
+    guard leaf.utf8.allSatisfy({ $0 < 0x80 }) else {
+      return splitTrailingNumber(Substring(leaf), maxDigits: 9).number
+    }
+    return splitTrailingNumber(ascii: Array(leaf.utf8)[...], maxDigits: 9).number
   }
 
   // MARK: from module classes (whole models, TorchScript)

@@ -159,7 +159,13 @@ public enum SummaryRenderer {
   /// The legend for `?` types, naming what the table's guesses could also be.
   static func guessNote(_ r: SummaryReport) -> String? {
     var alternatives: [String] = []
-    for l in r.layers where l.isGuess && !l.type.contains(" or ") {
+    // The guesses already looked at: thousands of layers make a few distinct guesses.
+    var seen: [(type: String, candidates: [String])] = []
+    for l in r.layers where l.isGuess {
+      guard !seen.contains(where: { $0.type == l.type && $0.candidates == l.typeCandidates })
+      else { continue }
+      seen.append((l.type, l.typeCandidates))
+      guard !l.type.contains(" or ") else { continue }
       let other = l.typeCandidates.dropFirst().joined(separator: "/")
       let pair = "\(l.type)? could be \(other)"
       if !alternatives.contains(pair) { alternatives.append(pair) }
@@ -178,19 +184,19 @@ public enum SummaryRenderer {
   }
 
   /// The depth the layer table is rolled up to so the summary fits `options.height` lines, with
-  /// the table's rows at that depth; nil when it fits as it is (or a depth was asked for, or
-  /// every layer). `otherLines` is how many lines the summary has besides the layer table's
-  /// rows, and `noteLines` those of the note saying it was rolled up: a table too long by its
-  /// rows alone is not rendered to be counted.
+  /// the table's rows at that depth: the depth is nil when the table fits as it is (or has only
+  /// one level); nil altogether when the table is not fitted (a depth was asked for, or every
+  /// layer). `otherLines` is how many lines the summary has besides the layer table's rows, and
+  /// `noteLines` those of the note saying it was rolled up: a table too long by its rows alone is
+  /// not rendered to be counted.
   static func fittingDepth(
     _ r: SummaryReport, _ options: LayerTableOptions, otherLines: Int, noteLines: Int
-  ) -> (depth: Int, rows: [LayerRow])? {
+  ) -> (depth: Int?, rows: [LayerRow])? {
     guard options.depth == nil, options.collapse, !options.explain, !options.memory,
       options.height != .max
     else { return nil }
-    func rows(_ depth: Int?) -> [LayerRow] {
-      LayerRows.rows(r.layers, depth: depth, collapse: true, formulas: false)
-    }
+    let source = LayerRowSource(r.layers, formulas: false)
+    func rows(_ depth: Int?) -> [LayerRow] { source.rows(depth: depth, collapse: true) }
     // A table short enough to fit is rendered to be counted (a narrow terminal adds a line
     // saying which columns were left out); a longer one is too long by its rows alone.
     func lines(_ rows: [LayerRow]) -> Int {
@@ -198,11 +204,9 @@ public enum SummaryRenderer {
       let table = layerTable(r, options, rows: rows).render(width: options.width)
       return otherLines - 3 + lineCount(table)
     }
-    guard lines(rows(nil)) > options.height else { return nil }
-    let deepest =
-      r.layers.map { $0.name.utf8.reduce(1) { $1 == UInt8(ascii: ".") ? $0 + 1 : $0 } }.max() ?? 1
-    var depth = deepest - 1
-    guard depth >= 1 else { return nil }
+    let whole = rows(nil)
+    var depth = source.deepest - 1
+    guard lines(whole) > options.height, depth >= 1 else { return (nil, whole) }
     var fitted = rows(depth)
     // With the roll-up note.
     while depth > 1 && lines(fitted) + noteLines > options.height {
@@ -234,7 +238,7 @@ public enum SummaryRenderer {
       : fittingDepth(
         r, options, otherLines: otherLines,
         noteLines: lineCount(rolledUpNote(depth: 1, options: options)))
-    let rolledUp = fitted?.depth
+    let rolledUp = fitted?.depth ?? nil
     if let rolledUp { options.depth = rolledUp }
     var out = [style.bold(head), ""]
     if r.layers.isEmpty {
