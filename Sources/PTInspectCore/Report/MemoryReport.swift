@@ -77,6 +77,29 @@ public struct AnatomyShare: Sendable, Codable, Equatable {
   public var shareOfFile: Double
 }
 
+/// Tensors, elements and bytes added up by dtype, in the order the dtypes first come. A model
+/// has a few dtypes: a search from the last one found beats hashing each tensor's.
+struct DTypeSums {
+  struct Sum {
+    let dtype: DType
+    var tensors = 0
+    var elements: Int64 = 0
+    var bytes: Int64 = 0
+  }
+  private(set) var sums: [Sum] = []
+  private var last = 0
+
+  mutating func add(_ dtype: DType, elements: Int64, bytes: Int64) {
+    if last >= sums.count || sums[last].dtype != dtype {
+      last = sums.firstIndex { $0.dtype == dtype } ?? sums.count
+      if last == sums.count { sums.append(Sum(dtype: dtype)) }
+    }
+    sums[last].tensors += 1
+    sums[last].elements &+= elements
+    sums[last].bytes &+= bytes
+  }
+}
+
 /// The summary's memory section.
 public struct MemoryReport: Sendable, Codable, Equatable {
   /// Bytes of the model's tensors as stored (parameters and buffers, tied counted once).
@@ -102,33 +125,35 @@ public struct MemoryReport: Sendable, Codable, Equatable {
 
   /// The memory report of `c` from the summary's totals, layers and anatomy.
   package init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
-    var dtypes: [DType: DtypeBytes] = [:]
+    var dtypes = DTypeSums()
     var parameterBytes: Int64 = 0
     var trainableBytes: Int64 = 0
     var trainable: Int64 = 0
     var bufferBytes: Int64 = 0
     let gradsKnown = totals.trainable != nil
-    // The records are read in place (no filtered copy), added up by dtype.
-    for t in c.tensors where t.section == .model && t.sharedWith == nil {
-      var d =
-        dtypes[t.dtype] ?? DtypeBytes(dtype: t.dtype.rawValue, tensors: 0, elements: 0, bytes: 0)
-      d.tensors += 1
-      d.elements &+= t.numel
-      d.bytes &+= t.bytes
-      dtypes[t.dtype] = d
-      switch t.kind {
+    // The records are read in place, by index (no record is copied), added up by dtype.
+    let records = c.tensors
+    for i in records.indices where records[i].section == .model && records[i].sharedWith == nil {
+      let n = records[i].numel
+      let bytes = records[i].bytes
+      dtypes.add(records[i].dtype, elements: n, bytes: bytes)
+      switch records[i].kind {
       case .parameter:
-        parameterBytes &+= t.bytes
-        if !gradsKnown || t.requiresGrad != false {
-          trainable &+= t.numel
-          trainableBytes &+= t.bytes
+        parameterBytes &+= bytes
+        if !gradsKnown || records[i].requiresGrad != false {
+          trainable &+= n
+          trainableBytes &+= bytes
         }
       case .buffer:
-        bufferBytes &+= t.bytes
+        bufferBytes &+= bytes
       }
     }
     storedBytes = totals.bytes
-    byDtype = dtypes.values.sorted { ($0.bytes, $1.dtype) > ($1.bytes, $0.dtype) }
+    byDtype = dtypes.sums.map {
+      DtypeBytes(
+        dtype: $0.dtype.rawValue, tensors: $0.tensors, elements: $0.elements, bytes: $0.bytes)
+    }
+    .sorted { ($0.bytes, $1.dtype) > ($1.bytes, $0.dtype) }
     parameters = totals.parameters
     trainableParameters = trainable
     self.parameterBytes = parameterBytes

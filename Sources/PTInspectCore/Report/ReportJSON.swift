@@ -354,15 +354,21 @@ struct JSONWriter: ~Copyable {
 
   /// `s` as a JSON string literal: a string that needs no escaping (found eight bytes at a time)
   /// is copied whole, else one pass copies the runs between escapes.
+  /// (The string is only read, in place: a `var` copy of it here, even on a path never taken,
+  /// would make every row writing its strings copy the whole row first.)
   @inline(__always)
   mutating func string(_ s: String) {
     let done: Void? = s.utf8.withContiguousStorageIfAvailable { utf8 in
       quoted(UnsafeRawPointer(utf8.baseAddress), utf8.count)
     }
-    if done == nil {
-      var text = s
-      text.withUTF8 { quoted(UnsafeRawPointer($0.baseAddress), $0.count) }
-    }
+    if done == nil { foreignString(s) }
+  }
+
+  /// A string without contiguous UTF-8 (a bridged one), made native first.
+  @inline(never)
+  private mutating func foreignString(_ s: String) {
+    var text = s
+    text.withUTF8 { quoted(UnsafeRawPointer($0.baseAddress), $0.count) }
   }
 
   /// The `n` UTF-8 bytes at `start`, quoted and escaped.
@@ -935,10 +941,15 @@ struct JSONObjectWriter {
     w.close(0x5D, empty: values.isEmpty)
   }
   /// Any other value (nil as null), through the generic encoder.
+  @inline(__always)
   mutating func value<T: Encodable>(_ key: StaticString, _ value: T?, _ w: inout JSONWriter) throws
   {
     self.key(key, &w)
-    guard let value else { return w.null() }
+    if let value { try Self.encoded(value, &w) } else { w.null() }
+  }
+
+  @inline(never)
+  private static func encoded<T: Encodable>(_ value: T, _ w: inout JSONWriter) throws {
     try node(value, [], rawRows: true).write(to: &w)
   }
   @inline(__always)

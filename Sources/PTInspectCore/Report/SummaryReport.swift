@@ -56,8 +56,8 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   /// The chunks a sharded tensor is stored in (DCP), or null for tensors stored whole.
   public var chunks: [ChunkEntry]?
 
-  /// The JSON row of `t`.
-  package init(_ t: TensorRecord) {
+  /// The JSON row of `t` (borrowed: the record is read in place, never copied).
+  package init(_ t: borrowing TensorRecord) {
     name = t.name
     dtype = t.dtype.rawValue
     shape = t.shape
@@ -225,61 +225,8 @@ public struct SummaryReport: Sendable, Codable {
     {
       diagnostics.append(Diagnostic(.warning, warning))
     }
-    totals = Totals()
-    var modelCount = 0
-    var exact = true
-    var trainable: Int64 = 0
-    var frozen: Int64 = 0
-    var grads = true
-    // Bytes by dtype, added up under the dtype itself and named once at the end.
-    var byDtype: [DType: Int64] = [:]
-    for t in c.tensors where t.section == .model {
-      modelCount += 1
-      if t.sharedWith != nil {
-        totals.sharedTensors += 1
-        continue
-      }
-      let n = t.numel
-      totals.elements &+= n
-      totals.bytes &+= t.bytes
-      // As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
-      if t.components.isEmpty {
-        byDtype[t.dtype, default: 0] &+= t.bytes
-      } else {
-        for view in t.components { byDtype[view.dtype, default: 0] &+= view.bytes }
-      }
-      if !t.kindIsExact { exact = false }
-      switch t.kind {
-      case .parameter:
-        totals.parameters &+= n
-        switch t.role {
-        case .weight: totals.weights &+= n
-        case .bias: totals.biases &+= n
-        default: totals.otherParameters &+= n
-        }
-        if let rg = t.requiresGrad, t.kindIsExact {
-          if rg { trainable &+= n } else { frozen &+= n }
-        } else {
-          grads = false
-        }
-      case .buffer:
-        totals.buffers &+= n
-        switch t.role {
-        case .runningMean, .runningVar: totals.runningStats &+= n
-        case .numBatchesTracked: totals.numBatchesTracked &+= n
-        default: totals.otherBuffers &+= n
-        }
-      }
-    }
-    for (dtype, bytes) in byDtype { totals.byDtype[dtype.rawValue, default: 0] &+= bytes }
-    totals.tensors = modelCount
-    totals.parametersExact = exact && modelCount > 0
-    if grads && exact && modelCount > 0 {
-      totals.trainable = trainable
-      totals.frozen = frozen
-    }
-    for l in layers { totals.byLayerType[l.type, default: 0] &+= l.parameters }
-    if !exact && modelCount > 0 {
+    totals = Self.totals(c.tensors, layers: layers)
+    if !totals.parametersExact && totals.tensors > 0 {
       diagnostics.append(
         Diagnostic(
           .info,
@@ -288,6 +235,80 @@ public struct SummaryReport: Sendable, Codable {
     }
     anatomy = Self.anatomy(c, modelBytes: totals.bytes)
     memory = MemoryReport(c, totals: totals, layers: layers, anatomy: anatomy)
+  }
+
+  /// The model's totals from its records (read in place, by index: no record is copied) and
+  /// its layers.
+  static func totals(_ records: [TensorRecord], layers: [Layer]) -> Totals {
+    var totals = Totals()
+    var modelCount = 0
+    var exact = true
+    var trainable: Int64 = 0
+    var frozen: Int64 = 0
+    var grads = true
+    // Bytes by dtype, added up under the dtype itself and named once at the end.
+    var byDtype = DTypeSums()
+    for i in records.indices where records[i].section == .model {
+      modelCount += 1
+      if records[i].sharedWith != nil {
+        totals.sharedTensors += 1
+        continue
+      }
+      let n = records[i].numel
+      let bytes = records[i].bytes
+      totals.elements &+= n
+      totals.bytes &+= bytes
+      // As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
+      let components = records[i].components
+      if components.isEmpty {
+        byDtype.add(records[i].dtype, elements: n, bytes: bytes)
+      } else {
+        for view in components { byDtype.add(view.dtype, elements: view.numel, bytes: view.bytes) }
+      }
+      let kindIsExact = records[i].kindIsExact
+      if !kindIsExact { exact = false }
+      switch records[i].kind {
+      case .parameter:
+        totals.parameters &+= n
+        switch records[i].role {
+        case .weight: totals.weights &+= n
+        case .bias: totals.biases &+= n
+        default: totals.otherParameters &+= n
+        }
+        if let rg = records[i].requiresGrad, kindIsExact {
+          if rg { trainable &+= n } else { frozen &+= n }
+        } else {
+          grads = false
+        }
+      case .buffer:
+        totals.buffers &+= n
+        switch records[i].role {
+        case .runningMean, .runningVar: totals.runningStats &+= n
+        case .numBatchesTracked: totals.numBatchesTracked &+= n
+        default: totals.otherBuffers &+= n
+        }
+      }
+    }
+    for d in byDtype.sums { totals.byDtype[d.dtype.rawValue, default: 0] &+= d.bytes }
+    totals.tensors = modelCount
+    totals.parametersExact = exact && modelCount > 0
+    if grads && exact && modelCount > 0 {
+      totals.trainable = trainable
+      totals.frozen = frozen
+    }
+    // Layers of a type come in runs (the blocks of a model): each run is added once.
+    var runType: String?
+    var runParameters: Int64 = 0
+    for i in layers.indices {
+      if layers[i].type != runType {
+        if let runType { totals.byLayerType[runType, default: 0] &+= runParameters }
+        runType = layers[i].type
+        runParameters = 0
+      }
+      runParameters &+= layers[i].parameters
+    }
+    if let runType { totals.byLayerType[runType, default: 0] &+= runParameters }
+    return totals
   }
 
   /// Formats whose bytes besides the tensors are a header, not a pickle and a container.
@@ -299,13 +320,13 @@ public struct SummaryReport: Sendable, Codable {
     var optimizerBytes: Int64 = 0
     var otherBytes: Int64 = 0
     var optimizerLeaves = Set<String>()
-    for t in c.tensors where t.sharedWith == nil {
-      switch t.section {
-      case .optimizer:
-        optimizerBytes &+= t.bytes
-        optimizerLeaves.insert(lastComponent(t.name))
-      case .other: otherBytes &+= t.bytes
-      case .model: break
+    let records = c.tensors
+    for i in records.indices where records[i].section != .model && records[i].sharedWith == nil {
+      if records[i].section == .optimizer {
+        optimizerBytes &+= records[i].bytes
+        optimizerLeaves.insert(lastComponent(records[i].name))
+      } else {
+        otherBytes &+= records[i].bytes
       }
     }
     let storageBytes = c.storages.reduce(Int64(0)) { $0 &+ $1.recordBytes }
