@@ -123,33 +123,16 @@ public struct MemoryReport: Sendable, Codable, Equatable {
   /// Where the file's bytes go, with each part's share of the file.
   public var anatomy: [AnatomyShare]
 
-  /// The memory report of `c` from the summary's totals, layers and anatomy.
-  package init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
-    var dtypes = DTypeSums()
-    var parameterBytes: Int64 = 0
-    var trainableBytes: Int64 = 0
-    var trainable: Int64 = 0
-    var bufferBytes: Int64 = 0
+  /// The memory report of `c` from the summary's totals, layers, anatomy and sums.
+  init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy, sums: RecordSums) {
+    let parameterBytes = sums.parameterBytes
+    let bufferBytes = sums.bufferBytes
+    // Without `requires_grad` from the file, every parameter would train.
     let gradsKnown = totals.trainable != nil
-    // The records are read in place, by index (no record is copied), added up by dtype.
-    let records = c.tensors
-    for i in records.indices where records[i].section == .model && records[i].sharedWith == nil {
-      let n = records[i].numel
-      let bytes = records[i].bytes
-      dtypes.add(records[i].dtype, elements: n, bytes: bytes)
-      switch records[i].kind {
-      case .parameter:
-        parameterBytes &+= bytes
-        if !gradsKnown || records[i].requiresGrad != false {
-          trainable &+= n
-          trainableBytes &+= bytes
-        }
-      case .buffer:
-        bufferBytes &+= bytes
-      }
-    }
+    let trainable = gradsKnown ? sums.notFrozen : sums.parameters
+    let trainableBytes = gradsKnown ? sums.notFrozenBytes : sums.parameterBytes
     storedBytes = totals.bytes
-    byDtype = dtypes.sums.map {
+    byDtype = sums.byDtype.sums.map {
       DtypeBytes(
         dtype: $0.dtype.rawValue, tensors: $0.tensors, elements: $0.elements, bytes: $0.bytes)
     }

@@ -925,8 +925,7 @@ struct JSONObjectWriter {
     }
     w.close(0x5D, empty: values.isEmpty)
   }
-  /// Rows that write themselves, handed to the sink as the buffer fills. (Indexing the array
-  /// reads each row in place; through an unsafe buffer each would be copied first.)
+  /// Rows that write themselves, handed to the sink as the buffer fills.
   @inline(__always)
   mutating func rows<Row: JSONRawWritable>(
     _ key: StaticString, _ values: [Row], _ w: inout JSONWriter
