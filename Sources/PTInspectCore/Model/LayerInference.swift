@@ -741,8 +741,6 @@ package enum LayerInference {
 
 // Written by hand for speed: the same JSON as the Codable conformance (ReportJSONTests checks it).
 extension Layer: JSONRawWritable {
-  // Inlined into the loop over the rows, which then reads each row in place (see TensorEntry's).
-  @inline(__always)
   func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("biases", biases, &out)

@@ -354,8 +354,7 @@ struct JSONWriter: ~Copyable {
 
   /// `s` as a JSON string literal: a string that needs no escaping (found eight bytes at a time)
   /// is copied whole, else one pass copies the runs between escapes.
-  /// (The string is only read, in place: a `var` copy of it here, even on a path never taken,
-  /// would make every row writing its strings copy the whole row first.)
+  /// (The string is only read, in place; the `var` copy a bridged string needs is out of line.)
   @inline(__always)
   mutating func string(_ s: String) {
     let done: Void? = s.utf8.withContiguousStorageIfAvailable { utf8 in

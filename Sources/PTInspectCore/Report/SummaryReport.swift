@@ -433,9 +433,6 @@ struct RecordSums {
 // The summary's and the listing's rows write themselves: the same JSON as their Codable
 // conformance (ReportJSONTests checks it), much faster. A new field goes in both.
 extension TensorEntry: JSONRawWritable {
-  // Inlined into the loop over the rows, which then reads each row in place: a call would take
-  // a copy of the whole row first.
-  @inline(__always)
   func writeJSON(to out: inout JSONWriter) throws {
     var w = JSONObjectWriter(&out)
     w.int("bytes", bytes, &out)
