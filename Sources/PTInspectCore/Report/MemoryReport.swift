@@ -77,6 +77,29 @@ public struct AnatomyShare: Sendable, Codable, Equatable {
   public var shareOfFile: Double
 }
 
+/// Tensors, elements and bytes added up by dtype, in the order the dtypes first come. A model
+/// has a few dtypes: a search from the last one found beats hashing each tensor's.
+struct DTypeSums {
+  struct Sum {
+    let dtype: DType
+    var tensors = 0
+    var elements: Int64 = 0
+    var bytes: Int64 = 0
+  }
+  private(set) var sums: [Sum] = []
+  private var last = 0
+
+  mutating func add(_ dtype: DType, elements: Int64, bytes: Int64) {
+    if last >= sums.count || sums[last].dtype != dtype {
+      last = sums.firstIndex { $0.dtype == dtype } ?? sums.count
+      if last == sums.count { sums.append(Sum(dtype: dtype)) }
+    }
+    sums[last].tensors += 1
+    sums[last].elements &+= elements
+    sums[last].bytes &+= bytes
+  }
+}
+
 /// The summary's memory section.
 public struct MemoryReport: Sendable, Codable, Equatable {
   /// Bytes of the model's tensors as stored (parameters and buffers, tied counted once).
@@ -100,35 +123,20 @@ public struct MemoryReport: Sendable, Codable, Equatable {
   /// Where the file's bytes go, with each part's share of the file.
   public var anatomy: [AnatomyShare]
 
-  /// The memory report of `c` from the summary's totals, layers and anatomy.
-  package init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy) {
-    var dtypes: [DType: DtypeBytes] = [:]
-    var parameterBytes: Int64 = 0
-    var trainableBytes: Int64 = 0
-    var trainable: Int64 = 0
-    var bufferBytes: Int64 = 0
+  /// The memory report of `c` from the summary's totals, layers, anatomy and sums.
+  init(_ c: Checkpoint, totals: Totals, layers: [Layer], anatomy a: Anatomy, sums: RecordSums) {
+    let parameterBytes = sums.parameterBytes
+    let bufferBytes = sums.bufferBytes
+    // Without `requires_grad` from the file, every parameter would train.
     let gradsKnown = totals.trainable != nil
-    // The records are read in place (no filtered copy), added up by dtype.
-    for t in c.tensors where t.section == .model && t.sharedWith == nil {
-      var d =
-        dtypes[t.dtype] ?? DtypeBytes(dtype: t.dtype.rawValue, tensors: 0, elements: 0, bytes: 0)
-      d.tensors += 1
-      d.elements &+= t.numel
-      d.bytes &+= t.bytes
-      dtypes[t.dtype] = d
-      switch t.kind {
-      case .parameter:
-        parameterBytes &+= t.bytes
-        if !gradsKnown || t.requiresGrad != false {
-          trainable &+= t.numel
-          trainableBytes &+= t.bytes
-        }
-      case .buffer:
-        bufferBytes &+= t.bytes
-      }
-    }
+    let trainable = gradsKnown ? sums.notFrozen : sums.parameters
+    let trainableBytes = gradsKnown ? sums.notFrozenBytes : sums.parameterBytes
     storedBytes = totals.bytes
-    byDtype = dtypes.values.sorted { ($0.bytes, $1.dtype) > ($1.bytes, $0.dtype) }
+    byDtype = sums.byDtype.sums.map {
+      DtypeBytes(
+        dtype: $0.dtype.rawValue, tensors: $0.tensors, elements: $0.elements, bytes: $0.bytes)
+    }
+    .sorted { ($0.bytes, $1.dtype) > ($1.bytes, $0.dtype) }
     parameters = totals.parameters
     trainableParameters = trainable
     self.parameterBytes = parameterBytes

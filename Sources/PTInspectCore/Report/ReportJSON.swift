@@ -354,15 +354,20 @@ struct JSONWriter: ~Copyable {
 
   /// `s` as a JSON string literal: a string that needs no escaping (found eight bytes at a time)
   /// is copied whole, else one pass copies the runs between escapes.
+  /// (The string is only read, in place; the `var` copy a bridged string needs is out of line.)
   @inline(__always)
   mutating func string(_ s: String) {
     let done: Void? = s.utf8.withContiguousStorageIfAvailable { utf8 in
       quoted(UnsafeRawPointer(utf8.baseAddress), utf8.count)
     }
-    if done == nil {
-      var text = s
-      text.withUTF8 { quoted(UnsafeRawPointer($0.baseAddress), $0.count) }
-    }
+    if done == nil { foreignString(s) }
+  }
+
+  /// A string without contiguous UTF-8 (a bridged one), made native first.
+  @inline(never)
+  private mutating func foreignString(_ s: String) {
+    var text = s
+    text.withUTF8 { quoted(UnsafeRawPointer($0.baseAddress), $0.count) }
   }
 
   /// The `n` UTF-8 bytes at `start`, quoted and escaped.
@@ -919,8 +924,7 @@ struct JSONObjectWriter {
     }
     w.close(0x5D, empty: values.isEmpty)
   }
-  /// Rows that write themselves, handed to the sink as the buffer fills. (Indexing the array
-  /// reads each row in place; through an unsafe buffer each would be copied first.)
+  /// Rows that write themselves, handed to the sink as the buffer fills.
   @inline(__always)
   mutating func rows<Row: JSONRawWritable>(
     _ key: StaticString, _ values: [Row], _ w: inout JSONWriter
@@ -935,10 +939,15 @@ struct JSONObjectWriter {
     w.close(0x5D, empty: values.isEmpty)
   }
   /// Any other value (nil as null), through the generic encoder.
+  @inline(__always)
   mutating func value<T: Encodable>(_ key: StaticString, _ value: T?, _ w: inout JSONWriter) throws
   {
     self.key(key, &w)
-    guard let value else { return w.null() }
+    if let value { try Self.encoded(value, &w) } else { w.null() }
+  }
+
+  @inline(never)
+  private static func encoded<T: Encodable>(_ value: T, _ w: inout JSONWriter) throws {
     try node(value, [], rawRows: true).write(to: &w)
   }
   @inline(__always)

@@ -55,30 +55,22 @@ public struct TensorEntry: Sendable, Codable, Equatable {
   public var quantization: Quantization?
   /// The chunks a sharded tensor is stored in (DCP), or null for tensors stored whole.
   public var chunks: [ChunkEntry]?
+}
 
-  /// The JSON row of `t`.
-  package init(_ t: TensorRecord) {
-    name = t.name
-    dtype = t.dtype.rawValue
-    shape = t.shape
-    stride = t.stride
-    numel = t.numel
-    bytes = t.bytes
-    storage = t.storage?.key
-    storageOffset = t.storageOffset
-    kind = t.kind.rawValue
-    kindExact = t.kindIsExact
-    role = t.role.rawValue
-    section = t.section.rawValue
-    sharedWith = t.sharedWith
-    layout = t.layout.description
-    layoutDetail = t.detail
-    components = t.components.isEmpty ? nil : t.components.map(TensorEntry.init)
-    contiguous = t.isContiguous
-    requiresGrad = t.requiresGrad
-    device = t.storage?.device
-    quantization = t.quantization
-    chunks = t.chunks.isEmpty ? nil : t.chunks.map(ChunkEntry.init)
+extension TensorEntry {
+  /// The JSON row of `t` (borrowed: the record is read in place, never copied). Through the
+  /// memberwise initializer (why this one is in an extension): assigned field by field, the row
+  /// would be built aside and then copied, all its fields retained and released once more.
+  package init(_ t: borrowing TensorRecord) {
+    self.init(
+      name: t.name, dtype: t.dtype.rawValue, shape: t.shape, stride: t.stride, numel: t.numel,
+      bytes: t.bytes, storage: t.storage?.key, storageOffset: t.storageOffset,
+      kind: t.kind.rawValue, kindExact: t.kindIsExact, role: t.role.rawValue,
+      section: t.section.rawValue, sharedWith: t.sharedWith, layout: t.layout.description,
+      layoutDetail: t.detail,
+      components: t.components.isEmpty ? nil : t.components.map(TensorEntry.init),
+      contiguous: t.isContiguous, requiresGrad: t.requiresGrad, device: t.storage?.device,
+      quantization: t.quantization, chunks: t.chunks.isEmpty ? nil : t.chunks.map(ChunkEntry.init))
   }
 }
 
@@ -215,7 +207,16 @@ public struct SummaryReport: Sendable, Codable {
     byteOrder = c.byteOrder
     modelPrefix = c.modelPrefix
     strippedPrefix = c.strippedPrefix
-    tensors = c.tensors.map(TensorEntry.init)
+    // One pass over the records makes the rows and the sums, each record read once, as the
+    // closure's argument. (Read again through the array, a buffer or a pointer, each record
+    // would be copied whole, all its fields retained and released, before any call that is not
+    // inlined: the compiler cannot see that the call leaves the memory alone.)
+    var sums = RecordSums()
+    tensors = c.tensors.map { t in
+      let row = TensorEntry(t)
+      sums.add(t, row)
+      return row
+    }
     layers = LayerInference.layers(of: c)
     metadata = c.metadata
     diagnostics = c.diagnostics
@@ -225,69 +226,16 @@ public struct SummaryReport: Sendable, Codable {
     {
       diagnostics.append(Diagnostic(.warning, warning))
     }
-    totals = Totals()
-    var modelCount = 0
-    var exact = true
-    var trainable: Int64 = 0
-    var frozen: Int64 = 0
-    var grads = true
-    // Bytes by dtype, added up under the dtype itself and named once at the end.
-    var byDtype: [DType: Int64] = [:]
-    for t in c.tensors where t.section == .model {
-      modelCount += 1
-      if t.sharedWith != nil {
-        totals.sharedTensors += 1
-        continue
-      }
-      let n = t.numel
-      totals.elements &+= n
-      totals.bytes &+= t.bytes
-      // As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
-      if t.components.isEmpty {
-        byDtype[t.dtype, default: 0] &+= t.bytes
-      } else {
-        for view in t.components { byDtype[view.dtype, default: 0] &+= view.bytes }
-      }
-      if !t.kindIsExact { exact = false }
-      switch t.kind {
-      case .parameter:
-        totals.parameters &+= n
-        switch t.role {
-        case .weight: totals.weights &+= n
-        case .bias: totals.biases &+= n
-        default: totals.otherParameters &+= n
-        }
-        if let rg = t.requiresGrad, t.kindIsExact {
-          if rg { trainable &+= n } else { frozen &+= n }
-        } else {
-          grads = false
-        }
-      case .buffer:
-        totals.buffers &+= n
-        switch t.role {
-        case .runningMean, .runningVar: totals.runningStats &+= n
-        case .numBatchesTracked: totals.numBatchesTracked &+= n
-        default: totals.otherBuffers &+= n
-        }
-      }
-    }
-    for (dtype, bytes) in byDtype { totals.byDtype[dtype.rawValue, default: 0] &+= bytes }
-    totals.tensors = modelCount
-    totals.parametersExact = exact && modelCount > 0
-    if grads && exact && modelCount > 0 {
-      totals.trainable = trainable
-      totals.frozen = frozen
-    }
-    for l in layers { totals.byLayerType[l.type, default: 0] &+= l.parameters }
-    if !exact && modelCount > 0 {
+    totals = sums.totals(layers: layers)
+    if !totals.parametersExact && totals.tensors > 0 {
       diagnostics.append(
         Diagnostic(
           .info,
           "parameters and buffers inferred from names and dtypes: a state dict does not mark them; trainable vs frozen cannot be known"
         ))
     }
-    anatomy = Self.anatomy(c, modelBytes: totals.bytes)
-    memory = MemoryReport(c, totals: totals, layers: layers, anatomy: anatomy)
+    anatomy = Self.anatomy(c, sums)
+    memory = MemoryReport(c, totals: totals, layers: layers, anatomy: anatomy, sums: sums)
   }
 
   /// Formats whose bytes besides the tensors are a header, not a pickle and a container.
@@ -295,19 +243,11 @@ public struct SummaryReport: Sendable, Codable {
     f == .safetensors || f == .safetensorsIndex || f == .npy
   }
 
-  static func anatomy(_ c: Checkpoint, modelBytes: Int64) -> Anatomy {
-    var optimizerBytes: Int64 = 0
-    var otherBytes: Int64 = 0
-    var optimizerLeaves = Set<String>()
-    for t in c.tensors where t.sharedWith == nil {
-      switch t.section {
-      case .optimizer:
-        optimizerBytes &+= t.bytes
-        optimizerLeaves.insert(lastComponent(t.name))
-      case .other: otherBytes &+= t.bytes
-      case .model: break
-      }
-    }
+  static func anatomy(_ c: Checkpoint, _ sums: RecordSums) -> Anatomy {
+    let modelBytes = sums.modelBytes
+    let optimizerBytes = sums.optimizerBytes
+    let otherBytes = sums.otherBytes
+    let optimizerLeaves = sums.optimizerLeaves
     let storageBytes = c.storages.reduce(Int64(0)) { $0 &+ $1.recordBytes }
     let viewed = c.storages.reduce(Int64(0)) { $0 &+ min($1.usedBytes, $1.recordBytes) }
     let unviewed = c.format == .safetensors ? 0 : max(0, storageBytes - viewed)
@@ -355,6 +295,138 @@ public struct SummaryReport: Sendable, Codable {
       optimizerBytes: optimizerBytes,
       otherBytes: otherBytes, storageBytes: storageBytes, unviewedStorageBytes: unviewed,
       fileToModelRatio: ratio, optimizer: optimizer, verdict: verdict)
+  }
+}
+
+/// What the summary adds up over the records, in the one pass that makes the rows: the model's
+/// totals, the optimizer's and other tensors' bytes, the model's bytes by dtype and its
+/// parameters' bytes. Tied tensors (`sharedWith`) count once, where they are first.
+struct RecordSums {
+  var modelTensors = 0
+  var sharedTensors = 0
+  var elements: Int64 = 0
+  var modelBytes: Int64 = 0
+  var parameters: Int64 = 0
+  var weights: Int64 = 0
+  var biases: Int64 = 0
+  var otherParameters: Int64 = 0
+  var buffers: Int64 = 0
+  var runningStats: Int64 = 0
+  var numBatchesTracked: Int64 = 0
+  var otherBuffers: Int64 = 0
+  /// Whether every model tensor's kind is read from the file.
+  var exact = true
+  /// Whether every parameter's `requires_grad` is known (from the file, kind exact).
+  var grads = true
+  var trainable: Int64 = 0
+  var frozen: Int64 = 0
+  /// As stored: a composite tensor's bytes are its components' (int8 data, float32 scales).
+  var storedByDtype = DTypeSums()
+  /// By the tensors' own dtypes (a composite tensor under its own), for the memory section.
+  var byDtype = DTypeSums()
+  var parameterBytes: Int64 = 0
+  var bufferBytes: Int64 = 0
+  /// Parameters with `requires_grad` not false, elements and bytes.
+  var notFrozen: Int64 = 0
+  var notFrozenBytes: Int64 = 0
+  var optimizerBytes: Int64 = 0
+  var otherBytes: Int64 = 0
+  /// The last name components of the optimizer's tensors (`exp_avg`).
+  var optimizerLeaves = Set<String>()
+
+  /// Adds record `t`, whose row is `row` (its numbers computed once there).
+  mutating func add(_ t: borrowing TensorRecord, _ row: borrowing TensorEntry) {
+    if t.section == .model { modelTensors += 1 }
+    guard row.sharedWith == nil else {
+      if t.section == .model { sharedTensors += 1 }
+      return
+    }
+    let n = row.numel
+    let bytes = row.bytes
+    switch t.section {
+    case .optimizer:
+      optimizerBytes &+= bytes
+      optimizerLeaves.insert(lastComponent(row.name))
+      return
+    case .other:
+      otherBytes &+= bytes
+      return
+    case .model: break
+    }
+    elements &+= n
+    modelBytes &+= bytes
+    if row.components == nil {
+      storedByDtype.add(t.dtype, elements: n, bytes: bytes)
+    } else {
+      for view in t.components {
+        storedByDtype.add(view.dtype, elements: view.numel, bytes: view.bytes)
+      }
+    }
+    byDtype.add(t.dtype, elements: n, bytes: bytes)
+    if !t.kindIsExact { exact = false }
+    switch t.kind {
+    case .parameter:
+      parameters &+= n
+      parameterBytes &+= bytes
+      switch t.role {
+      case .weight: weights &+= n
+      case .bias: biases &+= n
+      default: otherParameters &+= n
+      }
+      if let rg = t.requiresGrad, t.kindIsExact {
+        if rg { trainable &+= n } else { frozen &+= n }
+      } else {
+        grads = false
+      }
+      if t.requiresGrad != false {
+        notFrozen &+= n
+        notFrozenBytes &+= bytes
+      }
+    case .buffer:
+      buffers &+= n
+      bufferBytes &+= bytes
+      switch t.role {
+      case .runningMean, .runningVar: runningStats &+= n
+      case .numBatchesTracked: numBatchesTracked &+= n
+      default: otherBuffers &+= n
+      }
+    }
+  }
+
+  /// The model's totals, with its layers' parameters by type.
+  func totals(layers: [Layer]) -> Totals {
+    var totals = Totals()
+    totals.tensors = modelTensors
+    totals.sharedTensors = sharedTensors
+    totals.elements = elements
+    totals.bytes = modelBytes
+    totals.parameters = parameters
+    totals.weights = weights
+    totals.biases = biases
+    totals.otherParameters = otherParameters
+    totals.buffers = buffers
+    totals.runningStats = runningStats
+    totals.numBatchesTracked = numBatchesTracked
+    totals.otherBuffers = otherBuffers
+    for d in storedByDtype.sums { totals.byDtype[d.dtype.rawValue, default: 0] &+= d.bytes }
+    totals.parametersExact = exact && modelTensors > 0
+    if grads && exact && modelTensors > 0 {
+      totals.trainable = trainable
+      totals.frozen = frozen
+    }
+    // Layers of a type come in runs (the blocks of a model): each run is added once.
+    var runType: String?
+    var runParameters: Int64 = 0
+    for i in layers.indices {
+      if layers[i].type != runType {
+        if let runType { totals.byLayerType[runType, default: 0] &+= runParameters }
+        runType = layers[i].type
+        runParameters = 0
+      }
+      runParameters &+= layers[i].parameters
+    }
+    if let runType { totals.byLayerType[runType, default: 0] &+= runParameters }
+    return totals
   }
 }
 
