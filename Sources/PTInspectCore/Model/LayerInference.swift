@@ -93,7 +93,7 @@ package enum LayerInference {
     /// The module's last path component, the number of tensors, each tensor's name, rank and
     /// dimensions, then the parameter count.
     private(set) var numbers: [Int64] = []
-    private(set) var hash: UInt64 = 0
+    private(set) var hash = 0
 
     /// The key of a module with `members` and `parameters`. The name is taken as written, not
     /// lowercased as the rules see it: `FC` and `fc` are two keys with one answer.
@@ -110,9 +110,9 @@ package enum LayerInference {
         numbers.append(contentsOf: shape)
       }
       numbers.append(parameters)
-      var h = FNV1a()
-      for n in numbers { h.combine(n) }
-      hash = h.value
+      var h = ByteHasher()
+      numbers.withUnsafeBytes { h.combine($0) }
+      hash = h.finalize()
     }
   }
 

@@ -449,7 +449,10 @@ private struct Machine {
   mutating func finish(_ root: Value) -> StateDictReader.Result? {
     guard case .dict(let d) = root, !dicts[d].isEmpty else { return nil }
     let entries = dicts[d]
+    // What decoding needed goes before the records are made: the peak of a large file.
     dicts = []
+    memo = []
+    stack = []
     var records: [TensorRecord] = []
     records.reserveCapacity(entries.count)
     for (key, value) in entries {

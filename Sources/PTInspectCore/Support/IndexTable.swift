@@ -1,5 +1,5 @@
 // IndexTable.swift: open addressing over the positions of a list its owner keeps (zip entry
-// names, storage ids). The owner hashes a key once, from its bytes, and says whether a position
+// names, storage ids, layer inference's ids). The owner hashes a key once, from its bytes, and says whether a position
 // holds it; the table keeps only positions and hashes, so a lookup builds no String and no key.
 
 /// Hashes the bytes of a key given in parts (a name's folder and key, without joining them):
