@@ -171,13 +171,16 @@ struct Scan {
   let options: ScanOptions
   var format = "pickle"
   var pickles: [ScannedPickle] = []
-  var occurrences: [String: [ScanOccurrence]] = [:]
+  /// Each global's occurrences, by its position in `order`.
+  var occurrences: [[ScanOccurrence]] = []
+  /// Each global's position in `order`, by its key.
+  var positions: [String: Int] = [:]
   var keys: [String: (module: String, name: String)] = [:]
   /// Keys of globals met before, by their spelling in the pickle (module, then name).
   var keyCache: [String: [String: (key: String, pair: (module: String, name: String))]] = [:]
   var order: [String] = []
   /// The globals `add` filed last, by their spelling in the pickle, with their keys.
-  var recentGlobals: [(module: String, name: String, key: String)] = []
+  var recentGlobals: [(module: String, name: String, position: Int)] = []
   var errors: [String] = []
   var notes: [String] = []
   var findings: [ZipFinding] = []
@@ -333,20 +336,26 @@ struct Scan {
     if via.isEmpty, let module, let name,
       let hit = recentGlobals.firstIndex(where: { $0.module == module && $0.name == name })
     {
-      occurrences[recentGlobals[hit].key, default: []].append(occurrence)
+      occurrences[recentGlobals[hit].position].append(occurrence)
       return
     }
     let (key, pair) = globalKey(module: module, name: name, via: via)
-    if via.isEmpty, let module, let name {
-      if recentGlobals.count == 8 { recentGlobals.removeFirst() }
-      recentGlobals.append((module, name, key))
-    }
-    if keys[key] == nil {
+    let position: Int
+    if let known = positions[key] {
+      position = known
+    } else {
+      position = order.count
+      positions[key] = position
       keys[key] = pair
       order.append(key)
+      occurrences.append([])
       if !via.isEmpty { analysis.via[key] = via }
     }
-    occurrences[key, default: []].append(occurrence)
+    if via.isEmpty, let module, let name {
+      if recentGlobals.count == 8 { recentGlobals.removeFirst() }
+      recentGlobals.append((module, name, position))
+    }
+    occurrences[position].append(occurrence)
   }
 
   /// The opcodes `torch/_weights_only_unpickler.py` (torch 2.15) implements; any other one
@@ -363,9 +372,9 @@ struct Scan {
   func report() -> ScanReport {
     let undecoded = Set(pickles.filter { !$0.decoded }.map(\.name))
     var globals: [ScanGlobal] = []
-    for key in order {
+    for (position, key) in order.enumerated() {
       guard let pair = keys[key] else { continue }
-      let found = occurrences[key] ?? []
+      let found = occurrences[position]
       // Calls seen in the opcodes (also when decoding failed), then BUILDs from the graph.
       var calledBy: [String] = []
       for o in found where Scan.callOpcodes.contains(o.opcode) && !calledBy.contains(o.opcode) {
