@@ -206,6 +206,12 @@ import Testing
       ("a protocol over 5", replacing([0x80, 2], [0x80, 6])),
       ("a BUILD on a tensor", replacing([0x71, 1, 0x52], [0x71, 1, 0x52, 0x7D, 0x62])),
       ("a wide LONG1 offset", stateDict(offset: [0x8A, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+      // {'model': {'a': tensor}}: declined at the inner SETITEMS, before the rest is read.
+      (
+        "a nested state dict",
+        [0x80, 2, 0x7D, 0x71, 0] + unicode("model") + [0x7D, 0x71, 1, 0x28] + unicode("a")
+          + tensor(key: 0, memo: 2) + [0x75, 0x73, 0x2E]
+      ),
     ]
   }()
 

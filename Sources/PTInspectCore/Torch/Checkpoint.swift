@@ -201,12 +201,7 @@ extension Checkpoint {
     throws(CheckpointError) -> PickleGraph
   {
     if let graph = p.graph { return graph }
-    // A large pickle is read from the file's mapping; its pages are let go once decoded.
-    defer {
-      if case .range(let offset, let count) = p.bytes {
-        source.release(at: offset, count: Int(count))
-      }
-    }
+    defer { release(p, source) }
     do {
       return try p.withBytes(in: source) {
         try PickleDecoder(limits: options.pickleLimits).decode($0)
@@ -215,6 +210,13 @@ extension Checkpoint {
       throw CheckpointError(file: source.name, .pickle(context: p.context, e))
     } catch {
       throw CheckpointError(error, file: source.name)
+    }
+  }
+
+  /// A large pickle is read from the file's mapping; its pages are let go once decoded.
+  static func release(_ p: PickleSource, _ source: any ByteSource) {
+    if case .range(let offset, let count) = p.bytes {
+      source.release(at: offset, count: Int(count))
     }
   }
 
@@ -250,9 +252,7 @@ extension Checkpoint {
       let fast = try? p.withBytes(
         in: source, { StateDictReader.read($0, limits: options.pickleLimits) })
     {
-      if case .range(let offset, let count) = p.bytes {
-        source.release(at: offset, count: Int(count))
-      }
+      release(p, source)
       var interpreted = InterpretedPickle()
       interpreted.tensorParts = fast.tensors.map(\.name)
       interpreted.tensors = fast.tensors

@@ -106,8 +106,7 @@ private enum KnownGlobal {
       self = .rebuildTensor
     case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
       self = .rebuildParameter
-    case (_, "UntypedStorage"), (_, "_UntypedStorage"): self = .storage(nil)
-    default: self = DType(storageClass: g.name).map { .storage($0) } ?? .other
+    default: self = TorchInterpreter.storageDType(className: g.name).map { .storage($0) } ?? .other
     }
   }
 }
@@ -434,10 +433,18 @@ private struct Machine {
     }
   }
 
-  /// SETITEM(S): the pairs `stack[start...]` join the dict just below them.
+  /// SETITEM(S): the pairs `stack[start...]` join the dict just below them. The root is the
+  /// first dict made (torch.save writes it first): a pair that `finish` would decline there,
+  /// or a tensor in another dict (a nested state dict), declines at once, not after the rest of
+  /// the pickle.
   mutating func setItems(from start: Int) -> Bool {
     guard start > base, case .dict(let d) = stack[start - 1] else { return false }
     for i in stride(from: start, to: stack.count, by: 2) {
+      if d == 0 {
+        guard case .string = stack[i], case .tensor = stack[i + 1] else { return false }
+      } else if case .tensor = stack[i + 1] {
+        return false
+      }
       dicts[d].append((stack[i], stack[i + 1]))
     }
     stack.removeSubrange(start...)

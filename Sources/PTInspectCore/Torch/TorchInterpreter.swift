@@ -160,14 +160,19 @@ package struct TorchInterpreter {
     guard let count = int(items[4]), count >= 0 else {
       throw InterpretError("storage '\(key)' has an invalid element count")
     }
-    let untyped = cls.name == "UntypedStorage" || cls.name == "_UntypedStorage"
-    let dtype = untyped ? nil : DType(storageClass: cls.name)
-    if !untyped && dtype == nil {
+    guard let dtype = Self.storageDType(className: cls.name) else {
       throw InterpretError("storage '\(key)' has unknown class \(cls.qualifiedName)")
     }
     return StorageRef(
       key: key, storageClass: cls.name, dtype: dtype, device: string(items[3]) ?? "?",
       count: count, folder: storageFolder)
+  }
+
+  /// The element type of a storage class (`FloatStorage`): `.some(nil)` for an untyped (byte)
+  /// storage, nil when the name is no storage class.
+  static func storageDType(className: String) -> DType?? {
+    if className == "UntypedStorage" || className == "_UntypedStorage" { return .some(nil) }
+    return DType(storageClass: className).map { .some($0) }
   }
 
   /// What a value is, for messages, with an object's class (`a torch.Size object`).
