@@ -31,23 +31,30 @@ enum StateDictReader {
   }
 }
 
-/// A value on the reader's stack: only what a state dict's pickle holds.
+/// A value on the reader's stack: only what a state dict's pickle holds. Every case is plain
+/// data: a string is a range of the pickle's bytes, anything bigger an index into one of the
+/// machine's tables. Pushing, popping and memoizing a value copy a few words and count no
+/// references, and nothing on the stack has to be freed.
 private enum Value {
   case none
   case bool(Bool)
   case int(Int64)
-  case string(String)
+  /// `count` bytes of the pickle from `start`, UTF-8: a String is made only where the records
+  /// need one (names, storage keys), decoded as the general decoder decodes it.
+  case string(start: Int, count: Int)
   /// `Machine.globals[index]`.
   case global(Int)
-  case tuple([Value])
-  /// A tuple of ints only (a size, a stride): its ints, without a value per item.
-  case ints([Int64])
-  /// A tuple that is a well-formed storage persistent id, `('storage', class, key, location,
-  /// count)`: made when the tuple closes, so no array of items is built. Anything but BINPERSID
-  /// treats it as the tuple it is (none of them accepts a tuple of strings).
-  indirect case storageID(StorageRef)
-  /// What BINPERSID made of a storage id.
-  indirect case storage(StorageRef)
+  /// `Machine.tuples[index]`: a tuple of other values (`()` is tuple 0).
+  case tuple(Int)
+  /// `Machine.intTuples[index]`: a tuple of ints only (a size, a stride), without a value per
+  /// item; it becomes the record's array as it is.
+  case ints(Int)
+  /// `Machine.storages[index]`: a tuple that is a well-formed storage persistent id,
+  /// `('storage', class, key, location, count)`, recognised when the tuple closes. Anything but
+  /// BINPERSID treats it as the tuple it is (none of them accepts a tuple of strings).
+  case storageID(Int)
+  /// What BINPERSID made of a storage id: `Machine.storages[index]`.
+  case storage(Int)
   /// `Machine.tensors[index]`.
   case tensor(Int)
   /// `Machine.dicts[index]`: a dict, or an `OrderedDict()`.
@@ -72,19 +79,6 @@ private enum Value {
     case .int(let i): return i != 0
     default: return nil
     }
-  }
-
-  /// A tuple of ints (a size or a stride), as `TorchInterpreter.ints` reads one.
-  var ints: [Int64]? {
-    if case .ints(let values) = self { return values }
-    guard case .tuple(let items) = self else { return nil }
-    var out: [Int64] = []
-    out.reserveCapacity(items.count)
-    for item in items {
-      guard let i = item.int else { return nil }
-      out.append(i)
-    }
-    return out
   }
 }
 
@@ -111,12 +105,13 @@ private enum KnownGlobal {
   }
 }
 
-/// A dense tensor as a rebuild call describes it: all a state dict's records need.
+/// A dense tensor as a rebuild call describes it: all a state dict's records need, by the
+/// indices of its size, stride and storage in the machine's tables.
 private struct Dense {
   var dtype: DType
-  var shape: [Int64]
-  var stride: [Int64]
-  var storage: StorageRef
+  var shape: Int
+  var stride: Int
+  var storage: Int
   var offset: Int64
   var requiresGrad: Bool?
   /// Wrapped by `_rebuild_parameter`.
@@ -124,6 +119,10 @@ private struct Dense {
 }
 
 private struct Machine {
+  /// The opcode of every byte value (nil for none), looked up once per opcode: the enum's own
+  /// `init(rawValue:)` lives in another module and is a call.
+  static let opcodes: [Opcode?] = (0...255).map { Opcode(rawValue: UInt8($0)) }
+
   let bytes: UnsafeRawBufferPointer
   let folder: String
   let limits: PickleLimits
@@ -134,8 +133,16 @@ private struct Machine {
   var memo: [Value] = []
   var globals: [GlobalReference] = []
   var known: [KnownGlobal] = []
+  var tuples: [[Value]] = [[]]
+  var intTuples: [[Int64]] = [[]]
+  /// The int tuples made last, by a hash of their items (`tuple(from:)`).
+  var recentInts = [Int?](repeating: nil, count: 64)
+  var storages: [StorageRef] = []
   var tensors: [Dense] = []
   var dicts: [[(key: Value, value: Value)]] = []
+  /// The last location string made (`cpu`), by where its bytes start: torch.save memoizes it,
+  /// so every storage id after the first names the same bytes.
+  var device: (start: Int, text: String) = (-1, "")
   var proto = 0
   /// The nodes the general decoder would have made, bounded by the same limit.
   var nodes = 1
@@ -157,14 +164,13 @@ private struct Machine {
     return value
   }
 
-  /// The next `count` bytes, nil past the end or over the decoder's value limit.
-  mutating func take(_ count: UInt64) -> UnsafeRawBufferPointer? {
+  /// Where the next `count` bytes start, nil past the end or over the decoder's value limit.
+  mutating func take(_ count: UInt64) -> Int? {
     guard count <= UInt64(bytes.count - position), count <= limits.maxValueBytes else {
       return nil
     }
-    let start = position
-    position += Int(count)
-    return UnsafeRawBufferPointer(rebasing: bytes[start..<position])
+    defer { position += Int(count) }
+    return position
   }
 
   /// The bytes up to the next newline, which is consumed, as a string.
@@ -175,6 +181,22 @@ private struct Machine {
     return String(decoding: rest[..<newline], as: UTF8.self)
   }
 
+  /// The string of `count` bytes from `start`, decoded as the general decoder decodes one.
+  func text(_ start: Int, _ count: Int) -> String {
+    String(
+      decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)]), as: UTF8.self)
+  }
+
+  /// Whether `v` is the string `literal` (ASCII), compared as bytes.
+  func isString(_ v: Value, _ literal: StaticString) -> Bool {
+    guard case .string(let start, let count) = v, count == literal.utf8CodeUnitCount else {
+      return false
+    }
+    let text = literal.utf8Start
+    for i in 0..<count where bytes[start + i] != text[i] { return false }
+    return true
+  }
+
   // MARK: the stack
 
   var base: Int { marks.last ?? 0 }
@@ -183,25 +205,57 @@ private struct Machine {
     stack.count > base ? stack.removeLast() : nil
   }
 
-  /// The tuple of `stack[start...]`, which leave the stack: `.ints` when every item is an
-  /// int (sizes and strides, most tuples of a state dict).
+  /// The tuple of `stack[start...]`, which leave the stack: `.storageID` for a storage id,
+  /// `.ints` when every item is an int (sizes and strides, most tuples of a state dict).
   mutating func tuple(from start: Int) -> Value {
-    if let ref = storage(stack[start...]) {
-      stack.removeSubrange(start...)
-      return .storageID(ref)
+    defer { stack.removeSubrange(start...) }
+    if let ref = storage(from: start) {
+      storages.append(ref)
+      return .storageID(storages.count - 1)
+    }
+    // Tensors of a model share a few shapes: a tuple equal to a recent one is that one (no
+    // array made, and the records share it).
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for i in start..<stack.count {
+      guard case .int(let v) = stack[i] else {
+        tuples.append(Array(stack[start...]))
+        return .tuple(tuples.count - 1)
+      }
+      hash = (hash ^ UInt64(bitPattern: v)) &* 0x100_0000_01b3
+    }
+    let slot = Int(truncatingIfNeeded: hash >> 58)
+    if let seen = recentInts[slot], intTuples[seen].count == stack.count - start,
+      intTuples[seen].indices.allSatisfy({ stack[start + $0].int == intTuples[seen][$0] })
+    {
+      return .ints(seen)
     }
     var ints: [Int64] = []
     ints.reserveCapacity(stack.count - start)
     for i in start..<stack.count {
-      guard case .int(let v) = stack[i] else {
-        let items = Array(stack[start...])
-        stack.removeLast(stack.count - start)
-        return .tuple(items)
-      }
-      ints.append(v)
+      if case .int(let v) = stack[i] { ints.append(v) }
     }
-    stack.removeLast(stack.count - start)
-    return .ints(ints)
+    intTuples.append(ints)
+    recentInts[slot] = intTuples.count - 1
+    return .ints(intTuples.count - 1)
+  }
+
+  /// The index in `intTuples` of a tuple of ints (a size or a stride), as
+  /// `TorchInterpreter.ints` reads one: bools count as ints.
+  mutating func ints(_ v: Value) -> Int? {
+    switch v {
+    case .ints(let i): return i
+    case .tuple(0): return 0
+    case .tuple(let t):
+      var out: [Int64] = []
+      out.reserveCapacity(tuples[t].count)
+      for item in tuples[t] {
+        guard let i = item.int else { return nil }
+        out.append(i)
+      }
+      intTuples.append(out)
+      return intTuples.count - 1
+    default: return nil
+    }
   }
 
   mutating func push(_ v: Value, node: Bool = false) -> Bool {
@@ -247,9 +301,10 @@ private struct Machine {
   // MARK: the opcodes
 
   mutating func run() -> StateDictReader.Result? {
+    let opcodes = Self.opcodes
     while position < bytes.count {
       let offset = position
-      guard let op = Opcode(rawValue: bytes[position]) else { return nil }
+      guard let op = opcodes[Int(bytes[position])] else { return nil }
       position += 1
       var ok: Bool
       switch op {
@@ -275,8 +330,8 @@ private struct Machine {
         marks.append(stack.count)
         ok = true
       case .binUnicode, .shortBinUnicode:
-        guard let n = unsigned(op == .binUnicode ? 4 : 1), let raw = take(n) else { return nil }
-        ok = push(.string(String(decoding: raw, as: UTF8.self)))
+        guard let n = unsigned(op == .binUnicode ? 4 : 1), let start = take(n) else { return nil }
+        ok = push(.string(start: start, count: Int(n)))
       case .binInt1, .binInt2:
         guard let v = unsigned(op == .binInt1 ? 1 : 2) else { return nil }
         ok = push(.int(Int64(v)))
@@ -285,17 +340,17 @@ private struct Machine {
         ok = push(.int(Int64(Int32(truncatingIfNeeded: v))))
       case .long1:
         // Up to 8 bytes, little-endian two's complement (a wider one declines).
-        guard let n = unsigned(1), n <= 8, let raw = take(n) else { return nil }
+        guard let n = unsigned(1), n <= 8, let start = take(n) else { return nil }
         var value: UInt64 = 0
-        for i in (0..<raw.count).reversed() { value = value << 8 | UInt64(raw[i]) }
-        let shift = UInt64(64 - 8 * raw.count)
+        for i in (start..<(start + Int(n))).reversed() { value = value << 8 | UInt64(bytes[i]) }
+        let shift = UInt64(64 - 8 * Int(n))
         ok = push(.int(n == 0 ? 0 : Int64(bitPattern: value << shift) >> Int64(shift)))
       case .newTrue, .newFalse:
         ok = push(.bool(op == .newTrue))
       case .none:
         ok = push(.none)
       case .emptyTuple:
-        ok = push(.tuple([]))
+        ok = push(.tuple(0))
       case .emptyDict:
         ok = push(newDict(), node: true)
       case .tuple:
@@ -304,7 +359,7 @@ private struct Machine {
         // items where they are, with no tuple built.
         if start > base, case .global(let g) = stack[start - 1],
           let (memoKey, next) = reduceAhead(),
-          let value = reduce(g, stack[start...])
+          let value = reduce(g, from: start)
         {
           if let memoKey {
             guard memoKey <= UInt64(memo.count) else { return nil }
@@ -332,13 +387,16 @@ private struct Machine {
         guard let args = pop(), let callable = pop(), case .global(let g) = callable else {
           return nil
         }
-        let items: [Value]
+        // The call's arguments go on the stack, where the fused path finds them.
+        let start = stack.count
         switch args {
-        case .tuple(let a): items = a
-        case .ints(let a): items = a.map { .int($0) }
+        case .tuple(let t): stack.append(contentsOf: tuples[t])
+        case .ints(let t): for v in intTuples[t] { stack.append(.int(v)) }
         default: return nil
         }
-        guard let value = reduce(g, items[...]) else { return nil }
+        let value = reduce(g, from: start)
+        stack.removeSubrange(start...)
+        guard let value else { return nil }
         ok = push(value, node: true)
       case .setItem:
         guard stack.count - base >= 2 else { return nil }
@@ -381,50 +439,53 @@ private struct Machine {
     return (key, p + 1)
   }
 
-  /// A `('storage', class, key, location, count, ...)` persistent id, checked as
-  /// `TorchInterpreter.storage` checks it.
-  func storage(_ items: ArraySlice<Value>) -> StorageRef? {
-    let i = items.startIndex
-    guard items.count >= 5, case .string("storage") = items[i],
-      case .global(let g) = items[i + 1], case .storage(let dtype) = known[g]
+  /// The items `stack[start...]` as a `('storage', class, key, location, count, ...)`
+  /// persistent id, checked as `TorchInterpreter.storage` checks it.
+  mutating func storage(from s: Int) -> StorageRef? {
+    guard stack.count - s >= 5, isString(stack[s], "storage"),
+      case .global(let g) = stack[s + 1], case .storage(let dtype) = known[g]
     else { return nil }
     let key: String
-    switch items[i + 2] {
-    case .string(let s): key = s
+    switch stack[s + 2] {
+    case .string(let start, let count): key = text(start, count)
     case .int(let i): key = String(i)
     case .bool(let b): key = b ? "1" : "0"
     default: return nil
     }
-    guard let count = items[i + 4].int, count >= 0 else { return nil }
-    let device: String
-    if case .string(let d) = items[i + 3] { device = d } else { device = "?" }
+    guard let count = stack[s + 4].int, count >= 0 else { return nil }
+    var location = "?"
+    if case .string(let start, let n) = stack[s + 3] {
+      if device.start != start { device = (start, text(start, n)) }
+      location = device.text
+    }
     return StorageRef(
-      key: key, storageClass: globals[g].global.name, dtype: dtype, device: device, count: count,
-      folder: folder)
+      key: key, storageClass: globals[g].global.name, dtype: dtype, device: location,
+      count: count, folder: folder)
   }
 
   /// A REDUCE the reader knows: `OrderedDict()`, a tensor rebuild, a parameter around one.
-  /// `callable(*args)` for the global `g` and the arguments `args`.
-  mutating func reduce(_ g: Int, _ args: ArraySlice<Value>) -> Value? {
-    let a = args.startIndex
+  /// `callable(*args)` for the global `g` and the arguments `stack[a...]`.
+  mutating func reduce(_ g: Int, from a: Int) -> Value? {
+    let count = stack.count - a
     switch known[g] {
     case .orderedDict:
-      return args.isEmpty ? newDict() : nil
+      return count == 0 ? newDict() : nil
     case .rebuildTensor:
       // As TorchInterpreter.dense.
-      guard args.count >= 4, case .storage(let ref) = args[a], let offset = args[a + 1].int,
-        offset >= 0, let size = args[a + 2].ints, let stride = args[a + 3].ints,
-        stride.count == size.count, size.allSatisfy({ $0 >= 0 }), let dtype = ref.dtype
+      guard count >= 4, case .storage(let ref) = stack[a], let offset = stack[a + 1].int,
+        offset >= 0, let size = ints(stack[a + 2]), let stride = ints(stack[a + 3]),
+        intTuples[stride].count == intTuples[size].count,
+        intTuples[size].allSatisfy({ $0 >= 0 }), let dtype = storages[ref].dtype
       else { return nil }
       tensors.append(
         Dense(
           dtype: dtype, shape: size, stride: stride, storage: ref, offset: offset,
-          requiresGrad: args.count > 4 ? args[a + 4].bool : nil))
+          requiresGrad: count > 4 ? stack[a + 4].bool : nil))
       return .tensor(tensors.count - 1)
     case .rebuildParameter:
-      guard args.count >= 2, case .tensor(let t) = args[a] else { return nil }
+      guard count >= 2, case .tensor(let t) = stack[a] else { return nil }
       var inner = tensors[t]
-      inner.requiresGrad = args[a + 1].bool
+      inner.requiresGrad = stack[a + 1].bool
       inner.isParameter = true
       tensors.append(inner)
       return .tensor(tensors.count - 1)
@@ -460,21 +521,23 @@ private struct Machine {
     dicts = []
     memo = []
     stack = []
+    tuples = []
     var records: [TensorRecord] = []
     records.reserveCapacity(entries.count)
     for (key, value) in entries {
-      guard case .string(let name) = key, name != "_metadata", case .tensor(let i) = value else {
-        return nil
-      }
+      guard case .string(let start, let count) = key, !isString(key, "_metadata"),
+        case .tensor(let i) = value
+      else { return nil }
       // As TorchInterpreter.record makes a strided tensor's record.
+      let name = text(start, count)
       let t = tensors[i]
       let c = TorchInterpreter.classify(
         name: name, dtype: t.dtype, isParameter: t.isParameter, owner: .container)
       records.append(
         TensorRecord(
-          name: name, dtype: t.dtype, shape: t.shape, stride: t.stride, storage: t.storage,
-          storageOffset: t.offset, requiresGrad: t.requiresGrad, kind: c.kind,
-          kindIsExact: c.exact, role: c.role, section: .model))
+          name: name, dtype: t.dtype, shape: intTuples[t.shape], stride: intTuples[t.stride],
+          storage: storages[t.storage], storageOffset: t.offset, requiresGrad: t.requiresGrad,
+          kind: c.kind, kindIsExact: c.exact, role: c.role, section: .model))
     }
     return StateDictReader.Result(tensors: records, globals: globals, protocolVersion: proto)
   }
